@@ -1,0 +1,3 @@
+module cio/bench/peers/go
+
+go 1.19

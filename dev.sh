@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The README's two commands:
+#   ./dev.sh demo   build (release) and run the demo
+#   ./dev.sh test   build and run the whole test suite: release build, then
+#                   ASan+UBSan build, then the core tests under Valgrind
+# Each installs missing Debian packages first (as root), or prints the exact
+# apt-get line to run and stops.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind)
+
+missing_packages() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    echo "${missing[@]:-}"
+}
+
+ensure_packages() {
+    local missing
+    missing=$(missing_packages)
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "dev.sh: installing $missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $missing
+    else
+        echo "dev.sh: missing Debian packages. Run:"
+        echo "  sudo apt-get install -y $missing"
+        exit 1
+    fi
+}
+
+build() { # build DIR [cmake args...]
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+    cmake --build "$dir" -j"$JOBS" >/dev/null
+}
+
+run_ctest() { # run_ctest DIR [ctest args...]
+    local dir=$1
+    shift
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS" "$@")
+}
+
+case "${1:-}" in
+demo)
+    ensure_packages
+    build build/release -DCIO_BUILD_TESTS=OFF
+    exec ./build/release/examples/demo "${@:2}"
+    ;;
+test)
+    ensure_packages
+    echo "== release build"
+    build build/release
+    run_ctest build/release -LE valgrind
+    echo "== core tests under Valgrind"
+    run_ctest build/release -L valgrind
+    echo "== ASan + UBSan build"
+    build build/asan -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_ctest build/asan -LE valgrind
+    ;;
+*)
+    echo "usage: ./dev.sh demo | ./dev.sh test" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,12 @@
+/* cio: Python asyncio's programming model in C. The umbrella header. */
+#ifndef CIO_H
+#define CIO_H
+
+#include "cio/core.h"
+#include "cio/scope.h"
+#include "cio/wait.h"
+#include "cio/group.h"
+#include "cio/callback.h"
+#include "cio/debug.h"
+
+#endif

@@ -1,0 +1,133 @@
+/* Debug aids: task dumps, the deadlock report, the guard-page handler. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char *cio__state_name(int state)
+{
+    switch (state) {
+    case CIO__READY:
+        return "ready";
+    case CIO__RUNNING:
+        return "running";
+    case CIO__WAITING:
+        return "waiting";
+    case CIO__DONE:
+        return "done";
+    }
+    return "?";
+}
+
+int cio__debug_env(void)
+{
+    const char *e = getenv("CIO_DEBUG");
+    return e && *e && strcmp(e, "0") != 0;
+}
+
+int cio_debug_enabled(void)
+{
+    return cio__loop ? cio__loop->debug : 0;
+}
+
+static void describe_wait(FILE *out, cio_task *t)
+{
+    if (t->state != CIO__WAITING)
+        return;
+    fprintf(out, " on %s", t->wait_what ? t->wait_what : "?");
+    if (t->wait_obj && t->wait_what &&
+        (!strcmp(t->wait_what, "join") || !strcmp(t->wait_what, "shield")))
+        fprintf(out, " %s", cio__task_name((cio_task *)t->wait_obj));
+    else if (t->wait_obj)
+        fprintf(out, " %p", t->wait_obj);
+}
+
+static int dump(cio_loop *l, FILE *out, int only_waiting)
+{
+    int n = 0;
+    for (cio_task *t = l->all; t; t = t->all_next) {
+        if (only_waiting && t->state != CIO__WAITING)
+            continue;
+        fprintf(out, "  %-20s %-8s", cio__task_name(t), cio__state_name(t->state));
+        describe_wait(out, t);
+        if (t->state == CIO__DONE)
+            fprintf(out, " status %d", t->status);
+        if (t->nscopes)
+            fprintf(out, " (innermost scope entered at %s:%d)", t->scope_file, t->scope_line);
+        fputc('\n', out);
+        n++;
+    }
+    return n;
+}
+
+int cio_dump_tasks(FILE *out)
+{
+    cio_loop *l = cio__loop;
+    if (!l)
+        return -EPERM;
+    if (!out)
+        out = stderr;
+    fprintf(out, "cio: %zu live task(s), %zu waiting, %zu ready, %u timer(s)\n", l->nlive,
+            l->nwaiting, l->nready, l->timers.n);
+    return dump(l, out, 0);
+}
+
+void cio__deadlock_report(cio_loop *l)
+{
+    fprintf(stderr,
+            "cio: deadlock: no task can run, no timer or I/O is pending, and %zu task(s) "
+            "wait for each other or for nothing%s:\n",
+            l->nwaiting, l->deadlocks ? " (cancelling did not help: abandoning them)" :
+                                        "; cancelling them with EDEADLK");
+    dump(l, stderr, 1);
+}
+
+/* ---- guard pages (debug mode) ---- */
+
+static struct sigaction old_segv;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    cio_loop *l = cio__loop;
+    cio_task *t = l ? l->current : NULL;
+    char *addr = si->si_addr;
+    size_t page = l ? l->stacks.page : 4096;
+    if (t && t->guarded && addr >= (char *)t->stack_lo - page && addr < (char *)t->stack_lo) {
+        /* Only async-signal-safe calls from here on. */
+        static const char a[] = "cio: stack overflow in task ";
+        static const char b[] = " (raise cio_task_opts.stack_size or cio_opts.stack_size)\n";
+        ssize_t r = write(2, a, sizeof(a) - 1);
+        r = write(2, t->name[0] ? t->name : "(unnamed)", t->name[0] ? strlen(t->name) : 9);
+        r = write(2, b, sizeof(b) - 1);
+        (void)r;
+    }
+    /* Hand the fault to whoever handled it before (by default: die). */
+    sigaction(SIGSEGV, &old_segv, NULL);
+    if (old_segv.sa_flags & SA_SIGINFO && old_segv.sa_sigaction)
+        old_segv.sa_sigaction(sig, si, uc);
+}
+
+void cio__stack_guard_handler_install(void)
+{
+    static __thread char *altstack;
+    if (!altstack) {
+        size_t size = 64 * 1024;
+        altstack = malloc(size);
+        if (!altstack)
+            return;
+        stack_t ss = {.ss_sp = altstack, .ss_size = size};
+        if (sigaltstack(&ss, NULL) < 0)
+            return;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction cur;
+    sigaction(SIGSEGV, NULL, &cur);
+    if (cur.sa_sigaction == on_segv)
+        return;
+    sigaction(SIGSEGV, &sa, &old_segv);
+}

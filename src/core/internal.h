@@ -1,0 +1,333 @@
+/* Internal state of the cio core: loop, task record, timers, stack pool.
+ * Never installed. Read docs/internals/core.md for the big picture. */
+#ifndef CIO_CORE_INTERNAL_H
+#define CIO_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "cio.h"
+#include "../io/backend.h"
+
+#define CIO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CIO__LIKELY(x) __builtin_expect(!!(x), 1)
+
+/* ---- context switch (ctx_*.S, ctx_ucontext.c) ---- */
+
+typedef struct cio__ctx {
+    void *sp; /* saved stack pointer (assembly backends) */
+#if defined(CIO_CTX_UCONTEXT)
+    void *uc; /* ucontext_t *, fallback only */
+#endif
+} cio__ctx;
+
+/* Saves the callee-saved registers on the current stack into `from` and
+ * resumes `to`. */
+void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
+/* Prepares `c` to start entry(arg) on the stack [lo, lo + size). */
+void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
+void cio__ctx_free(cio__ctx *c);
+
+/* ---- ready queue: tasks and callbacks share one FIFO ---- */
+
+enum { CIO__RUN_TASK = 1, CIO__RUN_CALLBACK = 2 };
+
+typedef struct cio__runnable {
+    struct cio__runnable *next;
+    int kind;
+} cio__runnable;
+
+typedef struct cio__fifo {
+    cio__runnable *head, *tail;
+} cio__fifo;
+
+static inline void cio__fifo_push(cio__fifo *q, cio__runnable *r)
+{
+    r->next = NULL;
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
+    q->tail = r;
+}
+
+static inline cio__runnable *cio__fifo_pop(cio__fifo *q)
+{
+    cio__runnable *r = q->head;
+    if (r) {
+        q->head = r->next;
+        if (!q->head)
+            q->tail = NULL;
+    }
+    return r;
+}
+
+/* ---- tasks ---- */
+
+enum { CIO__READY = 1, CIO__RUNNING, CIO__WAITING, CIO__DONE };
+
+/* cio_scope.priv_kind */
+enum { CIO__SCOPE_CANCEL = 1, CIO__SCOPE_TIMEOUT = 2, CIO__SCOPE_SHIELD = 3 };
+
+/* cio_task.magic: lets cio_join and friends reject a handle already released
+ * (as long as no new task has reused its stack). */
+#define CIO__TASK_LIVE 0x7a5c1a11u
+#define CIO__TASK_DEAD 0xdeadc10du
+
+static inline int cio__task_valid(const cio_task *t);
+
+/* Someone waiting for a task to finish (join, gather, wait, as_completed,
+ * group). notify runs on the loop when the task is done. */
+typedef struct cio__watch {
+    void (*notify)(struct cio__watch *w, cio_task *done);
+} cio__watch;
+
+/* Called when a parked task is cancelled. Returns 1 after unlinking the task
+ * from whatever it waits on (the primitive is left as if it never waited; the
+ * task wakes with its reason), or 0 when the wait must go on until its normal
+ * waker runs (an I/O operation whose cancellation the kernel confirms later). */
+typedef int (*cio__unpark_fn)(cio_task *t, void *data);
+
+struct cio_task {
+    cio__runnable run; /* must stay first */
+    uint32_t magic;
+    cio__ctx ctx;
+    cio_loop *loop;
+    cio_fn fn;
+    void *arg;
+    uint8_t state;
+    uint8_t released; /* handle given up by join or detach */
+    uint8_t detached;
+    uint8_t guarded; /* stack has a guard page */
+    uint8_t pooled;  /* stack belongs to the pool */
+    uint8_t scope_leak_reported;
+    int status;
+    int wake_result; /* what cio__park returns */
+    int saved_errno;
+    cio_scope *scope; /* innermost open scope; the root scope when none */
+    cio__unpark_fn unpark;
+    void *unpark_data;
+    const char *wait_what; /* what it waits on, for dumps and deadlock reports */
+    const void *wait_obj;
+    cio__watch *watch;
+    cio_task *done_next; /* as_completed's delivery list */
+    cio_task *all_prev, *all_next;
+    cio_group *group;
+    cio_task *sib_prev, *sib_next; /* the group's live children */
+    char *message;
+    void *stack_lo;
+    size_t stack_size;
+    uint64_t id;
+    int64_t step_start; /* debug: when this step began */
+    unsigned valgrind_id;
+    const char *scope_file; /* where the innermost open scope was entered */
+    int scope_line;
+    size_t nscopes; /* open scopes besides the root */
+    cio_scope root; /* cio_cancel cancels this */
+    char name[32];
+};
+
+static inline int cio__task_valid(const cio_task *t)
+{
+    return t && t->magic == CIO__TASK_LIVE;
+}
+
+/* ---- timers: a binary min-heap of (deadline, seq) ---- */
+
+typedef struct cio__timer_heap {
+    cio__timer **a;
+    uint32_t n, cap;
+    uint64_t seq;
+} cio__timer_heap;
+
+int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline);
+void cio__timer_disarm(cio_loop *l, cio__timer *t);
+/* Runs every timer whose deadline is <= now. Returns how many ran. */
+size_t cio__timers_run(cio_loop *l, int64_t now);
+/* The earliest deadline, or INT64_MAX. */
+int64_t cio__timers_next(const cio_loop *l);
+void cio__timers_destroy(cio_loop *l);
+
+/* A timer that wakes one task (sleep, as_completed). */
+typedef struct cio__timer_waiter {
+    cio__timer timer; /* first: the timer callback gets this pointer */
+    cio_task *task;
+} cio__timer_waiter;
+
+/* ---- stacks ---- */
+
+typedef struct cio__stack_pool {
+    cio_task **idle; /* records at the top of idle pool stacks, LIFO */
+    size_t nidle, cap;
+    size_t hot;      /* idle stacks kept resident; the rest are trimmed when idle */
+    size_t ntrimmed; /* idle[0 .. ntrimmed) were given back to the kernel */
+    void **slabs;
+    size_t nslabs, slabcap;
+    char *slab_next; /* next unused stack in the newest slab */
+    size_t slab_left;
+    size_t nguarded;
+    size_t stack_size;
+    size_t page;
+    int guard_all; /* debug: every stack gets a guard page */
+} cio__stack_pool;
+
+int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
+/* A task record at the top of a fresh or reused stack of `size` bytes (0: the
+ * pool's). Returns NULL when out of memory. */
+cio_task *cio__stack_get(cio__stack_pool *p, size_t size);
+void cio__stack_put(cio__stack_pool *p, cio_task *t);
+/* Gives the memory of idle stacks beyond the hot set back to the kernel. */
+void cio__stacks_trim(cio__stack_pool *p);
+void cio__stacks_destroy(cio__stack_pool *p);
+/* Checks the red zone at the bottom of t's stack; aborts naming t if an
+ * overflow wrote into it. */
+void cio__stack_check(const cio_task *t);
+/* Debug mode: the SIGSEGV handler that names the task whose guard page was hit. */
+void cio__stack_guard_handler_install(void);
+
+/* ---- callbacks ---- */
+
+struct cio_handle {
+    cio__runnable run;
+    cio__timer timer; /* call_later */
+    cio_callback_fn fn;
+    void *arg;
+    int cancelled;
+    struct cio_handle *free_next;
+};
+
+typedef struct cio__ts_call {
+    cio_callback_fn fn;
+    void *arg;
+} cio__ts_call;
+
+/* ---- the loop ---- */
+
+struct cio_loop {
+    cio__ctx sched_ctx; /* the scheduler's own context (the thread's stack) */
+    cio_task *current;
+    cio__fifo ready;
+    size_t nready;
+    cio__timer_heap timers;
+    cio__stack_pool stacks;
+    cio__backend backend;
+    int64_t now;      /* ns, refreshed once per loop turn */
+    int64_t clock0;   /* real-clock origin */
+    int virtual_clock;
+    int debug;
+    size_t stack_size;
+    size_t nlive;     /* tasks not yet finished */
+    size_t nwaiting;  /* tasks parked */
+    uint64_t next_id;
+    cio_task *all;    /* every live task */
+    cio_task *main_task;
+    int closing;      /* cio_run is cancelling leftovers */
+    int refs;         /* cio_loop_ref */
+    /* callbacks */
+    struct cio_handle *handle_free;
+    size_t nhandles_pending; /* scheduled call_soon/call_later not yet run */
+    /* threadsafe calls */
+    pthread_mutex_t ts_lock;
+    cio__ts_call *ts_calls;
+    size_t ts_n, ts_cap;
+    int ts_closed;
+    /* failures of detached tasks, reported at close */
+    char **unjoined;
+    size_t nunjoined;
+    /* ASan fiber bookkeeping */
+    const void *main_stack_bottom;
+    size_t main_stack_size;
+    /* SIGINT */
+    struct sigaction old_sigint;
+    int sigint_installed;
+    volatile int ts_pending; /* threadsafe calls or a signal await the loop */
+    unsigned deadlocks;      /* consecutive deadlock reports */
+};
+
+extern __thread cio_loop *cio__loop;
+
+int64_t cio__clock_ns(void);
+/* Refreshes loop->now from the real clock (not with a virtual clock). */
+void cio__update_now(cio_loop *l);
+
+/* Current task if running inside a task of a live loop, else NULL. */
+static inline cio_task *cio__self(void)
+{
+    cio_loop *l = cio__loop;
+    return l ? l->current : NULL;
+}
+
+/* The reason the task's suspending calls return now, or 0. */
+int cio__cancel_reason(const cio_task *t);
+
+/* The first step of every suspending call: stores the running task in *self
+ * and returns 0, or returns -EPERM outside a task or the cancel reason. */
+static inline int cio__checkpoint(cio_task **self)
+{
+    cio_task *t = cio__self();
+    *self = t;
+    if (CIO__UNLIKELY(!t))
+        return -EPERM;
+    return cio__cancel_reason(t);
+}
+
+/* Suspends the running task t until cio__wake. Call cio__checkpoint first and
+ * register t with the thing it waits on. `unpark` detaches t from that thing
+ * when cancellation arrives while parked; NULL makes the wait uncancellable.
+ * `what` and `obj` say what t waits on, for dumps. Returns the result passed to
+ * cio__wake, or the cancel reason. */
+int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data);
+/* Makes a parked task ready; its cio__park returns `result`. */
+void cio__wake(cio_task *t, int result);
+/* Puts a task (not parked) at the end of the ready queue. */
+void cio__make_ready(cio_task *t);
+/* Called after a scope of t was cancelled: wakes t with its reason if t is
+ * parked in a cancellable wait. */
+void cio__deliver_cancel(cio_task *t);
+
+/* Task bookkeeping shared by task.c, wait.c and group.c. */
+int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts);
+void cio__task_free(cio_task *t);
+/* Marks the handle released; frees the record if the task is done. */
+void cio__task_release(cio_task *t);
+/* Entry run on every task's own stack. */
+void cio__task_main(void *arg);
+/* Scheduler side of a finished task (runs on the loop's stack). */
+void cio__task_finished(cio_task *t);
+/* A watch that wakes one parked task when the watched task finishes. */
+typedef struct cio__join_watch {
+    cio__watch w;
+    cio_task *waiter;
+} cio__join_watch;
+void cio__join_notify(cio__watch *w, cio_task *done);
+
+/* Scopes (scope.c). */
+int cio__scope_push(cio_scope *s, int kind, const char *file, int line);
+/* Reports scopes still open when t returned and disarms their timers. */
+void cio__scope_close_leaked(cio_task *t);
+
+/* Groups (group.c): a child of a group finished. */
+void cio__group_child_done(cio_task *t);
+
+/* Converts a duration to loop nanoseconds, rounding up and capping at about a
+ * century. Returns -EINVAL for negative or NaN, 0 otherwise. */
+int cio__duration_ns(double seconds, int64_t *ns);
+#define CIO__FAR_FUTURE ((int64_t)3000000000 * 1000000000) /* ~95 years */
+
+/* Records a detached task's failure for the report at close. */
+void cio__report_unjoined(cio_loop *l, cio_task *t);
+/* t's name, made on first use. */
+const char *cio__task_name(cio_task *t);
+
+/* Debug. */
+void cio__deadlock_report(cio_loop *l);
+const char *cio__state_name(int state);
+int cio__debug_env(void);
+
+/* Callbacks (callback.c). */
+void cio__run_callback(cio_loop *l, struct cio_handle *h);
+void cio__drain_threadsafe(cio_loop *l);
+void cio__callbacks_destroy(cio_loop *l);
+
+#endif

@@ -1,0 +1,458 @@
+/* The event loop: cio_run, the scheduler, and parking and waking tasks.
+ *
+ * One turn of the loop: wait for I/O (or not at all when tasks are ready),
+ * refresh the clock, fire expired timers, take calls from other threads, then
+ * run every task and callback that was ready when the turn began, in FIFO
+ * order. Work made ready during the turn runs in the next one, so a task that
+ * yields in a loop cannot starve I/O or timers. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO_ASAN 1
+#endif
+#endif
+#ifdef CIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+__thread cio_loop *cio__loop;
+
+static volatile sig_atomic_t sigint_count;
+static cio_loop *volatile sigint_loop;
+
+int64_t cio__clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void cio__update_now(cio_loop *l)
+{
+    if (!l->virtual_clock)
+        l->now = cio__clock_ns();
+}
+
+double cio_now(void)
+{
+    cio_loop *l = cio__loop;
+    if (!l)
+        return (double)cio__clock_ns() / 1e9;
+    cio__update_now(l);
+    return (double)l->now / 1e9;
+}
+
+cio_loop *cio_loop_current(void)
+{
+    return cio__loop;
+}
+
+const char *cio_backend_name(void)
+{
+    cio_loop *l = cio__loop;
+    return l ? l->backend.vt->name : NULL;
+}
+
+/* ---- switching ---- */
+
+/* Scheduler -> task. */
+static void resume(cio_loop *l, cio_task *t)
+{
+#ifdef CIO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, t->stack_lo, t->stack_size);
+    cio__ctx_switch(&l->sched_ctx, &t->ctx);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+    cio__ctx_switch(&l->sched_ctx, &t->ctx);
+#endif
+}
+
+/* Task -> scheduler; returns when the task is resumed. */
+static void suspend(cio_loop *l, cio_task *t)
+{
+    int saved_errno = errno;
+#ifdef CIO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, l->main_stack_bottom, l->main_stack_size);
+    cio__ctx_switch(&t->ctx, &l->sched_ctx);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+    cio__ctx_switch(&t->ctx, &l->sched_ctx);
+#endif
+    errno = saved_errno;
+}
+
+void cio__task_main(void *arg)
+{
+    cio_task *t = arg;
+    cio_loop *l = t->loop;
+#ifdef CIO_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &l->main_stack_bottom, &l->main_stack_size);
+#endif
+    t->status = t->fn(t->arg);
+    t->state = CIO__DONE;
+    /* Leave for good. The scheduler finishes the task off its stack. */
+#ifdef CIO_ASAN
+    __sanitizer_start_switch_fiber(NULL, l->main_stack_bottom, l->main_stack_size);
+#endif
+    cio__ctx_switch(&t->ctx, &l->sched_ctx);
+    abort(); /* never resumed */
+}
+
+/* ---- parking ---- */
+
+int cio__cancel_reason(const cio_task *t)
+{
+    int reason = 0;
+    for (const cio_scope *s = t->scope; s; s = s->priv_parent) {
+        if (s->priv_reason)
+            reason = s->priv_reason; /* the outermost cancelled scope wins */
+        if (s->priv_kind == 3 /* shield */)
+            break;
+    }
+    return reason;
+}
+
+int cio_cancelled(void)
+{
+    cio_task *t = cio__self();
+    return t ? cio__cancel_reason(t) : 0;
+}
+
+int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+{
+    cio_loop *l = t->loop;
+    t->state = CIO__WAITING;
+    t->unpark = unpark;
+    t->unpark_data = data;
+    t->wait_what = what;
+    t->wait_obj = obj;
+    l->nwaiting++;
+    if (!t->guarded && l->debug)
+        cio__stack_check(t);
+    suspend(l, t);
+    return t->wake_result;
+}
+
+void cio__wake(cio_task *t, int result)
+{
+    if (t->state != CIO__WAITING)
+        return;
+    cio_loop *l = t->loop;
+    l->nwaiting--;
+    t->wake_result = result;
+    t->unpark = NULL;
+    t->wait_what = NULL;
+    t->wait_obj = NULL;
+    t->state = CIO__READY;
+    cio__fifo_push(&l->ready, &t->run);
+    l->nready++;
+}
+
+void cio__make_ready(cio_task *t)
+{
+    cio_loop *l = t->loop;
+    t->state = CIO__READY;
+    cio__fifo_push(&l->ready, &t->run);
+    l->nready++;
+}
+
+void cio__deliver_cancel(cio_task *t)
+{
+    if (t->state != CIO__WAITING || !t->unpark)
+        return;
+    int reason = cio__cancel_reason(t);
+    if (!reason)
+        return;
+    cio__unpark_fn unpark = t->unpark;
+    t->unpark = NULL; /* ask once */
+    if (unpark(t, t->unpark_data))
+        cio__wake(t, reason);
+}
+
+int cio_yield(void)
+{
+    cio_task *t;
+    int err = cio__checkpoint(&t);
+    if (err)
+        return err;
+    cio__make_ready(t);
+    suspend(t->loop, t);
+    return 0;
+}
+
+/* ---- the scheduler ---- */
+
+static void run_task(cio_loop *l, cio_task *t)
+{
+    l->current = t;
+    t->state = CIO__RUNNING;
+    if (CIO__UNLIKELY(l->debug))
+        t->step_start = cio__clock_ns();
+    resume(l, t);
+    l->current = NULL;
+    if (CIO__UNLIKELY(l->debug)) {
+        int64_t ran = cio__clock_ns() - t->step_start;
+        if (ran > 100 * 1000000LL)
+            fprintf(stderr,
+                    "cio: task %s ran %.0f ms without suspending (a blocking call in a "
+                    "task stalls every other task)\n",
+                    t->name, (double)ran / 1e6);
+    }
+    if (t->state == CIO__DONE)
+        cio__task_finished(t);
+}
+
+/* How long the loop may wait for I/O: 0 when work is ready, up to the next
+ * timer otherwise, -1 for no limit. */
+static int64_t poll_timeout(cio_loop *l)
+{
+    if (l->nready || l->ts_pending)
+        return 0;
+    int64_t next = cio__timers_next(l);
+    if (next == INT64_MAX)
+        return -1;
+    if (l->virtual_clock)
+        return 0;
+    int64_t d = next - l->now;
+    return d > 0 ? d : 0;
+}
+
+static void handle_sigint(cio_loop *l)
+{
+    if (!sigint_count)
+        return;
+    if (l->main_task && l->main_task->state != CIO__DONE)
+        cio_cancel(l->main_task);
+}
+
+/* Nothing can ever run again: no ready work, no timer, no I/O, nothing from
+ * outside. Tasks still wait, so report them and cancel them with -EDEADLK so
+ * that they unwind instead of hanging. Returns 1 to stop the loop when that
+ * did not help either. */
+static int handle_deadlock(cio_loop *l)
+{
+    cio__deadlock_report(l);
+    if (++l->deadlocks > 1)
+        return 1;
+    for (cio_task *t = l->all; t; t = t->all_next) {
+        if (t->state == CIO__DONE)
+            continue;
+        if (!t->root.priv_reason)
+            t->root.priv_reason = -EDEADLK;
+        cio__deliver_cancel(t);
+    }
+    return 0;
+}
+
+/* One turn of the loop. Returns 1 when the loop must stop (deadlock). */
+static int run_once(cio_loop *l)
+{
+    int64_t timeout = poll_timeout(l);
+    if (timeout != 0 || l->backend.pending) {
+        if (timeout < 0 && !l->backend.pending && !l->refs && !l->ts_pending && l->nwaiting) {
+            if (handle_deadlock(l))
+                return 1;
+            return 0;
+        }
+        if (timeout != 0 && l->virtual_clock)
+            timeout = 0;
+        if (timeout != 0)
+            cio__stacks_trim(&l->stacks); /* about to sleep: give idle memory back */
+        l->backend.vt->poll(&l->backend, timeout);
+    }
+    if (l->virtual_clock) {
+        if (!l->nready && !l->backend.pending && !l->ts_pending) {
+            int64_t next = cio__timers_next(l);
+            if (next != INT64_MAX && next > l->now)
+                l->now = next; /* autojump: nothing else can happen first */
+        }
+    } else if (l->timers.n || timeout != 0) {
+        l->now = cio__clock_ns();
+    }
+    if (l->timers.n)
+        cio__timers_run(l, l->now);
+    if (l->ts_pending) {
+        handle_sigint(l);
+        cio__drain_threadsafe(l);
+    }
+    size_t n = l->nready;
+    if (n)
+        l->deadlocks = 0;
+    while (n--) {
+        cio__runnable *r = cio__fifo_pop(&l->ready);
+        l->nready--;
+        if (r->kind == CIO__RUN_TASK)
+            run_task(l, (cio_task *)r);
+        else
+            cio__run_callback(l, (struct cio_handle *)r);
+    }
+    return 0;
+}
+
+static size_t live_tasks(const cio_loop *l)
+{
+    size_t n = 0;
+    for (const cio_task *t = l->all; t; t = t->all_next)
+        n += t->state != CIO__DONE;
+    return n;
+}
+
+/* ---- SIGINT ---- */
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    cio_loop *l = sigint_loop;
+    if (++sigint_count > 1 || !l) {
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+        return;
+    }
+    l->ts_pending = 1;
+    l->backend.vt->wakeup(&l->backend);
+}
+
+static void install_sigint(cio_loop *l)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    /* Only when the program has not chosen its own handling. */
+    struct sigaction old;
+    if (sigaction(SIGINT, NULL, &old) < 0 || old.sa_handler != SIG_DFL)
+        return;
+    sigint_count = 0;
+    sigint_loop = l;
+    if (sigaction(SIGINT, &sa, &l->old_sigint) == 0)
+        l->sigint_installed = 1;
+}
+
+static void remove_sigint(cio_loop *l)
+{
+    if (!l->sigint_installed)
+        return;
+    sigaction(SIGINT, &l->old_sigint, NULL);
+    sigint_loop = NULL;
+    l->sigint_installed = 0;
+}
+
+/* ---- cio_run ---- */
+
+static int loop_open(cio_loop *l, const cio_opts *o)
+{
+    memset(l, 0, sizeof(*l));
+    l->debug = o->debug || cio__debug_env();
+    l->virtual_clock = o->virtual_clock;
+    l->stack_size = o->stack_size ? o->stack_size : CIO_DEFAULT_STACK_SIZE;
+    l->next_id = 1;
+    pthread_mutex_init(&l->ts_lock, NULL);
+    int err = cio__stacks_init(&l->stacks, l->stack_size, l->debug);
+    if (err)
+        return err;
+    l->stack_size = l->stacks.stack_size;
+    err = cio__backend_open(&l->backend, o->backend);
+    if (err) {
+        cio__stacks_destroy(&l->stacks);
+        return err;
+    }
+    l->now = l->virtual_clock ? 0 : cio__clock_ns();
+    if (l->debug)
+        cio__stack_guard_handler_install();
+    return 0;
+}
+
+static void loop_close(cio_loop *l)
+{
+    pthread_mutex_lock(&l->ts_lock);
+    l->ts_closed = 1;
+    pthread_mutex_unlock(&l->ts_lock);
+    /* Handles of finished tasks that nobody joined or detached. */
+    while (l->all) {
+        cio_task *t = l->all;
+        if (t->state == CIO__DONE) {
+            if (t->status < 0 && t->status != -ECANCELED)
+                cio__report_unjoined(l, t);
+            else if (l->debug)
+                fprintf(stderr, "cio: task %s finished but its handle was never released "
+                                "(cio_join or cio_detach)\n", t->name);
+        }
+        cio__task_free(t);
+    }
+    for (size_t i = 0; i < l->nunjoined; i++) {
+        fprintf(stderr, "cio: %s\n", l->unjoined[i]);
+        free(l->unjoined[i]);
+    }
+    free(l->unjoined);
+    cio__callbacks_destroy(l);
+    cio__timers_destroy(l);
+    l->backend.vt->destroy(&l->backend);
+    cio__stacks_destroy(&l->stacks);
+    pthread_mutex_destroy(&l->ts_lock);
+    free(l->ts_calls);
+}
+
+int cio_run(cio_fn main, void *arg)
+{
+    return cio_run_opts(main, arg, NULL);
+}
+
+int cio_run_opts(cio_fn main, void *arg, const cio_opts *opts)
+{
+    static const cio_opts defaults;
+    if (!main)
+        return -EINVAL;
+    if (cio__loop)
+        return -EBUSY;
+    const cio_opts *o = opts ? opts : &defaults;
+    if (o->backend < CIO_BACKEND_AUTO || o->backend > CIO_BACKEND_URING)
+        return -EINVAL;
+    cio_loop *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    int err = loop_open(l, o);
+    if (err) {
+        free(l);
+        return err;
+    }
+    cio__loop = l;
+    cio_task *mt;
+    err = cio__spawn(l, &mt, main, arg, &(cio_task_opts){.name = "main"});
+    if (err) {
+        cio__loop = NULL;
+        loop_close(l);
+        free(l);
+        return err;
+    }
+    l->main_task = mt;
+    if (!o->no_sigint)
+        install_sigint(l);
+    int stop = 0;
+    while (!stop && mt->state != CIO__DONE)
+        stop = run_once(l);
+    int status = mt->state == CIO__DONE ? mt->status : -EDEADLK;
+    cio__task_release(mt);
+    l->main_task = NULL;
+    /* asyncio.run: cancel what is left and wait for it. */
+    l->closing = 1;
+    for (cio_task *t = l->all; t; t = t->all_next)
+        cio_cancel(t);
+    while (!stop && live_tasks(l))
+        stop = run_once(l);
+    remove_sigint(l);
+    cio__loop = NULL;
+    loop_close(l);
+    free(l);
+    return status;
+}

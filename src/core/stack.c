@@ -1,0 +1,237 @@
+/* Task stacks: a per-loop pool, with the task record at the top of each stack.
+ *
+ * Putting the record in the stack's top page means an idle or sleeping task
+ * costs one resident page in all. Stacks are reused LIFO, so a warm pool spawns
+ * without a system call.
+ *
+ * Protection. The first CIO__GUARD_BUDGET stacks of a pool, and every stack in
+ * debug mode, get their own mapping with a PROT_NONE guard page below them, so
+ * an overflow faults (and debug mode names the task). Beyond the budget stacks
+ * are carved from shared slabs without guard pages, because every guard page
+ * splits a mapping and the kernel allows only vm.max_map_count (65530 by
+ * default) of them: a million guarded stacks cannot exist. Those stacks keep a
+ * red zone at their bottom that is checked when the task ends.
+ *
+ * Memory given back. A canary word sits at the start of the stack's top page.
+ * A task that went deeper than that page overwrote it; when its stack returns
+ * to the pool the pages below the top one are dropped with MADV_DONTNEED, so
+ * one deep call does not pin memory for ever. Idle stacks beyond the hot set
+ * are dropped whole when the loop is about to sleep (cio__stacks_trim). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CIO_HAVE_VALGRIND 1
+#endif
+#endif
+
+#define CIO__GUARD_BUDGET 4096 /* guarded pool stacks in release mode */
+#define SLAB_STACKS 64
+#define HOT_STACKS 256
+#define RED_ZONE 64
+#define DEEP_CANARY 0x5ca1ab1ec10deadbULL
+#define GUARDED_BIT ((uintptr_t)1)
+
+static size_t record_size(void)
+{
+    return (sizeof(cio_task) + 63) & ~(size_t)63;
+}
+
+static cio_task *record_of(void *lo, size_t size)
+{
+    return (cio_task *)((char *)lo + size - record_size());
+}
+
+static uint64_t *deep_canary(const cio_task *t)
+{
+    return (uint64_t *)((uintptr_t)t & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+}
+
+int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all)
+{
+    memset(p, 0, sizeof(*p));
+    p->page = (size_t)sysconf(_SC_PAGESIZE);
+    if (stack_size < 4 * p->page)
+        stack_size = 4 * p->page;
+    p->stack_size = (stack_size + p->page - 1) & ~(p->page - 1);
+    p->guard_all = guard_all;
+    p->hot = HOT_STACKS;
+    return 0;
+}
+
+/* Maps one stack with a guard page below it. Returns its low end or NULL. */
+static void *map_guarded(size_t size, size_t page)
+{
+    char *m = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (mprotect(m, page, PROT_NONE) < 0) {
+        munmap(m, size + page);
+        return NULL;
+    }
+    madvise(m + page, size, MADV_NOHUGEPAGE);
+    return m + page;
+}
+
+static int remember_mapping(cio__stack_pool *p, void *base)
+{
+    if (p->nslabs == p->slabcap) {
+        size_t cap = p->slabcap ? p->slabcap * 2 : 64;
+        void **s = realloc(p->slabs, cap * sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        p->slabs = s;
+        p->slabcap = cap;
+    }
+    p->slabs[p->nslabs++] = base;
+    return 0;
+}
+
+/* A new pool stack; its low end, tagged with GUARDED_BIT when guarded. */
+static uintptr_t new_pool_stack(cio__stack_pool *p)
+{
+    size_t size = p->stack_size;
+    if (p->guard_all || p->nguarded < CIO__GUARD_BUDGET) {
+        void *lo = map_guarded(size, p->page);
+        if (!lo)
+            return 0;
+        /* Tag the mapping's base with the guard bit: destroy unmaps size+page. */
+        if (remember_mapping(p, (void *)((uintptr_t)((char *)lo - p->page) | GUARDED_BIT)) <
+            0) {
+            munmap((char *)lo - p->page, size + p->page);
+            return 0;
+        }
+        p->nguarded++;
+        return (uintptr_t)lo | GUARDED_BIT;
+    }
+    if (!p->slab_left) {
+        char *m = mmap(NULL, size * SLAB_STACKS, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED)
+            return 0;
+        madvise(m, size * SLAB_STACKS, MADV_NOHUGEPAGE);
+        if (remember_mapping(p, m) < 0) {
+            munmap(m, size * SLAB_STACKS);
+            return 0;
+        }
+        p->slab_next = m;
+        p->slab_left = SLAB_STACKS;
+    }
+    char *lo = p->slab_next;
+    p->slab_next += size;
+    p->slab_left--;
+    return (uintptr_t)lo;
+}
+
+static cio_task *init_record(void *lo, size_t size, int guarded, int pooled)
+{
+    cio_task *t = record_of(lo, size);
+    memset(t, 0, sizeof(*t));
+    t->stack_lo = lo;
+    t->stack_size = size;
+    t->guarded = (uint8_t)guarded;
+    t->pooled = (uint8_t)pooled;
+    *deep_canary(t) = DEEP_CANARY;
+#ifdef CIO_HAVE_VALGRIND
+    t->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
+#endif
+    return t;
+}
+
+cio_task *cio__stack_get(cio__stack_pool *p, size_t size)
+{
+    if (size == 0 || size == p->stack_size) {
+        uintptr_t e;
+        if (p->nidle) {
+            e = (uintptr_t)p->idle[--p->nidle];
+            if (p->ntrimmed > p->nidle)
+                p->ntrimmed = p->nidle;
+        } else {
+            e = new_pool_stack(p);
+            if (!e)
+                return NULL;
+        }
+        return init_record((void *)(e & ~GUARDED_BIT), p->stack_size, (int)(e & GUARDED_BIT), 1);
+    }
+    /* A task with its own size gets its own guarded mapping, unmapped at exit. */
+    size = (size + p->page - 1) & ~(p->page - 1);
+    if (size < 4 * p->page)
+        size = 4 * p->page;
+    void *lo = map_guarded(size, p->page);
+    return lo ? init_record(lo, size, 1, 0) : NULL;
+}
+
+void cio__stack_check(const cio_task *t)
+{
+    if (t->guarded)
+        return;
+    const uint64_t *red = t->stack_lo;
+    for (size_t i = 0; i < RED_ZONE / sizeof(*red); i++) {
+        if (red[i] != 0) {
+            fprintf(stderr,
+                    "cio: stack overflow in task %s (stack of %zu bytes): memory next to "
+                    "it may be corrupt; give the task a bigger stack (cio_task_opts.stack_size)\n",
+                    t->name, t->stack_size);
+            abort();
+        }
+    }
+}
+
+void cio__stack_put(cio__stack_pool *p, cio_task *t)
+{
+    void *lo = t->stack_lo;
+    size_t size = t->stack_size;
+    int guarded = t->guarded;
+    cio__stack_check(t);
+#ifdef CIO_HAVE_VALGRIND
+    VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+#endif
+    if (!t->pooled) {
+        munmap((char *)lo - p->page, size + p->page);
+        return;
+    }
+    uint64_t *canary = deep_canary(t);
+    if (*canary != DEEP_CANARY) /* the task went past its top page */
+        madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);
+    if (p->nidle == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 1024;
+        cio_task **idle = realloc(p->idle, cap * sizeof(*idle));
+        if (!idle) { /* keep the memory mapped but forget the stack: no crash */
+            return;
+        }
+        p->idle = idle;
+        p->cap = cap;
+    }
+    p->idle[p->nidle++] = (cio_task *)((uintptr_t)lo | (guarded ? GUARDED_BIT : 0));
+}
+
+void cio__stacks_trim(cio__stack_pool *p)
+{
+    if (p->nidle <= p->hot + p->ntrimmed)
+        return;
+    size_t end = p->nidle - p->hot;
+    for (size_t i = p->ntrimmed; i < end; i++)
+        madvise((void *)((uintptr_t)p->idle[i] & ~GUARDED_BIT), p->stack_size, MADV_DONTNEED);
+    p->ntrimmed = end;
+}
+
+void cio__stacks_destroy(cio__stack_pool *p)
+{
+    for (size_t i = 0; i < p->nslabs; i++) {
+        uintptr_t b = (uintptr_t)p->slabs[i];
+        if (b & GUARDED_BIT)
+            munmap((void *)(b & ~GUARDED_BIT), p->stack_size + p->page);
+        else
+            munmap((void *)b, p->stack_size * SLAB_STACKS);
+    }
+    free(p->slabs);
+    free(p->idle);
+    memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,290 @@
+/* Tasks: spawn, join, detach, cancel, names, failure messages, sleep.
+ *
+ * Ownership: the loop owns every task until it finishes. The handle returned
+ * by cio_spawn is released exactly once, by cio_join (or cio_shield) or
+ * cio_detach; the record is freed when the task is both finished and released.
+ * A detached task that fails is reported when the loop closes. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *cio__task_name(cio_task *t)
+{
+    if (!t->name[0]) /* made on first use: spawning stays cheap */
+        snprintf(t->name, sizeof(t->name), "Task-%llu", (unsigned long long)t->id);
+    return t->name;
+}
+
+int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts)
+{
+    cio_task *t = cio__stack_get(&l->stacks, opts ? opts->stack_size : 0);
+    if (!t)
+        return -ENOMEM;
+    t->magic = CIO__TASK_LIVE;
+    t->run.kind = CIO__RUN_TASK;
+    t->loop = l;
+    t->fn = fn;
+    t->arg = arg;
+    t->id = l->next_id++;
+    if (opts && opts->name)
+        snprintf(t->name, sizeof(t->name), "%s", opts->name);
+    else if (CIO__UNLIKELY(l->debug))
+        cio__task_name(t); /* the guard-page handler cannot format one */
+    t->root.priv_kind = CIO__SCOPE_CANCEL;
+    t->root.priv_task = t;
+    t->root.priv_open = 1;
+    t->scope = &t->root;
+    cio__ctx_make(&t->ctx, t->stack_lo, (size_t)((char *)t - (char *)t->stack_lo),
+                  cio__task_main, t);
+    t->all_next = l->all;
+    if (l->all)
+        l->all->all_prev = t;
+    l->all = t;
+    l->nlive++;
+    cio__make_ready(t);
+    *out = t;
+    return 0;
+}
+
+int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts)
+{
+    if (!out || !fn)
+        return -EINVAL;
+    *out = NULL;
+    cio_loop *l = cio__loop;
+    if (!l)
+        return -EPERM;
+    return cio__spawn(l, out, fn, arg, opts);
+}
+
+cio_task *cio_spawn(cio_fn fn, void *arg)
+{
+    cio_task *t = NULL;
+    cio_spawn_opts(&t, fn, arg, NULL);
+    return t;
+}
+
+void cio__task_free(cio_task *t)
+{
+    cio_loop *l = t->loop;
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        l->all = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    if (t->state != CIO__DONE)
+        l->nlive--; /* a task abandoned at close (deadlock) */
+    free(t->message);
+    t->message = NULL;
+    t->magic = CIO__TASK_DEAD;
+    cio__ctx_free(&t->ctx);
+    cio__stack_put(&l->stacks, t);
+}
+
+void cio__report_unjoined(cio_loop *l, cio_task *t)
+{
+    cio__task_name(t);
+    char *line = NULL;
+    int n = asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name,
+                     t->status, cio_strerror(t->status), t->message ? ": " : "",
+                     t->message ? t->message : "");
+    char **a = realloc(l->unjoined, (l->nunjoined + 1) * sizeof(*a));
+    if (n < 0 || !a) { /* out of memory: say it now rather than never */
+        fprintf(stderr, "cio: task %s failed with %d and nobody joined it\n", t->name, t->status);
+        free(n < 0 ? NULL : line);
+        if (a)
+            l->unjoined = a;
+        return;
+    }
+    l->unjoined = a;
+    l->unjoined[l->nunjoined++] = line;
+}
+
+void cio__task_finished(cio_task *t)
+{
+    cio_loop *l = t->loop;
+    l->nlive--;
+    if (CIO__UNLIKELY(t->nscopes))
+        cio__scope_close_leaked(t);
+    if (t->group) {
+        cio__group_child_done(t); /* the group owns and frees its children */
+        return;
+    }
+    if (t->watch) {
+        cio__watch *w = t->watch;
+        t->watch = NULL;
+        w->notify(w, t);
+    }
+    if (t->released) {
+        if (t->detached && t->status < 0 && t->status != -ECANCELED)
+            cio__report_unjoined(l, t);
+        cio__task_free(t);
+    }
+}
+
+void cio__task_release(cio_task *t)
+{
+    t->released = 1;
+    if (t->state == CIO__DONE)
+        cio__task_free(t);
+}
+
+void cio__join_notify(cio__watch *w, cio_task *done)
+{
+    (void)done;
+    cio__wake(((cio__join_watch *)w)->waiter, 0);
+}
+
+/* The joiner was cancelled: pass the cancellation on and keep waiting. */
+static int join_unpark(cio_task *self, void *target)
+{
+    (void)self;
+    cio_cancel(target);
+    return 0;
+}
+
+int cio_join(cio_task *t)
+{
+    if (!cio__task_valid(t) || t->released || t->group)
+        return -EINVAL;
+    cio_task *self;
+    int reason = cio__checkpoint(&self);
+    if (!self)
+        return -EPERM;
+    if (t->watch)
+        return -EBUSY;
+    if (t->state == CIO__DONE) {
+        int status = t->status;
+        cio__task_release(t);
+        return status;
+    }
+    if (t == self)
+        return -EDEADLK;
+    if (reason)
+        cio_cancel(t);
+    cio__join_watch jw = {{cio__join_notify}, self};
+    t->watch = &jw.w;
+    cio__park(self, "join", t, reason ? NULL : join_unpark, t);
+    int status = t->status;
+    cio__task_release(t);
+    reason = cio__cancel_reason(self);
+    return reason ? reason : status;
+}
+
+void cio_detach(cio_task *t)
+{
+    if (!cio__task_valid(t) || t->released || t->group)
+        return;
+    t->detached = 1;
+    if (t->state == CIO__DONE && t->status < 0 && t->status != -ECANCELED)
+        cio__report_unjoined(t->loop, t);
+    cio__task_release(t);
+}
+
+void cio_cancel(cio_task *t)
+{
+    if (!cio__task_valid(t) || t->state == CIO__DONE)
+        return;
+    if (!t->root.priv_reason)
+        t->root.priv_reason = -ECANCELED;
+    cio__deliver_cancel(t);
+}
+
+cio_task *cio_current(void)
+{
+    return cio__self();
+}
+
+int cio_task_done(const cio_task *t)
+{
+    return cio__task_valid(t) && t->state == CIO__DONE;
+}
+
+int cio_task_status(const cio_task *t)
+{
+    if (!cio__task_valid(t))
+        return -EINVAL;
+    return t->state == CIO__DONE ? t->status : -EINPROGRESS;
+}
+
+const char *cio_task_message(const cio_task *t)
+{
+    return cio__task_valid(t) ? t->message : NULL;
+}
+
+const char *cio_task_name(const cio_task *t)
+{
+    return cio__task_valid(t) ? cio__task_name((cio_task *)t) : NULL;
+}
+
+void cio_task_set_name(cio_task *t, const char *name)
+{
+    if (!t)
+        t = cio__self();
+    if (!cio__task_valid(t) || !name)
+        return;
+    snprintf(t->name, sizeof(t->name), "%s", name);
+}
+
+int cio_fail(int err, const char *fmt, ...)
+{
+    cio_task *t = cio__self();
+    if (!t || !fmt)
+        return err;
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return err; /* out of memory: the status still says what failed */
+    free(t->message);
+    t->message = msg;
+    return err;
+}
+
+/* ---- sleeping ---- */
+
+int cio__duration_ns(double seconds, int64_t *ns)
+{
+    if (!(seconds >= 0)) /* negative or NaN */
+        return -EINVAL;
+    if (seconds >= (double)CIO__FAR_FUTURE / 1e9)
+        *ns = CIO__FAR_FUTURE;
+    else
+        *ns = (int64_t)ceil(seconds * 1e9);
+    return 0;
+}
+
+static void sleep_done(cio__timer *tm)
+{
+    cio__wake(((cio__timer_waiter *)tm)->task, 0);
+}
+
+static int sleep_unpark(cio_task *t, void *data)
+{
+    cio__timer_disarm(t->loop, &((cio__timer_waiter *)data)->timer);
+    return 1;
+}
+
+int cio_sleep(double seconds)
+{
+    int64_t ns;
+    if (cio__duration_ns(seconds, &ns) < 0)
+        return -EINVAL;
+    if (ns == 0)
+        return cio_yield();
+    cio_task *t;
+    int err = cio__checkpoint(&t);
+    if (err)
+        return err;
+    cio_loop *l = t->loop;
+    cio__timer_waiter s = {.timer = {.fn = sleep_done}, .task = t};
+    if (cio__timer_arm(l, &s.timer, l->now + ns) < 0)
+        return -ENOMEM;
+    return cio__park(t, "sleep", NULL, sleep_unpark, &s);
+}

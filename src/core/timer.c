@@ -1,0 +1,114 @@
+/* Loop timers: a binary min-heap of (deadline, arming order).
+ *
+ * Chosen over a timing wheel by measurement (docs/BENCHMARKS.md): the two
+ * common cases are both cheap here. Sleeps armed in deadline order land at the
+ * bottom without sifting, and a timeout scope that is closed before it fires is
+ * usually the newest timer, so removing it is O(1); other removals are
+ * O(log n). Each timer stores its slot, so no search is ever needed. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+static inline int earlier(const cio__timer *a, const cio__timer *b)
+{
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static inline void place(cio__timer **a, uint32_t i, cio__timer *t)
+{
+    a[i] = t;
+    t->idx = i + 1;
+}
+
+static void sift_up(cio__timer **a, uint32_t i)
+{
+    cio__timer *t = a[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!earlier(t, a[parent]))
+            break;
+        place(a, i, a[parent]);
+        i = parent;
+    }
+    place(a, i, t);
+}
+
+static void sift_down(cio__timer **a, uint32_t n, uint32_t i)
+{
+    cio__timer *t = a[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && earlier(a[c + 1], a[c]))
+            c++;
+        if (!earlier(a[c], t))
+            break;
+        place(a, i, a[c]);
+        i = c;
+    }
+    place(a, i, t);
+}
+
+int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
+{
+    cio__timer_heap *h = &l->timers;
+    if (t->idx)
+        cio__timer_disarm(l, t);
+    if (h->n == h->cap) {
+        uint32_t cap = h->cap ? h->cap * 2 : 64;
+        cio__timer **a = realloc(h->a, cap * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        h->a = a;
+        h->cap = cap;
+    }
+    t->deadline = deadline;
+    t->seq = h->seq++;
+    h->a[h->n] = t;
+    sift_up(h->a, h->n++);
+    return 0;
+}
+
+void cio__timer_disarm(cio_loop *l, cio__timer *t)
+{
+    cio__timer_heap *h = &l->timers;
+    if (!t->idx)
+        return;
+    uint32_t i = t->idx - 1;
+    t->idx = 0;
+    cio__timer *last = h->a[--h->n];
+    if (i == h->n)
+        return; /* it was the last slot: the common case for timeouts */
+    h->a[i] = last;
+    last->idx = i + 1;
+    if (i > 0 && earlier(last, h->a[(i - 1) / 2]))
+        sift_up(h->a, i);
+    else
+        sift_down(h->a, h->n, i);
+}
+
+size_t cio__timers_run(cio_loop *l, int64_t now)
+{
+    cio__timer_heap *h = &l->timers;
+    size_t ran = 0;
+    while (h->n && h->a[0]->deadline <= now) {
+        cio__timer *t = h->a[0];
+        cio__timer_disarm(l, t);
+        t->fn(t);
+        ran++;
+    }
+    return ran;
+}
+
+int64_t cio__timers_next(const cio_loop *l)
+{
+    return l->timers.n ? l->timers.a[0]->deadline : INT64_MAX;
+}
+
+void cio__timers_destroy(cio_loop *l)
+{
+    free(l->timers.a);
+    l->timers.a = NULL;
+    l->timers.n = l->timers.cap = 0;
+}

@@ -1,0 +1,217 @@
+/* The epoll backend: completion-style operations emulated with readiness.
+ *
+ * Each fd has one slot for a reader and one for a writer; epoll watches the
+ * union of their interests (level-triggered, re-armed only when it changes).
+ * An eventfd wakes the poll from other threads and signal handlers. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+typedef struct fd_slot {
+    cio__op *rd, *wr;
+    uint32_t registered; /* events epoll watches for this fd; 0 = not added */
+} fd_slot;
+
+typedef struct epoll_state {
+    int epfd;
+    int wakefd;
+    fd_slot *fds;
+    size_t nfds;
+    cio__op *cancelled; /* ops to complete with -ECANCELED on the next poll */
+} epoll_state;
+
+#define WAKE_TAG ((uint64_t)-1)
+
+static int ep_init(cio__backend *b)
+{
+    epoll_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->epfd < 0 || s->wakefd < 0)
+        goto fail;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0)
+        goto fail;
+    b->state = s;
+    return 0;
+fail:;
+    int err = -errno;
+    if (s->epfd >= 0)
+        close(s->epfd);
+    if (s->wakefd >= 0)
+        close(s->wakefd);
+    free(s);
+    return err;
+}
+
+static void ep_destroy(cio__backend *b)
+{
+    epoll_state *s = b->state;
+    if (!s)
+        return;
+    close(s->epfd);
+    close(s->wakefd);
+    free(s->fds);
+    free(s);
+    b->state = NULL;
+}
+
+static fd_slot *slot_for(epoll_state *s, int fd)
+{
+    if ((size_t)fd >= s->nfds) {
+        size_t n = s->nfds ? s->nfds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        fd_slot *p = realloc(s->fds, n * sizeof(*p));
+        if (!p)
+            return NULL;
+        memset(p + s->nfds, 0, (n - s->nfds) * sizeof(*p));
+        s->fds = p;
+        s->nfds = n;
+    }
+    return &s->fds[fd];
+}
+
+/* Makes epoll's interest in fd match the ops waiting on it. */
+static int sync_interest(epoll_state *s, int fd, fd_slot *sl)
+{
+    uint32_t want = (sl->rd ? EPOLLIN : 0) | (sl->wr ? EPOLLOUT : 0);
+    if (want == sl->registered)
+        return 0;
+    struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
+    int r;
+    if (!want)
+        r = epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
+    else if (!sl->registered)
+        r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+    else
+        r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (r < 0 && want)
+        return -errno;
+    sl->registered = want;
+    return 0;
+}
+
+static void ep_submit(cio__backend *b, cio__op *op)
+{
+    epoll_state *s = b->state;
+    if (op->kind != CIO__OP_POLL || op->fd < 0) {
+        cio__op_complete(b, op, op->fd < 0 ? -EBADF : -ENOTSUP);
+        return;
+    }
+    fd_slot *sl = slot_for(s, op->fd);
+    if (!sl) {
+        cio__op_complete(b, op, -ENOMEM);
+        return;
+    }
+    cio__op **slot = (op->events & POLLOUT) ? &sl->wr : &sl->rd;
+    if (*slot) {
+        cio__op_complete(b, op, -EBUSY); /* one reader and one writer per fd */
+        return;
+    }
+    *slot = op;
+    int err = sync_interest(s, op->fd, sl);
+    if (err) {
+        *slot = NULL;
+        cio__op_complete(b, op, err);
+    }
+}
+
+static void ep_cancel(cio__backend *b, cio__op *op)
+{
+    epoll_state *s = b->state;
+    if (op->fd < 0 || (size_t)op->fd >= s->nfds)
+        return;
+    fd_slot *sl = &s->fds[op->fd];
+    cio__op **slot = sl->rd == op ? &sl->rd : sl->wr == op ? &sl->wr : NULL;
+    if (!slot)
+        return; /* already completed */
+    *slot = NULL;
+    sync_interest(s, op->fd, sl);
+    /* Complete on the next poll, never inside the caller's stack frame. */
+    op->next = s->cancelled;
+    s->cancelled = op;
+    b->vt->wakeup(b);
+}
+
+static void complete_ready(cio__backend *b, epoll_state *s, int fd, uint32_t ev)
+{
+    fd_slot *sl = &s->fds[fd];
+    cio__op *rd = NULL, *wr = NULL;
+    uint32_t err = ev & (EPOLLERR | EPOLLHUP);
+    if (sl->rd && (ev & (EPOLLIN | err))) {
+        rd = sl->rd;
+        sl->rd = NULL;
+    }
+    if (sl->wr && (ev & (EPOLLOUT | err))) {
+        wr = sl->wr;
+        sl->wr = NULL;
+    }
+    sync_interest(s, fd, sl);
+    if (rd)
+        cio__op_complete(b, rd, (int32_t)(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)));
+    if (wr)
+        cio__op_complete(b, wr, (int32_t)(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)));
+}
+
+static int ep_poll(cio__backend *b, int64_t timeout_ns)
+{
+    epoll_state *s = b->state;
+    struct epoll_event evs[128];
+    int ms;
+    if (s->cancelled)
+        timeout_ns = 0;
+    if (timeout_ns < 0)
+        ms = -1;
+    else /* round up so a timer is never polled for too early */
+        ms = (int)((timeout_ns + 999999) / 1000000 > 1000000000 ? 1000000000
+                                                                 : (timeout_ns + 999999) / 1000000);
+    int n = epoll_wait(s->epfd, evs, 128, ms);
+    if (n < 0)
+        n = errno == EINTR ? 0 : -errno;
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.u64 == WAKE_TAG) {
+            uint64_t v;
+            while (read(s->wakefd, &v, sizeof(v)) > 0) {
+            }
+            continue;
+        }
+        complete_ready(b, s, (int)evs[i].data.u64, evs[i].events);
+        ran++;
+    }
+    while (s->cancelled) {
+        cio__op *op = s->cancelled;
+        s->cancelled = op->next;
+        cio__op_complete(b, op, -ECANCELED);
+        ran++;
+    }
+    return n < 0 ? n : ran;
+}
+
+static void ep_wakeup(cio__backend *b)
+{
+    epoll_state *s = b->state;
+    uint64_t one = 1;
+    /* A full counter already means "wake up"; nothing else can go wrong. */
+    ssize_t r = write(s->wakefd, &one, sizeof(one));
+    (void)r;
+}
+
+const cio__backend_vtbl cio__backend_epoll = {
+    .name = "epoll",
+    .init = ep_init,
+    .destroy = ep_destroy,
+    .submit = ep_submit,
+    .cancel = ep_cancel,
+    .poll = ep_poll,
+    .wakeup = ep_wakeup,
+};
