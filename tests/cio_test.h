@@ -87,6 +87,37 @@ typedef struct cio_test_case {
         exit(77);                                                                                  \
     } while (0)
 
+/* Captures what the code between begin and end writes to stderr. end returns
+ * it as a malloc'd string (the caller frees it). */
+static int cio_test_saved_stderr = -1;
+static FILE *cio_test_capture_file;
+
+static inline void cio_test_capture_stderr_begin(void)
+{
+    fflush(stderr);
+    cio_test_capture_file = tmpfile();
+    if (!cio_test_capture_file)
+        abort();
+    cio_test_saved_stderr = dup(2);
+    dup2(fileno(cio_test_capture_file), 2);
+}
+
+static inline char *cio_test_capture_stderr_end(void)
+{
+    fflush(stderr);
+    dup2(cio_test_saved_stderr, 2);
+    close(cio_test_saved_stderr);
+    long n = ftell(cio_test_capture_file);
+    if (n < 0)
+        n = 0;
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(cio_test_capture_file);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, cio_test_capture_file) != (size_t)n)
+        buf[0] = 0;
+    fclose(cio_test_capture_file);
+    return buf;
+}
+
 /* Runs main under a loop with a virtual clock (the usual test setting). */
 static inline int cio_test_run_virtual(cio_fn main, void *arg)
 {

@@ -143,6 +143,9 @@ typedef struct cio__timer_heap {
 
 int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline);
 void cio__timer_disarm(cio_loop *l, cio__timer *t);
+/* Removes the timer in heap slot i without touching the timer itself (it may
+ * live in a dead stack frame). */
+void cio__timer_remove_at(cio_loop *l, uint32_t i);
 /* Runs every timer whose deadline is <= now. Returns how many ran. */
 size_t cio__timers_run(cio_loop *l, int64_t now);
 /* The earliest deadline, or INT64_MAX. */

@@ -218,7 +218,7 @@ void cio__scope_close_leaked(cio_task *t)
     for (uint32_t i = 0; i < l->timers.n;) {
         const char *p = (const char *)l->timers.a[i];
         if (p >= lo && p < hi)
-            cio__timer_disarm(l, l->timers.a[i]);
+            cio__timer_remove_at(l, i);
         else
             i++;
     }

@@ -51,9 +51,11 @@ int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task
 
 int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts)
 {
-    if (!out || !fn)
+    if (!out)
         return -EINVAL;
     *out = NULL;
+    if (!fn)
+        return -EINVAL;
     cio_loop *l = cio__loop;
     if (!l)
         return -EPERM;

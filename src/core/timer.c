@@ -72,11 +72,16 @@ int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
 
 void cio__timer_disarm(cio_loop *l, cio__timer *t)
 {
-    cio__timer_heap *h = &l->timers;
     if (!t->idx)
         return;
     uint32_t i = t->idx - 1;
     t->idx = 0;
+    cio__timer_remove_at(l, i);
+}
+
+void cio__timer_remove_at(cio_loop *l, uint32_t i)
+{
+    cio__timer_heap *h = &l->timers;
     cio__timer *last = h->a[--h->n];
     if (i == h->n)
         return; /* it was the last slot: the common case for timeouts */
