@@ -47,7 +47,9 @@ CIO_API int cio_group_spawn_opts(cio_group *g, cio_task **out, cio_fn fn, void *
  * for all of them, returns the reason. Call once; -EINVAL after that. */
 CIO_API int cio_group_wait(cio_group *g);
 
-/* Cancels every child and the body (cio_scope_cancel on the group's scope). */
+/* Cancels every child and the body (cio_scope_cancel on the group's scope),
+ * and closes the group to new children. The group's own cancellation is not a
+ * failure: cio_group_wait then returns 0 unless a child failed (Trio's rule). */
 CIO_API void cio_group_cancel(cio_group *g);
 
 /* Number of children that failed. */

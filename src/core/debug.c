@@ -49,7 +49,7 @@ static int dump(cio_loop *l, FILE *out, int only_waiting)
     for (cio_task *t = l->all; t; t = t->all_next) {
         if (only_waiting && t->state != CIO__WAITING)
             continue;
-        fprintf(out, "  %-20s %-8s", cio__task_name(t), cio__state_name(t->state));
+        fprintf(out, "  %-20s %s", cio__task_name(t), cio__state_name(t->state));
         describe_wait(out, t);
         if (t->state == CIO__DONE)
             fprintf(out, " status %d", t->status);

@@ -26,9 +26,13 @@
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #define CIO_HAVE_VALGRIND 1
 #endif
+#endif
+#ifndef CIO_HAVE_VALGRIND
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
 #define CIO__GUARD_BUDGET 4096 /* guarded pool stacks in release mode */
@@ -48,15 +52,18 @@ static cio_task *record_of(void *lo, size_t size)
     return (cio_task *)((char *)lo + size - record_size());
 }
 
+static size_t page_size = 4096; /* set by cio__stacks_init */
+
+/* The canary sits at the start of the page that holds the record. */
 static uint64_t *deep_canary(const cio_task *t)
 {
-    return (uint64_t *)((uintptr_t)t & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+    return (uint64_t *)((uintptr_t)t & ~(uintptr_t)(page_size - 1));
 }
 
 int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all)
 {
     memset(p, 0, sizeof(*p));
-    p->page = (size_t)sysconf(_SC_PAGESIZE);
+    p->page = page_size = (size_t)sysconf(_SC_PAGESIZE);
     if (stack_size < 4 * p->page)
         stack_size = 4 * p->page;
     p->stack_size = (stack_size + p->page - 1) & ~(p->page - 1);
@@ -173,6 +180,8 @@ void cio__stack_check(const cio_task *t)
     if (t->guarded)
         return;
     const uint64_t *red = t->stack_lo;
+    /* Below a task's stack pointer Valgrind sees unaddressable memory. */
+    VALGRIND_MAKE_MEM_DEFINED(red, RED_ZONE);
     for (size_t i = 0; i < RED_ZONE / sizeof(*red); i++) {
         if (red[i] != 0) {
             fprintf(stderr,
@@ -198,6 +207,7 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
         return;
     }
     uint64_t *canary = deep_canary(t);
+    VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
     if (*canary != DEEP_CANARY) /* the task went past its top page */
         madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);
     if (p->nidle == p->cap) {

@@ -1,0 +1,181 @@
+/* Tests of the debugging aids: deadlock report, task dump, slow-step
+ * warning, stack-overflow message, leaked-handle report. */
+#include <sys/wait.h>
+
+#include "cio_test.h"
+
+static int join_other(void *arg)
+{
+    return cio_join(arg);
+}
+
+static int main_deadlock(void *arg)
+{
+    (void)arg;
+    cio_task *b;
+    cio_task_set_name(NULL, "task-a");
+    cio_spawn_opts(&b, join_other, cio_current(), &(cio_task_opts){.name = "task-b"});
+    return cio_join(b); /* task-a waits for task-b, which waits for task-a */
+}
+
+static void test_deadlock_reported(void)
+{
+    cio_test_capture_stderr_begin();
+    int err = cio_test_run_virtual(main_deadlock, NULL);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_ERR(err, -EDEADLK); /* reported and stopped, not hung */
+    CIO_ASSERT(strstr(out, "deadlock") != NULL);
+    CIO_ASSERT(strstr(out, "task-a") != NULL);
+    CIO_ASSERT(strstr(out, "join task-b") != NULL);
+    free(out);
+}
+
+static int sleepy(void *arg)
+{
+    return cio_sleep(*(double *)arg);
+}
+
+static int main_dump(void *arg)
+{
+    char **text = arg;
+    double secs = 10;
+    cio_task *s, *j;
+    cio_spawn_opts(&s, sleepy, &secs, &(cio_task_opts){.name = "napper"});
+    cio_spawn_opts(&j, (cio_fn)cio_join, s, &(cio_task_opts){.name = "waiter"});
+    cio_yield();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int n = cio_dump_tasks(f);
+    fclose(f);
+    *text = buf;
+    CIO_ASSERT_EQ(n, 3);
+    cio_cancel(j);
+    return cio_join(j) == -ECANCELED ? 0 : -1;
+}
+
+static void test_dump_tasks(void)
+{
+    char *text = NULL;
+    CIO_ASSERT_OK(cio_test_run_virtual(main_dump, &text));
+    CIO_ASSERT(strstr(text, "napper") && strstr(text, "waiting on sleep"));
+    CIO_ASSERT(strstr(text, "waiter") && strstr(text, "waiting on join napper"));
+    CIO_ASSERT(strstr(text, "main") && strstr(text, "running"));
+    free(text);
+    CIO_ASSERT_ERR(cio_dump_tasks(NULL), -EPERM);
+}
+
+static int busy(void *arg)
+{
+    (void)arg;
+    double t0 = cio_now();
+    while (cio_now() - t0 < 0.15) {
+    }
+    return 0;
+}
+
+static void test_slow_step_warning(void)
+{
+    cio_opts o = {.debug = 1, .no_sigint = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(busy, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "task main ran") != NULL);
+    CIO_ASSERT(strstr(out, "without suspending") != NULL);
+    free(out);
+}
+
+static volatile int keep_going = 1;
+
+static int recurse(int n)
+{
+    volatile char pad[512];
+    pad[0] = (char)n;
+    return keep_going ? recurse(n + 1) + pad[0] : 0;
+}
+
+static int overflow(void *arg)
+{
+    (void)arg;
+    return recurse(0);
+}
+
+static int main_overflow(void *arg)
+{
+    (void)arg;
+    cio_task *t;
+    cio_spawn_opts(&t, overflow, NULL, &(cio_task_opts){.name = "deep-diver"});
+    return cio_join(t);
+}
+
+static void test_stack_overflow_named(void)
+{
+    int pipefd[2];
+    CIO_ASSERT_EQ(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        cio_opts o = {.debug = 1, .no_sigint = 1};
+        cio_run_opts(main_overflow, NULL, &o);
+        _exit(0); /* not reached: the overflow kills the process */
+    }
+    close(pipefd[1]);
+    char buf[4096] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof(buf) - 1 && (r = read(pipefd[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    int status;
+    waitpid(pid, &status, 0);
+    CIO_ASSERT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CIO_ASSERT(strstr(buf, "stack overflow in task deep-diver") != NULL);
+}
+
+static int return_0(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int main_leak_handle(void *arg)
+{
+    (void)arg;
+    cio_task *t;
+    cio_spawn_opts(&t, return_0, NULL, &(cio_task_opts){.name = "forgotten"});
+    return cio_yield();
+}
+
+static void test_leaked_handle_reported(void)
+{
+    cio_opts o = {.debug = 1, .no_sigint = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(main_leak_handle, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "task forgotten finished but its handle was never released") != NULL);
+    free(out);
+}
+
+static int check_debug_flag(void *arg)
+{
+    (void)arg;
+    return cio_debug_enabled() ? 0 : -1;
+}
+
+static void test_debug_from_environment(void)
+{
+    setenv("CIO_DEBUG", "1", 1);
+    CIO_ASSERT_OK(cio_test_run_virtual(check_debug_flag, NULL));
+    setenv("CIO_DEBUG", "0", 1);
+    CIO_ASSERT_ERR(cio_test_run_virtual(check_debug_flag, NULL), -1);
+}
+
+CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_deadlock_reported, "a join cycle is reported with names and cio_run returns"),
+    CIO_TEST(test_dump_tasks, "cio_dump_tasks lists names, states and what each waits on"),
+    CIO_TEST(test_slow_step_warning, "debug mode warns of a task running 150 ms without suspending"),
+    CIO_TEST(test_stack_overflow_named, "debug mode names the task whose stack overflowed"),
+    CIO_TEST(test_leaked_handle_reported, "debug mode reports a handle never joined or detached"),
+    CIO_TEST(test_debug_from_environment, "CIO_DEBUG=1 turns debug mode on"),
+}))
