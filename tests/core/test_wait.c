@@ -172,7 +172,7 @@ static int main_wait_bad(void *arg)
 {
     (void)arg;
     size_t ndone;
-    job j = {1, 1, 0};
+    static job j = {1, 1, 0}; /* outlives main: the detached task reads it */
     cio_task *t = cio_spawn(run_job, &j);
     CIO_ASSERT_ERR(cio_wait(&t, 1, 7, 1, &ndone), -EINVAL);
     CIO_ASSERT_ERR(cio_wait(&t, 1, CIO_ALL_COMPLETED, -1, &ndone), -EINVAL);
