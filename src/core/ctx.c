@@ -18,15 +18,14 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
-    /* The frame cio__ctx_switch pops: control words, r15 r14 r13 r12 rbx rbp,
-     * then the return address. After `ret`, rsp is 16-byte aligned, as the
-     * call in cio__ctx_start needs. */
-    uint64_t *sp = (uint64_t *)(top - 80);
-    memset(sp, 0, 80);
-    sp[0] = 0x1F80 | ((uint64_t)0x037F << 32); /* default MXCSR and x87 CW */
-    sp[4] = (uint64_t)(uintptr_t)entry;        /* r12 */
-    sp[5] = (uint64_t)(uintptr_t)arg;          /* rbx */
-    sp[7] = (uint64_t)(uintptr_t)cio__ctx_start;
+    /* The frame cio__ctx_switch pops: r15 r14 r13 r12 rbx rbp, then the
+     * return address. After `ret`, rsp is 16-byte aligned, as the call in
+     * cio__ctx_start needs. */
+    uint64_t *sp = (uint64_t *)(top - 72); /* 7 slots used, 2 of padding */
+    memset(sp, 0, 72);
+    sp[3] = (uint64_t)(uintptr_t)entry; /* r12 */
+    sp[4] = (uint64_t)(uintptr_t)arg;   /* rbx */
+    sp[6] = (uint64_t)(uintptr_t)cio__ctx_start;
 #else
     /* x19..x30 then d8..d15; x30 (lr) is where `ret` goes. */
     uint64_t *sp = (uint64_t *)(top - 160);

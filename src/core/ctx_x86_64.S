@@ -1,10 +1,15 @@
 /* Context switch for x86-64 System V.
  *
  * void cio__ctx_switch(cio__ctx *from, cio__ctx *to)
- * Pushes the callee-saved registers and the SSE/x87 control words on the
- * current stack, stores the stack pointer in from->sp, loads to->sp and pops
- * the same frame from there. A new context's frame is built by
- * cio__ctx_make (ctx.c) so that the `ret` lands in cio__ctx_start. */
+ * Pushes the callee-saved registers on the current stack, stores the stack
+ * pointer in from->sp, loads to->sp and pops the same frame from there. A new
+ * context's frame is built by cio__ctx_make (ctx.c) so that the `ret` lands in
+ * cio__ctx_start.
+ *
+ * The MXCSR and x87 control words are not switched: saving and restoring them
+ * costs more than the rest of the switch (ldmxcsr serialises), and the
+ * floating-point environment is thread state that every task of the loop
+ * shares, as docs/guide.md says. */
 #if defined(__x86_64__) && !defined(CIO_CTX_UCONTEXT)
 
 #if defined(__CET__)
@@ -27,14 +32,8 @@ cio__ctx_switch:
     pushq   %r13
     pushq   %r14
     pushq   %r15
-    subq    $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw  4(%rsp)
     movq    %rsp, (%rdi)
     movq    (%rsi), %rsp
-    ldmxcsr (%rsp)
-    fldcw   4(%rsp)
-    addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13

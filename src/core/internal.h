@@ -118,6 +118,7 @@ struct cio_task {
     char *message;
     void *stack_lo;
     size_t stack_size;
+    size_t stack_request; /* cio_task_opts.stack_size, used at first run */
     uint64_t id;
     int64_t step_start; /* debug: when this step began */
     unsigned valgrind_id;
@@ -176,9 +177,10 @@ typedef struct cio__stack_pool {
 } cio__stack_pool;
 
 int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
-/* A task record at the top of a fresh or reused stack of `size` bytes (0: the
- * pool's). Returns NULL when out of memory. */
-cio_task *cio__stack_get(cio__stack_pool *p, size_t size);
+/* Lends t a stack of `size` bytes (0: the pool's size): sets t->stack_lo and
+ * friends. Returns 0 or -ENOMEM. */
+int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size);
+/* Takes t's stack back (no-op without one), checking it for overflow. */
 void cio__stack_put(cio__stack_pool *p, cio_task *t);
 /* Gives the memory of idle stacks beyond the hot set back to the kernel. */
 void cio__stacks_trim(cio__stack_pool *p);
@@ -224,6 +226,10 @@ struct cio_loop {
     size_t nwaiting;  /* tasks parked */
     uint64_t next_id;
     cio_task *all;    /* every live task */
+    cio_task *task_free;   /* recycled task records */
+    void **task_chunks;    /* record slabs, freed at close */
+    size_t ntask_chunks;
+    unsigned steps_since_clock; /* task steps run since `now` was read */
     cio_task *main_task;
     int closing;      /* cio_run is cancelling leftovers */
     int refs;         /* cio_loop_ref */
@@ -294,6 +300,9 @@ int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task
 void cio__task_free(cio_task *t);
 /* Marks the handle released; frees the record if the task is done. */
 void cio__task_release(cio_task *t);
+/* Task records: a per-loop free list over slabs. */
+cio_task *cio__task_alloc(cio_loop *l);
+void cio__task_records_destroy(cio_loop *l);
 /* Entry run on every task's own stack. */
 void cio__task_main(void *arg);
 /* Scheduler side of a finished task (runs on the loop's stack). */
@@ -313,10 +322,23 @@ void cio__scope_close_leaked(cio_task *t);
 /* Groups (group.c): a child of a group finished. */
 void cio__group_child_done(cio_task *t);
 
-/* Converts a duration to loop nanoseconds, rounding up and capping at about a
- * century. Returns -EINVAL for negative or NaN, 0 otherwise. */
-int cio__duration_ns(double seconds, int64_t *ns);
 #define CIO__FAR_FUTURE ((int64_t)3000000000 * 1000000000) /* ~95 years */
+
+/* Converts a duration to loop nanoseconds, rounding up (a timer never fires
+ * early) and capping at about a century. Returns -EINVAL for negative or NaN. */
+static inline int cio__duration_ns(double seconds, int64_t *ns)
+{
+    if (CIO__UNLIKELY(!(seconds >= 0))) /* negative or NaN */
+        return -EINVAL;
+    if (CIO__UNLIKELY(seconds >= (double)CIO__FAR_FUTURE / 1e9)) {
+        *ns = CIO__FAR_FUTURE;
+        return 0;
+    }
+    double exact = seconds * 1e9;
+    *ns = (int64_t)exact;
+    *ns += (double)*ns < exact;
+    return 0;
+}
 
 /* Records a detached task's failure for the report at close. */
 void cio__report_unjoined(cio_loop *l, cio_task *t);

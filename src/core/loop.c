@@ -180,12 +180,33 @@ void cio__deliver_cancel(cio_task *t)
         cio__wake(t, reason);
 }
 
+/* The loop reads the clock (about 20 ns) when it is about to wait, after it
+ * waited, and otherwise once every CLOCK_STEPS task steps while timers are
+ * armed: a deadline set by a task is at most that many steps stale, like
+ * libuv's cached loop time. cio_now() always reads the clock. */
+#define CLOCK_STEPS 16
+
+static void refresh_clock(cio_loop *l)
+{
+    l->now = cio__clock_ns();
+    l->steps_since_clock = 0;
+}
+
 int cio_yield(void)
 {
     cio_task *t;
     int err = cio__checkpoint(&t);
     if (err)
         return err;
+    cio_loop *l = t->loop;
+    if (!l->nready && !l->backend.pending && !l->ts_pending && !l->virtual_clock) {
+        /* Nothing else could run this turn: the loop would resume us at once,
+         * so skip the round trip through it unless a timer is due. */
+        if (++l->steps_since_clock >= CLOCK_STEPS)
+            refresh_clock(l);
+        if (cio__timers_next(l) > l->now)
+            return 0;
+    }
     cio__make_ready(t);
     suspend(t->loop, t);
     return 0;
@@ -193,8 +214,24 @@ int cio_yield(void)
 
 /* ---- the scheduler ---- */
 
+/* A task gets its stack when it first runs. */
+static int give_stack(cio_loop *l, cio_task *t)
+{
+    if (cio__stack_get(&l->stacks, t, t->stack_request) < 0)
+        return -ENOMEM;
+    cio__ctx_make(&t->ctx, t->stack_lo, t->stack_size, cio__task_main, t);
+    return 0;
+}
+
 static void run_task(cio_loop *l, cio_task *t)
 {
+    if (CIO__UNLIKELY(!t->stack_lo) && give_stack(l, t) < 0) {
+        t->status = -ENOMEM; /* it never ran: say why */
+        t->message = strdup("no memory for the task's stack");
+        t->state = CIO__DONE;
+        cio__task_finished(t);
+        return;
+    }
     l->current = t;
     t->state = CIO__RUNNING;
     if (CIO__UNLIKELY(l->debug))
@@ -258,18 +295,19 @@ static int handle_deadlock(cio_loop *l)
 /* One turn of the loop. Returns 1 when the loop must stop (deadlock). */
 static int run_once(cio_loop *l)
 {
+    if (!l->nready && !l->ts_pending && !l->virtual_clock)
+        refresh_clock(l); /* the poll timeout must come from a fresh clock */
     int64_t timeout = poll_timeout(l);
     if (timeout != 0 || l->backend.pending) {
-        if (timeout < 0 && !l->backend.pending && !l->refs && !l->ts_pending && l->nwaiting) {
-            if (handle_deadlock(l))
-                return 1;
-            return 0;
-        }
-        if (timeout != 0 && l->virtual_clock)
+        if (timeout < 0 && !l->backend.pending && !l->refs && !l->ts_pending && l->nwaiting)
+            return handle_deadlock(l);
+        if (l->virtual_clock)
             timeout = 0;
         if (timeout != 0)
             cio__stacks_trim(&l->stacks); /* about to sleep: give idle memory back */
         l->backend.vt->poll(&l->backend, timeout);
+        if (timeout != 0)
+            refresh_clock(l);
     }
     if (l->virtual_clock) {
         if (!l->nready && !l->backend.pending && !l->ts_pending) {
@@ -277,8 +315,8 @@ static int run_once(cio_loop *l)
             if (next != INT64_MAX && next > l->now)
                 l->now = next; /* autojump: nothing else can happen first */
         }
-    } else if (l->timers.n || timeout != 0) {
-        l->now = cio__clock_ns();
+    } else if (l->timers.n && l->steps_since_clock >= CLOCK_STEPS) {
+        refresh_clock(l);
     }
     if (l->timers.n)
         cio__timers_run(l, l->now);
@@ -289,6 +327,7 @@ static int run_once(cio_loop *l)
     size_t n = l->nready;
     if (n)
         l->deadlocks = 0;
+    l->steps_since_clock += (unsigned)n;
     while (n--) {
         cio__runnable *r = cio__fifo_pop(&l->ready);
         l->nready--;
@@ -396,6 +435,7 @@ static void loop_close(cio_loop *l)
     }
     free(l->unjoined);
     cio__callbacks_destroy(l);
+    cio__task_records_destroy(l);
     cio__timers_destroy(l);
     l->backend.vt->destroy(&l->backend);
     cio__stacks_destroy(&l->stacks);

@@ -214,7 +214,7 @@ void cio__scope_close_leaked(cio_task *t)
             cio__task_name(t), t->nscopes, t->scope_file ? t->scope_file : "?", t->scope_line);
     /* The scopes lived in frames that are gone: find their timers by address
      * instead of walking the chain. */
-    const char *lo = t->stack_lo, *hi = (const char *)t;
+    const char *lo = t->stack_lo, *hi = lo + t->stack_size;
     for (uint32_t i = 0; i < l->timers.n;) {
         const char *p = (const char *)l->timers.a[i];
         if (p >= lo && p < hi)

@@ -1,8 +1,10 @@
-/* Task stacks: a per-loop pool, with the task record at the top of each stack.
+/* Task stacks: a per-loop pool of stacks, lent to tasks while they run.
  *
- * Putting the record in the stack's top page means an idle or sleeping task
- * costs one resident page in all. Stacks are reused LIFO, so a warm pool spawns
- * without a system call.
+ * A task gets its stack when it first runs and gives it back the moment it
+ * finishes, so a task that spawns thousands of short children keeps reusing a
+ * handful of hot stacks (LIFO) instead of touching a new one for each. Task
+ * records live apart from the stacks (task.c), so finished-but-unjoined tasks
+ * hold no stack.
  *
  * Protection. The first CIO__GUARD_BUDGET stacks of a pool, and every stack in
  * debug mode, get their own mapping with a PROT_NONE guard page below them, so
@@ -42,22 +44,12 @@
 #define DEEP_CANARY 0x5ca1ab1ec10deadbULL
 #define GUARDED_BIT ((uintptr_t)1)
 
-static size_t record_size(void)
-{
-    return (sizeof(cio_task) + 63) & ~(size_t)63;
-}
-
-static cio_task *record_of(void *lo, size_t size)
-{
-    return (cio_task *)((char *)lo + size - record_size());
-}
-
 static size_t page_size = 4096; /* set by cio__stacks_init */
 
-/* The canary sits at the start of the page that holds the record. */
+/* The canary sits at the start of the stack's top page. */
 static uint64_t *deep_canary(const cio_task *t)
 {
-    return (uint64_t *)((uintptr_t)t & ~(uintptr_t)(page_size - 1));
+    return (uint64_t *)((char *)t->stack_lo + t->stack_size - page_size);
 }
 
 int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all)
@@ -137,10 +129,8 @@ static uintptr_t new_pool_stack(cio__stack_pool *p)
     return (uintptr_t)lo;
 }
 
-static cio_task *init_record(void *lo, size_t size, int guarded, int pooled)
+static void lend(cio_task *t, void *lo, size_t size, int guarded, int pooled)
 {
-    cio_task *t = record_of(lo, size);
-    memset(t, 0, sizeof(*t));
     t->stack_lo = lo;
     t->stack_size = size;
     t->guarded = (uint8_t)guarded;
@@ -149,10 +139,9 @@ static cio_task *init_record(void *lo, size_t size, int guarded, int pooled)
 #ifdef CIO_HAVE_VALGRIND
     t->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
 #endif
-    return t;
 }
 
-cio_task *cio__stack_get(cio__stack_pool *p, size_t size)
+int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size)
 {
     if (size == 0 || size == p->stack_size) {
         uintptr_t e;
@@ -163,23 +152,25 @@ cio_task *cio__stack_get(cio__stack_pool *p, size_t size)
         } else {
             e = new_pool_stack(p);
             if (!e)
-                return NULL;
+                return -ENOMEM;
         }
-        return init_record((void *)(e & ~GUARDED_BIT), p->stack_size, (int)(e & GUARDED_BIT), 1);
+        lend(t, (void *)(e & ~GUARDED_BIT), p->stack_size, (int)(e & GUARDED_BIT), 1);
+        return 0;
     }
     /* A task with its own size gets its own guarded mapping, unmapped at exit. */
     size = (size + p->page - 1) & ~(p->page - 1);
     if (size < 4 * p->page)
         size = 4 * p->page;
     void *lo = map_guarded(size, p->page);
-    return lo ? init_record(lo, size, 1, 0) : NULL;
+    if (!lo)
+        return -ENOMEM;
+    lend(t, lo, size, 1, 0);
+    return 0;
 }
 
-void cio__stack_check(const cio_task *t)
+static void check_red_zone(const void *lo, const cio_task *t)
 {
-    if (t->guarded)
-        return;
-    const uint64_t *red = t->stack_lo;
+    const uint64_t *red = lo;
     /* Below a task's stack pointer Valgrind sees unaddressable memory. */
     VALGRIND_MAKE_MEM_DEFINED(red, RED_ZONE);
     for (size_t i = 0; i < RED_ZONE / sizeof(*red); i++) {
@@ -193,12 +184,22 @@ void cio__stack_check(const cio_task *t)
     }
 }
 
+void cio__stack_check(const cio_task *t)
+{
+    if (t->stack_lo && !t->guarded)
+        check_red_zone(t->stack_lo, t);
+}
+
 void cio__stack_put(cio__stack_pool *p, cio_task *t)
 {
     void *lo = t->stack_lo;
+    if (!lo)
+        return;
+    t->stack_lo = NULL;
     size_t size = t->stack_size;
     int guarded = t->guarded;
-    cio__stack_check(t);
+    if (!guarded)
+        check_red_zone(lo, t);
 #ifdef CIO_HAVE_VALGRIND
     VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 #endif
@@ -206,7 +207,7 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
         munmap((char *)lo - p->page, size + p->page);
         return;
     }
-    uint64_t *canary = deep_canary(t);
+    uint64_t *canary = (uint64_t *)((char *)lo + size - p->page);
     VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
     if (*canary != DEEP_CANARY) /* the task went past its top page */
         madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);

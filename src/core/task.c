@@ -4,7 +4,6 @@
  * by cio_spawn is released exactly once, by cio_join (or cio_shield) or
  * cio_detach; the record is freed when the task is both finished and released.
  * A detached task that fails is reported when the loop closes. */
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +17,45 @@ const char *cio__task_name(cio_task *t)
     return t->name;
 }
 
+#define RECORDS_PER_CHUNK 256
+
+cio_task *cio__task_alloc(cio_loop *l)
+{
+    if (!l->task_free) {
+        void **chunks = realloc(l->task_chunks, (l->ntask_chunks + 1) * sizeof(*chunks));
+        if (!chunks)
+            return NULL;
+        l->task_chunks = chunks;
+        cio_task *c = aligned_alloc(64, RECORDS_PER_CHUNK * sizeof(cio_task));
+        if (!c)
+            return NULL;
+        chunks[l->ntask_chunks++] = c;
+        for (size_t i = RECORDS_PER_CHUNK; i-- > 0;) {
+            c[i].all_next = l->task_free;
+            l->task_free = &c[i];
+        }
+    }
+    cio_task *t = l->task_free;
+    l->task_free = t->all_next;
+    memset(t, 0, sizeof(*t));
+    return t;
+}
+
+void cio__task_records_destroy(cio_loop *l)
+{
+    for (size_t i = 0; i < l->ntask_chunks; i++)
+        free(l->task_chunks[i]);
+    free(l->task_chunks);
+    l->task_chunks = NULL;
+    l->task_free = NULL;
+}
+
 int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts)
 {
-    cio_task *t = cio__stack_get(&l->stacks, opts ? opts->stack_size : 0);
+    cio_task *t = cio__task_alloc(l);
     if (!t)
         return -ENOMEM;
+    t->stack_request = opts ? opts->stack_size : 0;
     t->magic = CIO__TASK_LIVE;
     t->run.kind = CIO__RUN_TASK;
     t->loop = l;
@@ -37,8 +70,6 @@ int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task
     t->root.priv_task = t;
     t->root.priv_open = 1;
     t->scope = &t->root;
-    cio__ctx_make(&t->ctx, t->stack_lo, (size_t)((char *)t - (char *)t->stack_lo),
-                  cio__task_main, t);
     t->all_next = l->all;
     if (l->all)
         l->all->all_prev = t;
@@ -85,6 +116,8 @@ void cio__task_free(cio_task *t)
     t->magic = CIO__TASK_DEAD;
     cio__ctx_free(&t->ctx);
     cio__stack_put(&l->stacks, t);
+    t->all_next = l->task_free;
+    l->task_free = t;
 }
 
 void cio__report_unjoined(cio_loop *l, cio_task *t)
@@ -112,6 +145,7 @@ void cio__task_finished(cio_task *t)
     l->nlive--;
     if (CIO__UNLIKELY(t->nscopes))
         cio__scope_close_leaked(t);
+    cio__stack_put(&l->stacks, t); /* the next task to run reuses it while hot */
     if (t->group) {
         cio__group_child_done(t); /* the group owns and frees its children */
         return;
@@ -250,17 +284,6 @@ int cio_fail(int err, const char *fmt, ...)
 }
 
 /* ---- sleeping ---- */
-
-int cio__duration_ns(double seconds, int64_t *ns)
-{
-    if (!(seconds >= 0)) /* negative or NaN */
-        return -EINVAL;
-    if (seconds >= (double)CIO__FAR_FUTURE / 1e9)
-        *ns = CIO__FAR_FUTURE;
-    else
-        *ns = (int64_t)ceil(seconds * 1e9);
-    return 0;
-}
 
 static void sleep_done(cio__timer *tm)
 {
