@@ -214,6 +214,7 @@ struct cio_loop {
     cio_task *current;
     cio__fifo ready;
     size_t nready;
+    size_t batch_left; /* entries of this turn's batch not yet run */
     cio__timer_heap timers;
     cio__stack_pool stacks;
     cio__backend backend;

@@ -1,0 +1,143 @@
+/* Microbenchmarks of cio's internals that the workload table does not show:
+ * one raw context switch, a yield between two tasks, spawn+run+join with a
+ * cold and a warm stack pool, and timer arm+disarm with an empty and a full
+ * heap. Prints one key=value line per figure. */
+#include "bench.h"
+#include "internal.h" /* src/core: the raw switch is not public */
+
+static long n;
+
+/* ---- raw switch: two contexts bounce N times ---- */
+
+static cio__ctx main_ctx, other_ctx;
+
+static void bouncer(void *arg)
+{
+    (void)arg;
+    for (;;)
+        cio__ctx_switch(&other_ctx, &main_ctx);
+}
+
+static void bench_raw_switch(void)
+{
+    size_t size = 64 * 1024;
+    void *stack = aligned_alloc(4096, size);
+    cio__ctx_make(&other_ctx, stack, size, bouncer, NULL);
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++)
+        cio__ctx_switch(&main_ctx, &other_ctx);
+    double secs = bench_now() - t0;
+    printf("impl=cio micro=switch n=%ld secs=%.6f ns_per_switch=%.2f\n", n, secs,
+           secs * 1e9 / (2.0 * (double)n));
+    free(stack);
+}
+
+/* ---- yield between two tasks ---- */
+
+static int yielder(void *arg)
+{
+    long *left = arg;
+    while ((*left)-- > 0)
+        if (cio_yield())
+            return -1;
+    return 0;
+}
+
+static int run_yield(void *arg)
+{
+    (void)arg;
+    long a = n, b = n;
+    cio_task *t[2] = {cio_spawn(yielder, &a), cio_spawn(yielder, &b)};
+    double t0 = bench_now();
+    int err = cio_gather(t, 2, 0);
+    double secs = bench_now() - t0;
+    cio_join(t[0]);
+    cio_join(t[1]);
+    printf("impl=cio micro=yield n=%ld secs=%.6f ns_per_yield=%.2f\n", n, secs,
+           secs * 1e9 / (2.0 * (double)n));
+    return err;
+}
+
+/* ---- spawn: cold pool (every task needs a new stack) vs warm ---- */
+
+static int yield_once(void *arg)
+{
+    (void)arg;
+    return cio_yield();
+}
+
+static double spawn_round(long count)
+{
+    cio_task **t = malloc(sizeof(*t) * (size_t)count);
+    double t0 = bench_now();
+    for (long i = 0; i < count; i++)
+        t[i] = cio_spawn(yield_once, NULL); /* all alive at once: one stack each */
+    cio_gather(t, (size_t)count, 0);
+    for (long i = 0; i < count; i++)
+        cio_join(t[i]);
+    double secs = bench_now() - t0;
+    free(t);
+    return secs;
+}
+
+static int run_spawn(void *arg)
+{
+    (void)arg;
+    long count = 4000; /* within the guarded budget: each cold stack is mmap+mprotect */
+    double cold = spawn_round(count);
+    double warm = spawn_round(count);
+    printf("impl=cio micro=spawn_cold n=%ld ns_per_task=%.1f\n", count, cold * 1e9 / (double)count);
+    printf("impl=cio micro=spawn_warm n=%ld ns_per_task=%.1f\n", count, warm * 1e9 / (double)count);
+    return 0;
+}
+
+/* ---- timers ---- */
+
+static void never(cio__timer *t)
+{
+    (void)t;
+}
+
+static int run_timers(void *arg)
+{
+    (void)arg;
+    cio_loop *l = cio_loop_current();
+    cio__timer t = {.fn = never};
+    for (int full = 0; full < 2; full++) {
+        static cio__timer others[100000];
+        if (full)
+            for (int i = 0; i < 100000; i++) {
+                others[i].fn = never;
+                cio__timer_arm(l, &others[i], l->now + 1000000000LL + i * 1000LL);
+            }
+        double t0 = bench_now();
+        for (long i = 0; i < n; i++) {
+            cio__timer_arm(l, &t, l->now + 10000000000LL); /* later than all: no sifting */
+            cio__timer_disarm(l, &t);
+        }
+        double secs = bench_now() - t0;
+        double t1 = bench_now();
+        for (long i = 0; i < n; i++) {
+            cio__timer_arm(l, &t, l->now + 1); /* earliest: sifts to the root */
+            cio__timer_disarm(l, &t);
+        }
+        double secs_root = bench_now() - t1;
+        printf("impl=cio micro=timer_arm_disarm heap=%d ns_latest=%.2f ns_earliest=%.2f\n",
+               full ? 100000 : 0, secs * 1e9 / (double)n, secs_root * 1e9 / (double)n);
+        if (full)
+            for (int i = 0; i < 100000; i++)
+                cio__timer_disarm(l, &others[i]);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const keys[] = {"n", NULL};
+    args_check(argc, argv, keys);
+    n = arg_long(argc, argv, "n", 10000000);
+    bench_raw_switch();
+    if (cio_run(run_yield, NULL) || cio_run(run_spawn, NULL) || cio_run(run_timers, NULL))
+        return 1;
+    return 0;
+}
