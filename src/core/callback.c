@@ -157,8 +157,8 @@ void cio__callbacks_destroy(cio_loop *l)
         if (r->kind == CIO__RUN_CALLBACK)
             handle_free(l, (struct cio_handle *)r);
     for (uint32_t i = 0; i < l->timers.n; i++)
-        if (l->timers.a[i]->fn == later_due)
-            handle_free(l, (struct cio_handle *)((char *)l->timers.a[i] -
+        if (l->timers.a[i].timer->fn == later_due)
+            handle_free(l, (struct cio_handle *)((char *)l->timers.a[i].timer -
                                                  offsetof(struct cio_handle, timer)));
     while (l->handle_free) {
         struct cio_handle *h = l->handle_free;

@@ -136,8 +136,14 @@ static inline int cio__task_valid(const cio_task *t)
 
 /* ---- timers: a binary min-heap of (deadline, seq) ---- */
 
+typedef struct cio__heap_entry {
+    int64_t deadline;
+    uint64_t seq;
+    cio__timer *timer;
+} cio__heap_entry;
+
 typedef struct cio__timer_heap {
-    cio__timer **a;
+    cio__heap_entry *a;
     uint32_t n, cap;
     uint64_t seq;
 } cio__timer_heap;
@@ -231,6 +237,7 @@ struct cio_loop {
     void **task_chunks;    /* record slabs, freed at close */
     size_t ntask_chunks;
     unsigned steps_since_clock; /* task steps run since `now` was read */
+    int64_t last_trim;          /* when idle stacks were last given back */
     cio_task *main_task;
     int closing;      /* cio_run is cancelling leftovers */
     int refs;         /* cio_loop_ref */

@@ -332,8 +332,12 @@ static int run_once(cio_loop *l)
             return handle_deadlock(l);
         if (l->virtual_clock)
             timeout = 0;
-        if (timeout != 0)
-            cio__stacks_trim(&l->stacks); /* about to sleep: give idle memory back */
+        if (timeout != 0 && l->now - l->last_trim >= 1000000000) {
+            /* About to sleep: give idle stacks' memory back, at most once a
+             * second (a madvise per stack is not free). */
+            cio__stacks_trim(&l->stacks);
+            l->last_trim = l->now;
+        }
         l->backend.vt->poll(&l->backend, timeout);
         if (timeout != 0)
             refresh_clock(l);

@@ -216,7 +216,7 @@ void cio__scope_close_leaked(cio_task *t)
      * instead of walking the chain. */
     const char *lo = t->stack_lo, *hi = lo + t->stack_size;
     for (uint32_t i = 0; i < l->timers.n;) {
-        const char *p = (const char *)l->timers.a[i];
+        const char *p = (const char *)l->timers.a[i].timer;
         if (p >= lo && p < hi)
             cio__timer_remove_at(l, i);
         else

@@ -198,7 +198,12 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
     t->stack_lo = NULL;
     size_t size = t->stack_size;
     int guarded = t->guarded;
-    if (!guarded)
+    uint64_t *canary = (uint64_t *)((char *)lo + size - p->page);
+    VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
+    int deep = *canary != DEEP_CANARY; /* the task went past its top page */
+    /* A task that stayed in its top page cannot have reached the red zone;
+     * not reading it spares a page fault per fresh stack. */
+    if (!guarded && deep)
         check_red_zone(lo, t);
 #ifdef CIO_HAVE_VALGRIND
     VALGRIND_STACK_DEREGISTER(t->valgrind_id);
@@ -207,9 +212,7 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
         munmap((char *)lo - p->page, size + p->page);
         return;
     }
-    uint64_t *canary = (uint64_t *)((char *)lo + size - p->page);
-    VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
-    if (*canary != DEEP_CANARY) /* the task went past its top page */
+    if (deep)
         madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);
     if (p->nidle == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 1024;

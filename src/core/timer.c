@@ -4,50 +4,55 @@
  * common cases are both cheap here. Sleeps armed in deadline order land at the
  * bottom without sifting, and a timeout scope that is closed before it fires is
  * usually the newest timer, so removing it is O(1); other removals are
- * O(log n). Each timer stores its slot, so no search is ever needed. */
+ * O(log n). Each timer stores its slot, so no search is ever needed.
+ *
+ * The heap holds each timer's key next to its pointer: timers live on task
+ * stacks all over memory, and comparing through the pointers would touch a
+ * different page at every level of a sift (a TLB miss each with a million
+ * sleepers). */
 #include <stdlib.h>
 
 #include "internal.h"
 
-static inline int earlier(const cio__timer *a, const cio__timer *b)
+static inline int earlier(const cio__heap_entry *a, const cio__heap_entry *b)
 {
     return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
-static inline void place(cio__timer **a, uint32_t i, cio__timer *t)
+static inline void place(cio__heap_entry *a, uint32_t i, cio__heap_entry e)
 {
-    a[i] = t;
-    t->idx = i + 1;
+    a[i] = e;
+    e.timer->idx = i + 1;
 }
 
-static void sift_up(cio__timer **a, uint32_t i)
+static void sift_up(cio__heap_entry *a, uint32_t i)
 {
-    cio__timer *t = a[i];
+    cio__heap_entry e = a[i];
     while (i > 0) {
         uint32_t parent = (i - 1) / 2;
-        if (!earlier(t, a[parent]))
+        if (!earlier(&e, &a[parent]))
             break;
         place(a, i, a[parent]);
         i = parent;
     }
-    place(a, i, t);
+    place(a, i, e);
 }
 
-static void sift_down(cio__timer **a, uint32_t n, uint32_t i)
+static void sift_down(cio__heap_entry *a, uint32_t n, uint32_t i)
 {
-    cio__timer *t = a[i];
+    cio__heap_entry e = a[i];
     for (;;) {
         uint32_t c = 2 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && earlier(a[c + 1], a[c]))
+        if (c + 1 < n && earlier(&a[c + 1], &a[c]))
             c++;
-        if (!earlier(a[c], t))
+        if (!earlier(&a[c], &e))
             break;
         place(a, i, a[c]);
         i = c;
     }
-    place(a, i, t);
+    place(a, i, e);
 }
 
 int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
@@ -57,7 +62,7 @@ int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
         cio__timer_disarm(l, t);
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 64;
-        cio__timer **a = realloc(h->a, cap * sizeof(*a));
+        cio__heap_entry *a = realloc(h->a, cap * sizeof(*a));
         if (!a)
             return -ENOMEM;
         h->a = a;
@@ -65,7 +70,7 @@ int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
     }
     t->deadline = deadline;
     t->seq = h->seq++;
-    h->a[h->n] = t;
+    h->a[h->n] = (cio__heap_entry){deadline, t->seq, t};
     sift_up(h->a, h->n++);
     return 0;
 }
@@ -82,12 +87,12 @@ void cio__timer_disarm(cio_loop *l, cio__timer *t)
 void cio__timer_remove_at(cio_loop *l, uint32_t i)
 {
     cio__timer_heap *h = &l->timers;
-    cio__timer *last = h->a[--h->n];
+    cio__heap_entry last = h->a[--h->n];
     if (i == h->n)
         return; /* it was the last slot: the common case for timeouts */
     h->a[i] = last;
-    last->idx = i + 1;
-    if (i > 0 && earlier(last, h->a[(i - 1) / 2]))
+    last.timer->idx = i + 1;
+    if (i > 0 && earlier(&last, &h->a[(i - 1) / 2]))
         sift_up(h->a, i);
     else
         sift_down(h->a, h->n, i);
@@ -97,8 +102,8 @@ size_t cio__timers_run(cio_loop *l, int64_t now)
 {
     cio__timer_heap *h = &l->timers;
     size_t ran = 0;
-    while (h->n && h->a[0]->deadline <= now) {
-        cio__timer *t = h->a[0];
+    while (h->n && h->a[0].deadline <= now) {
+        cio__timer *t = h->a[0].timer;
         cio__timer_disarm(l, t);
         t->fn(t);
         ran++;
@@ -108,7 +113,7 @@ size_t cio__timers_run(cio_loop *l, int64_t now)
 
 int64_t cio__timers_next(const cio_loop *l)
 {
-    return l->timers.n ? l->timers.a[0]->deadline : INT64_MAX;
+    return l->timers.n ? l->timers.a[0].deadline : INT64_MAX;
 }
 
 void cio__timers_destroy(cio_loop *l)
