@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind)
+PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev)
 
 missing_packages() {
     local missing=()

@@ -6,20 +6,40 @@
 #include "backend.h"
 #include "cio/core.h"
 
-int cio__backend_open(cio__backend *b, int kind)
+static int open_kind(cio__backend *b, const cio__backend_vtbl *vt)
 {
     memset(b, 0, sizeof(*b));
-    if (kind == CIO_BACKEND_AUTO) {
+    b->vt = vt;
+    return vt->init(b);
+}
+
+int cio__backend_open(cio__backend *b, int kind)
+{
+    int forced = kind != CIO_BACKEND_AUTO;
+    if (!forced) {
         const char *env = getenv("CIO_BACKEND");
-        if (env && strcmp(env, "uring") == 0)
+        if (env && strcmp(env, "uring") == 0) {
             kind = CIO_BACKEND_URING;
-        else
+            forced = 1;
+        } else if (env && strcmp(env, "epoll") == 0) {
             kind = CIO_BACKEND_EPOLL;
+        } else {
+            kind = CIO_BACKEND_URING;
+        }
     }
-    if (kind == CIO_BACKEND_URING)
-        return -ENOTSUP; /* the io_uring backend is not built yet */
+    if (kind == CIO_BACKEND_URING) {
+#ifdef CIO_HAVE_URING
+        int err = open_kind(b, &cio__backend_uring);
+        if (err == 0 || forced)
+            return err;
+        /* A kernel or seccomp profile without io_uring: fall back quietly. */
+#else
+        if (forced)
+            return -ENOTSUP;
+#endif
+        kind = CIO_BACKEND_EPOLL;
+    }
     if (kind != CIO_BACKEND_EPOLL)
         return -EINVAL;
-    b->vt = &cio__backend_epoll;
-    return b->vt->init(b);
+    return open_kind(b, &cio__backend_epoll);
 }

@@ -13,28 +13,57 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 typedef struct cio__op cio__op;
 typedef void (*cio__op_done_fn)(cio__op *op);
 
+/* The operations. A backend without native I/O (vtbl->native_io == 0, epoll)
+ * implements POLL only; the fd layer (src/io/fd.c) does the rest with
+ * non-blocking system calls and POLL, or with the file worker pool. */
 enum cio__op_kind {
     CIO__OP_POLL = 1, /* wait until fd is ready for op->events (POLLIN / POLLOUT) */
+    CIO__OP_READ,     /* read(fd, buf, len) at off (-1: current position) */
+    CIO__OP_WRITE,    /* write(fd, buf, len) at off (-1: current position) */
+    CIO__OP_RECV,     /* recv(fd, buf, len, flags) */
+    CIO__OP_SEND,     /* send(fd, buf, len, flags) */
+    CIO__OP_RECVMSG,  /* recvmsg(fd, msg, flags) */
+    CIO__OP_SENDMSG,  /* sendmsg(fd, msg, flags) */
+    CIO__OP_ACCEPT,   /* accept4(fd, addr, addrlen, flags) */
+    CIO__OP_CONNECT,  /* connect(fd, addr, alen) */
+    CIO__OP_OPENAT,   /* openat(AT_FDCWD, path, flags, mode) */
+    CIO__OP_FSYNC,    /* fsync(fd) */
+    CIO__OP_STATX,    /* statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buf) */
 };
 
 struct cio__op {
     int kind;
     int fd;
-    uint32_t events;
-    int32_t res;          /* the result: >= 0 or -errno */
+    uint32_t events; /* POLL: POLLIN / POLLOUT */
+    int32_t res;     /* the result: >= 0 or -errno */
+    uint8_t completed;
     cio__op_done_fn done; /* runs on the loop thread when the op completes */
     void *data;           /* the submitter's */
     cio__op *next;        /* backend-private linkage */
+    /* arguments, by kind */
+    void *buf;
+    size_t len;
+    int64_t off;
+    int flags;
+    struct sockaddr *addr;
+    socklen_t *addrlen; /* ACCEPT */
+    socklen_t alen;     /* CONNECT */
+    struct msghdr *msg;
+    const char *path;
+    unsigned mode;
 };
 
 typedef struct cio__backend cio__backend;
 
 typedef struct cio__backend_vtbl {
     const char *name;
+    int native_io; /* implements every op kind, not only POLL */
     int (*init)(cio__backend *b);
     void (*destroy)(cio__backend *b);
     /* Starts op. Never fails synchronously: errors complete the op. */
@@ -55,10 +84,15 @@ struct cio__backend {
 };
 
 extern const cio__backend_vtbl cio__backend_epoll;
+#ifdef CIO_HAVE_URING
+extern const cio__backend_vtbl cio__backend_uring;
+#endif
 
-/* Opens the backend of the given kind (a cio_backend_kind; AUTO honours the
- * CIO_BACKEND environment variable). Returns 0 or -errno: -ENOTSUP for a kind
- * this build or kernel lacks. */
+/* Opens the backend of the given kind (a cio_backend_kind). AUTO honours the
+ * CIO_BACKEND environment variable ("uring" or "epoll"), else takes io_uring
+ * where the build and the kernel have it and falls back to epoll quietly.
+ * Returns 0 or -errno: -ENOTSUP for a kind this build lacks, or the kernel's
+ * refusal (-ENOSYS, -EPERM) when io_uring was asked for by name. */
 int cio__backend_open(cio__backend *b, int kind);
 
 static inline void cio__backend_submit(cio__backend *b, cio__op *op)
@@ -72,6 +106,7 @@ static inline void cio__op_complete(cio__backend *b, cio__op *op, int32_t res)
 {
     b->pending--;
     op->res = res;
+    op->completed = 1;
     op->done(op);
 }
 

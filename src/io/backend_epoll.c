@@ -208,6 +208,7 @@ static void ep_wakeup(cio__backend *b)
 
 const cio__backend_vtbl cio__backend_epoll = {
     .name = "epoll",
+    .native_io = 0,
     .init = ep_init,
     .destroy = ep_destroy,
     .submit = ep_submit,

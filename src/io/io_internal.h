@@ -1,0 +1,19 @@
+/* Internal parts of the I/O layer shared by its files. Never installed. */
+#ifndef CIO_IO_INTERNAL_H
+#define CIO_IO_INTERNAL_H
+
+#include <sys/stat.h>
+
+#include "../core/internal.h"
+#include "cio/io.h"
+
+/* Submits op on the running task's loop and parks until it completes.
+ * Returns op->res, or the cancel reason when cancellation cut it short. */
+int cio__op_run(cio_task *self, cio__op *op, const char *what);
+
+/* The executor that runs file calls on the epoll backend (4 threads). */
+cio_executor *cio__file_executor(void);
+
+void cio__statx_to_stat(const struct statx *x, struct stat *st);
+
+#endif

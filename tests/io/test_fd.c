@@ -1,0 +1,467 @@
+/* Tests of fd-level I/O on the backend CTest picks (CIO_BACKEND): sockets,
+ * cancellation of in-flight operations, errors, files and executors. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "cio_test.h"
+
+static void nonblocking_pair(int sv[2])
+{
+    CIO_ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+typedef struct pipe_job {
+    int fd;
+    double delay;
+    const char *text;
+} pipe_job;
+
+static int delayed_writer(void *arg)
+{
+    pipe_job *j = arg;
+    if (cio_sleep(j->delay))
+        return -1;
+    ssize_t n = cio_write_all(j->fd, j->text, strlen(j->text), NULL);
+    return n == (ssize_t)strlen(j->text) ? 0 : (int)n;
+}
+
+static int main_read_waits(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    nonblocking_pair(sv);
+    pipe_job j = {sv[1], 0.05, "hello"};
+    cio_task *w = cio_spawn(delayed_writer, &j);
+    char buf[16] = {0};
+    double t0 = cio_now();
+    CIO_ASSERT_EQ(cio_read(sv[0], buf, sizeof(buf)), 5);
+    CIO_ASSERT_CMP(cio_now() - t0, >=, 0.04); /* it waited for the writer */
+    CIO_ASSERT_STR_EQ(buf, "hello");
+    CIO_ASSERT_OK(cio_join(w));
+    cio_close(sv[1]);
+    CIO_ASSERT_EQ(cio_read(sv[0], buf, sizeof(buf)), 0); /* EOF */
+    cio_close(sv[0]);
+    return 0;
+}
+
+static void test_read_waits_for_data(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_read_waits, NULL));
+}
+
+static int main_cancel_read(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    nonblocking_pair(sv);
+    char buf[8];
+    memset(buf, 'x', sizeof(buf));
+    cio_scope s;
+    cio_timeout_enter(&s, 0.05);
+    ssize_t r = cio_read(sv[0], buf, sizeof(buf));
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT_ERR(r, -ETIMEDOUT);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        CIO_ASSERT_EQ(buf[i], 'x'); /* untouched */
+    /* Nothing was consumed: data sent now arrives whole. */
+    CIO_ASSERT_EQ(cio_write(sv[1], "abc", 3), 3);
+    CIO_ASSERT_EQ(cio_read(sv[0], buf, sizeof(buf)), 3);
+    CIO_ASSERT(memcmp(buf, "abc", 3) == 0);
+    cio_close(sv[0]);
+    cio_close(sv[1]);
+    return 0;
+}
+
+static void test_cancel_in_flight_read(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_cancel_read, NULL));
+}
+
+static int reader_task(void *arg)
+{
+    char buf[4];
+    return (int)cio_read(*(int *)arg, buf, sizeof(buf));
+}
+
+static int main_cancel_task_read(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    nonblocking_pair(sv);
+    cio_task *t = cio_spawn(reader_task, &sv[0]);
+    CIO_ASSERT_OK(cio_sleep(0.01));
+    cio_cancel(t);
+    CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+    cio_close(sv[0]);
+    cio_close(sv[1]);
+    return 0;
+}
+
+static void test_cancel_task_in_read(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_cancel_task_read, NULL));
+}
+
+/* ---- TCP ---- */
+
+static int listen_loopback(struct sockaddr_in *addr)
+{
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    CIO_ASSERT(fd >= 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CIO_ASSERT_EQ(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+    CIO_ASSERT_EQ(listen(fd, 128), 0);
+    socklen_t len = sizeof(*addr);
+    getsockname(fd, (struct sockaddr *)addr, &len);
+    return fd;
+}
+
+static int echo_once(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = cio_accept(lfd, NULL, NULL);
+    if (c < 0)
+        return c;
+    char buf[256];
+    ssize_t n;
+    while ((n = cio_recv(c, buf, sizeof(buf), 0)) > 0)
+        if (cio_send(c, buf, (size_t)n, 0) != n)
+            break;
+    cio_close(c);
+    return n < 0 ? (int)n : 0;
+}
+
+static int main_tcp(void *arg)
+{
+    (void)arg;
+    struct sockaddr_in addr;
+    int lfd = listen_loopback(&addr);
+    cio_task *server = cio_spawn(echo_once, &lfd);
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    CIO_ASSERT_OK(cio_connect(fd, (struct sockaddr *)&addr, sizeof(addr)));
+    for (int i = 0; i < 100; i++) {
+        char msg[32], back[32] = {0};
+        int len = snprintf(msg, sizeof(msg), "message %d", i);
+        CIO_ASSERT_EQ(cio_send(fd, msg, (size_t)len, 0), len);
+        ssize_t got = 0;
+        while (got < len) {
+            ssize_t r = cio_recv(fd, back + got, sizeof(back) - 1 - (size_t)got, 0);
+            CIO_ASSERT(r > 0);
+            got += r;
+        }
+        CIO_ASSERT_STR_EQ(back, msg);
+    }
+    cio_close(fd);
+    CIO_ASSERT_OK(cio_join(server));
+    cio_close(lfd);
+    return 0;
+}
+
+static void test_tcp_echo(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_tcp, NULL));
+}
+
+static int main_refused(void *arg)
+{
+    (void)arg;
+    struct sockaddr_in addr;
+    int lfd = listen_loopback(&addr);
+    cio_close(lfd); /* nobody listens on that port now */
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    CIO_ASSERT_ERR(cio_connect(fd, (struct sockaddr *)&addr, sizeof(addr)), -ECONNREFUSED);
+    cio_close(fd);
+    return 0;
+}
+
+static void test_connect_refused(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_refused, NULL));
+}
+
+static int accept_and_reset(void *arg)
+{
+    int lfd = *(int *)arg;
+    int c = cio_accept(lfd, NULL, NULL);
+    if (c < 0)
+        return c;
+    struct linger lg = {1, 0}; /* close with RST */
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    cio_sleep(0.02);
+    cio_close(c);
+    return 0;
+}
+
+static int main_reset(void *arg)
+{
+    (void)arg;
+    struct sockaddr_in addr;
+    int lfd = listen_loopback(&addr);
+    cio_task *server = cio_spawn(accept_and_reset, &lfd);
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    CIO_ASSERT_OK(cio_connect(fd, (struct sockaddr *)&addr, sizeof(addr)));
+    char buf[16];
+    CIO_ASSERT_ERR(cio_recv(fd, buf, sizeof(buf), 0), -ECONNRESET); /* mid-read */
+    /* Writing to the dead connection: -EPIPE (or a late -ECONNRESET), no SIGPIPE. */
+    ssize_t w = 0;
+    for (int i = 0; i < 10 && w >= 0; i++)
+        w = cio_send(fd, "x", 1, 0);
+    CIO_ASSERT(w == -EPIPE || w == -ECONNRESET);
+    CIO_ASSERT_OK(cio_join(server));
+    cio_close(fd);
+    cio_close(lfd);
+    return 0;
+}
+
+static void test_peer_reset(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_reset, NULL));
+}
+
+static int main_udp(void *arg)
+{
+    (void)arg;
+    int a = cio_socket(AF_INET, SOCK_DGRAM, 0), b = cio_socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CIO_ASSERT_EQ(bind(b, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(b, (struct sockaddr *)&addr, &len);
+    CIO_ASSERT_EQ(cio_sendto(a, "ping", 4, 0, (struct sockaddr *)&addr, sizeof(addr)), 4);
+    char buf[16] = {0};
+    struct sockaddr_in from;
+    socklen_t flen = sizeof(from);
+    CIO_ASSERT_EQ(cio_recvfrom(b, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen), 4);
+    CIO_ASSERT_STR_EQ(buf, "ping");
+    CIO_ASSERT_EQ(flen, sizeof(from));
+    CIO_ASSERT_EQ(from.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    cio_close(a);
+    cio_close(b);
+    return 0;
+}
+
+static void test_udp(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_udp, NULL));
+}
+
+static int main_wait_ready(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    nonblocking_pair(sv);
+    CIO_ASSERT_OK(cio_wait_writable(sv[0]));
+    pipe_job j = {sv[1], 0.02, "!"};
+    cio_task *w = cio_spawn(delayed_writer, &j);
+    CIO_ASSERT_OK(cio_wait_readable(sv[0]));
+    char c;
+    CIO_ASSERT_EQ(read(sv[0], &c, 1), 1);
+    CIO_ASSERT_OK(cio_join(w));
+    cio_close(sv[0]);
+    cio_close(sv[1]);
+    CIO_ASSERT(cio_read(-1, &c, 1) < 0);
+    return 0;
+}
+
+static void test_wait_readable_writable(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_wait_ready, NULL));
+}
+
+/* Many connections at once: 500 socket pairs, a task on each end. */
+static int ping_side(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[8];
+    for (int i = 0; i < 10; i++) {
+        if (cio_write(fd, "ping", 4) != 4)
+            return -1;
+        ssize_t got = 0;
+        while (got < 4) {
+            ssize_t r = cio_read(fd, buf + got, (size_t)(4 - got));
+            if (r <= 0)
+                return -2;
+            got += r;
+        }
+    }
+    return 0;
+}
+
+static int main_many(void *arg)
+{
+    (void)arg;
+    enum { PAIRS = 500 };
+    static int fds[PAIRS][2];
+    static cio_task *t[PAIRS * 2];
+    for (int i = 0; i < PAIRS; i++) {
+        nonblocking_pair(fds[i]);
+        t[2 * i] = cio_spawn(ping_side, &fds[i][0]);
+        t[2 * i + 1] = cio_spawn(ping_side, &fds[i][1]);
+    }
+    CIO_ASSERT_OK(cio_gather(t, PAIRS * 2, 0));
+    for (int i = 0; i < PAIRS * 2; i++)
+        CIO_ASSERT_OK(cio_join(t[i]));
+    for (int i = 0; i < PAIRS; i++) {
+        cio_close(fds[i][0]);
+        cio_close(fds[i][1]);
+    }
+    return 0;
+}
+
+static void test_many_connections(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_many, NULL));
+}
+
+/* ---- files ---- */
+
+static int main_files(void *arg)
+{
+    (void)arg;
+    char path[] = "/tmp/cio-test-XXXXXX";
+    int tmp = mkstemp(path);
+    CIO_ASSERT(tmp >= 0);
+    close(tmp);
+    int fd = cio_open(path, O_RDWR | O_TRUNC, 0600);
+    CIO_ASSERT(fd >= 0);
+    CIO_ASSERT_EQ(cio_pwrite(fd, "hello, world\n", 13, 0), 13);
+    CIO_ASSERT_EQ(cio_pwrite(fd, "HELLO", 5, 0), 5);
+    CIO_ASSERT_OK(cio_fsync(fd));
+    char buf[32] = {0};
+    CIO_ASSERT_EQ(cio_pread(fd, buf, sizeof(buf), 0), 13);
+    CIO_ASSERT_STR_EQ(buf, "HELLO, world\n");
+    struct stat st;
+    CIO_ASSERT_OK(cio_stat(path, &st));
+    CIO_ASSERT_EQ(st.st_size, 13);
+    CIO_ASSERT(S_ISREG(st.st_mode));
+    cio_close(fd);
+    char *data;
+    size_t len;
+    CIO_ASSERT_OK(cio_read_file(path, &data, &len, 0));
+    CIO_ASSERT_EQ(len, 13);
+    CIO_ASSERT_STR_EQ(data, "HELLO, world\n");
+    free(data);
+    CIO_ASSERT_ERR(cio_read_file(path, &data, &len, 5), -EFBIG);
+    CIO_ASSERT(data == NULL);
+    unlink(path);
+    CIO_ASSERT_ERR(cio_open(path, O_RDONLY, 0), -ENOENT);
+    CIO_ASSERT_ERR(cio_stat(path, &st), -ENOENT);
+    CIO_ASSERT_ERR(cio_read_file(path, &data, &len, 0), -ENOENT);
+    CIO_ASSERT_ERR(cio_open(NULL, O_RDONLY, 0), -EINVAL);
+    return 0;
+}
+
+static void test_files(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_files, NULL));
+}
+
+/* ---- executors ---- */
+
+typedef struct blocking_job {
+    pthread_t thread;
+    int slept;
+} blocking_job;
+
+static int blocking_sleep(void *arg)
+{
+    blocking_job *j = arg;
+    j->thread = pthread_self();
+    usleep(100000); /* a blocking call: would stall the loop if run on it */
+    j->slept = 1;
+    return 17;
+}
+
+static int ticker(void *arg)
+{
+    int *ticks = arg;
+    while (cio_sleep(0.01) == 0)
+        (*ticks)++;
+    return 0;
+}
+
+static int main_to_thread(void *arg)
+{
+    (void)arg;
+    int ticks = 0;
+    cio_task *t = cio_spawn(ticker, &ticks);
+    blocking_job j = {0};
+    CIO_ASSERT_EQ(cio_to_thread(blocking_sleep, &j), 17);
+    CIO_ASSERT(!pthread_equal(j.thread, pthread_self()));
+    CIO_ASSERT_CMP(ticks, >=, 3); /* the loop kept running meanwhile */
+    cio_cancel(t);
+    cio_join(t);
+    cio_executor *ex;
+    CIO_ASSERT_OK(cio_executor_new(&ex, 2));
+    CIO_ASSERT_EQ(cio_executor_run(ex, blocking_sleep, &j), 17);
+    cio_executor_free(ex);
+    CIO_ASSERT_ERR(cio_executor_run(NULL, blocking_sleep, &j), -EINVAL);
+    return 0;
+}
+
+static void test_to_thread(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_to_thread, NULL));
+    blocking_job j;
+    CIO_ASSERT_ERR(cio_to_thread(blocking_sleep, &j), -EPERM);
+}
+
+static int to_thread_task(void *arg)
+{
+    return cio_to_thread(blocking_sleep, arg);
+}
+
+static int main_to_thread_cancel(void *arg)
+{
+    (void)arg;
+    blocking_job j = {0};
+    cio_task *t = cio_spawn(to_thread_task, &j);
+    CIO_ASSERT_OK(cio_sleep(0.02));
+    cio_cancel(t);
+    CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+    CIO_ASSERT_EQ(j.slept, 1); /* it waited for the thread: j is still in use */
+    return 0;
+}
+
+static void test_to_thread_cancel_waits(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_to_thread_cancel, NULL));
+}
+
+static int report_backend(void *arg)
+{
+    *(const char **)arg = cio_backend_name();
+    return 0;
+}
+
+static void test_backend_in_use(void)
+{
+    const char *name = NULL;
+    CIO_ASSERT_OK(cio_test_run(report_backend, &name));
+    const char *want = getenv("CIO_BACKEND");
+    if (want)
+        CIO_ASSERT_STR_EQ(name, want);
+}
+
+CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_backend_in_use, "the loop runs on the backend CIO_BACKEND names"),
+    CIO_TEST(test_read_waits_for_data, "a read suspends until data arrives; EOF reads 0"),
+    CIO_TEST(test_cancel_in_flight_read,
+             "a timed-out read leaves the buffer untouched and loses no data"),
+    CIO_TEST(test_cancel_task_in_read, "cancelling a task blocked in read returns -ECANCELED"),
+    CIO_TEST(test_tcp_echo, "TCP accept, connect, send and recv over loopback"),
+    CIO_TEST(test_connect_refused, "connecting to a closed port gives -ECONNREFUSED"),
+    CIO_TEST(test_peer_reset, "a reset mid-read gives -ECONNRESET; writing after it no SIGPIPE"),
+    CIO_TEST(test_udp, "UDP sendto and recvfrom with the sender's address"),
+    CIO_TEST(test_wait_readable_writable, "waiting for readiness on a socket"),
+    CIO_TEST(test_many_connections, "500 socket pairs ping-pong concurrently"),
+    CIO_TEST(test_files, "open, pwrite, pread, fsync, stat, read_file and their errors"),
+    CIO_TEST(test_to_thread, "to_thread runs on another thread while the loop goes on"),
+    CIO_TEST(test_to_thread_cancel_waits, "a cancelled to_thread waits for the function"),
+}))
