@@ -8,5 +8,6 @@
 #include "cio/group.h"
 #include "cio/callback.h"
 #include "cio/debug.h"
+#include "cio/io.h"
 
 #endif
