@@ -220,7 +220,8 @@ struct cio_loop {
     cio_task *current;
     cio__fifo ready;
     size_t nready;
-    size_t batch_left; /* entries of this turn's batch not yet run */
+    size_t batch_left;  /* entries of this turn's batch not yet run */
+    unsigned extra_steps; /* direct switches left beyond the batch this turn */
     cio__timer_heap timers;
     cio__stack_pool stacks;
     cio__backend backend;
