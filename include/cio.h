@@ -9,5 +9,6 @@
 #include "cio/callback.h"
 #include "cio/debug.h"
 #include "cio/io.h"
+#include "cio/sync.h"
 
 #endif

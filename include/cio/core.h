@@ -123,8 +123,10 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
 /* Waits for t to finish and releases the handle (`await task`). Returns t's
  * status. Suspends: yes, unless t has finished.
  * Cancellation: cancels t too and still waits for it to finish (asyncio's
- * propagation), then returns the caller's cancel reason. The handle is released
- * in every case but -EINVAL (NULL t) and -EBUSY (t is already being waited on). */
+ * propagation), then returns the caller's cancel reason.
+ * Errors (the handle is not released then): -EINVAL for NULL, a handle already
+ * released, or a group's child; -EBUSY if t is already being waited on; -EPERM
+ * outside a task; -EDEADLK for a task joining itself. */
 CIO_API int cio_join(cio_task *t);
 
 /* Releases the handle without waiting (fire and forget). The loop still owns

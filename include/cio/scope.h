@@ -109,8 +109,9 @@ CIO_API int cio_wait_for(cio_fn fn, void *arg, double timeout);
  * Returns -EINVAL for NULL, -EBUSY if t is already being waited on. */
 CIO_API int cio_shield(cio_task *t);
 
-/* For __attribute__((cleanup)): `cio_scope s CIO_SCOPE_AUTO;` exits s at the
- * end of the block if it is still open. */
+/* For __attribute__((cleanup)): `cio_scope s CIO_SCOPE_AUTO = {0};` exits s
+ * at the end of the block if it is still open. (Every enter call leaves s
+ * zeroed when it fails, so the cleanup is safe after a failed enter too.) */
 #define CIO_SCOPE_AUTO __attribute__((cleanup(cio__scope_cleanup)))
 CIO_API void cio__scope_cleanup(cio_scope *s);
 

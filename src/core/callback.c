@@ -64,8 +64,7 @@ cio_handle *cio_call_later(double delay, cio_callback_fn fn, void *arg)
     if (!h)
         return NULL;
     h->timer.fn = later_due;
-    cio__update_now(l);
-    if (cio__timer_arm(l, &h->timer, l->now + ns) < 0) {
+    if (cio__timer_arm(l, &h->timer, cio__deadline_base(l) + ns) < 0) {
         handle_free(l, h);
         return NULL;
     }

@@ -239,6 +239,7 @@ struct cio_loop {
     size_t ntask_chunks;
     unsigned steps_since_clock; /* task steps run since `now` was read */
     int64_t last_trim;          /* when idle stacks were last given back */
+    int64_t coarse_seen;        /* the coarse clock at the last precise reading */
     cio_task *main_task;
     int closing;      /* cio_run is cancelling leftovers */
     int refs;         /* cio_loop_ref */
@@ -266,8 +267,27 @@ struct cio_loop {
 extern __thread cio_loop *cio__loop;
 
 int64_t cio__clock_ns(void);
+int64_t cio__coarse_clock_ns(void);
 /* Refreshes loop->now from the real clock (not with a virtual clock). */
 void cio__update_now(cio_loop *l);
+
+/* The loop time a new deadline is measured from. The cached time may be old
+ * if the running task computed for a while; the coarse clock (about 3 ns, one
+ * kernel tick of resolution) tells whether a tick passed since the last
+ * precise reading, and only then is the precise clock (about 20 ns) read. So
+ * a deadline is never set early by more than one tick, however long the task
+ * ran, and the common case stays cheap. */
+static inline int64_t cio__deadline_base(cio_loop *l)
+{
+    if (!l->virtual_clock) {
+        int64_t coarse = cio__coarse_clock_ns();
+        if (coarse != l->coarse_seen) {
+            l->coarse_seen = coarse;
+            cio__update_now(l);
+        }
+    }
+    return l->now;
+}
 
 /* Current task if running inside a task of a live loop, else NULL. */
 static inline cio_task *cio__self(void)

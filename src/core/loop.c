@@ -36,6 +36,13 @@ int64_t cio__clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t cio__coarse_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void cio__update_now(cio_loop *l)
 {
     if (!l->virtual_clock)
@@ -221,8 +228,9 @@ void cio__deliver_cancel(cio_task *t)
 
 /* The loop reads the clock (about 20 ns) when it is about to wait, after it
  * waited, and otherwise once every CLOCK_STEPS task steps while timers are
- * armed: a deadline set by a task is at most that many steps stale, like
- * libuv's cached loop time. cio_now() always reads the clock. */
+ * armed, so expired timers fire promptly on a busy loop. New deadlines are
+ * measured from cio__deadline_base (internal.h), which re-reads the clock when
+ * the coarse clock shows a tick has passed. cio_now() always reads it. */
 #define CLOCK_STEPS 16
 
 static void refresh_clock(cio_loop *l)
@@ -374,9 +382,10 @@ static int run_once(cio_loop *l)
     l->extra_steps = EXTRA_STEPS;
     if (l->batch_left)
         l->deadlocks = 0;
-    l->steps_since_clock += (unsigned)l->batch_left;
     while (l->batch_left) {
         l->batch_left--;
+        if (++l->steps_since_clock >= CLOCK_STEPS && l->timers.n && !l->virtual_clock)
+            refresh_clock(l);
         cio__runnable *r = cio__fifo_pop(&l->ready);
         l->nready--;
         if (r->kind == CIO__RUN_TASK)

@@ -20,10 +20,10 @@ int cio__scope_push(cio_scope *s, int kind, const char *file, int line)
 {
     if (!s)
         return -EINVAL;
+    memset(s, 0, sizeof(*s)); /* a failed enter leaves a closed scope (CIO_SCOPE_AUTO) */
     cio_task *t = cio__self();
     if (!t)
         return -EPERM;
-    memset(s, 0, sizeof(*s));
     s->priv_parent = t->scope;
     s->priv_task = t;
     s->priv_file = file;
@@ -90,12 +90,15 @@ static int enter_timeout(cio_scope *s, int64_t deadline, const char *file, int l
 int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line)
 {
     int64_t ns;
+    if (s)
+        memset(s, 0, sizeof(*s));
     if (cio__duration_ns(seconds, &ns) < 0)
         return -EINVAL;
     cio_loop *l = cio__loop;
     if (!l || !l->current)
         return -EPERM;
-    return enter_timeout(s, seconds == CIO_FOREVER ? INT64_MAX : l->now + ns, file, line);
+    return enter_timeout(s, seconds == CIO_FOREVER ? INT64_MAX : cio__deadline_base(l) + ns, file,
+                         line);
 }
 
 int cio__timeout_at_enter(cio_scope *s, double when, const char *file, int line)
@@ -189,8 +192,7 @@ int cio_timeout_reschedule(cio_scope *s, double seconds)
         cio__duration_ns(seconds, &ns) < 0)
         return -EINVAL;
     cio_loop *l = s->priv_task->loop;
-    cio__update_now(l);
-    return set_deadline(s, seconds == CIO_FOREVER ? INT64_MAX : l->now + ns);
+    return set_deadline(s, seconds == CIO_FOREVER ? INT64_MAX : cio__deadline_base(l) + ns);
 }
 
 double cio_timeout_deadline(const cio_scope *s)

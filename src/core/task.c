@@ -309,7 +309,7 @@ int cio_sleep(double seconds)
         return err;
     cio_loop *l = t->loop;
     cio__timer_waiter s = {.timer = {.fn = sleep_done}, .task = t};
-    if (cio__timer_arm(l, &s.timer, l->now + ns) < 0)
+    if (cio__timer_arm(l, &s.timer, cio__deadline_base(l) + ns) < 0)
         return -ENOMEM;
     return cio__park(t, "sleep", NULL, sleep_unpark, &s);
 }

@@ -188,7 +188,7 @@ int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t
     }
     if (!err && !wait_satisfied(&s) && ns > 0) {
         cio_loop *l = self->loop;
-        if (timeout != CIO_FOREVER && cio__timer_arm(l, &s.timer, l->now + ns) < 0)
+        if (timeout != CIO_FOREVER && cio__timer_arm(l, &s.timer, cio__deadline_base(l) + ns) < 0)
             return -ENOMEM;
         for (size_t i = 0; i < n; i++)
             if (tasks[i]->state != CIO__DONE)
@@ -240,7 +240,7 @@ int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t n, doub
         return -EPERM;
     ac->priv_tasks = tasks;
     ac->priv_n = n;
-    ac->priv_deadline = timeout == CIO_FOREVER ? INT64_MAX : l->now + ns;
+    ac->priv_deadline = timeout == CIO_FOREVER ? INT64_MAX : cio__deadline_base(l) + ns;
     ac->priv_watch.fn = (void (*)(void))ac_notify;
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->state == CIO__DONE)

@@ -1,4 +1,6 @@
 /* Tests of gather, wait and as_completed, on the virtual clock. */
+#include <time.h>
+
 #include "cio_test.h"
 
 typedef struct job {
@@ -291,7 +293,40 @@ static void test_real_clock_concurrency(void)
     CIO_ASSERT_CMP(elapsed[1] * 2, <, elapsed[0]); /* as a ratio */
 }
 
+static int main_long_step(void *arg)
+{
+    double *slept = arg;
+    double t0 = cio_now();
+    while (cio_now() - t0 < 0.05) { /* a long step: the loop's cached clock goes stale */
+    }
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    CIO_ASSERT_OK(cio_sleep(0.1));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    slept[0] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cio_scope s;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cio_timeout_enter(&s, 0.1);
+    int err = cio_sleep(10);
+    cio_timeout_exit(&s);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CIO_ASSERT_ERR(err, -ETIMEDOUT);
+    slept[1] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    return 0;
+}
+
+static void test_no_early_wake_after_long_step(void)
+{
+    double slept[2];
+    CIO_ASSERT_OK(cio_test_run(main_long_step, slept));
+    /* Never early by more than one kernel tick (10 ms at HZ=100). */
+    CIO_ASSERT_CMP(slept[0], >=, 0.09);
+    CIO_ASSERT_CMP(slept[1], >=, 0.09);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_no_early_wake_after_long_step,
+             "a sleep or timeout set after a 50 ms step is not cut short by a stale clock"),
     CIO_TEST(test_gather, "gather waits for all; total time is the longest, not the sum"),
     CIO_TEST(test_gather_cancels_rest_on_failure,
              "gather's first failure cancels the rest and waits for them"),

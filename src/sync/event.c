@@ -1,0 +1,56 @@
+/* cio_event: asyncio.Event. */
+#include "sync.h"
+
+int cio_event_init(cio_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->priv_waiters.priv_head = e->priv_waiters.priv_tail = NULL;
+    e->priv_set = 0;
+    return 0;
+}
+
+void cio_event_destroy(cio_event *e)
+{
+    if (e)
+        cio__waitq_destroy(&e->priv_waiters, "cio_event", e);
+}
+
+int cio_event_set(cio_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->priv_set = 1;
+    cio__waitq_wake_all(&e->priv_waiters, 0);
+    return 0;
+}
+
+int cio_event_clear(cio_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    e->priv_set = 0;
+    return 0;
+}
+
+int cio_event_is_set(const cio_event *e)
+{
+    return e && e->priv_set;
+}
+
+int cio_event_wait(cio_event *e)
+{
+    if (!e)
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    if (e->priv_set)
+        return 0;
+    err = cio__waitq_wait(&e->priv_waiters, self, "event", e);
+    /* Woken by a set but cancelled before running: nothing to give back,
+     * and the reason wins (level-triggered). */
+    int reason = cio__cancel_reason(self);
+    return reason ? reason : err;
+}

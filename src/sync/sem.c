@@ -1,0 +1,95 @@
+/* cio_sem: asyncio.Semaphore and BoundedSemaphore, with FIFO hand-off.
+ *
+ * A release with waiters hands its permit straight to the first waiter (the
+ * value stays 0), so waiters present implies value == 0 and a newcomer can
+ * never take a permit ahead of them. */
+#include "sync.h"
+
+static int init(cio_sem *s, size_t value, size_t bound)
+{
+    if (!s)
+        return -EINVAL;
+    s->priv_waiters.priv_head = s->priv_waiters.priv_tail = NULL;
+    s->priv_value = value;
+    s->priv_bound = bound;
+    return 0;
+}
+
+int cio_sem_init(cio_sem *s, size_t value)
+{
+    return init(s, value, SIZE_MAX);
+}
+
+int cio_sem_init_bounded(cio_sem *s, size_t value)
+{
+    return init(s, value, value);
+}
+
+void cio_sem_destroy(cio_sem *s)
+{
+    if (s)
+        cio__waitq_destroy(&s->priv_waiters, "cio_sem", s);
+}
+
+/* Gives a permit to the first waiter, or to the counter. */
+static void pass(cio_sem *s)
+{
+    if (!cio__waitq_wake_one(&s->priv_waiters, 0))
+        s->priv_value++;
+}
+
+int cio_sem_acquire(cio_sem *s)
+{
+    if (!s)
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    if (CIO__LIKELY(s->priv_value > 0)) {
+        s->priv_value--;
+        return 0;
+    }
+    err = cio__waitq_wait(&s->priv_waiters, self, "semaphore", s);
+    if (err)
+        return err;
+    /* A permit was handed to us. Cancelled since? Then pass it on. */
+    int reason = cio__cancel_reason(self);
+    if (CIO__UNLIKELY(reason)) {
+        pass(s);
+        return reason;
+    }
+    return 0;
+}
+
+int cio_sem_try_acquire(cio_sem *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (!s->priv_value)
+        return -EAGAIN;
+    s->priv_value--;
+    return 0;
+}
+
+int cio_sem_release(cio_sem *s)
+{
+    if (!s)
+        return -EINVAL;
+    /* Unbounded: the counter is full. Bounded: nobody holds a permit (with
+     * waiters the value is 0, so this holds only for a bound of 0). */
+    if (s->priv_value >= s->priv_bound)
+        return -EOVERFLOW;
+    pass(s);
+    return 0;
+}
+
+size_t cio_sem_value(const cio_sem *s)
+{
+    return s ? s->priv_value : 0;
+}
+
+int cio_sem_locked(const cio_sem *s)
+{
+    return s && s->priv_value == 0;
+}

@@ -1,0 +1,13 @@
+/* What the files of src/sync share. Never installed. */
+#ifndef CIO_SYNC_INTERNAL_H
+#define CIO_SYNC_INTERNAL_H
+
+#include "waitq.h"
+
+/* lock.c, for cond.c: hands the lock to its first waiter or frees it. */
+void cio__lock_pass(cio_lock *l);
+/* Takes the lock for `self`, waiting in line; cancellation does not end the
+ * wait (a condition waiter must hold the lock again before it returns). */
+void cio__lock_acquire_uncancellable(cio_lock *l, cio_task *self);
+
+#endif

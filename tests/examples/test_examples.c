@@ -1,0 +1,433 @@
+/* Runs the built examples with --scale 0.1 and checks that their output tells
+ * the guide's story: the lines, their order, and the timing. Timing is checked
+ * against the scaled durations (a 1 s sleep of the guide takes 0.1 s), with
+ * lower bounds (a sleep never ends early) and upper bounds that only tell
+ * "concurrent" from "sequential" — never a tight absolute. */
+#include <stdarg.h>
+#include <time.h>
+
+#include "cio_test.h"
+
+#ifndef CIO_EXAMPLES_DIR
+#error "build with -DCIO_EXAMPLES_DIR=<directory of the built examples>"
+#endif
+
+#define U 0.1 /* the scale the examples run at: one second of the guide */
+
+typedef struct run {
+    char *out;   /* what the example wrote to stdout (or stderr with debug_stderr) */
+    int status;  /* exit status */
+    double wall; /* seconds the process took */
+} run;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs `cmd` through the shell and captures its stdout. */
+static run run_cmd(const char *cmd)
+{
+    run r = {0};
+    double t0 = mono();
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        CIO_FAIL_AT("popen(%s) failed", cmd);
+    size_t len = 0, cap = 4096;
+    r.out = malloc(cap);
+    CIO_ASSERT(r.out != NULL);
+    for (;;) {
+        size_t n = fread(r.out + len, 1, cap - len - 1, p);
+        if (n == 0)
+            break;
+        len += n;
+        if (cap - len < 1024) {
+            cap *= 2;
+            r.out = realloc(r.out, cap);
+            CIO_ASSERT(r.out != NULL);
+        }
+    }
+    r.out[len] = 0;
+    int st = pclose(p);
+    r.wall = mono() - t0;
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return r;
+}
+
+/* Runs examples/<name> --scale 0.1 and checks that it exited 0. */
+static run run_example(const char *name)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s/%s' --scale %g", CIO_EXAMPLES_DIR, name, U);
+    run r = run_cmd(cmd);
+    if (r.status != 0)
+        CIO_FAIL_AT("%s exited %d; its output:\n%s", name, r.status, r.out);
+    return r;
+}
+
+/* The index of the first line at or after line `from` that contains `needle`,
+ * or -1. */
+static int line_of_from(const char *out, const char *needle, int from)
+{
+    int line = 0;
+    for (const char *p = out; *p; line++) {
+        const char *end = strchr(p, '\n');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (line >= from) {
+            char *copy = strndup(p, len);
+            int hit = strstr(copy, needle) != NULL;
+            free(copy);
+            if (hit)
+                return line;
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return -1;
+}
+
+static int line_of(const char *out, const char *needle)
+{
+    return line_of_from(out, needle, 0);
+}
+
+/* How many lines contain `needle`. */
+static int count_lines(const char *out, const char *needle)
+{
+    int n = 0;
+    for (int at = line_of(out, needle); at >= 0; at = line_of_from(out, needle, at + 1))
+        n++;
+    return n;
+}
+
+/* Fails unless the needles appear in this order in the output (each after
+ * the end of the one before; two may share a line). */
+static void expect_story(const run *r, ...)
+{
+    va_list ap;
+    va_start(ap, r);
+    const char *at = r->out;
+    const char *prev_needle = "(start)";
+    for (const char *needle = va_arg(ap, const char *); needle; needle = va_arg(ap, const char *)) {
+        const char *hit = strstr(at, needle);
+        if (!hit)
+            CIO_FAIL_AT("no \"%s\" after \"%s\" in:\n%s", needle, prev_needle, r->out);
+        at = hit + strlen(needle);
+        prev_needle = needle;
+    }
+    va_end(ap);
+}
+
+/* The number printed right after the first occurrence of `label`. */
+static double number_after(const run *r, const char *label)
+{
+    const char *p = strstr(r->out, label);
+    if (!p)
+        CIO_FAIL_AT("no \"%s\" in:\n%s", label, r->out);
+    char *end;
+    double v = strtod(p + strlen(label), &end);
+    if (end == p + strlen(label))
+        CIO_FAIL_AT("no number after \"%s\" in:\n%s", label, r->out);
+    return v;
+}
+
+static void expect_no_line(const run *r, const char *needle)
+{
+    if (line_of(r->out, needle) >= 0)
+        CIO_FAIL_AT("unexpected \"%s\" in:\n%s", needle, r->out);
+}
+
+/* ---- the examples ---- */
+
+static void test_01_coroutine_basics(void)
+{
+    run r = run_example("01_coroutine_basics");
+    expect_story(&r, "Hello", "World", "Fetching...", "Result: Data Received",
+                 "compute(2) called inline -> 4, status 0", "done in", NULL);
+    CIO_ASSERT_CMP(number_after(&r, "World (after "), >=, 0.99 * 1 * U);
+    /* greet's 1 s, then fetch_data's 2 s called inline: they add up. */
+    CIO_ASSERT_CMP(number_after(&r, "Result: Data Received (after "), >=, 0.99 * 3 * U);
+    free(r.out);
+}
+
+static void test_02_why_tasks(void)
+{
+    run r = run_example("02_why_tasks");
+    expect_story(&r, "sequential:", "-> Fetching users", "<- Got users", "-> Fetching posts",
+                 "<- Got posts", "-> Fetching comments", "<- Got comments", "sequential took",
+                 NULL);
+    /* Concurrent: all three start before any finishes. */
+    expect_story(&r, "concurrent:", "-> Fetching users", "-> Fetching posts",
+                 "-> Fetching comments", "<- Got users", "<- Got posts", "<- Got comments",
+                 "concurrent took", "Response from /users", "Response from /comments", NULL);
+    double seq = number_after(&r, "sequential took ");
+    double conc = number_after(&r, "concurrent took ");
+    CIO_ASSERT_CMP(seq, >=, 0.99 * 3 * U);
+    CIO_ASSERT_CMP(conc, >=, 0.99 * 1 * U);
+    CIO_ASSERT_CMP(conc, <, 2 * U); /* three 100 ms sleeps overlap: well under 200 ms */
+    CIO_ASSERT_CMP(seq / conc, >, 2.0);
+    free(r.out);
+}
+
+static void test_03_create_task(void)
+{
+    run r = run_example("03_create_task");
+    /* create_task schedules; the tasks start only when main suspends. */
+    expect_story(&r, "Tasks created, main continues...", "Task-2 started", "Task-3 started",
+                 "Hello (at", "World (at", "All tasks done!", "spawned task square-3",
+                 "awaited it: status 0, result 9", NULL);
+    double all = number_after(&r, "All tasks done! (");
+    CIO_ASSERT_CMP(all, >=, 0.99 * 2 * U);
+    CIO_ASSERT_CMP(all, <, 3 * U); /* 1 s and 2 s overlapped: not 3 s */
+    free(r.out);
+}
+
+static void test_04_gather(void)
+{
+    run r = run_example("04_gather");
+    expect_story(&r, "Fetching users...", "Fetching posts...", "Fetching comments...", "Got posts!",
+                 "Got comments!", "Got users!",
+                 "Results: [\"users data\", \"posts data\", \"comments data\"]", NULL);
+    double g = number_after(&r, "gather took ");
+    CIO_ASSERT_CMP(g, >=, 0.99 * 2 * U);
+    CIO_ASSERT_CMP(g, <, 3.5 * U); /* the longest (2 s), not the sum (4.5 s) */
+    expect_story(&r, "return_exceptions=True", "[20, error 'Cannot process zero', 50]",
+                 "the first failure cancels the rest", "gather returned -EINVAL after",
+                 "Cannot process zero",
+                 "[error -ECANCELED, error 'Cannot process zero', error -ECANCELED]", NULL);
+    /* It returned at the failure (0.1 s), without waiting for the 1 s siblings. */
+    CIO_ASSERT_CMP(number_after(&r, "gather returned -EINVAL after "), <, 0.5 * 1 * U);
+    free(r.out);
+}
+
+static void test_05_taskgroup(void)
+{
+    run r = run_example("05_taskgroup");
+    expect_story(&r, "every child succeeds", "Task1 completed", "Task2 completed",
+                 "All succeeded: Task1-result, Task2-result", NULL);
+    double all = number_after(&r, "All succeeded: Task1-result, Task2-result (");
+    CIO_ASSERT_CMP(all, >=, 0.99 * 2 * U);
+    CIO_ASSERT_CMP(all, <, 3 * U);
+    expect_story(&r, "two children fail", "body: its own sleep returned -ECANCELED",
+                 "cio_group_wait returned -ECONNREFUSED (the first failure)",
+                 "Error: 2 failure(s):", "fetch-a: -ECONNREFUSED: fetch-a could not finish",
+                 "fetch-b: -EIO: fetch-b could not finish", NULL);
+    CIO_ASSERT_EQ(count_lines(r.out, "Task1 cancelled (-ECANCELED)"), 1);
+    CIO_ASSERT_EQ(count_lines(r.out, "Task2 cancelled (-ECANCELED)"), 1);
+    CIO_ASSERT_EQ(count_lines(r.out, "completed"), 2); /* only in the first group */
+    /* The failure at 0.5 s ended the 3 s body sleep and the 2 s sibling. */
+    double body = number_after(&r, "body: its own sleep returned -ECANCELED after ");
+    CIO_ASSERT_CMP(body, >=, 0.99 * 0.5 * U);
+    CIO_ASSERT_CMP(body, <, 1 * U);
+    CIO_ASSERT_CMP(number_after(&r, "(the first failure) after "), <, 1 * U);
+    free(r.out);
+}
+
+static void test_06_wait(void)
+{
+    run r = run_example("06_wait_first_completed");
+    expect_story(&r, "FIRST_COMPLETED", "First done: B finished", "pending: 2, cancelling them",
+                 "ALL_COMPLETED with a timeout", "Completed: 2; still pending: 2",
+                 "FIRST_EXCEPTION", "done: ok, status 0", "done: broken, status -EIO: broken broke",
+                 "with 1 still pending", NULL);
+    expect_no_line(&r, "First done: A");
+    double first = number_after(&r, "First done: B finished (after ");
+    CIO_ASSERT_CMP(first, >=, 0.99 * 0.3 * U);
+    CIO_ASSERT_CMP(first, <, 1 * U); /* B's 0.3 s, before A's 1 s */
+    double timeout = number_after(&r, "still pending: 2 (after ");
+    CIO_ASSERT_CMP(timeout, >=, 0.99 * 2.5 * U);
+    double fe = number_after(&r, "returned after ");
+    CIO_ASSERT_CMP(fe, >=, 0.99 * 0.5 * U);
+    CIO_ASSERT_CMP(fe, <, 2 * U); /* at the failure, not at the slow task's end */
+    free(r.out);
+}
+
+static void test_07_as_completed(void)
+{
+    run r = run_example("07_as_completed");
+    expect_story(&r, "completion order", "Got: task_y", "Got: task_z", "Got: task_x",
+                 "as_completed(timeout=0.5)", "Got: fast", "Got: medium",
+                 "next returned -ETIMEDOUT after", "cancelling slow, still running", NULL);
+    expect_no_line(&r, "Got: slow");
+    double t = number_after(&r, "next returned -ETIMEDOUT after ");
+    CIO_ASSERT_CMP(t, >=, 0.99 * 0.5 * U);
+    CIO_ASSERT_CMP(t, <, 2 * U); /* the iteration's timeout, not the slow task */
+    free(r.out);
+}
+
+static void test_08_cancellation(void)
+{
+    run r = run_example("08_cancellation");
+    expect_story(&r, "Starting long task...", "Task was cancelled — running cleanup (-ECANCELED",
+                 "an unshielded sleep in cleanup returns -ECANCELED at once",
+                 "shielded flush returned 0", "cleanup finished",
+                 "Main: confirmed task cancelled (status -ECANCELED",
+                 "connection buffer released: yes", NULL);
+    expect_no_line(&r, "Finished long task!");
+    CIO_ASSERT_CMP(number_after(&r, "(-ECANCELED at "), >=, 0.99 * 0.5 * U);
+    CIO_ASSERT_CMP(number_after(&r, "(-ECANCELED at "), <, 10 * U);
+    /* The shielded wait really waited despite the cancellation. */
+    CIO_ASSERT_CMP(number_after(&r, "shielded flush returned 0 after "), >=, 0.99 * 0.2 * U);
+    expect_story(&r, "cancelled before it starts",
+                 "body runs although cancelled before it started; cio_cancelled() = -ECANCELED",
+                 "its sleep returned -ECANCELED; freeing its argument \"GET /index.html\"",
+                 "joined: -ECANCELED", "fire and forget", "Working...",
+                 "background job cancelled: -ECANCELED", NULL);
+    /* Every second for 2.5 s: three lines (two at least on a loaded machine). */
+    int working = count_lines(r.out, "Working...");
+    CIO_ASSERT_CMP(working, >=, 2);
+    CIO_ASSERT_CMP(working, <=, 3);
+    free(r.out);
+}
+
+static void test_09_wait_for_and_timeout(void)
+{
+    run r = run_example("09_wait_for_and_timeout");
+    expect_story(&r, "wait_for(slow_operation(), timeout=2.0)",
+                 "Operation timed out after 2 seconds", "wait_for(fast_operation()",
+                 "returned 0: \"finally done\"", "asyncio.timeout(2.0)", "Block timed out",
+                 "inside it the sleep returned -ETIMEDOUT", NULL);
+    double wf = number_after(&r, "Operation timed out after 2 seconds (");
+    CIO_ASSERT_CMP(wf, >=, 0.99 * 2 * U);
+    CIO_ASSERT_CMP(wf, <, 5 * U); /* the deadline, not the 5 s operation */
+    double block = number_after(&r, "Block timed out (");
+    CIO_ASSERT_CMP(block, >=, 0.99 * 2 * U);
+    CIO_ASSERT_CMP(block, <, 5 * U);
+    /* A 1 s deadline, pushed back after each 0.4 s step, outlives 1.6 s. */
+    expect_story(&r, "reschedule", "step 1 done", "step 2 done", "step 3 done", "step 4 done",
+                 "finished every step after", "(exit: 0)", NULL);
+    CIO_ASSERT_CMP(number_after(&r, "finished every step after "), >=, 0.99 * 1.6 * U);
+    expect_story(&r, "timeout_at", "timeout_at: exit -ETIMEDOUT after",
+                 "(sleep returned -ETIMEDOUT)", NULL);
+    double at = number_after(&r, "timeout_at: exit -ETIMEDOUT after ");
+    CIO_ASSERT_CMP(at, >=, 0.99 * 0.5 * U);
+    CIO_ASSERT_CMP(at, <, 5 * U);
+    free(r.out);
+}
+
+static void test_10_shield(void)
+{
+    run r = run_example("10_shield");
+    expect_story(&r, "wait with a timeout", "Committing transaction A...", "Timed out waiting",
+                 "but commit is still running!", "Transaction A committed", "awaited the commit: 0",
+                 "wait_for(shield(task), timeout=0.3)", "Committing transaction B...",
+                 "Timed out waiting", "main returns; cio_run waits for the commit",
+                 "Transaction B committed", "loop closed after", NULL);
+    double gave_up = number_after(&r, "Timed out waiting (");
+    CIO_ASSERT_CMP(gave_up, >=, 0.99 * 0.3 * U);
+    CIO_ASSERT_CMP(gave_up, <, 1 * U); /* the waiter gave up before the commit ended */
+    CIO_ASSERT_CMP(number_after(&r, "Transaction A committed ("), >=, 0.99 * 1 * U);
+    /* Both commits ran to their end: 2 s in all. */
+    CIO_ASSERT_CMP(number_after(&r, "Transaction B committed ("), >=, 0.99 * 2 * U);
+    free(r.out);
+}
+
+static void test_11_call_soon(void)
+{
+    run r = run_example("11_call_soon");
+    expect_story(&r, "scheduled; they run once main suspends", "callback: first",
+                 "callback: second", "callback: later", "call_soon_threadsafe from a pthread",
+                 "main waits for the thread's answer",
+                 "callback on the loop thread: the answer is 42", "main got 42 from the thread",
+                 NULL);
+    expect_no_line(&r, "never");
+    expect_no_line(&r, "in a task? yes");
+    CIO_ASSERT_CMP(number_after(&r, "callback: later ("), >=, 0.99 * 0.2 * U);
+    free(r.out);
+}
+
+static void test_demo(void)
+{
+    run r = run_example("demo");
+    expect_story(&r, "1. Three 1 s waits", "took", "as three tasks, gathered", "faster",
+                 "2. gather", "[20, error 'Cannot process zero', 50]", "3. TaskGroup",
+                 "fast: completed", "slow: cancelled", "the group failed after",
+                 "-ECONNREFUSED: flaky: connection refused by flaky", "4. wait_for",
+                 "returned -ETIMEDOUT", "5. task.cancel()",
+                 "another sleep returns -ECANCELED at once",
+                 "flush inside a shield scope returned 0", "main: joined it: -ECANCELED",
+                 "6. A 1 s commit", "Timed out waiting", "Transaction committed.",
+                 "awaited the commit: 0", "tour finished in", NULL);
+    CIO_ASSERT_CMP(number_after(&r, "tour finished in "), >=, 0.99 * 6.7 * U);
+    /* "(3.0x faster)": the gathered waits overlapped. */
+    const char *p = strstr(r.out, "x faster)");
+    CIO_ASSERT(p != NULL);
+    while (p > r.out && p[-1] != '(')
+        p--;
+    CIO_ASSERT_CMP(strtod(p, NULL), >, 2.0);
+    free(r.out);
+}
+
+static const char *const all_examples[] = {
+    "01_coroutine_basics", "02_why_tasks",    "03_create_task",
+    "04_gather",           "05_taskgroup",    "06_wait_first_completed",
+    "07_as_completed",     "08_cancellation", "09_wait_for_and_timeout",
+    "10_shield",           "11_call_soon",    "demo",
+};
+
+static void test_quiet_in_debug_mode(void)
+{
+    for (size_t i = 0; i < sizeof(all_examples) / sizeof(all_examples[0]); i++) {
+        char cmd[1024];
+        /* stderr into the pipe, stdout away: what cio reports. */
+        snprintf(cmd, sizeof(cmd), "CIO_DEBUG=1 '%s/%s' --scale %g 2>&1 >/dev/null",
+                 CIO_EXAMPLES_DIR, all_examples[i], U);
+        run r = run_cmd(cmd);
+        if (r.status != 0 || r.out[0])
+            CIO_FAIL_AT("%s under CIO_DEBUG=1 exited %d with stderr:\n%s", all_examples[i],
+                        r.status, r.out);
+        free(r.out);
+    }
+}
+
+static void test_bad_scale(void)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s/02_why_tasks' --scale 0 2>/dev/null", CIO_EXAMPLES_DIR);
+    run r = run_cmd(cmd);
+    CIO_ASSERT_EQ(r.status, 2);
+    CIO_ASSERT_STR_EQ(r.out, "");
+    free(r.out);
+}
+
+static const cio_test_case tests[] = {
+    CIO_TEST(test_01_coroutine_basics,
+             "greet prints Hello, sleeps 1 s, prints World; an inline coroutine call adds up"),
+    CIO_TEST(test_02_why_tasks, "three awaited 1 s fetches take 3 s; as tasks they overlap "
+                                "(all start before any ends) and take 1 s"),
+    CIO_TEST(test_03_create_task,
+             "spawned tasks start when main suspends; 1 s and 2 s tasks finish in 2 s; named "
+             "task's result comes back through its argument"),
+    CIO_TEST(test_04_gather, "gather returns results in order in the longest time; "
+                             "return_exceptions gives [20, error 'Cannot process zero', 50]; "
+                             "by default the first failure cancels the rest at once"),
+    CIO_TEST(test_05_taskgroup, "a group waits for all; two failures cancel the siblings and "
+                                "the body's sleep and are both reported"),
+    CIO_TEST(test_06_wait, "FIRST_COMPLETED returns B first; a 2.5 s timeout leaves 2 of 4 "
+                           "pending; FIRST_EXCEPTION returns at the failure"),
+    CIO_TEST(test_07_as_completed,
+             "tasks come back in completion order; the iteration's timeout ends it and the "
+             "slow task is cancelled"),
+    CIO_TEST(test_08_cancellation,
+             "a cancelled task cleans up, later sleeps return -ECANCELED at once, a shielded "
+             "flush waits; a task cancelled before start runs its body; a background loop "
+             "stops"),
+    CIO_TEST(test_09_wait_for_and_timeout,
+             "wait_for and a timeout scope end a 5 s operation at 2 s; reschedule keeps a 1 s "
+             "deadline alive for 1.6 s; timeout_at fires at its absolute deadline"),
+    CIO_TEST(test_10_shield, "the outer wait gives up at 0.3 s while the commit completes, "
+                             "with cio_wait and with cio_shield under cio_wait_for"),
+    CIO_TEST(test_11_call_soon, "call_soon callbacks run in order outside tasks, call_later "
+                                "after its delay, a cancelled one never; a pthread's "
+                                "call_soon_threadsafe wakes main"),
+    CIO_TEST(test_demo, "the demo tour tells all six stories in order and exits 0"),
+    CIO_TEST(test_quiet_in_debug_mode,
+             "no example reports anything on stderr under CIO_DEBUG=1 (no unjoined failure, "
+             "leaked handle, slow step or scope error)"),
+    CIO_TEST(test_bad_scale, "an example rejects --scale 0 with exit status 2"),
+};
+
+CIO_TEST_MAIN(tests)
