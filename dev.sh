@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev)
+PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
+    libcurl4-openssl-dev libjansson-dev libhttp-parser-dev nginx-light curl)
 
 missing_packages() {
     local missing=()

@@ -94,6 +94,12 @@ static int sync_interest(epoll_state *s, int fd, fd_slot *sl)
         r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
     else
         r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+    /* A closed descriptor leaves epoll on its own, and its number may come
+     * back as a new file: our record of what is registered can be stale. */
+    if (r < 0 && want && errno == ENOENT)
+        r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+    else if (r < 0 && want && errno == EEXIST)
+        r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
     if (r < 0 && want)
         return -errno;
     sl->registered = want;

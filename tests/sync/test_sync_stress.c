@@ -57,6 +57,18 @@ typedef struct chaos {
     size_t cancels;
 } chaos;
 
+/* White-box: the primitive's own invariants (read off its priv_ fields),
+ * checked between every two steps of the chaos task and after every operation
+ * of the workers. A wakeup lost by a cancelled waiter shows up here at once,
+ * even where a later operation would have hidden it. */
+static void (*check_invariants)(void);
+
+static void check(void)
+{
+    if (check_invariants)
+        check_invariants();
+}
+
 static int chaos_main(void *arg)
 {
     chaos *c = arg;
@@ -65,6 +77,7 @@ static int chaos_main(void *arg)
             cio_yield(); /* lands right after wakeups: hand-off moments */
         else
             cio_sleep(rnd_secs());
+        check();
         cio_task *t = c->tasks[rnd_below((unsigned)c->n)];
         if (!cio_task_done(t)) {
             cio_cancel(t);
@@ -170,6 +183,13 @@ static size_t lock_ok, lock_failed;
 
 static line lock_line;
 
+static void lock_invariants(void)
+{
+    /* Hand-off: while tasks wait, the lock always has an owner. */
+    if (lock.priv_waiters.priv_head)
+        CIO_ASSERT(lock.priv_owner != NULL);
+}
+
 static int lock_worker(void *arg)
 {
     (void)arg;
@@ -180,6 +200,7 @@ static int lock_worker(void *arg)
         line_join(&lock_line, &me, scoped ? &s : NULL);
         int err = cio_lock_acquire(&lock);
         line_leave(&lock_line, &me);
+        check();
         if (!err) {
             CIO_ASSERT(holder == NULL); /* mutual exclusion */
             holder = cio_current();
@@ -206,6 +227,7 @@ static int main_lock(void *arg)
 {
     (void)arg;
     cio_lock_init(&lock);
+    check_invariants = lock_invariants;
     lock_ok = lock_failed = 0;
     hits = 0;
     void **args = calloc(NTASKS, sizeof(void *));
@@ -232,6 +254,14 @@ static size_t sem_ok, sem_failed;
 
 static line sem_line;
 
+static void sem_invariants(void)
+{
+    /* Hand-off: while tasks wait, no permit sits in the counter. */
+    if (sem.priv_waiters.priv_head)
+        CIO_ASSERT_EQ(sem.priv_value, 0);
+    CIO_ASSERT(sem.priv_value <= PERMITS);
+}
+
 static int sem_worker(void *arg)
 {
     (void)arg;
@@ -242,6 +272,7 @@ static int sem_worker(void *arg)
         line_join(&sem_line, &me, scoped ? &s : NULL);
         int err = cio_sem_acquire(&sem);
         line_leave(&sem_line, &me);
+        check();
         if (!err) {
             CIO_ASSERT(++inside <= PERMITS);
             pause_randomly();
@@ -265,6 +296,7 @@ static int main_sem(void *arg)
 {
     (void)arg;
     cio_sem_init_bounded(&sem, PERMITS);
+    check_invariants = sem_invariants;
     sem_ok = sem_failed = 0;
     hits = 0;
     void **args = calloc(NTASKS, sizeof(void *));
@@ -291,6 +323,19 @@ static unsigned char put_count[NITEMS], got_count[NITEMS];
 
 static line getters, putters;
 
+static void queue_invariants(void)
+{
+    /* Getters wait only while every queued item is promised to a woken
+     * getter; putters only while every free slot is promised to a woken
+     * putter; never more items than maxsize. */
+    CIO_ASSERT(queue.priv_gclaim <= queue.priv_n);
+    if (queue.priv_getters.priv_head)
+        CIO_ASSERT_EQ(queue.priv_n, queue.priv_gclaim);
+    if (queue.priv_putters.priv_head)
+        CIO_ASSERT(queue.priv_n + queue.priv_pclaim >= queue.priv_maxsize);
+    CIO_ASSERT(queue.priv_n + queue.priv_pclaim <= queue.priv_maxsize);
+}
+
 static int producer(void *arg)
 {
     int p = (int)(intptr_t)arg;
@@ -303,6 +348,7 @@ static int producer(void *arg)
             line_join(&putters, &me, scoped ? &s : NULL);
             int err = cio_queue_put(&queue, (void *)(intptr_t)id);
             line_leave(&putters, &me);
+            check();
             if (!err)
                 hit_head(&getters); /* the item may have gone to the first getter */
             if (scoped)
@@ -331,6 +377,7 @@ static int consumer(void *arg)
         void *v;
         int err = cio_queue_get(&queue, &v);
         line_leave(&getters, &me);
+        check();
         if (!err)
             hit_head(&putters); /* the freed slot may have gone to the first putter */
         if (scoped)
@@ -352,6 +399,7 @@ static int main_queue(void *arg)
         CIO_ASSERT_OK(cio_queue_init(&queue, 8));
     else
         CIO_ASSERT_OK(cio_queue_init_lifo(&queue, 5));
+    check_invariants = queue_invariants;
     size_t n = NPRODUCERS + NCONSUMERS;
     void **args = calloc(n, sizeof(void *));
     cio_task **t = calloc(n, sizeof(*t));
@@ -437,6 +485,7 @@ static int main_cond(void *arg)
 {
     (void)arg;
     cio_cond_init(&cond, NULL);
+    check_invariants = NULL;
     cio_task **t = calloc(NCOND, sizeof(*t));
     for (size_t i = 0; i < NCOND; i++)
         t[i] = spawn_ok(cond_consumer, NULL);

@@ -1,0 +1,533 @@
+/* libcio-http's client: libcurl's multi-socket API driven by cio's loop.
+ *
+ * libcurl tells us which sockets to watch (on_socket) and when to call it back
+ * (on_timer). Each watched socket gets a small record with two long-lived
+ * watcher tasks, one per direction, that wait for readiness with
+ * cio_wait_readable / cio_wait_writable and hand it to
+ * curl_multi_socket_action; curl's timer becomes a cio_call_later callback.
+ * A request's task adds its easy handle and waits on an event that is set
+ * when curl reports the transfer done. Only public cio API is used: this
+ * library links against libcio like any user of it. */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http_internal.h"
+
+/* ---- socket watchers ---- */
+
+typedef struct watcher {
+    cio_http_session *s;
+    curl_socket_t fd;
+    int want;           /* CURL_POLL_IN / OUT / INOUT */
+    int removed;        /* curl is done with the socket */
+    int refs;           /* curl's assignment + live watcher tasks */
+    cio_task *task[2];  /* the watcher tasks while they run */
+    cio_event wanted[2]; /* set when the direction becomes wanted */
+    struct watcher *next;
+} watcher;
+
+static void watcher_release(watcher *w)
+{
+    if (--w->refs == 0) {
+        cio_event_destroy(&w->wanted[0]);
+        cio_event_destroy(&w->wanted[1]);
+        free(w);
+    }
+}
+
+static void check_done(cio_http_session *s)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        cio__http_xfer *x = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (!x)
+            continue;
+        x->done = 1;
+        x->result = msg->data.result;
+        cio_event_set(&x->done_ev);
+        cio_event_set(&x->data_ev);
+    }
+}
+
+static void socket_action(cio_http_session *s, curl_socket_t fd, int ev)
+{
+    int running;
+    curl_multi_socket_action(s->multi, fd, ev, &running);
+    check_done(s);
+}
+
+static int watch(watcher *w, int dir)
+{
+    int flag = dir ? CURL_POLL_OUT : CURL_POLL_IN;
+    while (!w->removed) {
+        if (!(w->want & flag)) {
+            if (cio_event_wait(&w->wanted[dir]))
+                break;
+            cio_event_clear(&w->wanted[dir]);
+            continue;
+        }
+        int err = dir ? cio_wait_writable(w->fd) : cio_wait_readable(w->fd);
+        if (err == -EBUSY) { /* a cancelled wait on a reused fd is still draining */
+            if (cio_yield())
+                break;
+            continue;
+        }
+        if (w->removed || (err < 0 && cio_cancelled()))
+            break;
+        if (w->want & flag)
+            socket_action(w->s, w->fd,
+                          err < 0 ? CURL_CSELECT_ERR : dir ? CURL_CSELECT_OUT : CURL_CSELECT_IN);
+    }
+    w->task[dir] = NULL;
+    watcher_release(w);
+    return 0;
+}
+
+static int watch_in(void *arg)
+{
+    return watch(arg, 0);
+}
+
+static int watch_out(void *arg)
+{
+    return watch(arg, 1);
+}
+
+/* curl is done with the socket (and will close it): stop both watchers,
+ * including one parked on the socket's readiness. */
+static void watcher_remove(watcher *w)
+{
+    w->removed = 1;
+    for (int dir = 0; dir < 2; dir++)
+        if (w->task[dir])
+            cio_cancel(w->task[dir]);
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    cio_http_session *s = userp;
+    watcher *w = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (w) {
+            curl_multi_assign(s->multi, fd, NULL);
+            for (watcher **p = &s->watchers; *p; p = &(*p)->next)
+                if (*p == w) {
+                    *p = w->next;
+                    break;
+                }
+            watcher_remove(w);
+            watcher_release(w); /* curl's reference */
+        }
+        return 0;
+    }
+    if (!w) {
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return -1;
+        w->s = s;
+        w->fd = fd;
+        w->refs = 1;
+        cio_event_init(&w->wanted[0]);
+        cio_event_init(&w->wanted[1]);
+        cio_task_opts o = {.name = "http-socket"};
+        for (int dir = 0; dir < 2; dir++) {
+            cio_task *t;
+            if (cio_spawn_opts(&t, dir ? watch_out : watch_in, w, &o) == 0) {
+                w->refs++;
+                w->task[dir] = t;
+                cio_detach(t);
+            }
+        }
+        w->next = s->watchers;
+        s->watchers = w;
+        curl_multi_assign(s->multi, fd, w);
+    }
+    w->want = what;
+    if (what & CURL_POLL_IN)
+        cio_event_set(&w->wanted[0]);
+    if (what & CURL_POLL_OUT)
+        cio_event_set(&w->wanted[1]);
+    return 0;
+}
+
+static void timer_fired(void *arg)
+{
+    cio_http_session *s = arg;
+    s->timer = NULL;
+    socket_action(s, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+    (void)multi;
+    cio_http_session *s = userp;
+    if (s->timer) {
+        cio_handle_cancel(s->timer);
+        s->timer = NULL;
+    }
+    if (ms >= 0) /* never call curl back from inside its own callback */
+        s->timer = cio_call_later((double)ms / 1000.0, timer_fired, s);
+    return 0;
+}
+
+/* ---- sessions ---- */
+
+int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *opts)
+{
+    static const cio_http_session_opts defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!cio_loop_current())
+        return -EPERM;
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return -ENOMEM;
+        curl_ready = 1;
+    }
+    cio_http_session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->o = opts ? *opts : defaults;
+    s->multi = curl_multi_init();
+    if (!s->multi)
+        goto fail;
+    if (s->o.base_url && !(s->base_url = strdup(s->o.base_url)))
+        goto fail;
+    if (s->o.ca_file && !(s->ca_file = strdup(s->o.ca_file)))
+        goto fail;
+    for (const char *const *h = s->o.headers; h && *h; h++) {
+        struct curl_slist *l = curl_slist_append(s->headers, *h);
+        if (!l)
+            goto fail;
+        s->headers = l;
+    }
+    s->o.base_url = NULL; /* owned copies above */
+    s->o.ca_file = NULL;
+    s->o.headers = NULL;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      s->o.max_connections ? s->o.max_connections : 100L);
+    if (s->o.max_host_connections)
+        curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, s->o.max_host_connections);
+    curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    *out = s;
+    return 0;
+fail:
+    cio_http_session_close(s);
+    return -ENOMEM;
+}
+
+void cio_http_session_close(cio_http_session *s)
+{
+    if (!s)
+        return;
+    /* Transfers still waiting in other tasks end with -ESHUTDOWN. */
+    while (s->xfers) {
+        cio__http_xfer *x = s->xfers;
+        cio__http_xfer_detach(x);
+        x->aborted = 1;
+        cio_event_set(&x->done_ev);
+        cio_event_set(&x->data_ev);
+    }
+    if (s->timer)
+        cio_handle_cancel(s->timer);
+    if (s->multi)
+        curl_multi_cleanup(s->multi); /* closes the pool: REMOVE for each socket */
+    while (s->watchers) {
+        watcher *w = s->watchers;
+        s->watchers = w->next;
+        watcher_remove(w);
+        watcher_release(w);
+    }
+    curl_slist_free_all(s->headers);
+    free(s->base_url);
+    free(s->ca_file);
+    free(s);
+}
+
+/* ---- transfers ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    cio__http_xfer *x = userp;
+    size_t n = size * nmemb;
+    if (x->streaming && x->len - x->read_pos >= CIO__HTTP_STREAM_BUFFER) {
+        x->paused = 1; /* the reader lags: hold curl until it catches up */
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (x->streaming && x->read_pos == x->len) {
+        x->len = x->read_pos = 0; /* everything was read: reuse the buffer */
+    }
+    if (!x->streaming && x->len + n > x->max_body) {
+        x->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (cio__http_buf_append(&x->body, &x->len, &x->cap, data, n) < 0)
+        return 0;
+    x->got_body = 1;
+    cio_event_set(&x->data_ev);
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    cio__http_xfer *x = userp;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        cio__http_headers_clear(&x->headers); /* a new response (after a redirect) */
+        return n;
+    }
+    const char *colon = memchr(data, ':', n);
+    if (!colon)
+        return n;
+    const char *v = colon + 1, *end = data + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    if (cio__http_headers_add(&x->headers, data, (size_t)(colon - data), v, (size_t)(end - v)) < 0)
+        return 0;
+    return n;
+}
+
+/* Builds the full URL with the base URL and the query. */
+static char *build_url(cio_http_session *s, CURL *easy, const cio_http_request *req)
+{
+    const char *url = req->url;
+    char *joined = NULL;
+    if (s->base_url && !strstr(url, "://")) {
+        size_t bl = strlen(s->base_url);
+        int slash = bl && s->base_url[bl - 1] == '/';
+        if (asprintf(&joined, "%s%s%s", s->base_url, (slash || url[0] == '/') ? "" : "/",
+                     (slash && url[0] == '/') ? url + 1 : url) < 0)
+            return NULL;
+        url = joined;
+    }
+    size_t cap = strlen(url) + 1;
+    for (const char *const *q = req->query; q && q[0] && q[1]; q += 2)
+        cap += 3 * (strlen(q[0]) + strlen(q[1])) + 2;
+    char *full = malloc(cap);
+    if (full) {
+        strcpy(full, url);
+        char sep = strchr(url, '?') ? '&' : '?';
+        for (const char *const *q = req->query; q && q[0] && q[1]; q += 2) {
+            char *k = curl_easy_escape(easy, q[0], 0), *v = curl_easy_escape(easy, q[1], 0);
+            if (k && v) {
+                size_t l = strlen(full);
+                snprintf(full + l, cap - l, "%c%s=%s", sep, k, v);
+                sep = '&';
+            }
+            curl_free(k);
+            curl_free(v);
+        }
+    }
+    free(joined);
+    return full;
+}
+
+void cio__http_xfer_detach(cio__http_xfer *x)
+{
+    cio_http_session *s = x->s;
+    if (!x->attached)
+        return;
+    curl_multi_remove_handle(s->multi, x->easy);
+    x->attached = 0;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        s->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+}
+
+void cio__http_xfer_free(cio__http_xfer *x)
+{
+    cio__http_xfer_detach(x);
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->req_headers);
+    free(x->url);
+    free(x->body);
+    cio__http_headers_clear(&x->headers);
+    cio_event_destroy(&x->done_ev);
+    cio_event_destroy(&x->data_ev);
+}
+
+int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
+                         int streaming)
+{
+    memset(x, 0, sizeof(*x));
+    x->s = s;
+    x->streaming = streaming;
+    x->max_body = s->o.max_body ? s->o.max_body : (size_t)64 << 20;
+    cio_event_init(&x->done_ev);
+    cio_event_init(&x->data_ev);
+    if (!req || !req->url || !req->method)
+        return -EINVAL;
+    x->easy = curl_easy_init();
+    if (!x->easy)
+        return -ENOMEM;
+    x->url = build_url(s, x->easy, req);
+    if (!x->url)
+        return -ENOMEM;
+    CURL *e = x->easy;
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)((s->o.connect_timeout > 0 ? s->o.connect_timeout : 10) * 1000));
+    double idle = s->o.read_idle_timeout > 0 ? s->o.read_idle_timeout : 60;
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(idle + 0.999));
+    double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
+    if (total > 0)
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(total * 1000));
+    if (s->o.max_redirects >= 0) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->o.max_redirects ? s->o.max_redirects : 10L);
+    }
+    if (s->o.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    for (struct curl_slist *h = s->headers; h; h = h->next)
+        if (!(x->req_headers = curl_slist_append(x->req_headers, h->data)))
+            return -ENOMEM;
+    for (const char *const *h = req->headers; h && *h; h++)
+        if (!(x->req_headers = curl_slist_append(x->req_headers, *h)))
+            return -ENOMEM;
+    if (req->body && req->content_type) {
+        char ct[256];
+        snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
+        if (!(x->req_headers = curl_slist_append(x->req_headers, ct)))
+            return -ENOMEM;
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
+    if (strcmp(req->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(req->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+        if (req->body || strcmp(req->method, "POST") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        }
+    }
+    if (curl_multi_add_handle(s->multi, e) != CURLM_OK)
+        return -ENOMEM;
+    x->attached = 1;
+    x->next = s->xfers;
+    if (s->xfers)
+        s->xfers->prev = x;
+    s->xfers = x;
+    return 0;
+}
+
+/* Maps a finished transfer to 0 or -errno with a message naming the URL. */
+int cio__http_xfer_result(cio__http_xfer *x)
+{
+    if (x->aborted)
+        return cio_fail(-ESHUTDOWN, "%s: the session was closed", x->url);
+    if (x->too_big)
+        return cio_fail(-EMSGSIZE, "%s: the body is over the %zu-byte limit", x->url, x->max_body);
+    int err;
+    switch (x->result) {
+    case CURLE_OK:
+        return 0;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        err = -ENOENT;
+        break;
+    case CURLE_COULDNT_CONNECT:
+        err = -ECONNREFUSED;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        err = -ETIMEDOUT;
+        break;
+    case CURLE_TOO_MANY_REDIRECTS:
+        err = -ELOOP;
+        break;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        err = -EINVAL;
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        err = -ENOMEM;
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        err = -ECONNRESET;
+        break;
+    default:
+        err = -EPROTO;
+        break;
+    }
+    return cio_fail(err, "%s: %s", x->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+}
+
+/* Waits for the transfer to finish. On cancellation removes it (its
+ * connection is closed, not pooled) and returns the reason. */
+int cio__http_xfer_wait(cio__http_xfer *x)
+{
+    int err = cio_event_wait(&x->done_ev);
+    if (err) {
+        cio__http_xfer_detach(x);
+        return err;
+    }
+    return cio__http_xfer_result(x);
+}
+
+int cio_http_request_send(cio_http_session *s, const cio_http_request *req,
+                          cio_http_response **out)
+{
+    if (!s || !req || !out)
+        return -EINVAL;
+    *out = NULL;
+    cio__http_xfer x;
+    int err = cio__http_xfer_start(&x, s, req, 0);
+    if (!err)
+        err = cio__http_xfer_wait(&x);
+    if (!err)
+        err = cio__http_response_take(&x, out);
+    cio__http_xfer_free(&x);
+    return err;
+}
+
+int cio_http_get(cio_http_session *s, const char *url, cio_http_response **out)
+{
+    cio_http_request req = {.method = "GET", .url = url};
+    return cio_http_request_send(s, &req, out);
+}
+
+int cio_http_post(cio_http_session *s, const char *url, const void *body, size_t len,
+                  const char *content_type, cio_http_response **out)
+{
+    cio_http_request req = {.method = "POST", .url = url, .body = body, .body_len = len,
+                            .content_type = content_type};
+    return cio_http_request_send(s, &req, out);
+}

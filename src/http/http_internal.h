@@ -1,0 +1,75 @@
+/* Internal parts of libcio-http. Never installed. */
+#ifndef CIO_HTTP_INTERNAL_H
+#define CIO_HTTP_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "cio.h"
+#include "cio/http.h"
+
+/* Header lists: name/value pairs in arrival order. */
+typedef struct cio__http_header {
+    char *name;
+    char *value;
+} cio__http_header;
+
+typedef struct cio__http_headers {
+    cio__http_header *v;
+    size_t n, cap;
+} cio__http_headers;
+
+int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_len,
+                          const char *value, size_t value_len);
+/* The last value of a header, case-insensitive, or NULL. */
+const char *cio__http_headers_get(const cio__http_headers *h, const char *name);
+void cio__http_headers_clear(cio__http_headers *h);
+
+/* Appends n bytes to a growable buffer, keeping a NUL after the data. */
+int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
+
+struct watcher;
+
+struct cio_http_session {
+    CURLM *multi;
+    cio_handle *timer;
+    cio_http_session_opts o;
+    char *base_url;
+    char *ca_file;
+    struct curl_slist *headers;
+    struct cio__http_xfer *xfers; /* transfers in flight */
+    struct watcher *watchers;     /* sockets curl watches */
+};
+
+/* Bytes a streaming transfer buffers before curl is paused. */
+#define CIO__HTTP_STREAM_BUFFER ((size_t)256 * 1024)
+
+/* One transfer; lives on the requesting task's stack (or in a stream). */
+typedef struct cio__http_xfer {
+    cio_http_session *s;
+    CURL *easy;
+    struct curl_slist *req_headers;
+    char *url;
+    cio_event done_ev; /* set when curl reports the transfer done */
+    cio_event data_ev; /* set when body bytes arrive or it is done */
+    int attached;      /* in the multi handle */
+    int done, aborted, too_big, streaming, paused, got_body;
+    CURLcode result;
+    char errbuf[CURL_ERROR_SIZE];
+    char *body;
+    size_t len, cap, read_pos, max_body;
+    cio__http_headers headers;
+    struct cio__http_xfer *next, *prev;
+} cio__http_xfer;
+
+int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
+                         int streaming);
+int cio__http_xfer_wait(cio__http_xfer *x);
+int cio__http_xfer_result(cio__http_xfer *x);
+void cio__http_xfer_detach(cio__http_xfer *x);
+void cio__http_xfer_free(cio__http_xfer *x);
+
+/* Moves a finished transfer's body and headers into a new response. */
+int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
+
+#endif
