@@ -32,7 +32,7 @@ typedef struct async_counter {
 static int async_counter_next(async_counter *c, int *value)
 {
     if (c->current >= c->stop)
-        return -ENOENT; /* StopAsyncIteration */
+        return -ENOENT;          /* StopAsyncIteration */
     int err = cio_sleep(S(0.1)); /* simulate async data source */
     if (err)
         return err;

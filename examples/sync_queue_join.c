@@ -95,8 +95,7 @@ static int story(void *arg)
     printf("main: producer done at %.2f s; joining the queue\n", elapsed());
     if (!err)
         err = cio_queue_join(&queue);
-    printf("main: all %d jobs processed (join returned after %.2f s)\n", NITEMS,
-           cio_now() - t0);
+    printf("main: all %d jobs processed (join returned after %.2f s)\n", NITEMS, cio_now() - t0);
     cio_queue_shutdown(&queue, 0);
     cio_join(t[1]);
     cio_queue_destroy(&queue);

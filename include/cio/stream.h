@@ -13,6 +13,7 @@
 #ifndef CIO_STREAM_H
 #define CIO_STREAM_H
 
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 

@@ -97,7 +97,8 @@ _Static_assert(sizeof(cio_event) <= 3 * sizeof(void *), "cio_event stays three w
 /* Makes a clear event. Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_event_init(cio_event *e);
 
-/* Tears the event down (waiters, a bug, wake with -EIDRM). NULL is a no-op. */
+/* Tears the event down (waiters, a bug, wake with -EIDRM). NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_event_destroy(cio_event *e);
 
 /* Sets the flag and wakes every waiting task, in the order they came. May be
@@ -134,19 +135,21 @@ _Static_assert(sizeof(cio_cond) <= 6 * sizeof(void *), "cio_cond stays six words
  * -EINVAL. Suspends: no. */
 CIO_API int cio_cond_init(cio_cond *c, cio_lock *lock);
 
-/* Tears the condition down (not the caller's lock). NULL is a no-op. */
+/* Tears the condition down (not the caller's lock). NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_cond_destroy(cio_cond *c);
 
-/* The lock the condition uses, or NULL for NULL. */
+/* The lock the condition uses, or NULL for NULL. Suspends: no. */
 CIO_API cio_lock *cio_cond_lock(cio_cond *c);
 
-/* cio_lock_acquire / _release / _locked on the condition's lock. */
+/* cio_lock_acquire / _release / _locked on the condition's lock: the same
+ * returns, suspension and cancellation as those. */
 CIO_API int cio_cond_acquire(cio_cond *c);
 CIO_API int cio_cond_release(cio_cond *c);
 CIO_API int cio_cond_locked(const cio_cond *c);
 
 /* Releases the lock, waits for a notify, and acquires the lock again before
- * returning, in every case but -EINVAL and -EPERM. The caller must hold the
+ * returning, in every case but -EINVAL, -EPERM and -EIDRM. The caller must hold the
  * lock. Returns 0 when notified, -EINVAL, -EPERM (outside a task, or lock not
  * held), or the cancel reason.
  * Suspends: yes. Cancellation: like asyncio, the lock is re-acquired (that
@@ -171,7 +174,8 @@ CIO_API int cio_cond_wait_for(cio_cond *c, cio_pred_fn pred, void *arg);
  * or -EPERM when the caller does not hold the lock. Suspends: no. */
 CIO_API int cio_cond_notify(cio_cond *c, int n);
 
-/* Wakes every waiter. Returns the number woken, -EINVAL or -EPERM. */
+/* Wakes every waiter. Returns the number woken, -EINVAL or -EPERM.
+ * Suspends: no. Cost: one wakeup per waiter. */
 CIO_API int cio_cond_notify_all(cio_cond *c);
 
 /* ==== Semaphore and BoundedSemaphore (asyncio.Semaphore, BoundedSemaphore) ==== */
@@ -189,10 +193,12 @@ _Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words"
 CIO_API int cio_sem_init(cio_sem *s, size_t value);
 
 /* Makes a bounded semaphore: releasing it above its initial value fails with
- * -EOVERFLOW (asyncio.BoundedSemaphore raises ValueError). Returns 0 or -EINVAL. */
+ * -EOVERFLOW (asyncio.BoundedSemaphore raises ValueError). Returns 0 or -EINVAL.
+ * Suspends: no. */
 CIO_API int cio_sem_init_bounded(cio_sem *s, size_t value);
 
-/* Tears the semaphore down (waiters, a bug, wake with -EIDRM). NULL is a no-op. */
+/* Tears the semaphore down (waiters, a bug, wake with -EIDRM). NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_sem_destroy(cio_sem *s);
 
 /* Takes a permit, waiting in line while there is none (`async with sem`).
@@ -233,10 +239,12 @@ typedef struct cio_barrier {
 
 _Static_assert(sizeof(cio_barrier) <= 7 * sizeof(void *), "cio_barrier stays seven words");
 
-/* Makes a barrier for `parties` (>= 1) tasks. Returns 0 or -EINVAL. */
+/* Makes a barrier for `parties` (>= 1) tasks. Returns 0 or -EINVAL.
+ * Suspends: no. */
 CIO_API int cio_barrier_init(cio_barrier *b, size_t parties);
 
-/* Tears the barrier down (waiters, a bug, wake with -EIDRM). NULL is a no-op. */
+/* Tears the barrier down (waiters, a bug, wake with -EIDRM). NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_barrier_destroy(cio_barrier *b);
 
 /* Arrives at the barrier and waits until `parties` tasks have arrived (the
@@ -260,13 +268,14 @@ CIO_API int cio_barrier_reset(cio_barrier *b);
  * -EPIPE until cio_barrier_reset. Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_barrier_abort(cio_barrier *b);
 
-/* The number of parties (0 for NULL). */
+/* The number of parties (0 for NULL). Suspends: no. */
 CIO_API size_t cio_barrier_parties(const cio_barrier *b);
 
-/* The number of tasks waiting in the filling round (asyncio's n_waiting). */
+/* The number of tasks waiting in the filling round (asyncio's n_waiting).
+ * Suspends: no. */
 CIO_API size_t cio_barrier_n_waiting(const cio_barrier *b);
 
-/* 1 if the barrier is broken, else 0. */
+/* 1 if the barrier is broken, else 0. Suspends: no. */
 CIO_API int cio_barrier_broken(const cio_barrier *b);
 
 /* ==== Queue (asyncio.Queue, LifoQueue, PriorityQueue) ==== */
@@ -300,17 +309,19 @@ _Static_assert(sizeof(cio_queue) <= 20 * sizeof(void *), "cio_queue stays small"
  * Returns 0, -EINVAL, or -ENOMEM. Suspends: no. */
 CIO_API int cio_queue_init(cio_queue *q, size_t maxsize);
 
-/* Makes a LIFO queue (asyncio.LifoQueue): the last item put comes out first. */
+/* Makes a LIFO queue (asyncio.LifoQueue): the last item put comes out first.
+ * Returns and storage as cio_queue_init. Suspends: no. */
 CIO_API int cio_queue_init_lifo(cio_queue *q, size_t maxsize);
 
 /* Makes a priority queue (asyncio.PriorityQueue): the item that cmp orders
  * first comes out first; equal items in the order they were put. cmp gets
- * cmp_arg as its third argument. Returns 0, -EINVAL (NULL cmp), -ENOMEM. */
+ * cmp_arg as its third argument. Returns 0, -EINVAL (NULL cmp), -ENOMEM.
+ * Suspends: no. Cost: put and get are O(log n) calls of cmp. */
 CIO_API int cio_queue_init_priority(cio_queue *q, size_t maxsize, cio_queue_cmp_fn cmp,
                                     void *cmp_arg);
 
 /* Frees the queue's storage (not the items). Waiters, a bug, wake with
- * -EIDRM. NULL is a no-op. */
+ * -EIDRM. NULL is a no-op. Suspends: no. */
 CIO_API void cio_queue_destroy(cio_queue *q);
 
 /* Puts an item, waiting in line while the queue is full. Returns 0, -ESHUTDOWN
@@ -362,17 +373,18 @@ CIO_API int cio_queue_join(cio_queue *q);
 CIO_API int cio_queue_shutdown(cio_queue *q, int immediate);
 
 /* Items ready to be taken (those promised to a woken getter are not counted).
- * 0 for NULL. */
+ * 0 for NULL. Suspends: no. */
 CIO_API size_t cio_queue_qsize(const cio_queue *q);
 
-/* The maxsize given at init (0: unbounded). */
+/* The maxsize given at init (0: unbounded). Suspends: no. */
 CIO_API size_t cio_queue_maxsize(const cio_queue *q);
 
-/* 1 when no item can be taken now (cio_queue_get_nowait would fail), else 0. */
+/* 1 when no item can be taken now (cio_queue_get_nowait would fail), else 0.
+ * Suspends: no. */
 CIO_API int cio_queue_empty(const cio_queue *q);
 
 /* 1 when no item can be put now (cio_queue_put_nowait would fail with -EAGAIN),
- * else 0. An unbounded queue is never full. */
+ * else 0. An unbounded queue is never full. Suspends: no. */
 CIO_API int cio_queue_full(const cio_queue *q);
 
 /* ==== Async generators ==== */
@@ -425,8 +437,9 @@ _Static_assert(sizeof(struct cio_gen) <= 8 * sizeof(void *), "cio_gen stays eigh
  * -EINVAL. Suspends: no. */
 CIO_API int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg);
 
-/* Closes the generator if it still runs (see cio_gen_close; that may suspend
- * while the producer cleans up) and releases it. NULL is a no-op. */
+/* Closes the generator if it still runs and releases its producer. NULL is a
+ * no-op. Call it from a task of the loop while the producer may still run.
+ * Suspends: yes while the producer cleans up (see cio_gen_close). */
 CIO_API void cio_gen_destroy(cio_gen *g);
 
 /* Gets the next value (`await anext(gen)`) into *value: starts the producer

@@ -9,8 +9,6 @@
  * SUSPENDED (parked in yield, its value taken), READY (parked in yield, its
  * value not yet taken: the next that asked for it was cancelled, or is about to
  * run), DONE (the body returned, or the generator was closed). */
-#include <stdlib.h>
-
 #include "sync.h"
 
 enum { NEW = 0, RUNNING, SUSPENDED, READY, DONE };
@@ -57,6 +55,12 @@ static int producer_unpark(cio_task *t, void *data)
  * returned once with its message handed to the calling task. */
 static int reap(cio_gen *g)
 {
+    if (!cio__self()) {
+        /* Outside the loop the producer's record may be gone with it. */
+        g->priv_producer = NULL;
+        g->priv_reported = 1;
+        return 0;
+    }
     int status = 0;
     if (!g->priv_reported && g->priv_status < 0) {
         status = g->priv_status;

@@ -286,7 +286,8 @@ int cio_queue_put(cio_queue *q, void *item)
     int r = cio__waitq_wait(&q->priv_putters, self, "queue put", q);
     if (r)
         return unclaimed(self, r); /* cancelled in line, or shut down */
-    q->priv_pclaim--; /* a slot was kept for us */
+    /* A slot was kept for us. */
+    q->priv_pclaim--;
     int reason = cio__cancel_reason(self);
     if (CIO__UNLIKELY(reason)) {
         wake_putters(q); /* the next putter may have it */
@@ -326,7 +327,8 @@ int cio_queue_get(cio_queue *q, void **item)
         return unclaimed(self, r);
     if (q->priv_shutdown == SHUTDOWN_IMMEDIATE)
         return unclaimed(self, -ESHUTDOWN); /* our item was dropped */
-    q->priv_gclaim--; /* an item was kept for us */
+    /* An item was kept for us. */
+    q->priv_gclaim--;
     int reason = cio__cancel_reason(self);
     if (CIO__UNLIKELY(reason)) {
         wake_getters(q); /* the next getter may have it; else it stays queued */

@@ -17,7 +17,8 @@ void cio__waitq_destroy(cio__waitq *q, const char *what, const void *obj)
         n++;
     if (!n)
         return;
-    fprintf(stderr, "cio: %s %p destroyed while %zu task(s) wait on it (first: %s); they get -EIDRM\n",
+    fprintf(stderr,
+            "cio: %s %p destroyed while %zu task(s) wait on it (first: %s); they get -EIDRM\n",
             what, obj, n, cio__task_name(q->priv_head->task));
     cio__waitq_wake_all(q, -EIDRM);
 }

@@ -86,8 +86,7 @@ int cio__waitq_unpark(cio_task *t, void *waiter);
 /* Parks the running task `self` at the end of q until a wake or cancellation.
  * Returns the wake result, or the cancel reason (the entry is unlinked then).
  * `what` and `obj` describe the wait in task dumps. */
-static inline int cio__waitq_wait(cio__waitq *q, cio_task *self, const char *what,
-                                  const void *obj)
+static inline int cio__waitq_wait(cio__waitq *q, cio_task *self, const char *what, const void *obj)
 {
     cio__waiter w;
     w.task = self;

@@ -53,6 +53,14 @@ __attribute__((unused)) static void settle(void)
         CIO_ASSERT_OK(cio_yield());
 }
 
+/* cio_test_run_virtual with an empty trace (tests also run in one process with
+ * CIO_TEST_NOFORK=1). */
+__attribute__((unused)) static int run_virtual(cio_fn main, void *arg)
+{
+    trace_buf[0] = 0;
+    return cio_test_run_virtual(main, arg);
+}
+
 /* "0", "ECANCELED", "ETIMEDOUT", ... for traces. */
 __attribute__((unused)) static const char *ename(int err)
 {

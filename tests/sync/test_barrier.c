@@ -64,7 +64,7 @@ static int main_rounds(void *arg)
 
 static void test_rounds_and_indices(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_rounds, NULL));
+    CIO_ASSERT_OK(run_virtual(main_rounds, NULL));
 }
 
 static int one_party(void *arg)
@@ -81,7 +81,7 @@ static int one_party(void *arg)
 
 static void test_one_party(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(one_party, NULL));
+    CIO_ASSERT_OK(run_virtual(one_party, NULL));
 }
 
 /* Two parties, each waiting twice in a row with no pause: the one released
@@ -114,7 +114,7 @@ static int main_draining(void *arg)
 
 static void test_draining_blocks_newcomers(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_draining, NULL));
+    CIO_ASSERT_OK(run_virtual(main_draining, NULL));
 }
 
 static int main_abort(void *arg)
@@ -144,7 +144,7 @@ static int main_abort(void *arg)
 
 static void test_abort(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_abort, NULL));
+    CIO_ASSERT_OK(run_virtual(main_abort, NULL));
 }
 
 static int main_reset(void *arg)
@@ -172,7 +172,7 @@ static int main_reset(void *arg)
 
 static void test_reset(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_reset, NULL));
+    CIO_ASSERT_OK(run_virtual(main_reset, NULL));
 }
 
 static int main_cancel_filling(void *arg)
@@ -200,7 +200,7 @@ static int main_cancel_filling(void *arg)
 
 static void test_cancel_while_filling(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_filling, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_filling, NULL));
 }
 
 static int timed_party(void *arg)
@@ -232,7 +232,7 @@ static int main_timeout(void *arg)
 
 static void test_timeout(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeout, NULL));
 }
 
 static int main_cancel_after_release(void *arg)
@@ -258,7 +258,7 @@ static int main_cancel_after_release(void *arg)
 
 static void test_cancel_after_release(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_after_release, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_after_release, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

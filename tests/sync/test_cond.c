@@ -54,7 +54,7 @@ static int main_needs_lock(void *arg)
 
 static void test_needs_lock(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_needs_lock, NULL));
+    CIO_ASSERT_OK(run_virtual(main_needs_lock, NULL));
 }
 
 /* Waits once; records the result and that it holds the lock on return. */
@@ -96,7 +96,7 @@ static int main_notify_order(void *arg)
 
 static void test_notify_order(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_notify_order, NULL));
+    CIO_ASSERT_OK(run_virtual(main_notify_order, NULL));
 }
 
 static int have_items(void *arg)
@@ -142,7 +142,7 @@ static int main_wait_for(void *arg)
 
 static void test_wait_for(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_wait_for, NULL));
+    CIO_ASSERT_OK(run_virtual(main_wait_for, NULL));
 }
 
 static int main_cancel_reacquires(void *arg)
@@ -165,7 +165,7 @@ static int main_cancel_reacquires(void *arg)
 
 static void test_cancel_reacquires_lock(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_reacquires, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_reacquires, NULL));
 }
 
 static int main_notified_then_cancelled(void *arg)
@@ -186,7 +186,7 @@ static int main_notified_then_cancelled(void *arg)
 
 static void test_notified_then_cancelled(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_notified_then_cancelled, NULL));
+    CIO_ASSERT_OK(run_virtual(main_notified_then_cancelled, NULL));
 }
 
 static int timed_waiter(void *arg)
@@ -215,7 +215,7 @@ static int main_timeout(void *arg)
 
 static void test_timeout(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeout, NULL));
 }
 
 static int main_cancelled_scope(void *arg)
@@ -236,7 +236,7 @@ static int main_cancelled_scope(void *arg)
 
 static void test_cancelled_scope(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_scope, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

@@ -22,7 +22,7 @@ static int main_basic(void *arg)
 
 static void test_basic(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_basic, NULL));
+    CIO_ASSERT_OK(run_virtual(main_basic, NULL));
 }
 
 static void test_bad_input(void)
@@ -33,7 +33,7 @@ static void test_bad_input(void)
     CIO_ASSERT_ERR(cio_event_wait(NULL), -EINVAL);
     CIO_ASSERT_EQ(cio_event_is_set(NULL), 0);
     cio_event_destroy(NULL);
-    cio_event e = {0}; /* zeroed: a clear event */
+    cio_event e = {0};                          /* zeroed: a clear event */
     CIO_ASSERT_ERR(cio_event_wait(&e), -EPERM); /* outside a task */
     CIO_ASSERT_OK(cio_event_set(&e));           /* setting needs no task */
     CIO_ASSERT_EQ(cio_event_is_set(&e), 1);
@@ -71,7 +71,7 @@ static int main_start_signal(void *arg)
 
 static void test_set_wakes_all_in_order(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_start_signal, NULL));
+    CIO_ASSERT_OK(run_virtual(main_start_signal, NULL));
 }
 
 static int main_set_then_clear(void *arg)
@@ -96,7 +96,7 @@ static int main_set_then_clear(void *arg)
 
 static void test_set_then_clear(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_set_then_clear, NULL));
+    CIO_ASSERT_OK(run_virtual(main_set_then_clear, NULL));
 }
 
 static int timed_worker(void *arg)
@@ -129,7 +129,7 @@ static int main_cancel_and_timeout(void *arg)
 
 static void test_cancel_and_timeout(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_and_timeout, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_and_timeout, NULL));
 }
 
 static int main_cancel_at_set(void *arg)
@@ -149,7 +149,7 @@ static int main_cancel_at_set(void *arg)
 
 static void test_cancel_at_set(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_at_set, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_at_set, NULL));
 }
 
 static void set_cb(void *arg)
@@ -169,7 +169,7 @@ static int main_set_from_callback(void *arg)
 
 static void test_set_from_callback(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_set_from_callback, NULL));
+    CIO_ASSERT_OK(run_virtual(main_set_from_callback, NULL));
 }
 
 static int main_cancelled_scope(void *arg)
@@ -188,7 +188,7 @@ static int main_cancelled_scope(void *arg)
 
 static void test_cancelled_scope(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_scope, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

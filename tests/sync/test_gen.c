@@ -66,7 +66,7 @@ static int main_iterate(void *arg)
 
 static void test_iterate(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_iterate, NULL));
+    CIO_ASSERT_OK(run_virtual(main_iterate, NULL));
 }
 
 static int main_lazy(void *arg)
@@ -89,7 +89,7 @@ static int main_lazy(void *arg)
 
 static void test_lazy(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_lazy, NULL));
+    CIO_ASSERT_OK(run_virtual(main_lazy, NULL));
 }
 
 static int main_failure(void *arg)
@@ -110,7 +110,7 @@ static int main_failure(void *arg)
 
 static void test_failure_reaches_consumer(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_failure, NULL));
+    CIO_ASSERT_OK(run_virtual(main_failure, NULL));
 }
 
 static int main_close(void *arg)
@@ -132,7 +132,7 @@ static int main_close(void *arg)
 
 static void test_close_early(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_close, NULL));
+    CIO_ASSERT_OK(run_virtual(main_close, NULL));
 }
 
 static int main_close_failing_cleanup(void *arg)
@@ -151,7 +151,7 @@ static int main_close_failing_cleanup(void *arg)
 
 static void test_close_failing_cleanup(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_close_failing_cleanup, NULL));
+    CIO_ASSERT_OK(run_virtual(main_close_failing_cleanup, NULL));
 }
 
 static int main_close_unstarted_and_finished(void *arg)
@@ -174,7 +174,7 @@ static int main_close_unstarted_and_finished(void *arg)
 
 static void test_close_unstarted_and_finished(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_close_unstarted_and_finished, NULL));
+    CIO_ASSERT_OK(run_virtual(main_close_unstarted_and_finished, NULL));
 }
 
 static int main_cancelled_next(void *arg)
@@ -208,7 +208,7 @@ static int main_cancelled_next(void *arg)
 
 static void test_cancelled_next_loses_nothing(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_next, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_next, NULL));
 }
 
 static int main_close_running(void *arg)
@@ -232,7 +232,7 @@ static int main_close_running(void *arg)
 
 static void test_close_running_producer(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_close_running, NULL));
+    CIO_ASSERT_OK(run_virtual(main_close_running, NULL));
 }
 
 static int main_destroy_closes(void *arg)
@@ -249,7 +249,7 @@ static int main_destroy_closes(void *arg)
 
 static void test_destroy_closes(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_destroy_closes, NULL));
+    CIO_ASSERT_OK(run_virtual(main_destroy_closes, NULL));
 }
 
 /* Misuse from the producer: next on itself, yield from elsewhere. */
@@ -297,7 +297,7 @@ static int main_misuse(void *arg)
 
 static void test_misuse(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_misuse, NULL));
+    CIO_ASSERT_OK(run_virtual(main_misuse, NULL));
     cio_gen g;
     void *v;
     count_args a = {.n = 1};

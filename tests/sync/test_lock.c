@@ -23,7 +23,7 @@ static int main_basic(void *arg)
 
 static void test_basic(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_basic, NULL));
+    CIO_ASSERT_OK(run_virtual(main_basic, NULL));
 }
 
 static int main_bad_input(void *arg)
@@ -40,7 +40,7 @@ static int main_bad_input(void *arg)
 
 static void test_bad_input(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_bad_input, NULL));
+    CIO_ASSERT_OK(run_virtual(main_bad_input, NULL));
     /* Outside a task: no owner to record, no task to suspend. */
     cio_lock l = {0}; /* a zeroed lock is an unlocked lock */
     CIO_ASSERT_ERR(cio_lock_acquire(&l), -EPERM);
@@ -66,7 +66,7 @@ static int main_release_not_owner(void *arg)
 
 static void test_release_not_owner(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_release_not_owner, NULL));
+    CIO_ASSERT_OK(run_virtual(main_release_not_owner, NULL));
 }
 
 /* A worker: acquire, note it, hold across a yield, release. */
@@ -109,7 +109,7 @@ static int main_fifo(void *arg)
 
 static void test_fifo_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_fifo, NULL));
+    CIO_ASSERT_OK(run_virtual(main_fifo, NULL));
 }
 
 /* The guide's example: read, yield, write under the lock. */
@@ -144,8 +144,8 @@ static int main_counter(void *arg)
 static void test_counter(void)
 {
     int with = 1, without = 0;
-    CIO_ASSERT_EQ(cio_test_run_virtual(main_counter, &with), 5);
-    CIO_ASSERT_EQ(cio_test_run_virtual(main_counter, &without), 1); /* the race it prevents */
+    CIO_ASSERT_EQ(run_virtual(main_counter, &with), 5);
+    CIO_ASSERT_EQ(run_virtual(main_counter, &without), 1); /* the race it prevents */
 }
 
 static int main_cancel_waiting(void *arg)
@@ -168,7 +168,7 @@ static int main_cancel_waiting(void *arg)
 
 static void test_cancel_while_waiting(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_waiting, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_waiting, NULL));
 }
 
 static int main_cancel_at_handoff(void *arg)
@@ -189,7 +189,7 @@ static int main_cancel_at_handoff(void *arg)
 
 static void test_cancel_at_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_at_handoff, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_at_handoff, NULL));
 }
 
 /* A waiter under a timeout scope that the test can reach. */
@@ -233,7 +233,7 @@ static int main_timeout(void *arg)
 
 static void test_timeout_while_waiting(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeout, NULL));
 }
 
 static int main_timeout_at_handoff(void *arg)
@@ -245,7 +245,7 @@ static int main_timeout_at_handoff(void *arg)
     cio_task *w = spawn_ok(timed_worker, &limit);
     cio_task *x = spawn_ok(worker, "x");
     settle();
-    CIO_ASSERT_OK(cio_lock_release(&lock)); /* handed to w... */
+    CIO_ASSERT_OK(cio_lock_release(&lock));                  /* handed to w... */
     CIO_ASSERT_OK(cio_timeout_reschedule(&waiter_scope, 0)); /* ...whose deadline passes now */
     CIO_ASSERT_ERR(cio_join(w), -ETIMEDOUT);
     CIO_ASSERT_OK(cio_join(x));
@@ -256,7 +256,7 @@ static int main_timeout_at_handoff(void *arg)
 
 static void test_timeout_at_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout_at_handoff, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeout_at_handoff, NULL));
 }
 
 static int main_cancelled_scope(void *arg)
@@ -277,7 +277,7 @@ static int main_cancelled_scope(void *arg)
 
 static void test_cancelled_scope(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_scope, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
 static int main_destroy_with_waiter(void *arg)
@@ -298,7 +298,7 @@ static int main_destroy_with_waiter(void *arg)
 
 static void test_destroy_with_waiter(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_destroy_with_waiter, NULL));
+    CIO_ASSERT_OK(run_virtual(main_destroy_with_waiter, NULL));
 }
 
 static int main_dump(void *arg)
@@ -319,7 +319,7 @@ static int main_dump(void *arg)
 
 static void test_dump_names_the_wait(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_dump, NULL));
+    CIO_ASSERT_OK(run_virtual(main_dump, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

@@ -203,12 +203,13 @@ static int main_getters_fifo(void *arg)
     for (int i = 0; i < 4; i++)
         CIO_ASSERT_OK(cio_join(t[i]));
     CIO_ASSERT_STR_EQ(traced(), "g0:10 g1:11 g2:12 g3:13");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_getters_fifo(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_getters_fifo, NULL));
+    CIO_ASSERT_OK(run_virtual(main_getters_fifo, NULL));
 }
 
 static int main_putters_fifo(void *arg)
@@ -236,12 +237,13 @@ static int main_putters_fifo(void *arg)
     for (int i = 0; i < 3; i++)
         CIO_ASSERT_OK(cio_join(t[i]));
     CIO_ASSERT_STR_EQ(traced(), "p1:0 p2:0 p3:0");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_putters_fifo(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_putters_fifo, NULL));
+    CIO_ASSERT_OK(run_virtual(main_putters_fifo, NULL));
 }
 
 static int main_priority_getters(void *arg)
@@ -259,12 +261,13 @@ static int main_priority_getters(void *arg)
     CIO_ASSERT_OK(cio_join(b));
     CIO_ASSERT_OK(cio_join(c));
     CIO_ASSERT_STR_EQ(traced(), "a:10 b:20 c:30");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_priority_getters(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_priority_getters, NULL));
+    CIO_ASSERT_OK(run_virtual(main_priority_getters, NULL));
 }
 
 /* ---- cancellation ---- */
@@ -282,12 +285,13 @@ static int main_cancel_getter_waiting(void *arg)
     CIO_ASSERT_OK(cio_join(a));
     CIO_ASSERT_OK(cio_join(c));
     CIO_ASSERT_STR_EQ(traced(), "b:ECANCELED a:1 c:2");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_cancel_getter_waiting(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_getter_waiting, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_getter_waiting, NULL));
 }
 
 static int main_cancel_getter_at_handoff(void *arg)
@@ -311,12 +315,13 @@ static int main_cancel_getter_at_handoff(void *arg)
     CIO_ASSERT_OK(cio_queue_get_nowait(&q, &v));
     CIO_ASSERT_EQ(I(v), 43);
     CIO_ASSERT_STR_EQ(traced(), "a:ECANCELED b:42 c:ECANCELED");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_cancel_getter_at_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_getter_at_handoff, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_getter_at_handoff, NULL));
 }
 
 static int main_cancel_putter_at_handoff(void *arg)
@@ -340,12 +345,13 @@ static int main_cancel_putter_at_handoff(void *arg)
     CIO_ASSERT_OK(cio_queue_task_done(&q));
     CIO_ASSERT_OK(cio_queue_task_done(&q));
     CIO_ASSERT_ERR(cio_queue_task_done(&q), -EOVERFLOW);
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_cancel_putter_at_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_putter_at_handoff, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_putter_at_handoff, NULL));
 }
 
 static cio_scope waiter_scope;
@@ -398,12 +404,13 @@ static int main_timeouts(void *arg)
     CIO_ASSERT_EQ(I(v), 6);
     CIO_ASSERT_STR_EQ(traced(),
                       "tg:ETIMEDOUT:-1@0.5 tp:ETIMEDOUT@1.0 tp:ETIMEDOUT@1.0 tg:ETIMEDOUT:-1@1.0");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_timeouts(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeouts, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeouts, NULL));
 }
 
 static int main_cancelled_scope(void *arg)
@@ -420,12 +427,13 @@ static int main_cancelled_scope(void *arg)
     CIO_ASSERT_ERR(cio_queue_join(&q), -ECANCELED);
     cio_scope_exit(&s);
     CIO_ASSERT_EQ(cio_queue_qsize(&q), 1); /* untouched */
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_cancelled_scope(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_scope, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
 /* ---- task_done and join: the guide's producer/consumer with maxsize 3 ---- */
@@ -472,12 +480,13 @@ static int main_join(void *arg)
     CIO_ASSERT_STR_EQ(traced(), "P:job-1@0.2 P:job-2@0.4 C:job-1@0.5 P:job-3@0.6 "
                                 "C:job-2@0.8 P:job-4@0.8 P:job-5@1.0 C:job-3@1.1 "
                                 "C:job-4@1.4 C:job-5@1.7 joined@1.7");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_task_done_join(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_join, NULL));
+    CIO_ASSERT_OK(run_virtual(main_join, NULL));
 }
 
 static int joiner(void *arg)
@@ -503,12 +512,13 @@ static int main_join_cancel(void *arg)
     cio_queue_task_done(&q);
     CIO_ASSERT_OK(cio_join(b));
     CIO_ASSERT_STR_EQ(traced(), "a:ECANCELED@0 b:0@1");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_join_cancel(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_join_cancel, NULL));
+    CIO_ASSERT_OK(run_virtual(main_join_cancel, NULL));
 }
 
 /* ---- shutdown ---- */
@@ -543,12 +553,13 @@ static int main_shutdown(void *arg)
     cio_queue_shutdown(&q, 0);
     CIO_ASSERT_ERR(cio_join(g), -ESHUTDOWN);
     CIO_ASSERT_STR_EQ(traced(), "p:ESHUTDOWN g:ESHUTDOWN");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_shutdown(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_shutdown, NULL));
+    CIO_ASSERT_OK(run_virtual(main_shutdown, NULL));
 }
 
 static int main_shutdown_immediate(void *arg)
@@ -576,12 +587,13 @@ static int main_shutdown_immediate(void *arg)
     CIO_ASSERT_ERR(cio_join(g), -ESHUTDOWN);
     CIO_ASSERT_OK(cio_queue_join(&q));
     CIO_ASSERT_STR_EQ(traced(), "j:0@0 g:ESHUTDOWN");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_shutdown_immediate(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_shutdown_immediate, NULL));
+    CIO_ASSERT_OK(run_virtual(main_shutdown_immediate, NULL));
 }
 
 static int main_shutdown_keeps_claims(void *arg)
@@ -594,12 +606,13 @@ static int main_shutdown_keeps_claims(void *arg)
     cio_queue_shutdown(&q, 0);      /* not immediate: g still gets it */
     CIO_ASSERT_OK(cio_join(g));
     CIO_ASSERT_STR_EQ(traced(), "g:8");
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_shutdown_keeps_claims(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_shutdown_keeps_claims, NULL));
+    CIO_ASSERT_OK(run_virtual(main_shutdown_keeps_claims, NULL));
 }
 
 static int main_destroy_with_waiter(void *arg)
@@ -614,12 +627,13 @@ static int main_destroy_with_waiter(void *arg)
     CIO_ASSERT(strstr(out, "cio_queue") != NULL);
     free(out);
     CIO_ASSERT_ERR(cio_join(g), -EIDRM);
+    cio_queue_destroy(&q);
     return 0;
 }
 
 static void test_destroy_with_waiter(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_destroy_with_waiter, NULL));
+    CIO_ASSERT_OK(run_virtual(main_destroy_with_waiter, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

@@ -28,7 +28,7 @@ static int main_basic(void *arg)
 
 static void test_basic(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_basic, NULL));
+    CIO_ASSERT_OK(run_virtual(main_basic, NULL));
 }
 
 static void test_bad_input(void)
@@ -95,7 +95,7 @@ static int main_fifo(void *arg)
 
 static void test_fifo_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_fifo, NULL));
+    CIO_ASSERT_OK(run_virtual(main_fifo, NULL));
 }
 
 /* The guide's demo: 10 fetches of 0.5 s, at most 3 at once. */
@@ -130,7 +130,7 @@ static int main_limit(void *arg)
 
 static void test_at_most_n(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_limit, NULL));
+    CIO_ASSERT_OK(run_virtual(main_limit, NULL));
 }
 
 static int main_cancel_waiting(void *arg)
@@ -152,7 +152,7 @@ static int main_cancel_waiting(void *arg)
 
 static void test_cancel_while_waiting(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_waiting, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_waiting, NULL));
 }
 
 static int main_cancel_at_handoff(void *arg)
@@ -173,7 +173,7 @@ static int main_cancel_at_handoff(void *arg)
     CIO_ASSERT_OK(cio_sem_release(&sem)); /* b's permit, released for it */
     cio_cancel(c);
     CIO_ASSERT_ERR(cio_join(c), -ECANCELED);
-    CIO_ASSERT_EQ(cio_sem_value(&sem), 1); /* not lost */
+    CIO_ASSERT_EQ(cio_sem_value(&sem), 1);             /* not lost */
     CIO_ASSERT_ERR(cio_sem_release(&sem), -EOVERFLOW); /* nor duplicated */
     CIO_ASSERT_STR_EQ(traced(), "a:ECANCELED b:0 c:ECANCELED");
     return 0;
@@ -181,7 +181,7 @@ static int main_cancel_at_handoff(void *arg)
 
 static void test_cancel_at_handoff(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancel_at_handoff, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancel_at_handoff, NULL));
 }
 
 static cio_scope waiter_scope;
@@ -206,8 +206,8 @@ static int main_timeouts(void *arg)
     t = spawn_ok(timed_worker, &ten);
     cio_task *b = spawn_ok(worker, "b");
     settle();
-    cio_sem_release(&sem);                     /* handed to t... */
-    cio_timeout_reschedule(&waiter_scope, 0);  /* ...as its deadline passes */
+    cio_sem_release(&sem);                    /* handed to t... */
+    cio_timeout_reschedule(&waiter_scope, 0); /* ...as its deadline passes */
     CIO_ASSERT_ERR(cio_join(t), -ETIMEDOUT);
     CIO_ASSERT_OK(cio_join(b));
     CIO_ASSERT_STR_EQ(traced(), "t:ETIMEDOUT@0.5 t:ETIMEDOUT@0.5 b:0");
@@ -217,7 +217,7 @@ static int main_timeouts(void *arg)
 
 static void test_timeouts(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_timeouts, NULL));
+    CIO_ASSERT_OK(run_virtual(main_timeouts, NULL));
 }
 
 static void release_cb(void *arg)
@@ -237,7 +237,7 @@ static int main_release_from_callback(void *arg)
 
 static void test_release_from_callback(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_release_from_callback, NULL));
+    CIO_ASSERT_OK(run_virtual(main_release_from_callback, NULL));
 }
 
 static int main_cancelled_scope(void *arg)
@@ -255,7 +255,7 @@ static int main_cancelled_scope(void *arg)
 
 static void test_cancelled_scope(void)
 {
-    CIO_ASSERT_OK(cio_test_run_virtual(main_cancelled_scope, NULL));
+    CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){

@@ -96,9 +96,9 @@ static void test_lock_counter(void)
 {
     run r = run_example("sync_lock_counter");
     expect_story(&r, "== with the lock ==", "task-0: counter is now 1", "task-1: counter is now 2",
-                 "task-2: counter is now 3", "task-3: counter is now 4",
-                 "task-4: counter is now 5", "Final counter: 5", "== without it ==",
-                 "Final counter: 1 (lost updates: 4)", NULL);
+                 "task-2: counter is now 3", "task-3: counter is now 4", "task-4: counter is now 5",
+                 "Final counter: 5", "== without it ==", "Final counter: 1 (lost updates: 4)",
+                 NULL);
     free(r.out);
 }
 
@@ -134,7 +134,7 @@ static void test_semaphore(void)
     CIO_ASSERT_CMP(number_after_in(&r, "Session 3:", "at "), >=, 0.99 * 0.5 * U);
     double took = number_after(&r, "took ");
     CIO_ASSERT_CMP(took, >=, 0.99 * 4 * 0.5 * U); /* four rounds of 0.5 s */
-    CIO_ASSERT_CMP(took, <, 10 * 0.5 * U * 0.7); /* well under ten sequential fetches */
+    CIO_ASSERT_CMP(took, <, 10 * 0.5 * U * 0.7);  /* well under ten sequential fetches */
     free(r.out);
 }
 
@@ -153,8 +153,8 @@ static void test_event(void)
 static void test_queue_sentinel(void)
 {
     run r = run_example("sync_queue_sentinel");
-    expect_story(&r, "Consumed: item-0", "Consumed: item-1", "Consumed: item-2",
-                 "Consumed: item-3", "Consumed: item-4", "Consumer: got the sentinel", NULL);
+    expect_story(&r, "Consumed: item-0", "Consumed: item-1", "Consumed: item-2", "Consumed: item-3",
+                 "Consumed: item-4", "Consumer: got the sentinel", NULL);
     CIO_ASSERT_CMP(number_after(&r, "Consumed: item-4 (at "), >=, 0.99 * 2.0 * U);
     CIO_ASSERT_CMP(number_after(&r, "sentinel, done (at "), >=, 0.99 * 2.5 * U);
     free(r.out);
@@ -165,9 +165,8 @@ static void test_queue_join(void)
     run r = run_example("sync_queue_join");
     expect_story(&r, "== maxsize=3", "Produced: job-1", "Produced: job-3",
                  "Consumer-A consumed: job-1", "Consumer-A consumed: job-7",
-                 "== join, then shutdown ==", "main: producer done",
-                 "Consumer-B consumed: job-7", "main: all 7 jobs processed",
-                 "Consumer-B: the queue was shut down", NULL);
+                 "== join, then shutdown ==", "main: producer done", "Consumer-B consumed: job-7",
+                 "main: all 7 jobs processed", "Consumer-B: the queue was shut down", NULL);
     /* Back-pressure: the queue filled to its maxsize and never beyond. */
     CIO_ASSERT_CMP(count(&r, "3 queued"), >, 0);
     CIO_ASSERT_EQ(count(&r, "4 queued"), 0);
@@ -193,7 +192,7 @@ static void test_fan_out_fan_in(void)
     expect_story(&r, "[3] result-3", "[1] result-1", NULL);
     double took = number_after(&r, "ids sum to 190) in ");
     CIO_ASSERT_CMP(took, >=, 0.99 * 0.8 * U); /* 3.9 s of work, 5 at a time */
-    CIO_ASSERT_CMP(took, <, 0.5 * 3.9 * U);    /* far from sequential */
+    CIO_ASSERT_CMP(took, <, 0.5 * 3.9 * U);   /* far from sequential */
     free(r.out);
 }
 
@@ -212,10 +211,10 @@ static void test_rate_limit(void)
 static void test_gen_paging(void)
 {
     run r = run_example("sync_gen_paging");
-    expect_story(&r, "Page 1: ['item-1-0', 'item-1-1', 'item-1-2']", "Page 2:", "Page 3:",
-                 "Page 4: ['item-4-0', 'item-4-1', 'item-4-2']", "end of pages",
-                 "== break after page 2", "Page 1:", "Page 2:",
-                 "(generator closed after page 2: cleaning up)", "closed: 0",
+    expect_story(&r, "Page 1: ['item-1-0', 'item-1-1', 'item-1-2']",
+                 "Page 2:", "Page 3:", "Page 4: ['item-4-0', 'item-4-1', 'item-4-2']",
+                 "end of pages", "== break after page 2",
+                 "Page 1:", "Page 2:", "(generator closed after page 2: cleaning up)", "closed: 0",
                  "== a page that fails ==", "Page 1:", "Page 2:",
                  "next returned -EIO: page 3: server error 500", NULL);
     CIO_ASSERT_EQ(count(&r, "Page 3:"), 1); /* lazy: no page fetched past a break */

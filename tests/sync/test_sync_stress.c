@@ -302,7 +302,7 @@ static int main_sem(void *arg)
     void **args = calloc(NTASKS, sizeof(void *));
     run_with_chaos(sem_worker, NTASKS, args);
     free(args);
-    CIO_ASSERT_EQ(cio_sem_value(&sem), PERMITS); /* permits == initial */
+    CIO_ASSERT_EQ(cio_sem_value(&sem), PERMITS);       /* permits == initial */
     CIO_ASSERT_ERR(cio_sem_release(&sem), -EOVERFLOW); /* none duplicated */
     CIO_ASSERT(sem_ok > 0 && sem_failed > 0);
     printf("  sem: %zu acquired, %zu waits ended by cancel or timeout, %zu cancels, %zu hand-off "
@@ -358,7 +358,7 @@ static int producer(void *arg)
                 break;
             }
             if (cio_cancelled())
-                return -ECANCELED; /* this item was never put */
+                return -ECANCELED;           /* item `id` was never put */
             CIO_ASSERT_ERR(err, -ETIMEDOUT); /* a timeout: try again */
         }
         pause_randomly();
