@@ -496,6 +496,7 @@ static void loop_close(cio_loop *l)
     cio__timers_destroy(l);
     l->backend.vt->destroy(&l->backend);
     cio__stacks_destroy(&l->stacks);
+    cio__ctx_free(&l->sched_ctx);
     pthread_mutex_destroy(&l->ts_lock);
     free(l->ts_calls);
 }
