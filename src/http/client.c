@@ -200,7 +200,8 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
         return -ENOMEM;
     s->o = opts ? *opts : defaults;
     s->multi = curl_multi_init();
-    if (!s->multi)
+    s->spare = calloc(CIO__HTTP_SPARE_HANDLES, sizeof(*s->spare));
+    if (!s->multi || !s->spare)
         goto fail;
     if (s->o.base_url && !(s->base_url = strdup(s->o.base_url)))
         goto fail;
@@ -253,6 +254,9 @@ void cio_http_session_close(cio_http_session *s)
         watcher_remove(w);
         watcher_release(w);
     }
+    for (size_t i = 0; i < s->nspare; i++)
+        curl_easy_cleanup(s->spare[i]);
+    free(s->spare);
     curl_slist_free_all(s->headers);
     free(s->base_url);
     free(s->ca_file);
@@ -357,8 +361,13 @@ void cio__http_xfer_detach(cio__http_xfer *x)
 void cio__http_xfer_free(cio__http_xfer *x)
 {
     cio__http_xfer_detach(x);
-    if (x->easy)
+    cio_http_session *s = x->s;
+    if (x->easy && !x->aborted && s->nspare < CIO__HTTP_SPARE_HANDLES) {
+        curl_easy_reset(x->easy); /* reused: saves curl's per-handle setup */
+        s->spare[s->nspare++] = x->easy;
+    } else if (x->easy) {
         curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->req_headers);
     free(x->url);
     free(x->body);
@@ -378,7 +387,7 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     cio_event_init(&x->data_ev);
     if (!req || !req->url || !req->method)
         return -EINVAL;
-    x->easy = curl_easy_init();
+    x->easy = s->nspare ? s->spare[--s->nspare] : curl_easy_init();
     if (!x->easy)
         return -ENOMEM;
     x->url = build_url(s, x->easy, req);

@@ -39,7 +39,11 @@ struct cio_http_session {
     struct curl_slist *headers;
     struct cio__http_xfer *xfers; /* transfers in flight */
     struct watcher *watchers;     /* sockets curl watches */
+    CURL **spare;                 /* easy handles kept for reuse */
+    size_t nspare;
 };
+
+#define CIO__HTTP_SPARE_HANDLES 64
 
 /* Bytes a streaming transfer buffers before curl is paused. */
 #define CIO__HTTP_STREAM_BUFFER ((size_t)256 * 1024)
