@@ -143,7 +143,12 @@ void cio__task_main(void *arg)
     cio_task *t = arg;
     cio_loop *l = t->loop;
 #ifdef CIO_ASAN
-    __sanitizer_finish_switch_fiber(NULL, &l->main_stack_bottom, &l->main_stack_size);
+    /* The first task starts from the scheduler: learn the thread stack's
+     * bounds then. Later tasks may start from another task's stack. */
+    if (!l->main_stack_bottom)
+        __sanitizer_finish_switch_fiber(NULL, &l->main_stack_bottom, &l->main_stack_size);
+    else
+        __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
     t->status = t->fn(t->arg);
     t->state = CIO__DONE;

@@ -128,7 +128,10 @@ static void test_semaphore(void)
     expect_story(&r, "Session 0: fetching", "Session 1: fetching", "Session 2: fetching",
                  "Session 3: fetching", "Session 9: fetching", "Total results: 10",
                  "At most 3 at once", NULL);
-    CIO_ASSERT_EQ(count(&r, "(3 in flight"), 3);
+    /* The limit is reached and never passed. (How often exactly 3 run depends
+     * on whether the holders' timers fire in one loop turn: not a property of
+     * the semaphore.) */
+    CIO_ASSERT_CMP(count(&r, "(3 in flight"), >=, 1);
     CIO_ASSERT_EQ(count(&r, "(4 in flight"), 0);
     /* Sessions 3-5 start only when the first three release, 0.5 s in. */
     CIO_ASSERT_CMP(number_after_in(&r, "Session 3:", "at "), >=, 0.99 * 0.5 * U);
