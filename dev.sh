@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's two commands:
-#   ./dev.sh demo   build (release) and run the demo
+#   ./dev.sh demo   build (release) and run the demo: the guides' async API client
 #   ./dev.sh test   build and run the whole test suite: release build, then
 #                   ASan+UBSan build, then the core tests under Valgrind
 # Each installs missing Debian packages first (as root), or prints the exact
@@ -55,7 +55,7 @@ case "${1:-}" in
 demo)
     ensure_packages
     build build/release -DCIO_BUILD_TESTS=OFF
-    exec ./build/release/examples/demo "${@:2}"
+    exec ./build/release/examples/api_client "${@:2}"
     ;;
 test)
     ensure_packages

@@ -9,6 +9,11 @@
 #include "cio/callback.h"
 #include "cio/debug.h"
 #include "cio/io.h"
+#include "cio/signal.h"
+#include "cio/process.h"
+#include "cio/stream.h"
+#include "cio/tls.h"
+#include "cio/udp.h"
 #include "cio/sync.h"
 
 #endif

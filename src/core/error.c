@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cio/core.h"
+#include "cio/tls.h"
 
 const char *cio_strerror(int err)
 {
@@ -12,6 +13,10 @@ const char *cio_strerror(int err)
         return "scope exited out of order";
     case CIO_EDEADLOCK_REPORTED:
         return "deadlock reported";
+    case CIO_ETLS:
+        return "TLS handshake or protocol failure";
+    case CIO_ECERT:
+        return "TLS certificate verification failed";
     default:
         break;
     }

@@ -7,6 +7,7 @@
 
 #include "cio.h"
 #include "cio/http.h"
+#include "cio/stream.h"
 
 /* Header lists: name/value pairs in arrival order. */
 typedef struct cio__http_header {
@@ -75,5 +76,10 @@ void cio__http_xfer_free(cio__http_xfer *x);
 
 /* Moves a finished transfer's body and headers into a new response. */
 int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
+
+/* Serves one connection on s with app's routes until it closes (the stream
+ * stays the caller's). For the fuzz target and tests. */
+typedef struct cio_http_app cio_http_app;
+int cio__http_serve_stream(cio_http_app *app, cio_stream *s);
 
 #endif

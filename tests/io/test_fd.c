@@ -434,6 +434,74 @@ static void test_to_thread_cancel_waits(void)
     CIO_ASSERT_OK(cio_test_run(main_to_thread_cancel, NULL));
 }
 
+/* Many tasks on one loop submit and finish jobs in batches, on two
+ * executors at once; workers run with every signal blocked. */
+typedef struct batch_caller_job {
+    cio_executor *ex; /* NULL: the default executor */
+    int calls;
+    long sum;
+} batch_caller_job;
+
+static int add_one(void *arg)
+{
+    sigset_t mask;
+    pthread_sigmask(SIG_SETMASK, NULL, &mask);
+    int *v = arg;
+    int all_blocked = sigismember(&mask, SIGINT) == 1 && sigismember(&mask, SIGUSR1) == 1;
+    *v = all_blocked ? *v + 1 : -1000000;
+    return 0;
+}
+
+static int batch_caller(void *arg)
+{
+    batch_caller_job *b = arg;
+    for (int i = 0; i < b->calls; i++) {
+        int v = i;
+        int err = b->ex ? cio_executor_run(b->ex, add_one, &v) : cio_to_thread(add_one, &v);
+        if (err)
+            return err;
+        b->sum += v;
+    }
+    return 0;
+}
+
+static int main_executor_batches(void *arg)
+{
+    (void)arg;
+    enum { TASKS = 100, CALLS = 50 };
+    cio_executor *ex;
+    CIO_ASSERT_OK(cio_executor_new(&ex, 2));
+    batch_caller_job jobs[TASKS];
+    cio_task *t[TASKS];
+    for (int i = 0; i < TASKS; i++) {
+        jobs[i] = (batch_caller_job){i % 2 ? ex : NULL, CALLS, 0};
+        t[i] = cio_spawn(batch_caller, &jobs[i]);
+    }
+    for (int i = 0; i < TASKS; i++) {
+        CIO_ASSERT_OK(cio_join(t[i]));
+        CIO_ASSERT_EQ(jobs[i].sum, CALLS * (CALLS + 1) / 2);
+    }
+    cio_executor_free(ex);
+    return 0;
+}
+
+static void *loop_thread(void *arg)
+{
+    *(int *)arg = cio_test_run(main_executor_batches, NULL);
+    return NULL;
+}
+
+static void test_executor_batches(void)
+{
+    /* Two loops on two threads share the default executor. */
+    int other = -1;
+    pthread_t th;
+    CIO_ASSERT_EQ(pthread_create(&th, NULL, loop_thread, &other), 0);
+    CIO_ASSERT_OK(cio_test_run(main_executor_batches, NULL));
+    pthread_join(th, NULL);
+    CIO_ASSERT_OK(other);
+}
+
 static int report_backend(void *arg)
 {
     *(const char **)arg = cio_backend_name();
@@ -464,4 +532,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_files, "open, pwrite, pread, fsync, stat, read_file and their errors"),
     CIO_TEST(test_to_thread, "to_thread runs on another thread while the loop goes on"),
     CIO_TEST(test_to_thread_cancel_waits, "a cancelled to_thread waits for the function"),
+    CIO_TEST(test_executor_batches,
+             "5,000 calls from 100 tasks on two executors and two loops; signals blocked"),
 }))

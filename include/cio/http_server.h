@@ -1,0 +1,115 @@
+/* libcio-http, the server: aiohttp.web's shape for cio. An app holds routes
+ * (method + path pattern with {parameters}); each request runs its handler in
+ * the connection's task. Requests are parsed by http-parser; keep-alive and
+ * pipelining, Expect: 100-continue, chunked responses, sendfile and graceful
+ * shutdown are built in.
+ *
+ * Bad input gets the status a careful server gives and the server goes on:
+ * a malformed request line or header → 400 and close; headers over the limit →
+ * 431; a body over the limit → 413; Content-Length with Transfer-Encoding, or
+ * two Content-Lengths → 400 (request smuggling); a client sending its headers
+ * too slowly is cut off by the header timeout; idle keep-alive connections
+ * close after their timeout; a handler that fails gives 500.
+ */
+#ifndef CIO_HTTP_SERVER_H
+#define CIO_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core.h"
+#include "stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cio_http_app cio_http_app;
+typedef struct cio_http_server cio_http_server;
+typedef struct cio_http_req cio_http_req;
+typedef struct cio_http_resp cio_http_resp;
+typedef struct json_t json_t;
+
+/* A handler: fill in resp (or leave it: 200 with an empty body) and return 0,
+ * or return a negative errno: the client gets 500 (if nothing was sent yet)
+ * and the server goes on. */
+typedef int (*cio_http_handler)(cio_http_req *req, cio_http_resp *resp, void *arg);
+
+/* Limits and timeouts; zero-initialise for the documented defaults. */
+typedef struct cio_http_server_opts {
+    size_t max_header_bytes; /* request line + headers; 0: 16 KiB (431 past it) */
+    size_t max_body_bytes;   /* 0: 1 MiB (413 past it) */
+    double header_timeout;   /* whole request head must arrive within; 0: 10 s */
+    double idle_timeout;     /* keep-alive connection with no request; 0: 60 s */
+    double shutdown_grace;   /* cio_http_server_close: in-flight requests; 0: 5 s */
+    int quiet;               /* 1: do not report failing handlers on stderr */
+    cio_stream_opts stream;  /* TLS (stream.tls) for HTTPS, buffer limits */
+} cio_http_server_opts;
+
+/* Creates an app. Returns 0, -EINVAL, -ENOMEM. */
+CIO_API int cio_http_app_new(cio_http_app **out, const cio_http_server_opts *opts);
+
+/* Adds a route: method ("GET", ..., or "*" for any) and a path pattern where
+ * "{name}" matches one path segment ("/posts/{id}"). The first matching route
+ * wins; a path that matches no route gives 404, a path that matches only with
+ * another method gives 405 with Allow. Returns 0, -EINVAL, -ENOMEM. */
+CIO_API int cio_http_app_route(cio_http_app *app, const char *method, const char *pattern,
+                               cio_http_handler handler, void *arg);
+
+/* Frees the app. Its servers must be closed first. NULL is a no-op. */
+CIO_API void cio_http_app_free(cio_http_app *app);
+
+/* Starts serving app on host:port (NULL host: all addresses; port 0: a free
+ * one, see cio_http_server_port). Returns 0 or -errno. Suspends: no. */
+CIO_API int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, int port);
+
+CIO_API int cio_http_server_port(const cio_http_server *srv);
+
+/* Graceful shutdown: stops accepting, closes idle keep-alive connections, lets
+ * in-flight requests finish for up to the app's shutdown_grace, cancels the
+ * rest, and frees the server. Returns 0 or the caller's cancel reason. */
+CIO_API int cio_http_server_close(cio_http_server *srv);
+
+/* ---- requests ---- */
+
+CIO_API const char *cio_http_req_method(const cio_http_req *r);
+/* The path, without the query string, not decoded. */
+CIO_API const char *cio_http_req_path(const cio_http_req *r);
+/* The raw query string (after '?'), or "". */
+CIO_API const char *cio_http_req_query(const cio_http_req *r);
+/* A query parameter, percent-decoded into the request's memory, or NULL. */
+CIO_API const char *cio_http_req_query_param(cio_http_req *r, const char *name);
+/* A path parameter of the matched route ("{id}" → "id"), or NULL. */
+CIO_API const char *cio_http_req_param(const cio_http_req *r, const char *name);
+/* A request header, case-insensitive, or NULL. */
+CIO_API const char *cio_http_req_header(const cio_http_req *r, const char *name);
+/* The whole body, read on first call (bounded by max_body_bytes: -EMSGSIZE
+ * and the client gets 413). Stores a pointer valid for the request and its
+ * length. Suspends: yes. */
+CIO_API int cio_http_req_body(cio_http_req *r, const char **body, size_t *len);
+/* Streams the body instead: returns up to cap bytes, 0 at its end, -errno. */
+CIO_API ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap);
+/* Parses the body as JSON (json_decref the result). -EBADMSG if it is not. */
+CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
+
+/* ---- responses ---- */
+
+/* Sets the status (default 200). */
+CIO_API void cio_http_resp_status(cio_http_resp *r, int status);
+/* Adds a header. Returns 0, -EINVAL (CR/LF in it), -EALREADY once sent. */
+CIO_API int cio_http_resp_header(cio_http_resp *r, const char *name, const char *value);
+/* Sets the body from memory (copied); Content-Length follows. */
+CIO_API int cio_http_resp_body(cio_http_resp *r, const void *data, size_t len);
+/* Sets a JSON body (application/json). */
+CIO_API int cio_http_resp_json(cio_http_resp *r, const json_t *json);
+/* Streams the body in chunks (Transfer-Encoding: chunked): the first call
+ * sends the status and headers. Suspends: yes (backpressure). */
+CIO_API int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len);
+/* Sends a file as the body with sendfile(2) on plain connections (read and
+ * write on TLS). Returns 0, -ENOENT (the client gets 404), -errno. */
+CIO_API int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

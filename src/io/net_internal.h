@@ -1,0 +1,118 @@
+/* Internal parts of streams, servers, TLS and UDP. Never installed.
+ *
+ * A stream has a read buffer (payload: plaintext for TLS) and a write side
+ * of two buffers: `wout`, which the write operation in flight sends from and
+ * nobody else touches, and `win`, where new bytes are appended (so appending
+ * may reallocate while the kernel still reads wout). The write operation is
+ * owned by the stream, not by a task: its completion advances wout, swaps the
+ * buffers when wout is empty and starts the next send, so writes return
+ * without waiting. A small vtable turns payload into wire bytes and back:
+ * plain streams copy, TLS streams run OpenSSL over memory BIOs (tls.c).
+ */
+#ifndef CIO_NET_INTERNAL_H
+#define CIO_NET_INTERNAL_H
+
+#include "cio/stream.h"
+#include "cio/tls.h"
+#include "cio/udp.h"
+#include "io_internal.h"
+
+typedef struct cio__buf {
+    char *p;
+    size_t cap, off, len; /* data is p[off, off + len) */
+} cio__buf;
+
+typedef struct cio__stream_vt {
+    /* Reads payload into dst (up to cap bytes). Returns the count, 0 at EOF,
+     * or -errno. Suspends. */
+    ssize_t (*recv)(cio_stream *s, void *dst, size_t cap);
+    /* Turns n bytes of payload into wire bytes queued on s->win (and kicks
+     * the writer). Returns 0 or -errno. Never suspends. */
+    int (*send)(cio_stream *s, const void *src, size_t n);
+    /* Queues the end of the payload (TLS close_notify). Never suspends. */
+    int (*shutdown)(cio_stream *s);
+    void (*destroy)(cio_stream *s);
+} cio__stream_vt;
+
+/* A task waiting for the write buffer to fall to `level` bytes. */
+typedef struct cio__wwait {
+    struct cio__wwait *prev, *next;
+    cio_task *task;
+    cio_stream *stream;
+    size_t level;
+} cio__wwait;
+
+struct cio_stream {
+    int fd;
+    uint8_t is_socket;
+    uint8_t closing;    /* closed: calls in progress end with -ECONNABORTED */
+    uint8_t eof;        /* the payload ended (EOF or close_notify) */
+    uint8_t rbusy;      /* a read call is in progress */
+    uint8_t wclosed;    /* write_eof done */
+    uint8_t winflight;  /* wop submitted, not completed */
+    uint8_t wstop;      /* do not start new writes (closing) */
+    uint8_t wdirect;    /* plain stream: writes may go straight to send(2) */
+    uint8_t rshort;     /* epoll: the last read came back short */
+    int werr;           /* sticky write error */
+    unsigned busy;      /* calls in progress (and a server's hold) */
+    size_t limit, high, low;
+    cio__buf rb;
+    cio__op *rop; /* the reader's operation in flight (on its stack) */
+    cio__buf win, wout;
+    cio__op wop;
+    cio__wwait *waiters;
+    uint8_t closestarted; /* cio_stream_close began (a second one is refused) */
+    cio_task *wquiet;     /* close: waits for the cancelled wop to complete */
+    double close_timeout; /* bound on the flush at close (TLS shutdown timeout) */
+    const cio__stream_vt *vt;
+    void *tls;
+    /* server bookkeeping (server.c) */
+    cio_server *server;
+    cio_stream *sprev, *snext;
+    cio_task *task;
+};
+
+/* Makes a stream around fd (non-blocking already or made so). Frees fd on
+ * failure. */
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts);
+
+/* One read of wire bytes from s->fd (suspends), published in s->rop so that a
+ * close from another task can cancel it. -ECONNABORTED once s is closing. */
+ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len);
+
+/* Appends wire bytes to s->win and starts sending. Returns 0 or -ENOMEM. */
+int cio__stream_queue(cio_stream *s, const void *p, size_t n);
+
+/* Waits until the write buffer holds at most `level` bytes. Returns 0, the
+ * write error, -ECONNABORTED, or the cancel reason. */
+int cio__stream_wait_level(cio_stream *s, size_t level);
+
+/* Closes s without freeing it (flush, stop the writer, cancel another task's
+ * read, close fd). Returns the flush error or cancel reason. */
+int cio__stream_close_impl(cio_stream *s);
+
+/* Ends a call on s: frees s when it is closed and nobody else is inside. */
+void cio__stream_release(cio_stream *s);
+
+/* TLS (tls.c). Upgrades s; see cio_stream_start_tls. `peer` names the
+ * other side in messages. */
+int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *server_hostname);
+int cio__tls_config_is_server(const cio_tls_config *cfg);
+void cio__tls_config_ref(cio_tls_config *cfg);
+
+/* Resolving (dns.c): checks a host string (NULL allowed when `passive`). */
+int cio__check_host(const char *host);
+/* getaddrinfo's error as -errno, with a cio_fail message naming host and port. */
+int cio__gai_error(int gai, int sys_errno, const char *host, const char *port);
+
+/* Formats addr as "1.2.3.4:80" or "[::1]:80" into buf. */
+const char *cio__addr_str(const struct sockaddr *addr, char *buf, size_t len);
+
+/* Whether an error means the peer went away (quiet in server reports). */
+static inline int cio__peer_gone(int err)
+{
+    return err == -ECONNRESET || err == -EPIPE || err == -ECONNABORTED || err == -ECANCELED ||
+           err == -ETIMEDOUT || err == -ENOTCONN;
+}
+
+#endif

@@ -1,0 +1,798 @@
+/* Subprocesses (include/cio/process.h).
+ *
+ * Spawning is posix_spawn: glibc runs it vfork-style and reports a failed
+ * exec as the call's error, which gives -ENOENT for a missing program without
+ * a status pipe of our own. Pipes are made close-on-exec and moved above the
+ * standard descriptors before the child's dup2 actions run, so no action can
+ * clobber another's source.
+ *
+ * Waiting: a pidfd becomes readable when the child exits; the first waiting
+ * task waits for that (a POLL operation on either backend) and reaps with
+ * waitid(WNOHANG); other waiting tasks park until it is done. A process closed
+ * before its child was reaped hands the child to the reaper thread: one
+ * detached thread that poll()s the pidfds of such children, reaps them as they
+ * exit, and ends when none is left. */
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cio/process.h"
+#include "cio/scope.h"
+#include "cio/group.h"
+#include "io_internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+typedef struct pwaiter {
+    struct pwaiter *prev, *next;
+    cio_task *task;
+} pwaiter;
+
+struct cio_process {
+    pid_t pid;
+    int pidfd; /* -1 without pidfd support */
+    int fds[3];
+    int reaped;
+    int code;         /* the exit status once reaped, or -ECHILD */
+    int term_signal;  /* the signal that ended the child, or 0 */
+    cio_task *leader; /* the task waiting for the child's exit */
+    pwaiter *head, *tail;
+};
+
+/* ---- reaping ---- */
+
+static int have_p_pidfd = 1; /* waitid(P_PIDFD) works (Linux 5.4+) */
+
+/* waitid(WEXITED | WNOHANG) by pidfd where possible, else by pid. */
+static int wait_child(pid_t pid, int pidfd, siginfo_t *si)
+{
+    if (pidfd >= 0 && __atomic_load_n(&have_p_pidfd, __ATOMIC_RELAXED)) {
+        int r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG);
+        if (!(r < 0 && errno == EINVAL))
+            return r;
+        __atomic_store_n(&have_p_pidfd, 0, __ATOMIC_RELAXED);
+    }
+    return waitid(P_PID, (id_t)pid, si, WEXITED | WNOHANG);
+}
+
+/* Reaps the child if it has exited. Returns 1 when reaped (p->code is set), 0
+ * while it runs. */
+static int try_reap(cio_process *p)
+{
+    if (p->reaped)
+        return 1;
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    int r;
+    do {
+        r = wait_child(p->pid, p->pidfd, &si);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        p->reaped = 1; /* someone else reaped it: the status is lost */
+        p->code = -errno;
+        return 1;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    p->reaped = 1;
+    if (si.si_code == CLD_EXITED) {
+        p->code = si.si_status;
+    } else {
+        p->term_signal = si.si_status;
+        p->code = 128 + si.si_status;
+    }
+    return 1; /* the pidfd stays open: a leader may still be waiting on it */
+}
+
+static void link_pwaiter(cio_process *p, pwaiter *w)
+{
+    w->next = NULL;
+    w->prev = p->tail;
+    if (p->tail)
+        p->tail->next = w;
+    else
+        p->head = w;
+    p->tail = w;
+}
+
+static void unlink_pwaiter(cio_process *p, pwaiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        p->tail = w->prev;
+    w->prev = w->next = NULL;
+}
+
+typedef struct park_ctx {
+    cio_process *p;
+    pwaiter *w;
+} park_ctx;
+
+static int pwaiter_unpark(cio_task *t, void *data)
+{
+    (void)t;
+    park_ctx *c = data;
+    unlink_pwaiter(c->p, c->w);
+    return 1;
+}
+
+/* The leader is done: every parked waiter looks again (one of them leads
+ * next if the child still runs). */
+static void wake_waiters(cio_process *p)
+{
+    pwaiter *w;
+    while ((w = p->head)) {
+        unlink_pwaiter(p, w);
+        cio__wake(w->task, 0);
+    }
+}
+
+int cio_process_wait(cio_process *p)
+{
+    if (!p)
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    double delay = 0.001;
+    for (;;) {
+        if (try_reap(p))
+            return p->code;
+        err = cio__cancel_reason(self); /* woken to look again, then cancelled */
+        if (err)
+            return err;
+        if (p->leader) {
+            pwaiter w = {.task = self};
+            park_ctx c = {p, &w};
+            link_pwaiter(p, &w);
+            err = cio__park(self, "process", p, pwaiter_unpark, &c);
+        } else {
+            p->leader = self;
+            if (p->pidfd >= 0) {
+                err = cio_wait_readable(p->pidfd);
+            } else { /* no pidfd: poll at growing intervals */
+                err = cio_sleep(delay);
+                delay = delay * 2 < 0.05 ? delay * 2 : 0.05;
+            }
+            p->leader = NULL;
+            wake_waiters(p);
+        }
+        if (err < 0)
+            return err;
+    }
+}
+
+/* ---- the reaper thread ---- */
+
+typedef struct orphan {
+    pid_t pid;
+    int pidfd;
+} orphan;
+
+static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
+static orphan *orphans;
+static size_t norphans, orphans_cap;
+static int reaper_running;
+static int reaper_wakefd = -1;
+
+/* Reaps the orphans that exited. Called with reap_lock held. */
+static void reap_orphans(void)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < norphans; i++) {
+        orphan *o = &orphans[i];
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        int r = wait_child(o->pid, o->pidfd, &si);
+        if (r == 0 && si.si_pid == 0) {
+            orphans[keep++] = *o;
+            continue;
+        }
+        if (o->pidfd >= 0)
+            close(o->pidfd);
+    }
+    norphans = keep;
+}
+
+static void *reaper(void *arg)
+{
+    (void)arg;
+    struct pollfd *fds = NULL;
+    size_t cap = 0;
+    pthread_mutex_lock(&reap_lock);
+    for (;;) {
+        reap_orphans();
+        if (norphans == 0)
+            break;
+        if (cap < norphans + 1) {
+            struct pollfd *bigger = realloc(fds, (norphans + 1) * sizeof(*fds));
+            if (bigger) {
+                fds = bigger;
+                cap = norphans + 1;
+            }
+        }
+        size_t n = 0;
+        int timeout = -1;
+        if (cap) {
+            fds[n++] = (struct pollfd){.fd = reaper_wakefd, .events = POLLIN};
+            for (size_t i = 0; i < norphans && n < cap; i++) {
+                if (orphans[i].pidfd >= 0)
+                    fds[n++] = (struct pollfd){.fd = orphans[i].pidfd, .events = POLLIN};
+                else
+                    timeout = 50; /* no pidfd: look again soon */
+            }
+        }
+        if (n < norphans + 1)
+            timeout = 50;
+        int wakefd = reaper_wakefd;
+        pthread_mutex_unlock(&reap_lock);
+        poll(fds, n, timeout);
+        uint64_t v;
+        while (read(wakefd, &v, sizeof(v)) > 0) {
+        }
+        pthread_mutex_lock(&reap_lock);
+    }
+    close(reaper_wakefd);
+    reaper_wakefd = -1;
+    reaper_running = 0;
+    pthread_mutex_unlock(&reap_lock);
+    free(fds);
+    return NULL;
+}
+
+/* A forked child has no reaper thread, and its parent's orphans are not its
+ * children. */
+static void reaper_atfork_child(void)
+{
+    for (size_t i = 0; i < norphans; i++)
+        if (orphans[i].pidfd >= 0)
+            close(orphans[i].pidfd);
+    norphans = 0;
+    if (reaper_wakefd >= 0)
+        close(reaper_wakefd);
+    reaper_wakefd = -1;
+    reaper_running = 0;
+    pthread_mutex_init(&reap_lock, NULL);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, reaper_atfork_child);
+}
+
+/* Hands a child that still runs to the reaper thread (which owns pidfd from
+ * now on). */
+static void adopt(pid_t pid, int pidfd)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&reap_lock);
+    if (norphans == orphans_cap) {
+        size_t cap = orphans_cap ? orphans_cap * 2 : 16;
+        orphan *bigger = realloc(orphans, cap * sizeof(*bigger));
+        if (!bigger) {
+            pthread_mutex_unlock(&reap_lock);
+            fprintf(stderr, "cio: out of memory: child %d will not be reaped\n", (int)pid);
+            if (pidfd >= 0)
+                close(pidfd);
+            return;
+        }
+        orphans = bigger;
+        orphans_cap = cap;
+    }
+    orphans[norphans++] = (orphan){pid, pidfd};
+    if (reaper_running) {
+        uint64_t one = 1;
+        ssize_t r = write(reaper_wakefd, &one, sizeof(one));
+        (void)r;
+    } else {
+        reaper_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        /* The thread takes no signals: they are for the program's threads. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        pthread_t th;
+        if (reaper_wakefd >= 0 && pthread_create(&th, &attr, reaper, NULL) == 0) {
+            reaper_running = 1;
+        } else {
+            fprintf(stderr, "cio: cannot start the reaper thread: child %d will not be reaped\n",
+                    (int)pid);
+            if (reaper_wakefd >= 0)
+                close(reaper_wakefd);
+            reaper_wakefd = -1;
+            if (pidfd >= 0)
+                close(pidfd);
+            norphans--;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_unlock(&reap_lock);
+}
+
+/* ---- spawning ---- */
+
+/* Moves fd above the standard descriptors (close-on-exec). Returns the new
+ * descriptor or -errno; fd is closed either way. */
+static int above_stdio(int fd)
+{
+    if (fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    close(fd);
+    return moved < 0 ? -err : moved;
+}
+
+/* A pipe for standard descriptor `which`: the child's end blocking, ours
+ * non-blocking, both close-on-exec and above 2. */
+static int make_pipe(int which, int *ours, int *theirs)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    fds[0] = above_stdio(fds[0]);
+    fds[1] = above_stdio(fds[1]);
+    if (fds[0] < 0 || fds[1] < 0) {
+        int err = fds[0] < 0 ? fds[0] : fds[1];
+        if (fds[0] >= 0)
+            close(fds[0]);
+        if (fds[1] >= 0)
+            close(fds[1]);
+        return err;
+    }
+    int r = which == 0 ? 0 : 1; /* the child reads its stdin */
+    *theirs = fds[r];
+    *ours = fds[1 - r];
+    int fl = fcntl(*ours, F_GETFL);
+    if (fl < 0 || fcntl(*ours, F_SETFL, fl | O_NONBLOCK) < 0) {
+        int err = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return err;
+    }
+    return 0;
+}
+
+static int pidfd_open_(pid_t pid)
+{
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -1 : (int)fd;
+}
+
+int cio_process_spawn(cio_process **out, const char *const *argv, const cio_process_opts *opts)
+{
+    static const cio_process_opts defaults;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!argv || !argv[0] || !argv[0][0])
+        return -EINVAL;
+    const cio_process_opts *o = opts ? opts : &defaults;
+    const cio_stdio modes[3] = {o->stdin_mode, o->stdout_mode, o->stderr_mode};
+    const int user_fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
+    for (int i = 0; i < 3; i++) {
+        if (modes[i] < CIO_STDIO_INHERIT || modes[i] > CIO_STDIO_FD)
+            return -EINVAL;
+        if (modes[i] == CIO_STDIO_STDOUT && i != 2)
+            return -EINVAL;
+        if (modes[i] == CIO_STDIO_FD && user_fds[i] < 0)
+            return -EINVAL;
+    }
+    cio_process *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->pidfd = -1;
+    int theirs[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++)
+        p->fds[i] = -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int have_fa = 0, have_attr = 0, err = 0;
+
+    for (int i = 0; i < 3 && !err; i++) {
+        if (modes[i] == CIO_STDIO_PIPE) {
+            err = make_pipe(i, &p->fds[i], &theirs[i]);
+        } else if (modes[i] == CIO_STDIO_FD) {
+            /* A copy above 2, so that no dup2 below overwrites it first. */
+            theirs[i] = fcntl(user_fds[i], F_DUPFD_CLOEXEC, 3);
+            if (theirs[i] < 0)
+                err = -errno;
+        }
+    }
+    if (err)
+        goto fail;
+    err = -posix_spawn_file_actions_init(&fa);
+    if (err)
+        goto fail;
+    have_fa = 1;
+    for (int i = 0; i < 3 && !err; i++) {
+        switch (modes[i]) {
+        case CIO_STDIO_PIPE:
+        case CIO_STDIO_FD:
+            err = -posix_spawn_file_actions_adddup2(&fa, theirs[i], i);
+            break;
+        case CIO_STDIO_DEVNULL:
+            err = -posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+                                                    i == 0 ? O_RDONLY : O_WRONLY, 0);
+            break;
+        case CIO_STDIO_STDOUT:
+            err = -posix_spawn_file_actions_adddup2(&fa, 1, 2);
+            break;
+        case CIO_STDIO_INHERIT:
+            break;
+        }
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    if (!err && !o->inherit_fds)
+        err = -posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+    if (!err && o->cwd)
+        err = -posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+    if (err)
+        goto fail;
+    err = -posix_spawnattr_init(&attr);
+    if (err)
+        goto fail;
+    have_attr = 1;
+    sigset_t none, defaults_;
+    sigemptyset(&none);
+    sigemptyset(&defaults_);
+    sigaddset(&defaults_, SIGPIPE);
+    sigaddset(&defaults_, SIGXFSZ);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults_);
+    if (o->new_process_group) {
+        flags |= POSIX_SPAWN_SETPGROUP;
+        posix_spawnattr_setpgroup(&attr, 0);
+    }
+    posix_spawnattr_setflags(&attr, flags);
+
+    char *const *av = (char *const *)argv;
+    char *const *env = o->envp ? (char *const *)o->envp : environ;
+    int e = strchr(argv[0], '/') ? posix_spawn(&p->pid, argv[0], &fa, &attr, av, env)
+                                 : posix_spawnp(&p->pid, argv[0], &fa, &attr, av, env);
+    if (e) {
+        err = cio_fail(-e, "cannot run %s%s%s: %s", argv[0], o->cwd ? " in " : "",
+                       o->cwd ? o->cwd : "", strerror(e));
+        goto fail;
+    }
+    p->pidfd = pidfd_open_(p->pid);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < 3; i++)
+        if (theirs[i] >= 0)
+            close(theirs[i]);
+    *out = p;
+    return 0;
+fail:
+    if (have_fa)
+        posix_spawn_file_actions_destroy(&fa);
+    if (have_attr)
+        posix_spawnattr_destroy(&attr);
+    for (int i = 0; i < 3; i++) {
+        if (theirs[i] >= 0)
+            close(theirs[i]);
+        if (p->fds[i] >= 0)
+            close(p->fds[i]);
+    }
+    free(p);
+    return err;
+}
+
+/* ---- the rest of the API ---- */
+
+pid_t cio_process_pid(const cio_process *p)
+{
+    return p ? p->pid : -1;
+}
+
+int cio_process_fd(const cio_process *p, int which)
+{
+    if (!p || which < 0 || which > 2)
+        return -1;
+    return p->fds[which];
+}
+
+int cio_process_take_fd(cio_process *p, int which)
+{
+    int fd = cio_process_fd(p, which);
+    if (fd >= 0)
+        p->fds[which] = -1;
+    return fd;
+}
+
+int cio_process_stream(cio_process *p, int which, cio_stream **out, const cio_stream_opts *opts)
+{
+    if (out)
+        *out = NULL;
+    if (!p || !out || which < 0 || which > 2)
+        return -EINVAL;
+    int fd = cio_process_take_fd(p, which);
+    if (fd < 0)
+        return -EBADF;
+    return cio_stream_from_fd(out, fd, opts); /* owns fd, even on failure */
+}
+
+int cio_process_close_fd(cio_process *p, int which)
+{
+    int fd = cio_process_take_fd(p, which);
+    if (fd < 0)
+        return -EBADF;
+    close(fd);
+    return 0;
+}
+
+int cio_process_returncode(const cio_process *p)
+{
+    if (!p)
+        return -EINVAL;
+    return p->reaped ? p->code : -EINPROGRESS;
+}
+
+int cio_process_term_signal(const cio_process *p)
+{
+    return p && p->reaped ? p->term_signal : 0;
+}
+
+int cio_process_send_signal(cio_process *p, int sig)
+{
+    if (!p || sig < 0 || sig > SIGRTMAX)
+        return -EINVAL;
+    if (p->reaped)
+        return -ESRCH;
+    long r = -1;
+    if (p->pidfd >= 0) {
+        r = syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+        if (r < 0 && errno == ENOSYS)
+            r = kill(p->pid, sig);
+    } else {
+        r = kill(p->pid, sig);
+    }
+    return r < 0 ? -errno : 0;
+}
+
+int cio_process_terminate(cio_process *p)
+{
+    return cio_process_send_signal(p, SIGTERM);
+}
+
+int cio_process_kill(cio_process *p)
+{
+    return cio_process_send_signal(p, SIGKILL);
+}
+
+/* write(2) that reports a closed pipe as -EPIPE without raising SIGPIPE: the
+ * signal is blocked around the call and, if the write raised it, taken back
+ * (unless one was pending already). */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t r = write(fd, buf, len);
+    int err = errno;
+    if (r < 0 && err == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    if (sigismember(&old, SIGPIPE) != 1)
+        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
+    return r < 0 ? -err : r;
+}
+
+ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
+{
+    if (!p || (!buf && len))
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    int fd = p->fds[0];
+    if (fd < 0)
+        return -EBADF;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = write_nosigpipe(fd, (const char *)buf + done, len - done);
+        if (r >= 0) {
+            done += (size_t)r;
+        } else if (r == -EAGAIN) {
+            err = cio_wait_writable(fd);
+            if (err)
+                return err;
+        } else if (r != -EINTR) {
+            return r;
+        }
+    }
+    return (ssize_t)done;
+}
+
+/* ---- communicate ---- */
+
+typedef struct feed_job {
+    cio_process *p;
+    const void *input;
+    size_t len;
+} feed_job;
+
+static int feed(void *arg)
+{
+    feed_job *j = arg;
+    ssize_t r = j->len ? cio_process_write(j->p, j->input, j->len) : 0;
+    cio_process_close_fd(j->p, 0);
+    return r >= 0 || r == -EPIPE ? 0 : (int)r; /* the child may stop reading */
+}
+
+typedef struct collect_job {
+    int fd;
+    char **buf;
+    size_t *len;
+} collect_job;
+
+/* Reads fd to EOF into a growing buffer that stays readable after a timeout. */
+static int collect(void *arg)
+{
+    collect_job *j = arg;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (cap - n < 1024) {
+            size_t bigger = cap ? cap * 2 : 4096;
+            char *b = realloc(*j->buf, bigger + 1);
+            if (!b)
+                return -ENOMEM;
+            *j->buf = b;
+            cap = bigger;
+        }
+        ssize_t r = cio_read(j->fd, *j->buf + n, cap - n);
+        if (r == 0)
+            return 0;
+        if (r == -EAGAIN) {
+            int err = cio_wait_readable(j->fd);
+            if (err)
+                return err;
+            continue;
+        }
+        if (r < 0 && r != -EINTR)
+            return (int)r;
+        if (r > 0) {
+            n += (size_t)r;
+            *j->len = n;
+            (*j->buf)[n] = 0;
+        }
+    }
+}
+
+/* After a failure: SIGKILL, then reap in a shield (bounded, should the child
+ * hang in the kernel; close hands it to the reaper then). */
+static void kill_and_reap(cio_process *p)
+{
+    if (p->reaped)
+        return;
+    cio_process_kill(p);
+    cio_scope shield, limit;
+    if (cio_shield_enter(&shield))
+        return;
+    if (cio_timeout_enter(&limit, 5.0) == 0) {
+        cio_process_wait(p);
+        cio_timeout_exit(&limit);
+    }
+    cio_shield_exit(&shield);
+}
+
+int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
+                            cio_process_output *res, double timeout)
+{
+    if (res)
+        memset(res, 0, sizeof(*res));
+    if (!p || !res || (input_len && !input) || (input_len && p->fds[0] < 0) || !(timeout >= 0))
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (!self)
+        return -EPERM;
+    for (int i = 1; i <= 2; i++) {
+        char **buf = i == 1 ? &res->out : &res->err;
+        if (p->fds[i] >= 0 && !(*buf = calloc(1, 1)))
+            return -ENOMEM;
+    }
+    cio_scope limit;
+    if (!err)
+        err = cio_timeout_enter(&limit, timeout);
+    int entered = !err;
+    feed_job fj = {p, input, input_len};
+    collect_job cj[2] = {{p->fds[1], &res->out, &res->out_len},
+                         {p->fds[2], &res->err, &res->err_len}};
+    cio_group *g = NULL;
+    if (!err)
+        err = cio_group_new(&g);
+    if (!err) {
+        int spawned = 0;
+        if (p->fds[0] >= 0)
+            spawned |= cio_group_spawn(g, feed, &fj) ? 0 : 1;
+        for (int i = 0; i < 2; i++)
+            if (cj[i].fd >= 0)
+                spawned |= cio_group_spawn(g, collect, &cj[i]) ? 0 : 1;
+        if (spawned)
+            cio_group_cancel(g);
+        int gerr = cio_group_wait(g);
+        cio_group_free(g);
+        err = spawned ? -ENOMEM : gerr;
+    }
+    if (!err)
+        err = cio_process_wait(p);
+    if (entered) {
+        int expired = cio_timeout_exit(&limit);
+        if (expired && err < 0 && !cio_cancelled())
+            err = expired; /* the deadline, not an outer cancel */
+    }
+    cio_process_close_fd(p, 0);
+    cio_process_close_fd(p, 1);
+    cio_process_close_fd(p, 2);
+    if (err < 0)
+        kill_and_reap(p);
+    return err;
+}
+
+void cio_process_output_free(cio_process_output *res)
+{
+    if (!res)
+        return;
+    free(res->out);
+    free(res->err);
+    memset(res, 0, sizeof(*res));
+}
+
+void cio_process_close(cio_process *p)
+{
+    if (!p)
+        return;
+    if (p->leader || p->head) {
+        fprintf(stderr,
+                "cio: cio_process_close on process %d while a task waits for it; "
+                "it is left open\n",
+                (int)p->pid);
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        if (p->fds[i] >= 0)
+            close(p->fds[i]);
+    if (!try_reap(p)) {
+        adopt(p->pid, p->pidfd);
+        p->pidfd = -1;
+    }
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    free(p);
+}

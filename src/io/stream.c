@@ -1,0 +1,919 @@
+/* Streams (include/cio/stream.h): read buffering with asyncio's limits, a
+ * write side that flushes in the background with high/low water marks, and
+ * close from any task. The layout is explained in net_internal.h.
+ *
+ * Reading: a read of a large buffer with nothing buffered goes straight into
+ * the caller's memory (no copy, no allocation); small reads and separator
+ * searches fill the stream's buffer, which starts at 4 KiB and grows by
+ * doubling, bounded by the limit.
+ *
+ * Writing: on epoll, an idle plain stream first tries send(2) from the
+ * caller's buffer, like asyncio's transport.write; what does not fit is
+ * copied. On io_uring, bytes are copied and one SEND is submitted; it joins
+ * the loop's next batch of submissions. Either way the operation belongs to
+ * the stream and its completion (wop_done) starts the next one.
+ *
+ * Lifetime: `busy` counts the calls in progress (and a server's hold).
+ * Closing marks the stream, cancels the write operation (waiting for the
+ * kernel's confirmation) and the other tasks' operations, and closes the
+ * descriptor; the memory goes when nobody else is inside. */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net_internal.h"
+
+#define RBUF_MIN 4096          /* first read buffer */
+#define WBUF_MIN 1024          /* first write buffer */
+#define WBUF_KEEP (64 * 1024)  /* larger write buffers are freed once empty */
+#define READ_DIRECT 4096       /* reads this large bypass the buffer when it is empty */
+
+/* ---- buffers ---- */
+
+/* Makes room for `extra` bytes after b's data, keeping the data. */
+static int buf_reserve(cio__buf *b, size_t extra, size_t min_cap)
+{
+    if (b->cap - b->off - b->len >= extra)
+        return 0;
+    if (b->off) {
+        memmove(b->p, b->p + b->off, b->len);
+        b->off = 0;
+        if (b->cap - b->len >= extra)
+            return 0;
+    }
+    size_t need = b->len + extra;
+    size_t cap = b->cap ? b->cap : min_cap;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_consume(cio__buf *b, size_t n)
+{
+    b->off += n;
+    b->len -= n;
+    if (!b->len)
+        b->off = 0;
+}
+
+static void buf_free(cio__buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}
+
+static size_t wbuffered(const cio_stream *s)
+{
+    return s->win.len + s->wout.len;
+}
+
+static int native(void)
+{
+    return cio__loop && cio__loop->backend.vt->native_io;
+}
+
+/* ---- lifetime ---- */
+
+static void destroy(cio_stream *s)
+{
+    if (s->vt->destroy)
+        s->vt->destroy(s);
+    if (s->fd >= 0)
+        close(s->fd);
+    buf_free(&s->rb);
+    buf_free(&s->win);
+    buf_free(&s->wout);
+    free(s);
+}
+
+static void destroy_if_done(cio_stream *s)
+{
+    if (s->closing && !s->busy && !s->winflight)
+        destroy(s);
+}
+
+void cio__stream_release(cio_stream *s)
+{
+    s->busy--;
+    destroy_if_done(s);
+}
+
+/* ---- the write side ---- */
+
+static void unlink_waiter(cio_stream *s, cio__wwait *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+/* Wakes the writers whose level has been reached, or all of them on an
+ * error or a close. */
+static void notify(cio_stream *s)
+{
+    size_t level = wbuffered(s);
+    cio__wwait *next;
+    for (cio__wwait *w = s->waiters; w; w = next) {
+        next = w->next;
+        int res = s->werr ? s->werr : s->closing ? -ECONNABORTED : 0;
+        if (res || level <= w->level) {
+            unlink_waiter(s, w);
+            cio__wake(w->task, res);
+        }
+    }
+}
+
+static void write_failed(cio_stream *s, int err)
+{
+    if (!s->werr)
+        s->werr = err;
+    s->win.off = s->win.len = 0;
+    s->wout.off = s->wout.len = 0;
+}
+
+static void sent(cio_stream *s, size_t n)
+{
+    buf_consume(&s->wout, n);
+    if (!s->wout.len && s->wout.cap > WBUF_KEEP)
+        buf_free(&s->wout);
+}
+
+static void wop_done(cio__op *op);
+
+/* Sends what is queued until the socket is full, then leaves an operation
+ * in flight whose completion carries on. */
+static void kick(cio_stream *s)
+{
+    while (!s->winflight && !s->werr && !s->wstop) {
+        if (!s->wout.len) {
+            if (!s->win.len)
+                break;
+            cio__buf t = s->wout;
+            s->wout = s->win;
+            s->win = t;
+        }
+        cio__backend *b = &cio__loop->backend;
+        const char *p = s->wout.p + s->wout.off;
+        if (b->vt->native_io) {
+            s->wop = (cio__op){.kind = s->is_socket ? CIO__OP_SEND : CIO__OP_WRITE,
+                               .fd = s->fd,
+                               .buf = (void *)p,
+                               .len = s->wout.len,
+                               .off = -1,
+                               .flags = MSG_NOSIGNAL,
+                               .done = wop_done,
+                               .data = s};
+            s->winflight = 1;
+            cio__backend_submit(b, &s->wop);
+            return; /* wop_done may have run already: s is not ours now */
+        }
+        ssize_t r = s->is_socket ? send(s->fd, p, s->wout.len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                 : write(s->fd, p, s->wout.len);
+        if (r > 0) {
+            sent(s, (size_t)r);
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s->wop = (cio__op){.kind = CIO__OP_POLL,
+                               .fd = s->fd,
+                               .events = POLLOUT,
+                               .done = wop_done,
+                               .data = s};
+            s->winflight = 1;
+            cio__backend_submit(b, &s->wop);
+            return;
+        }
+        write_failed(s, r < 0 ? -errno : -EPIPE);
+    }
+    notify(s);
+}
+
+static void wop_done(cio__op *op)
+{
+    cio_stream *s = op->data;
+    s->winflight = 0;
+    int r = op->res;
+    if (s->wstop) {
+        if (s->wquiet) {
+            cio__wake(s->wquiet, 0);
+            s->wquiet = NULL;
+        } else {
+            destroy_if_done(s);
+        }
+        return;
+    }
+    if (op->kind != CIO__OP_POLL) {
+        if (r > 0)
+            sent(s, (size_t)r);
+        else
+            write_failed(s, r < 0 ? r : -EPIPE);
+    } else if (r < 0) {
+        write_failed(s, r);
+    } /* else writable (or an error that send(2) will name) */
+    kick(s);
+}
+
+int cio__stream_queue(cio_stream *s, const void *p, size_t n)
+{
+    if (!n)
+        return 0;
+    if (buf_reserve(&s->win, n, WBUF_MIN))
+        return -ENOMEM;
+    memcpy(s->win.p + s->win.off + s->win.len, p, n);
+    s->win.len += n;
+    kick(s);
+    return 0;
+}
+
+static int unpark_waiter(cio_task *t, void *data)
+{
+    (void)t;
+    cio__wwait *w = data;
+    unlink_waiter(w->stream, w);
+    return 1;
+}
+
+int cio__stream_wait_level(cio_stream *s, size_t level)
+{
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    for (;;) {
+        if (s->werr)
+            return s->werr;
+        if (s->closing)
+            return -ECONNABORTED;
+        if (wbuffered(s) <= level)
+            return 0;
+        cio__wwait w = {.task = self, .stream = s, .level = level, .next = s->waiters};
+        if (w.next)
+            w.next->prev = &w;
+        s->waiters = &w;
+        err = cio__park(self, "stream drain", s, unpark_waiter, &w);
+        if (err)
+            return err;
+    }
+}
+
+/* ---- raw reads ---- */
+
+ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
+{
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    if (s->closing)
+        return -ECONNABORTED;
+    if (self->loop->backend.vt->native_io) {
+        cio__op op = {.kind = s->is_socket ? CIO__OP_RECV : CIO__OP_READ,
+                      .fd = s->fd,
+                      .buf = buf,
+                      .len = len,
+                      .off = -1};
+        s->rop = &op;
+        ssize_t r = cio__op_run(self, &op, "stream read");
+        s->rop = NULL;
+        return s->closing ? -ECONNABORTED : r;
+    }
+    /* A read that came back short has probably emptied the socket: wait for
+     * readiness first rather than spend a system call on EAGAIN (libuv's
+     * rule too). */
+    int wait_first = s->rshort;
+    for (;;) {
+        if (!wait_first) {
+            ssize_t r = s->is_socket ? recv(s->fd, buf, len, MSG_DONTWAIT) : read(s->fd, buf, len);
+            if (r >= 0) {
+                s->rshort = (size_t)r < len;
+                return r;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+        }
+        wait_first = 0;
+        ssize_t r;
+        cio__op op = {.kind = CIO__OP_POLL, .fd = s->fd, .events = POLLIN};
+        s->rop = &op;
+        r = cio__op_run(self, &op, "stream read");
+        s->rop = NULL;
+        if (s->closing)
+            return -ECONNABORTED;
+        if (r < 0)
+            return r;
+    }
+}
+
+static ssize_t plain_recv(cio_stream *s, void *dst, size_t cap)
+{
+    return cio__stream_raw_recv(s, dst, cap);
+}
+
+static const cio__stream_vt plain_vt = {
+    .recv = plain_recv,
+    .send = cio__stream_queue,
+};
+
+/* ---- the read side ---- */
+
+/* Reads more payload into the buffer. Returns the count, 0 at EOF, -errno. */
+static ssize_t fill(cio_stream *s)
+{
+    if (s->eof)
+        return 0;
+    cio__buf *b = &s->rb;
+    if (b->cap - b->off - b->len < RBUF_MIN / 4 &&
+        buf_reserve(b, b->len < RBUF_MIN ? RBUF_MIN : b->len, RBUF_MIN))
+        return -ENOMEM;
+    ssize_t r = s->vt->recv(s, b->p + b->off + b->len, b->cap - b->off - b->len);
+    if (r > 0)
+        b->len += (size_t)r;
+    else if (r == 0)
+        s->eof = 1;
+    return r;
+}
+
+/* Copies up to n buffered bytes out. */
+static size_t take(cio_stream *s, void *buf, size_t n)
+{
+    if (n > s->rb.len)
+        n = s->rb.len;
+    if (!n)
+        return 0;
+    memcpy(buf, s->rb.p + s->rb.off, n);
+    buf_consume(&s->rb, n);
+    return n;
+}
+
+/* Puts n bytes back in front of the buffer (a cancelled read_exactly). */
+static int unread(cio_stream *s, const void *p, size_t n)
+{
+    cio__buf *b = &s->rb;
+    if (!n)
+        return 0;
+    if (b->off < n) {
+        if (buf_reserve(b, n, RBUF_MIN))
+            return -ENOMEM;
+        memmove(b->p + n, b->p + b->off, b->len);
+        b->off = n;
+    }
+    b->off -= n;
+    b->len += n;
+    memcpy(b->p + b->off, p, n);
+    return 0;
+}
+
+static int read_enter(cio_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    if (s->closestarted)
+        return -EBADF;
+    if (s->rbusy)
+        return -EBUSY;
+    s->rbusy = 1;
+    s->busy++;
+    return 0;
+}
+
+static ssize_t read_leave(cio_stream *s, ssize_t r)
+{
+    s->rbusy = 0;
+    cio__stream_release(s);
+    return r;
+}
+
+ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n)
+{
+    if (!buf && n)
+        return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    ssize_t r;
+    if (!n) {
+        r = 0;
+    } else if (s->rb.len) {
+        r = (ssize_t)take(s, buf, n);
+    } else if (s->eof) {
+        r = 0;
+    } else if (n >= READ_DIRECT) {
+        r = s->vt->recv(s, buf, n);
+        if (r == 0)
+            s->eof = 1;
+    } else {
+        r = fill(s);
+        if (r > 0)
+            r = (ssize_t)take(s, buf, n);
+    }
+    return read_leave(s, r);
+}
+
+ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size_t *got)
+{
+    if (got)
+        *got = 0;
+    if (!buf && n)
+        return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    char *p = buf;
+    size_t done = take(s, p, n);
+    ssize_t r = 0;
+    while (done < n) {
+        if (s->eof) {
+            r = -EPIPE;
+            break;
+        }
+        if (n - done >= READ_DIRECT) {
+            r = s->vt->recv(s, p + done, n - done);
+            if (r > 0)
+                done += (size_t)r;
+            else if (r == 0)
+                s->eof = 1;
+        } else {
+            r = fill(s);
+            if (r > 0)
+                done += take(s, p + done, n - done);
+        }
+        if (r < 0)
+            break;
+    }
+    if (r == -EPIPE) {
+        if (got)
+            *got = done;
+    } else if (r < 0 && r != -ECONNABORTED) {
+        unread(s, p, done); /* nothing lost: the next read sees these bytes */
+    }
+    return read_leave(s, r < 0 ? r : (ssize_t)n);
+}
+
+/* read_until and read_line. `line`: NUL-terminate, and at EOF return the
+ * partial line. */
+static ssize_t until(cio_stream *s, const char *sep, size_t seplen, char *buf, size_t cap,
+                     int line)
+{
+    size_t scanned = 0;
+    for (;;) {
+        const char *data = s->rb.p + s->rb.off;
+        size_t len = s->rb.len;
+        if (len >= seplen) {
+            size_t from = scanned >= seplen ? scanned - (seplen - 1) : 0;
+            const char *hit = memmem(data + from, len - from, sep, seplen);
+            if (hit) {
+                size_t idx = (size_t)(hit - data), total = idx + seplen;
+                if (idx > s->limit || total + (line ? 1 : 0) > cap)
+                    return -ENOBUFS;
+                take(s, buf, total);
+                if (line)
+                    buf[total] = 0;
+                return (ssize_t)total;
+            }
+            if (len + 1 - seplen > s->limit)
+                return -ENOBUFS;
+        }
+        scanned = len;
+        if (s->eof) {
+            if (!line)
+                return -EPIPE;
+            if (len + 1 > cap)
+                return -ENOBUFS;
+            take(s, buf, len);
+            buf[len] = 0;
+            return (ssize_t)len;
+        }
+        ssize_t r = fill(s);
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf,
+                              size_t cap)
+{
+    if (!sep || !sep_len || (!buf && cap))
+        return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    return read_leave(s, until(s, sep, sep_len, buf, cap, 0));
+}
+
+ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap)
+{
+    if (!buf || !cap)
+        return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    return read_leave(s, until(s, "\n", 1, buf, cap, 1));
+}
+
+ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min)
+{
+    if (!data)
+        return -EINVAL;
+    *data = NULL;
+    if (s && min > s->limit)
+        return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    if (!min)
+        min = 1;
+    ssize_t r = 0;
+    while (s->rb.len < min && !s->eof) {
+        if (buf_reserve(&s->rb, min - s->rb.len, RBUF_MIN)) {
+            r = -ENOMEM;
+            break;
+        }
+        r = fill(s);
+        if (r < 0)
+            break;
+    }
+    if (r >= 0) {
+        *data = s->rb.len ? s->rb.p + s->rb.off : "";
+        r = (ssize_t)s->rb.len;
+    }
+    return read_leave(s, r);
+}
+
+int cio_stream_consume(cio_stream *s, size_t n)
+{
+    if (!s || n > s->rb.len)
+        return -EINVAL;
+    buf_consume(&s->rb, n);
+    return 0;
+}
+
+int cio_stream_at_eof(const cio_stream *s)
+{
+    return s && s->eof && !s->rb.len;
+}
+
+size_t cio_stream_read_buffered(const cio_stream *s)
+{
+    return s ? s->rb.len : 0;
+}
+
+size_t cio_stream_write_buffered(const cio_stream *s)
+{
+    return s ? wbuffered(s) : 0;
+}
+
+/* ---- writing ---- */
+
+static int write_enter(cio_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+    cio_task *self;
+    int err = cio__checkpoint(&self);
+    if (err)
+        return err;
+    if (s->closestarted)
+        return -EBADF;
+    if (s->wclosed)
+        return -EPIPE;
+    if (s->werr)
+        return s->werr;
+    s->busy++;
+    return 0;
+}
+
+static int write_leave(cio_stream *s, int err)
+{
+    cio__stream_release(s);
+    return err;
+}
+
+int cio_stream_write(cio_stream *s, const void *buf, size_t n)
+{
+    if (!buf && n)
+        return -EINVAL;
+    int err = write_enter(s);
+    if (err)
+        return err;
+    const char *p = buf;
+    while (n) {
+        size_t queued = wbuffered(s);
+        if (queued >= s->high) {
+            err = cio__stream_wait_level(s, s->low);
+            if (err)
+                break;
+            continue;
+        }
+        size_t chunk = n < s->high - queued ? n : s->high - queued;
+        if (s->wdirect && !queued && !s->winflight && !native()) {
+            ssize_t r = s->is_socket ? send(s->fd, p, chunk, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                     : write(s->fd, p, chunk);
+            if (r > 0) {
+                p += r;
+                n -= (size_t)r;
+                continue;
+            }
+            if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                err = -errno;
+                write_failed(s, err);
+                break;
+            }
+        }
+        err = s->vt->send(s, p, chunk);
+        if (err)
+            break;
+        if (s->werr) {
+            err = s->werr;
+            break;
+        }
+        p += chunk;
+        n -= chunk;
+    }
+    return write_leave(s, err);
+}
+
+int cio_stream_drain(cio_stream *s)
+{
+    int err = write_enter(s);
+    if (err)
+        return err;
+    return write_leave(s, cio__stream_wait_level(s, 0));
+}
+
+int cio_stream_write_eof(cio_stream *s)
+{
+    if (s && s->wclosed && !s->closestarted)
+        return 0;
+    int err = write_enter(s);
+    if (err)
+        return err;
+    if (s->vt->shutdown)
+        err = s->vt->shutdown(s);
+    if (!err)
+        err = cio__stream_wait_level(s, 0);
+    if (!err) {
+        s->wclosed = 1;
+        if (s->is_socket) {
+            if (shutdown(s->fd, SHUT_WR) < 0)
+                err = -errno;
+        } else if (!s->rop) { /* a pipe: its end is its close */
+            close(s->fd);
+            s->fd = -1;
+        }
+    }
+    return write_leave(s, err);
+}
+
+/* ---- closing ---- */
+
+int cio__stream_close_impl(cio_stream *s)
+{
+    if (s->closestarted)
+        return 0;
+    s->closestarted = 1;
+    int err = 0;
+    cio_task *self = cio__self();
+    if (self && s->fd >= 0 && !s->werr) {
+        if (s->vt->shutdown && !s->wclosed)
+            err = s->vt->shutdown(s);
+        if (!err && wbuffered(s)) {
+            cio_scope sc;
+            int timed = s->close_timeout < CIO_FOREVER &&
+                        cio_timeout_enter(&sc, s->close_timeout) == 0;
+            err = cio__stream_wait_level(s, 0);
+            if (timed)
+                cio_timeout_exit(&sc);
+        }
+    }
+    s->closing = 1;
+    s->wstop = 1;
+    if (cio__loop) {
+        cio__backend *b = &cio__loop->backend;
+        if (s->rop)
+            b->vt->cancel(b, s->rop);
+        if (s->winflight) {
+            /* Wait the moment the kernel takes to confirm, so that the stream
+             * is gone when close returns (the loop may end right after). */
+            b->vt->cancel(b, &s->wop);
+            if (self) {
+                s->wquiet = self;
+                cio__park(self, "stream close", s, NULL, NULL);
+            }
+        }
+    }
+    notify(s); /* other writers end with -ECONNABORTED */
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    return err;
+}
+
+int cio_stream_close(cio_stream *s)
+{
+    if (!s)
+        return 0;
+    if (s->closestarted)
+        return s->server ? 0 : -EBADF;
+    int err = cio__stream_close_impl(s);
+    destroy_if_done(s);
+    return err;
+}
+
+/* ---- making streams ---- */
+
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts)
+{
+    static const cio_stream_opts defaults;
+    const cio_stream_opts *o = opts ? opts : &defaults;
+    size_t high = o->high_water ? o->high_water : CIO_STREAM_HIGH_WATER;
+    size_t low = o->low_water ? o->low_water : CIO_STREAM_LOW_WATER;
+    if (o->low_water && !o->high_water && low > high)
+        high = low;
+    if (!o->low_water && low > high)
+        low = high / 4;
+    int err = 0;
+    cio_stream *s = NULL;
+    if (low > high) {
+        err = -EINVAL;
+        goto fail;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        err = -errno;
+        goto fail;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        err = -errno;
+        goto fail;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    s->fd = fd;
+    s->is_socket = S_ISSOCK(st.st_mode);
+    s->limit = o->limit ? o->limit : CIO_STREAM_LIMIT;
+    s->high = high;
+    s->low = low;
+    s->vt = &plain_vt;
+    s->wdirect = 1;
+    s->close_timeout = CIO_FOREVER;
+    if (s->is_socket && !o->no_tcp_nodelay) {
+        int one = 1; /* fails harmlessly on Unix-domain sockets */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    *out = s;
+    return 0;
+fail:
+    close(fd);
+    return err;
+}
+
+int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
+{
+    if (out)
+        *out = NULL;
+    if (fd < 0)
+        return -EINVAL;
+    if (!out || (opts && opts->tls)) {
+        close(fd);
+        return -EINVAL;
+    }
+    return cio__stream_new(out, fd, opts);
+}
+
+/* ---- addresses ---- */
+
+int cio_stream_peer_addr(const cio_stream *s, struct sockaddr_storage *addr, socklen_t *len)
+{
+    if (!s || !addr || !len)
+        return -EINVAL;
+    *len = sizeof(*addr);
+    return getpeername(s->fd, (struct sockaddr *)addr, len) < 0 ? -errno : 0;
+}
+
+int cio_stream_local_addr(const cio_stream *s, struct sockaddr_storage *addr, socklen_t *len)
+{
+    if (!s || !addr || !len)
+        return -EINVAL;
+    *len = sizeof(*addr);
+    return getsockname(s->fd, (struct sockaddr *)addr, len) < 0 ? -errno : 0;
+}
+
+int cio_stream_fd(const cio_stream *s)
+{
+    return s ? s->fd : -1;
+}
+
+#ifndef CIO_HAVE_TLS
+/* Builds without OpenSSL: TLS calls say so. */
+int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg, const char *server_hostname)
+{
+    (void)s, (void)cfg, (void)server_hostname;
+    return -ENOTSUP;
+}
+
+int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *server_hostname)
+{
+    return cio_stream_start_tls(s, cfg, server_hostname);
+}
+
+int cio__tls_config_is_server(const cio_tls_config *cfg)
+{
+    (void)cfg;
+    return 0;
+}
+
+void cio__tls_config_ref(cio_tls_config *cfg)
+{
+    (void)cfg;
+}
+
+int cio_tls_client_config_new(cio_tls_config **out)
+{
+    if (out)
+        *out = NULL;
+    return -ENOTSUP;
+}
+
+int cio_tls_server_config_new(cio_tls_config **out, const char *cert_file, const char *key_file)
+{
+    (void)cert_file, (void)key_file;
+    if (out)
+        *out = NULL;
+    return -ENOTSUP;
+}
+
+int cio_tls_config_set_cert(cio_tls_config *cfg, const char *cert_file, const char *key_file)
+{
+    (void)cfg, (void)cert_file, (void)key_file;
+    return -ENOTSUP;
+}
+
+int cio_tls_config_load_ca(cio_tls_config *cfg, const char *ca_file)
+{
+    (void)cfg, (void)ca_file;
+    return -ENOTSUP;
+}
+
+int cio_tls_config_set_verify(cio_tls_config *cfg, int verify)
+{
+    (void)cfg, (void)verify;
+    return -ENOTSUP;
+}
+
+int cio_tls_config_set_timeouts(cio_tls_config *cfg, double handshake, double shutdown)
+{
+    (void)cfg, (void)handshake, (void)shutdown;
+    return -ENOTSUP;
+}
+
+int cio_tls_config_set_alpn(cio_tls_config *cfg, const char *protocols)
+{
+    (void)cfg, (void)protocols;
+    return -ENOTSUP;
+}
+
+void cio_tls_config_free(cio_tls_config *cfg)
+{
+    (void)cfg;
+}
+
+const char *cio_stream_tls_version(const cio_stream *s)
+{
+    (void)s;
+    return NULL;
+}
+
+const char *cio_stream_tls_alpn(const cio_stream *s)
+{
+    (void)s;
+    return NULL;
+}
+#endif

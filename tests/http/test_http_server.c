@@ -1,0 +1,434 @@
+/* Tests of libcio-http's server: routing, keep-alive, pipelining, uploads,
+ * streaming and files, bad input, shutdown; curl (the command) and
+ * libcio-http's own client as clients, raw sockets for malformed input. */
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+
+#include "cio/http.h"
+#include "cio/http_server.h"
+#include "cio_test.h"
+
+static int port;
+
+/* ---- handlers ---- */
+
+static int h_hello(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    cio_http_resp_header(resp, "Content-Type", "text/plain");
+    return cio_http_resp_body(resp, "Hello, World!", 13);
+}
+
+static int h_post(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    char text[128];
+    const char *q = cio_http_req_query_param(req, "q");
+    int n = snprintf(text, sizeof(text), "post %s q=%s", cio_http_req_param(req, "id"),
+                     q ? q : "-");
+    return cio_http_resp_body(resp, text, (size_t)n);
+}
+
+static int h_echo(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    const char *body;
+    size_t len;
+    int err = cio_http_req_body(req, &body, &len);
+    if (err)
+        return err;
+    char head[64];
+    snprintf(head, sizeof(head), "%s %zu", cio_http_req_method(req), len);
+    cio_http_resp_header(resp, "X-Echo", head);
+    const char *ct = cio_http_req_header(req, "content-type");
+    if (ct)
+        cio_http_resp_header(resp, "Content-Type", ct);
+    return cio_http_resp_body(resp, body, len);
+}
+
+static int h_count(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    char buf[4096];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = cio_http_req_read(req, buf, sizeof(buf))) > 0)
+        total += (size_t)n;
+    if (n < 0)
+        return (int)n;
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%zu", total);
+    return cio_http_resp_body(resp, text, (size_t)len);
+}
+
+static int h_stream(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    for (int i = 0; i < 5; i++) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "chunk %d\n", i);
+        int err = cio_http_resp_write(resp, line, (size_t)n);
+        if (err)
+            return err;
+        cio_sleep(0.01);
+    }
+    return 0;
+}
+
+static int h_fail(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    (void)resp;
+    (void)arg;
+    return cio_fail(-EIO, "the handler failed on purpose");
+}
+
+static int h_slow(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    (void)arg;
+    int err = cio_sleep(0.3);
+    if (err)
+        return err;
+    return cio_http_resp_body(resp, "slow done", 9);
+}
+
+static int h_file(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    return cio_http_resp_file(resp, arg, "text/plain");
+}
+
+/* ---- harness ---- */
+
+typedef int (*server_test_fn)(cio_http_server **srv);
+
+typedef struct harness {
+    server_test_fn fn;
+    cio_http_server_opts opts;
+    const char *file;
+} harness;
+
+static int harness_main(void *arg)
+{
+    harness *h = arg;
+    cio_http_app *app;
+    CIO_ASSERT_OK(cio_http_app_new(&app, &h->opts));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/", h_hello, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/posts/{id}", h_post, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "*", "/echo", h_echo, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "POST", "/count", h_count, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/stream", h_stream, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/fail", h_fail, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/slow", h_slow, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/file", h_file, (void *)h->file));
+    CIO_ASSERT_ERR(cio_http_app_route(app, "GET", "no-slash", h_hello, NULL), -EINVAL);
+    cio_http_server *srv;
+    CIO_ASSERT_OK(cio_http_serve(&srv, app, "127.0.0.1", 0));
+    port = cio_http_server_port(srv);
+    CIO_ASSERT(port > 0);
+    int err = h->fn(&srv);
+    if (srv)
+        cio_http_server_close(srv);
+    cio_http_app_free(app);
+    return err;
+}
+
+static void run_harness(server_test_fn fn, const cio_http_server_opts *opts)
+{
+    harness h = {.fn = fn, .file = "/etc/hostname"};
+    if (opts)
+        h.opts = *opts;
+    CIO_ASSERT_OK(cio_test_run(harness_main, &h));
+}
+
+/* Runs a shell command on a thread (the loop keeps serving) and captures its
+ * standard output (and standard error with 2>&1 in the command). */
+typedef struct command {
+    char cmd[1024];
+    char out[16384];
+    int status;
+} command;
+
+static int run_command(void *arg)
+{
+    command *c = arg;
+    FILE *p = popen(c->cmd, "r");
+    if (!p)
+        return -errno;
+    size_t n = fread(c->out, 1, sizeof(c->out) - 1, p);
+    c->out[n] = 0;
+    c->status = pclose(p);
+    return 0;
+}
+
+static command *curl(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static command *curl(const char *fmt, ...)
+{
+    static command c;
+    memset(&c, 0, sizeof(c));
+    char args[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    snprintf(c.cmd, sizeof(c.cmd), "curl -sS --max-time 10 %s 2>&1", args);
+    CIO_ASSERT_OK(cio_to_thread(run_command, &c));
+    return &c;
+}
+
+/* Sends raw bytes on a new connection and reads until the server closes it
+ * (or `secs` pass). Returns what was read. */
+static char *raw_exchange(const char *data, size_t len, double secs)
+{
+    static char buf[65536];
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CIO_ASSERT_OK(cio_connect(fd, (struct sockaddr *)&a, sizeof(a)));
+    CIO_ASSERT_EQ(cio_write_all(fd, data, len, NULL), (ssize_t)len);
+    size_t got = 0;
+    cio_scope s;
+    cio_timeout_enter(&s, secs);
+    ssize_t n;
+    while (got < sizeof(buf) - 1 && (n = cio_recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    cio_timeout_exit(&s);
+    buf[got] = 0;
+    cio_close(fd);
+    return buf;
+}
+
+/* ---- tests ---- */
+
+static int t_routes(cio_http_server **srv)
+{
+    (void)srv;
+    command *c = curl("-i http://127.0.0.1:%d/", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 200 OK"));
+    CIO_ASSERT(strstr(c->out, "Content-Length: 13"));
+    CIO_ASSERT(strstr(c->out, "\r\n\r\nHello, World!"));
+    c = curl("http://127.0.0.1:%d/posts/42?q=a%%20b", port);
+    CIO_ASSERT_STR_EQ(c->out, "post 42 q=a b");
+    c = curl("-i http://127.0.0.1:%d/nowhere", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 404 Not Found"));
+    c = curl("-i -X DELETE http://127.0.0.1:%d/posts/1", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 405 Method Not Allowed"));
+    CIO_ASSERT(strstr(c->out, "Allow: GET"));
+    c = curl("-I http://127.0.0.1:%d/", port); /* HEAD: headers only */
+    CIO_ASSERT(strstr(c->out, "Content-Length: 13"));
+    CIO_ASSERT(!strstr(c->out, "Hello"));
+    return 0;
+}
+
+static void test_routes_params_404_405(void)
+{
+    run_harness(t_routes, NULL);
+}
+
+static int t_keepalive(cio_http_server **srv)
+{
+    (void)srv;
+    command *c = curl("-v http://127.0.0.1:%d/ http://127.0.0.1:%d/posts/1", port, port);
+    CIO_ASSERT(strstr(c->out, "Re-using existing connection") ||
+               strstr(c->out, "Reusing existing connection"));
+    CIO_ASSERT(strstr(c->out, "Hello, World!") && strstr(c->out, "post 1 q=-"));
+    return 0;
+}
+
+static void test_keepalive_reuse(void)
+{
+    run_harness(t_keepalive, NULL);
+}
+
+static int t_upload(cio_http_server **srv)
+{
+    (void)srv;
+    command *c = curl("-H 'Transfer-Encoding: chunked' --data-binary @/etc/services "
+                      "http://127.0.0.1:%d/count",
+                      port);
+    char want[32];
+    struct stat st;
+    stat("/etc/services", &st);
+    snprintf(want, sizeof(want), "%lld", (long long)st.st_size);
+    CIO_ASSERT_STR_EQ(c->out, want);
+    c = curl("-i -H 'Expect: 100-continue' --data-binary hello http://127.0.0.1:%d/echo", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 100 Continue"));
+    CIO_ASSERT(strstr(c->out, "X-Echo: POST 5"));
+    CIO_ASSERT(strstr(c->out, "\r\n\r\nhello"));
+    return 0;
+}
+
+static void test_chunked_upload_and_continue(void)
+{
+    run_harness(t_upload, NULL);
+}
+
+static int t_pipeline(cio_http_server **srv)
+{
+    (void)srv;
+    const char *reqs = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                       "GET /posts/9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char *out = raw_exchange(reqs, strlen(reqs), 5);
+    char *a = strstr(out, "Hello, World!"), *b = strstr(out, "X-Echo: POST 3"),
+         *c = strstr(out, "post 9");
+    CIO_ASSERT(a && b && c && a < b && b < c); /* three answers, in order */
+    return 0;
+}
+
+static void test_pipelined_requests(void)
+{
+    run_harness(t_pipeline, NULL);
+}
+
+static int t_stream_file(cio_http_server **srv)
+{
+    (void)srv;
+    command *c = curl("-i http://127.0.0.1:%d/stream", port);
+    CIO_ASSERT(strstr(c->out, "Transfer-Encoding: chunked"));
+    CIO_ASSERT(strstr(c->out, "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"));
+    c = curl("http://127.0.0.1:%d/file", port);
+    char *text;
+    size_t len;
+    CIO_ASSERT_OK(cio_read_file("/etc/hostname", &text, &len, 0));
+    CIO_ASSERT_STR_EQ(c->out, text);
+    free(text);
+    return 0;
+}
+
+static void test_streaming_and_sendfile(void)
+{
+    run_harness(t_stream_file, NULL);
+}
+
+static int t_bad_input(cio_http_server **srv)
+{
+    (void)srv;
+    const char *bad = "GARBAGE\r\n\r\n";
+    CIO_ASSERT(strncmp(raw_exchange(bad, strlen(bad), 5), "HTTP/1.1 400", 12) == 0);
+    const char *smuggle = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                          "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    CIO_ASSERT(strncmp(raw_exchange(smuggle, strlen(smuggle), 5), "HTTP/1.1 400", 12) == 0);
+    const char *two_cl = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                         "Content-Length: 4\r\n\r\nabcd";
+    CIO_ASSERT(strncmp(raw_exchange(two_cl, strlen(two_cl), 5), "HTTP/1.1 400", 12) == 0);
+    static char big[20000];
+    int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX-Big: ");
+    memset(big + n, 'a', 17000);
+    memcpy(big + n + 17000, "\r\n\r\n", 5);
+    CIO_ASSERT(strncmp(raw_exchange(big, strlen(big), 5), "HTTP/1.1 431", 12) == 0);
+    command *c = curl("-i --data-binary @/etc/services http://127.0.0.1:%d/echo", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 413")); /* the limit is 1 KiB in this test */
+    c = curl("-i http://127.0.0.1:%d/fail", port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 500"));
+    c = curl("http://127.0.0.1:%d/", port); /* and the server goes on */
+    CIO_ASSERT_STR_EQ(c->out, "Hello, World!");
+    return 0;
+}
+
+static void test_bad_input(void)
+{
+    cio_http_server_opts o = {.max_body_bytes = 1024};
+    cio_test_capture_stderr_begin(); /* the 500's report */
+    run_harness(t_bad_input, &o);
+    char *err = cio_test_capture_stderr_end();
+    CIO_ASSERT(strstr(err, "GET /fail failed") && strstr(err, "on purpose"));
+    free(err);
+}
+
+static int t_timeouts(cio_http_server **srv)
+{
+    (void)srv;
+    /* Slowloris: half a request head, then nothing: cut off by the header timeout. */
+    const char *partial = "GET / HTTP/1.1\r\nHost: x\r\n";
+    double t0 = cio_now();
+    char *out = raw_exchange(partial, strlen(partial), 5);
+    CIO_ASSERT(strstr(out, "408") != NULL);
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    /* An idle keep-alive connection is closed after the idle timeout. */
+    const char *one = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    t0 = cio_now();
+    out = raw_exchange(one, strlen(one), 5);
+    CIO_ASSERT(strstr(out, "Hello, World!"));
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0); /* closed by the server, not our 5 s */
+    return 0;
+}
+
+static void test_slowloris_and_idle_timeouts(void)
+{
+    cio_http_server_opts o = {.header_timeout = 0.3, .idle_timeout = 0.3};
+    run_harness(t_timeouts, &o);
+}
+
+static int client_json(cio_http_server **srv)
+{
+    (void)srv;
+    cio_http_session *s;
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    cio_http_session_opts so = {.base_url = base};
+    CIO_ASSERT_OK(cio_http_session_new(&s, &so));
+    json_t *in = json_pack("{s:s, s:i}", "title", "new", "userId", 3), *out;
+    int status;
+    const char *methods[] = {"POST", "PUT", "PATCH"};
+    for (int i = 0; i < 3; i++) {
+        CIO_ASSERT_OK(cio_http_send_json(s, methods[i], "/echo", in, &status, &out));
+        CIO_ASSERT_EQ(status, 200);
+        CIO_ASSERT(json_equal(in, out));
+        json_decref(out);
+    }
+    json_decref(in);
+    cio_http_response *r;
+    cio_http_request del = {.method = "DELETE", .url = "/echo"};
+    CIO_ASSERT_OK(cio_http_request_send(s, &del, &r));
+    CIO_ASSERT_STR_EQ(cio_http_response_header(r, "x-echo"), "DELETE 0");
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    return 0;
+}
+
+static void test_own_client_json_methods(void)
+{
+    run_harness(client_json, NULL);
+}
+
+static int slow_get(void *arg)
+{
+    return cio_to_thread(run_command, arg);
+}
+
+static int t_shutdown(cio_http_server **srv)
+{
+    static command c;
+    snprintf(c.cmd, sizeof(c.cmd), "curl -sS --max-time 10 http://127.0.0.1:%d/slow 2>&1", port);
+    cio_task *g = cio_spawn(slow_get, &c);
+    cio_sleep(0.1); /* the request is in flight */
+    CIO_ASSERT_OK(cio_http_server_close(*srv));
+    *srv = NULL;
+    CIO_ASSERT_OK(cio_join(g));
+    CIO_ASSERT_STR_EQ(c.out, "slow done"); /* it finished, it was not cut off */
+    return 0;
+}
+
+static void test_graceful_shutdown(void)
+{
+    run_harness(t_shutdown, NULL);
+}
+
+CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_routes_params_404_405, "routes, path and query parameters, 404, 405, HEAD"),
+    CIO_TEST(test_keepalive_reuse, "curl reuses one keep-alive connection for two requests"),
+    CIO_TEST(test_chunked_upload_and_continue, "chunked uploads and Expect: 100-continue"),
+    CIO_TEST(test_pipelined_requests, "three pipelined requests get three answers in order"),
+    CIO_TEST(test_streaming_and_sendfile, "chunked streaming responses and sendfile bodies"),
+    CIO_TEST(test_bad_input,
+             "malformed, smuggling, 431, 413 and a failing handler; the server goes on"),
+    CIO_TEST(test_slowloris_and_idle_timeouts, "slow headers get 408; idle connections close"),
+    CIO_TEST(test_own_client_json_methods, "libcio-http's client: JSON with POST/PUT/PATCH/DELETE"),
+    CIO_TEST(test_graceful_shutdown, "closing the server lets an in-flight request finish"),
+}))
