@@ -1,7 +1,8 @@
 /* Microbenchmarks of cio's internals that the workload table does not show:
  * one raw context switch, a yield between two tasks, spawn+run+join with a
- * cold and a warm stack pool, and timer arm+disarm with an empty and a full
- * heap. Prints one key=value line per figure. */
+ * cold and a warm stack pool, timer arm+disarm with an empty and a full heap,
+ * and a queue put/get pair with no contention. Prints one key=value line per
+ * figure. */
 #include "bench.h"
 #include "internal.h" /* src/core: the raw switch is not public */
 
@@ -131,13 +132,37 @@ static int run_timers(void *arg)
     return 0;
 }
 
+/* ---- a queue put/get pair with no contention ---- */
+
+static int run_queue(void *arg)
+{
+    (void)arg;
+    cio_queue q;
+    cio_queue_init(&q, 128);
+    long sum = 0;
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++) {
+        void *item;
+        cio_queue_put(&q, (void *)(intptr_t)(i + 1));
+        cio_queue_get(&q, &item);
+        sum += (long)(intptr_t)item;
+    }
+    double secs = bench_now() - t0;
+    cio_queue_destroy(&q);
+    if (sum != n * (n + 1) / 2)
+        return -EPROTO;
+    printf("impl=cio micro=queue_put_get n=%ld ns_per_pair=%.2f\n", n, secs * 1e9 / (double)n);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const char *const keys[] = {"n", NULL};
     args_check(argc, argv, keys);
     n = arg_long(argc, argv, "n", 10000000);
     bench_raw_switch();
-    if (cio_run(run_yield, NULL) || cio_run(run_spawn, NULL) || cio_run(run_timers, NULL))
+    if (cio_run(run_yield, NULL) || cio_run(run_spawn, NULL) || cio_run(run_timers, NULL) ||
+        cio_run(run_queue, NULL))
         return 1;
     return 0;
 }
