@@ -8,8 +8,11 @@
  *
  * Errors: a negative errno, and the calling task's cio_fail message carries
  * libcurl's explanation and the URL. -ENOENT: unknown host; -ECONNREFUSED;
- * -ETIMEDOUT (a session timeout); -ELOOP: too many redirects; -EPROTO: a
- * malformed response or a TLS failure; -EMSGSIZE: a body over the limit.
+ * -ETIMEDOUT (connect, total or read-idle timeout); -ELOOP: too many
+ * redirects; -EPROTO: a malformed response or a TLS failure; -EMSGSIZE: a body
+ * over the limit; -ECONNRESET: the connection failed mid-transfer or the
+ * server sent nothing; -EINVAL: a bad URL or scheme; -ESHUTDOWN: the session
+ * was closed; -ENOMEM.
  * Cancellation (and timeout scopes) work mid-transfer: the transfer is removed
  * and its connection closed, never returned to the pool half-read.
  */
@@ -34,7 +37,8 @@ typedef struct cio_http_session_opts {
     const char *const *headers;   /* default headers, "Name: value", NULL-terminated */
     double connect_timeout;       /* seconds; 0: 10 s */
     double total_timeout;         /* whole request; 0: none (use timeout scopes) */
-    double read_idle_timeout;     /* no byte for this long fails; 0: 60 s */
+    double read_idle_timeout;     /* under 1 byte/s for this long (whole seconds) fails;
+                                     0: 60 s (libcurl's low-speed limit) */
     long max_connections;         /* pool total; 0: 100 */
     long max_host_connections;    /* per host; 0: 0 = no per-host limit */
     long max_redirects;           /* 0: 10; -1: do not follow redirects */
@@ -57,9 +61,11 @@ typedef struct cio_http_request {
     const char *url;                 /* absolute, or relative to the session's base_url */
     const char *const *query;        /* "name", "value" pairs, NULL-terminated; encoded */
     const char *const *headers;      /* extra headers, "Name: value", NULL-terminated */
-    const void *body;                /* request body from memory (may be NULL) */
+    const void *body;                /* request body from memory (may be NULL; ignored
+                                        for GET and HEAD) */
     size_t body_len;
-    const char *content_type;        /* sets Content-Type when there is a body */
+    const char *content_type;        /* Content-Type of the body (libcurl's default,
+                                        application/x-www-form-urlencoded, otherwise) */
     double timeout;                  /* this request; 0: the session's */
 } cio_http_request;
 

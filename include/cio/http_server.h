@@ -37,10 +37,11 @@ typedef int (*cio_http_handler)(cio_http_req *req, cio_http_resp *resp, void *ar
 
 /* Limits and timeouts; zero-initialise for the documented defaults. */
 typedef struct cio_http_server_opts {
-    size_t max_header_bytes; /* request line + headers; 0: 16 KiB (431 past it) */
-    size_t max_body_bytes;   /* 0: 1 MiB (413 past it) */
-    double header_timeout;   /* whole request head must arrive within; 0: 10 s */
-    double idle_timeout;     /* keep-alive connection with no request; 0: 60 s */
+    size_t max_header_bytes; /* URL + header names and values; 0: 16 KiB (431 past it) */
+    size_t max_body_bytes;   /* whole or streamed; 0: 1 MiB (-EMSGSIZE: return it, 413) */
+    double header_timeout;   /* a new connection's first request head, and every head
+                                once its first byte came, within; 0: 10 s (408) */
+    double idle_timeout;     /* keep-alive connection between requests; 0: 60 s */
     double shutdown_grace;   /* cio_http_server_close: in-flight requests; 0: 5 s */
     int quiet;               /* 1: do not report failing handlers on stderr */
     cio_stream_opts stream;  /* TLS (stream.tls) for HTTPS, buffer limits */
@@ -60,14 +61,17 @@ CIO_API int cio_http_app_route(cio_http_app *app, const char *method, const char
 CIO_API void cio_http_app_free(cio_http_app *app);
 
 /* Starts serving app on host:port (NULL host: all addresses; port 0: a free
- * one, see cio_http_server_port). Returns 0 or -errno. Suspends: no. */
+ * one, see cio_http_server_port). Returns 0 or -errno. Suspends: only to
+ * resolve a host name. */
 CIO_API int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, int port);
 
 CIO_API int cio_http_server_port(const cio_http_server *srv);
 
 /* Graceful shutdown: stops accepting, closes idle keep-alive connections, lets
  * in-flight requests finish for up to the app's shutdown_grace, cancels the
- * rest, and frees the server. Returns 0 or the caller's cancel reason. */
+ * rest, and frees the server. Returns 0 or the caller's cancel reason.
+ * Call it from a task of its own, never from a handler of this server (the
+ * handler's connection would outlive the server it belongs to). */
 CIO_API int cio_http_server_close(cio_http_server *srv);
 
 /* ---- requests ---- */
@@ -87,7 +91,8 @@ CIO_API const char *cio_http_req_header(const cio_http_req *r, const char *name)
  * and the client gets 413). Stores a pointer valid for the request and its
  * length. Suspends: yes. */
 CIO_API int cio_http_req_body(cio_http_req *r, const char **body, size_t *len);
-/* Streams the body instead: returns up to cap bytes, 0 at its end, -errno. */
+/* Streams the body instead: returns up to cap bytes, 0 at its end, -errno;
+ * -EMSGSIZE past max_body_bytes (return it from the handler: 413). */
 CIO_API ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap);
 /* Parses the body as JSON (json_decref the result). -EBADMSG if it is not. */
 CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
@@ -106,7 +111,9 @@ CIO_API int cio_http_resp_json(cio_http_resp *r, const json_t *json);
  * sends the status and headers. Suspends: yes (backpressure). */
 CIO_API int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len);
 /* Sends a file as the body with sendfile(2) on plain connections (read and
- * write on TLS). Returns 0, -ENOENT (the client gets 404), -errno. */
+ * write on TLS). Returns 0 or -errno. When the file cannot be opened it sets a
+ * 404 response and returns the error: return 0 from the handler to send that
+ * 404 (returning the error gives 500). */
 CIO_API int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_type);
 
 #ifdef __cplusplus

@@ -273,8 +273,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         x->paused = 1; /* the reader lags: hold curl until it catches up */
         return CURL_WRITEFUNC_PAUSE;
     }
-    if (x->streaming && x->read_pos == x->len) {
-        x->len = x->read_pos = 0; /* everything was read: reuse the buffer */
+    if (x->streaming && x->read_pos > 0) { /* drop what the reader already took */
+        memmove(x->body, x->body + x->read_pos, x->len - x->read_pos);
+        x->len -= x->read_pos;
+        x->read_pos = 0;
     }
     if (!x->streaming && x->len + n > x->max_body) {
         x->too_big = 1;
@@ -293,6 +295,19 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
     size_t n = size * nmemb;
     if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         cio__http_headers_clear(&x->headers); /* a new response (after a redirect) */
+        return n;
+    }
+    if (n <= 2 && (data[0] == '\r' || data[0] == '\n')) {
+        /* The end of a head. It is the final one unless it was 1xx or a
+         * redirect curl is about to follow. */
+        long code = 0;
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+        int redirect = code / 100 == 3 && cio__http_headers_get(&x->headers, "location") &&
+                       x->s->o.max_redirects >= 0;
+        if (code >= 200 && !redirect) {
+            x->headers_done = 1;
+            cio_event_set(&x->data_ev);
+        }
         return n;
     }
     const char *colon = memchr(data, ':', n);

@@ -58,7 +58,7 @@ typedef struct cio__http_xfer {
     cio_event done_ev; /* set when curl reports the transfer done */
     cio_event data_ev; /* set when body bytes arrive or it is done */
     int attached;      /* in the multi handle */
-    int done, aborted, too_big, streaming, paused, got_body;
+    int done, aborted, too_big, streaming, paused, got_body, headers_done;
     CURLcode result;
     char errbuf[CURL_ERROR_SIZE];
     char *body;

@@ -62,6 +62,7 @@ struct cio_http_req {
     int head_too_big, body_too_big, headers_done, message_done, body_discard;
     char *body;
     size_t body_len, body_cap, body_pos;
+    size_t body_streamed; /* bytes handed out by cio_http_req_read */
     int body_whole; /* cio_http_req_body was called: body holds all of it */
     int sent_continue;
     const char *param_names[MAX_PARAMS];
@@ -87,6 +88,7 @@ struct conn {
     char in[IN_BUFFER];
     size_t beg, end;
     cio_scope *idle; /* set while waiting for a new request */
+    unsigned served; /* requests answered on this connection */
     cio_http_req req;
     conn *next, *prev;
 };
@@ -714,6 +716,12 @@ ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap)
     for (;;) {
         if (r->body_pos < r->body_len) {
             size_t n = r->body_len - r->body_pos < cap ? r->body_len - r->body_pos : cap;
+            if (r->body_streamed + n > r->c->srv->app->o.max_body_bytes) {
+                r->body_too_big = 1;
+                return cio_fail(-EMSGSIZE, "request body over the %zu-byte limit",
+                                r->c->srv->app->o.max_body_bytes);
+            }
+            r->body_streamed += n;
             memcpy(buf, r->body + r->body_pos, n);
             r->body_pos += n;
             if (r->body_pos == r->body_len)
@@ -849,8 +857,10 @@ static int read_head(conn *c)
     if (err || c->req.headers_done)
         return err;
     if (c->beg == c->end) {
+        /* Between requests the idle timeout applies; a new connection must
+         * start its first request within the header timeout. */
         cio_scope idle;
-        cio_timeout_enter(&idle, app->o.idle_timeout);
+        cio_timeout_enter(&idle, c->served ? app->o.idle_timeout : app->o.header_timeout);
         c->idle = &idle;
         ssize_t n = c->srv->closing ? -ECANCELED : fill(c);
         c->idle = NULL;
@@ -917,8 +927,8 @@ static int connection(cio_stream *s, void *arg)
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
-    while (serve_one(c) == 0) {
-    }
+    while (serve_one(c) == 0)
+        c->served++;
     req_reset(&c->req, c);
     if (c->prev)
         c->prev->next = c->next;

@@ -29,8 +29,8 @@ int cio_http_stream_open(cio_http_session *s, const cio_http_request *req, cio_h
         return -ENOMEM;
     cio__http_xfer *x = &st->x;
     int err = cio__http_xfer_start(x, s, req, 1);
-    /* The headers are in once the first body byte arrives or the transfer ends. */
-    while (!err && !x->got_body && !x->done && !x->aborted) {
+    /* Wait for the final response's head (or the end of the transfer). */
+    while (!err && !x->headers_done && !x->got_body && !x->done && !x->aborted) {
         cio_event_clear(&x->data_ev);
         err = cio_event_wait(&x->data_ev);
     }

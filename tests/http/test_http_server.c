@@ -324,6 +324,10 @@ static int t_bad_input(cio_http_server **srv)
     CIO_ASSERT(strncmp(raw_exchange(big, strlen(big), 5), "HTTP/1.1 431", 12) == 0);
     command *c = curl("-i --data-binary @/etc/services http://127.0.0.1:%d/echo", port);
     CIO_ASSERT(strstr(c->out, "HTTP/1.1 413")); /* the limit is 1 KiB in this test */
+    c = curl("-i -H 'Transfer-Encoding: chunked' --data-binary @/etc/services "
+             "http://127.0.0.1:%d/count",
+             port);
+    CIO_ASSERT(strstr(c->out, "HTTP/1.1 413")); /* a streamed body has the limit too */
     c = curl("-i http://127.0.0.1:%d/fail", port);
     CIO_ASSERT(strstr(c->out, "HTTP/1.1 500"));
     c = curl("http://127.0.0.1:%d/", port); /* and the server goes on */
@@ -349,6 +353,11 @@ static int t_timeouts(cio_http_server **srv)
     double t0 = cio_now();
     char *out = raw_exchange(partial, strlen(partial), 5);
     CIO_ASSERT(strstr(out, "408") != NULL);
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    /* A connection that never sends a byte is closed after the header timeout. */
+    t0 = cio_now();
+    out = raw_exchange("", 0, 5);
+    CIO_ASSERT_STR_EQ(out, "");
     CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
     /* An idle keep-alive connection is closed after the idle timeout. */
     const char *one = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
