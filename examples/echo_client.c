@@ -49,8 +49,8 @@ static int client(void *arg)
         if (r < 0)
             err = (int)r;
         else if (r != n || memcmp(line, back, (size_t)n) != 0)
-            err = cio_fail(-EBADMSG, "client %d: message %d came back as \"%.*s\"", i, m,
-                           (int)r, back);
+            err = cio_fail(-EBADMSG, "client %d: message %d came back as \"%.*s\"", i, m, (int)r,
+                           back);
     }
     int cerr = cio_stream_close(s);
     return err ? err : cerr;

@@ -78,8 +78,7 @@ static int serve(void *arg)
     printf("listening on %s:%d%s\n", host, cio_server_port(srv), cert ? " (TLS)" : "");
     int sig = cio_signal_set_wait(stop);
     printf("%s: closing (%zu connections open, %d served)\n",
-           sig > 0 ? strsignal(sig) : cio_strerror(sig), cio_server_connections(srv),
-           connections);
+           sig > 0 ? strsignal(sig) : cio_strerror(sig), cio_server_connections(srv), connections);
     err = cio_server_close(srv, 5.0);
     cio_signal_set_close(stop);
     return err;

@@ -100,10 +100,9 @@ CIO_API int cio_process_take_fd(cio_process *p, int which);
  * proc.stdin: line and exact reads, buffered writes. The caller owns the
  * stream from now on (cio_stream_close; cio_stream_write_eof on stdin sends
  * EOF) and p forgets the descriptor. opts may be NULL. Returns 0, -EBADF if
- * that descriptor is not a pipe (or was taken), -EINVAL, -ENOMEM.
- * A stream writes to a pipe with write(2): writing after the child is gone
- * raises SIGPIPE unless the program ignores it. cio_process_write never
- * does; prefer it for input to a child that may stop reading. */
+ * that descriptor is not a pipe (or was taken), -EINVAL, -ENOMEM. Like
+ * cio_process_write, a stream on stdin reports a child that stopped reading
+ * as -EPIPE, never as SIGPIPE. */
 CIO_API int cio_process_stream(cio_process *p, int which, cio_stream **out,
                                const cio_stream_opts *opts);
 

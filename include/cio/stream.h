@@ -183,8 +183,7 @@ CIO_API int cio_stream_fd(const cio_stream *s);
  * Returns 0, CIO_ETLS, CIO_ECERT (cio/tls.h), -ETIMEDOUT, -ENOTSUP without
  * TLS support, -EBUSY while another task uses s. After a failure only
  * cio_stream_close is useful. */
-CIO_API int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg,
-                                 const char *server_hostname);
+CIO_API int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg, const char *server_hostname);
 
 /* ---- servers ---- */
 

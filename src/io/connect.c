@@ -21,8 +21,7 @@ static int connect_failed(const char *host, int port, const attempt *a, size_t n
 {
     int err = a[n - 1].err;
     if (total == 1)
-        return cio_fail(err, "connect to %s:%d (%s): %s", host, port, a[0].addr,
-                        cio_strerror(err));
+        return cio_fail(err, "connect to %s:%d (%s): %s", host, port, a[0].addr, cio_strerror(err));
     char list[MAX_TRIED * 96] = "";
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof(list); i++) {
@@ -43,11 +42,14 @@ int cio_open_connection(cio_stream **out, const char *host, int port, const cio_
         return cio_fail(-EINVAL, "open_connection to %s: bad port %d", host, port);
     if (opts && opts->tls && cio__tls_config_is_server(opts->tls))
         return cio_fail(-EINVAL, "open_connection to %s:%d: a server TLS config", host, port);
+    int err = cio__check_opts(opts);
+    if (err)
+        return err;
     char portstr[8];
     snprintf(portstr, sizeof(portstr), "%d", port);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_protocol = IPPROTO_TCP};
     struct addrinfo *res;
-    int err = cio_getaddrinfo(host, portstr, &hints, &res);
+    err = cio_getaddrinfo(host, portstr, &hints, &res);
     if (err)
         return err;
 
@@ -81,7 +83,7 @@ int cio_open_connection(cio_stream **out, const char *host, int port, const cio_
                      : cio_fail(-ENOENT, "connect to %s:%d: no address", host, port);
     }
     cio_stream *s;
-    err = cio__stream_new(&s, fd, opts);
+    err = cio__stream_new(&s, fd, opts, CIO__FD_SOCKET);
     if (err)
         return err;
     if (opts && opts->tls) {
@@ -111,6 +113,8 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_strea
                         sizeof(sun.sun_path) - 1, path);
     if (opts && opts->tls && cio__tls_config_is_server(opts->tls))
         return cio_fail(-EINVAL, "open_unix_connection to %s: a server TLS config", path);
+    if (cio__check_opts(opts))
+        return -EINVAL;
     memcpy(sun.sun_path, path, len + 1);
     int fd = cio_socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0)
@@ -119,11 +123,10 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_strea
     if (err) {
         close(fd);
         int reason = cio_cancelled();
-        return reason ? reason
-                      : cio_fail(err, "connect to %s: %s", path, cio_strerror(err));
+        return reason ? reason : cio_fail(err, "connect to %s: %s", path, cio_strerror(err));
     }
     cio_stream *s;
-    err = cio__stream_new(&s, fd, opts);
+    err = cio__stream_new(&s, fd, opts, CIO__FD_UNIX);
     if (err)
         return err;
     if (opts && opts->tls) {

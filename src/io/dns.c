@@ -65,8 +65,8 @@ static struct {
     int stopping;
     worker_slot slots[DNS_THREADS];
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
-         .work = PTHREAD_COND_INITIALIZER,
-         .gone = PTHREAD_COND_INITIALIZER};
+          .work = PTHREAD_COND_INITIALIZER,
+          .gone = PTHREAD_COND_INITIALIZER};
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 

@@ -287,8 +287,37 @@ static void free_shared(void)
     default_executor = file_executor = NULL;
 }
 
+/* A forked child has none of the parent's worker threads, and its loops none
+ * of the parent's jobs: the shared executors start afresh there. (Without
+ * this, a child's first to_thread waited forever for threads that exist only
+ * in the parent.) */
+static void reset_in_child(cio_executor *ex)
+{
+    if (!ex)
+        return;
+    pthread_mutex_init(&ex->lock, NULL);
+    pthread_cond_init(&ex->work, NULL);
+    ex->head = ex->tail = NULL;
+    ex->nthreads = ex->idle = 0;
+    ex->stopping = 0;
+}
+
+static void shared_after_fork(void)
+{
+    reset_in_child(default_executor);
+    reset_in_child(file_executor);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, shared_after_fork);
+}
+
 static void make_default(void)
 {
+    pthread_once(&atfork_once, register_atfork);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     size_t threads = n > 4 ? (size_t)n : 4;
     if (cio_executor_new(&default_executor, threads) == 0)
@@ -297,6 +326,7 @@ static void make_default(void)
 
 static void make_file(void)
 {
+    pthread_once(&atfork_once, register_atfork);
     if (cio_executor_new(&file_executor, 4) == 0 && !default_executor)
         atexit(free_shared);
 }

@@ -45,16 +45,16 @@ typedef struct cio__wwait {
 struct cio_stream {
     int fd;
     uint8_t is_socket;
-    uint8_t closing;    /* closed: calls in progress end with -ECONNABORTED */
-    uint8_t eof;        /* the payload ended (EOF or close_notify) */
-    uint8_t rbusy;      /* a read call is in progress */
-    uint8_t wclosed;    /* write_eof done */
-    uint8_t winflight;  /* wop submitted, not completed */
-    uint8_t wstop;      /* do not start new writes (closing) */
-    uint8_t wdirect;    /* plain stream: writes may go straight to send(2) */
-    uint8_t rshort;     /* epoll: the last read came back short */
-    int werr;           /* sticky write error */
-    unsigned busy;      /* calls in progress (and a server's hold) */
+    uint8_t closing;   /* closed: calls in progress end with -ECONNABORTED */
+    uint8_t eof;       /* the payload ended (EOF or close_notify) */
+    uint8_t rbusy;     /* a read call is in progress */
+    uint8_t wclosed;   /* write_eof done */
+    uint8_t winflight; /* wop submitted, not completed */
+    uint8_t wstop;     /* do not start new writes (closing) */
+    uint8_t wdirect;   /* plain stream: writes may go straight to send(2) */
+    uint8_t rshort;    /* epoll: the last read came back short */
+    int werr;          /* sticky write error */
+    unsigned busy;     /* calls in progress (and a server's hold) */
     size_t limit, high, low;
     cio__buf rb;
     cio__op *rop; /* the reader's operation in flight (on its stack) */
@@ -72,9 +72,19 @@ struct cio_stream {
     cio_task *task;
 };
 
-/* Makes a stream around fd (non-blocking already or made so). Frees fd on
- * failure. */
-int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts);
+/* What cio__stream_new knows of its descriptor. */
+enum {
+    CIO__FD_UNKNOWN, /* look (fstat) and make it non-blocking */
+    CIO__FD_SOCKET,  /* a non-blocking TCP socket */
+    CIO__FD_UNIX,    /* a non-blocking Unix-domain socket */
+    CIO__FD_OTHER,   /* a non-blocking pipe or the like */
+};
+
+/* -EINVAL (with a message) for options no stream can take. */
+int cio__check_opts(const cio_stream_opts *opts);
+
+/* Makes a stream around fd. Frees fd on failure. */
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int kind);
 
 /* One read of wire bytes from s->fd (suspends), published in s->rop so that a
  * close from another task can cancel it. -ECONNABORTED once s is closing. */

@@ -108,7 +108,7 @@ static int conn_main(void *arg)
 static void conn_start(cio_server *srv, int fd)
 {
     cio_stream *s;
-    if (cio__stream_new(&s, fd, &srv->opts))
+    if (cio__stream_new(&s, fd, &srv->opts, srv->unix_path ? CIO__FD_UNIX : CIO__FD_SOCKET))
         return; /* out of memory: fd is closed, the client sees a reset */
     s->server = srv;
     cio_task *t;
@@ -197,11 +197,12 @@ static void server_free(cio_server *srv)
     free(srv);
 }
 
-static int server_new(cio_server **out, cio_conn_fn handler, void *arg,
-                      const cio_stream_opts *opts)
+static int server_new(cio_server **out, cio_conn_fn handler, void *arg, const cio_stream_opts *opts)
 {
     if (opts && opts->tls && !cio__tls_config_is_server(opts->tls))
         return cio_fail(-EINVAL, "start_server: the TLS config is not a server config");
+    if (cio__check_opts(opts))
+        return -EINVAL;
     cio_server *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
@@ -298,10 +299,12 @@ int cio_start_server(cio_server **out, const char *host, int port, cio_conn_fn h
     struct addrinfo *res = NULL;
     struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-    struct addrinfo all6 = {.ai_family = AF_INET6, .ai_addr = (struct sockaddr *)&any6,
-                            .ai_addrlen = sizeof(any6)};
-    struct addrinfo all = {.ai_family = AF_INET, .ai_addr = (struct sockaddr *)&any4,
-                           .ai_addrlen = sizeof(any4), .ai_next = &all6};
+    struct addrinfo all6 = {
+        .ai_family = AF_INET6, .ai_addr = (struct sockaddr *)&any6, .ai_addrlen = sizeof(any6)};
+    struct addrinfo all = {.ai_family = AF_INET,
+                           .ai_addr = (struct sockaddr *)&any4,
+                           .ai_addrlen = sizeof(any4),
+                           .ai_next = &all6};
     if (host) {
         err = cio_getaddrinfo(host, portstr, &hints, &res);
         if (err)
@@ -319,8 +322,7 @@ int cio_start_server(cio_server **out, const char *host, int port, cio_conn_fn h
         if (port == 0 && srv->nls)
             set_port(ai->ai_addr, srv->port);
         int e = listen_on(srv, ai->ai_addr, ai->ai_addrlen);
-        if (e && !host && ai->ai_family == AF_INET6 &&
-            (e == -EAFNOSUPPORT || e == -EADDRNOTAVAIL))
+        if (e && !host && ai->ai_family == AF_INET6 && (e == -EAFNOSUPPORT || e == -EADDRNOTAVAIL))
             continue; /* no IPv6 here */
         if (e) {
             char a[64];
@@ -350,9 +352,10 @@ int cio_start_unix_server(cio_server **out, const char *path, cio_conn_fn handle
 {
     if (out)
         *out = NULL;
-    if (!out || !handler || !path)
-        return cio_fail(-EINVAL, "start_unix_server: %s is NULL",
-                        !out ? "out" : !handler ? "handler" : "path");
+    if (!out || !handler || !path) {
+        const char *what = !out ? "out" : (!handler ? "handler" : "path");
+        return cio_fail(-EINVAL, "start_unix_server: %s is NULL", what);
+    }
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     size_t len = strlen(path);
     if (!len)

@@ -7,11 +7,15 @@
  * searches fill the stream's buffer, which starts at 4 KiB and grows by
  * doubling, bounded by the limit.
  *
- * Writing: on epoll, an idle plain stream first tries send(2) from the
- * caller's buffer, like asyncio's transport.write; what does not fit is
- * copied. On io_uring, bytes are copied and one SEND is submitted; it joins
- * the loop's next batch of submissions. Either way the operation belongs to
- * the stream and its completion (wop_done) starts the next one.
+ * Writing: an idle plain stream first tries send(2) straight from the
+ * caller's buffer, like asyncio's transport.write (TLS streams do the same
+ * with the ciphertext); only what does not fit is copied. The rest goes out
+ * in the background: on io_uring as one SEND the kernel completes as room
+ * appears, on epoll after a POLLOUT wait. (A SEND for every write measured
+ * slower on W7 than a direct send: 170-190k against 207-212k round trips/s,
+ * and 10% more server CPU.) The operation belongs to the stream and its
+ * completion (wop_done) starts the next one. Pipes are written with write(2)
+ * on both backends, SIGPIPE blocked around it.
  *
  * Lifetime: `busy` counts the calls in progress (and a server's hold).
  * Closing marks the stream, cancels the write operation (waiting for the
@@ -21,6 +25,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,10 +35,10 @@
 
 #include "net_internal.h"
 
-#define RBUF_MIN 4096          /* first read buffer */
-#define WBUF_MIN 1024          /* first write buffer */
-#define WBUF_KEEP (64 * 1024)  /* larger write buffers are freed once empty */
-#define READ_DIRECT 4096       /* reads this large bypass the buffer when it is empty */
+#define RBUF_MIN 4096         /* first read buffer */
+#define WBUF_MIN 1024         /* first write buffer */
+#define WBUF_KEEP (64 * 1024) /* larger write buffers are freed once empty */
+#define READ_DIRECT 4096      /* reads this large bypass the buffer when it is empty */
 
 /* ---- buffers ---- */
 
@@ -78,9 +84,38 @@ static size_t wbuffered(const cio_stream *s)
     return s->win.len + s->wout.len;
 }
 
-static int native(void)
+/* Whether the rest of a write that did not fit goes to the backend's SEND
+ * (io_uring, sockets) rather than waiting for POLLOUT and writing again.
+ * Pipes always take the second road: a write to a pipe whose reader is gone
+ * raises SIGPIPE in the writing thread, and only a synchronous write can
+ * have it blocked around it. */
+static int native_send(const cio_stream *s)
 {
-    return cio__loop && cio__loop->backend.vt->native_io;
+    return s->is_socket && cio__loop && cio__loop->backend.vt->native_io;
+}
+
+/* send(2) or write(2), never raising SIGPIPE: -EPIPE instead. */
+static ssize_t write_some(const cio_stream *s, const void *p, size_t n)
+{
+    if (s->is_socket) {
+        ssize_t r = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return r < 0 ? -errno : r;
+    }
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t r = write(s->fd, p, n);
+    int err = errno;
+    if (r < 0 && err == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero); /* take back the one we raised */
+    }
+    if (sigismember(&old, SIGPIPE) != 1)
+        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
+    return r < 0 ? -err : r;
 }
 
 /* ---- lifetime ---- */
@@ -156,7 +191,8 @@ static void sent(cio_stream *s, size_t n)
 static void wop_done(cio__op *op);
 
 /* Sends what is queued until the socket is full, then leaves an operation
- * in flight whose completion carries on. */
+ * in flight whose completion carries on: on io_uring a SEND of the rest (the
+ * kernel sends as room appears), on epoll a wait for POLLOUT. */
 static void kick(cio_stream *s)
 {
     while (!s->winflight && !s->werr && !s->wstop) {
@@ -167,40 +203,33 @@ static void kick(cio_stream *s)
             s->wout = s->win;
             s->win = t;
         }
-        cio__backend *b = &cio__loop->backend;
         const char *p = s->wout.p + s->wout.off;
-        if (b->vt->native_io) {
-            s->wop = (cio__op){.kind = s->is_socket ? CIO__OP_SEND : CIO__OP_WRITE,
-                               .fd = s->fd,
-                               .buf = (void *)p,
-                               .len = s->wout.len,
-                               .off = -1,
-                               .flags = MSG_NOSIGNAL,
-                               .done = wop_done,
-                               .data = s};
-            s->winflight = 1;
-            cio__backend_submit(b, &s->wop);
-            return; /* wop_done may have run already: s is not ours now */
-        }
-        ssize_t r = s->is_socket ? send(s->fd, p, s->wout.len, MSG_DONTWAIT | MSG_NOSIGNAL)
-                                 : write(s->fd, p, s->wout.len);
+        ssize_t r = write_some(s, p, s->wout.len);
         if (r > 0) {
             sent(s, (size_t)r);
             continue;
         }
-        if (r < 0 && errno == EINTR)
+        if (r == -EINTR)
             continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            s->wop = (cio__op){.kind = CIO__OP_POLL,
+        if (r != -EAGAIN && r != -EWOULDBLOCK) {
+            write_failed(s, r < 0 ? (int)r : -EPIPE);
+            break;
+        }
+        cio__backend *b = &cio__loop->backend;
+        if (native_send(s))
+            s->wop = (cio__op){.kind = CIO__OP_SEND,
                                .fd = s->fd,
-                               .events = POLLOUT,
+                               .buf = (void *)p,
+                               .len = s->wout.len,
+                               .flags = MSG_NOSIGNAL,
                                .done = wop_done,
                                .data = s};
-            s->winflight = 1;
-            cio__backend_submit(b, &s->wop);
-            return;
-        }
-        write_failed(s, r < 0 ? -errno : -EPIPE);
+        else
+            s->wop = (cio__op){
+                .kind = CIO__OP_POLL, .fd = s->fd, .events = POLLOUT, .done = wop_done, .data = s};
+        s->winflight = 1;
+        cio__backend_submit(b, &s->wop);
+        return; /* wop_done may have run already: s is not ours now */
     }
     notify(s);
 }
@@ -474,8 +503,7 @@ ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size_t *got)
 
 /* read_until and read_line. `line`: NUL-terminate, and at EOF return the
  * partial line. */
-static ssize_t until(cio_stream *s, const char *sep, size_t seplen, char *buf, size_t cap,
-                     int line)
+static ssize_t until(cio_stream *s, const char *sep, size_t seplen, char *buf, size_t cap, int line)
 {
     size_t scanned = 0;
     for (;;) {
@@ -512,8 +540,7 @@ static ssize_t until(cio_stream *s, const char *sep, size_t seplen, char *buf, s
     }
 }
 
-ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf,
-                              size_t cap)
+ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf, size_t cap)
 {
     if (!sep || !sep_len || (!buf && cap))
         return -EINVAL;
@@ -628,16 +655,15 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t n)
             continue;
         }
         size_t chunk = n < s->high - queued ? n : s->high - queued;
-        if (s->wdirect && !queued && !s->winflight && !native()) {
-            ssize_t r = s->is_socket ? send(s->fd, p, chunk, MSG_DONTWAIT | MSG_NOSIGNAL)
-                                     : write(s->fd, p, chunk);
+        if (s->wdirect && !queued && !s->winflight) {
+            ssize_t r = write_some(s, p, chunk);
             if (r > 0) {
                 p += r;
                 n -= (size_t)r;
                 continue;
             }
-            if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                err = -errno;
+            if (r < 0 && r != -EAGAIN && r != -EWOULDBLOCK && r != -EINTR) {
+                err = (int)r;
                 write_failed(s, err);
                 break;
             }
@@ -701,8 +727,8 @@ int cio__stream_close_impl(cio_stream *s)
             err = s->vt->shutdown(s);
         if (!err && wbuffered(s)) {
             cio_scope sc;
-            int timed = s->close_timeout < CIO_FOREVER &&
-                        cio_timeout_enter(&sc, s->close_timeout) == 0;
+            int timed =
+                s->close_timeout < CIO_FOREVER && cio_timeout_enter(&sc, s->close_timeout) == 0;
             err = cio__stream_wait_level(s, 0);
             if (timed)
                 cio_timeout_exit(&sc);
@@ -724,7 +750,9 @@ int cio__stream_close_impl(cio_stream *s)
             }
         }
     }
-    notify(s); /* other writers end with -ECONNABORTED */
+    if (!cio__loop)
+        s->winflight = 0; /* its loop is gone, and its backend with it */
+    notify(s);            /* other writers end with -ECONNABORTED */
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -745,31 +773,50 @@ int cio_stream_close(cio_stream *s)
 
 /* ---- making streams ---- */
 
-int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts)
+/* The water marks opts ask for: either may be left 0 for its default, and a
+ * mark set alone moves the other out of its way. -EINVAL for low > high. */
+static int water_marks(const cio_stream_opts *o, size_t *high_out, size_t *low_out)
 {
-    static const cio_stream_opts defaults;
-    const cio_stream_opts *o = opts ? opts : &defaults;
     size_t high = o->high_water ? o->high_water : CIO_STREAM_HIGH_WATER;
     size_t low = o->low_water ? o->low_water : CIO_STREAM_LOW_WATER;
     if (o->low_water && !o->high_water && low > high)
         high = low;
     if (!o->low_water && low > high)
         low = high / 4;
-    int err = 0;
+    *high_out = high;
+    *low_out = low;
+    return low > high ? -EINVAL : 0;
+}
+
+int cio__check_opts(const cio_stream_opts *opts)
+{
+    size_t high, low;
+    if (!opts)
+        return 0;
+    if (water_marks(opts, &high, &low))
+        return cio_fail(-EINVAL, "stream options: low-water mark %zu above high-water mark %zu",
+                        low, high);
+    return 0;
+}
+
+int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int kind)
+{
+    static const cio_stream_opts defaults;
+    const cio_stream_opts *o = opts ? opts : &defaults;
+    size_t high, low;
+    int err = water_marks(o, &high, &low);
     cio_stream *s = NULL;
-    if (low > high) {
-        err = -EINVAL;
+    if (err)
         goto fail;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        err = -errno;
-        goto fail;
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-        err = -errno;
-        goto fail;
+    if (kind == CIO__FD_UNKNOWN) {
+        struct stat st;
+        int fl = fcntl(fd, F_GETFL);
+        if (fstat(fd, &st) < 0 || fl < 0 ||
+            (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+            err = -errno;
+            goto fail;
+        }
+        kind = S_ISSOCK(st.st_mode) ? CIO__FD_SOCKET : CIO__FD_OTHER;
     }
     s = calloc(1, sizeof(*s));
     if (!s) {
@@ -777,14 +824,14 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts)
         goto fail;
     }
     s->fd = fd;
-    s->is_socket = S_ISSOCK(st.st_mode);
+    s->is_socket = kind != CIO__FD_OTHER;
     s->limit = o->limit ? o->limit : CIO_STREAM_LIMIT;
     s->high = high;
     s->low = low;
     s->vt = &plain_vt;
     s->wdirect = 1;
     s->close_timeout = CIO_FOREVER;
-    if (s->is_socket && !o->no_tcp_nodelay) {
+    if (kind != CIO__FD_OTHER && kind != CIO__FD_UNIX && !o->no_tcp_nodelay) {
         int one = 1; /* fails harmlessly on Unix-domain sockets */
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
@@ -805,7 +852,7 @@ int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
         close(fd);
         return -EINVAL;
     }
-    return cio__stream_new(out, fd, opts);
+    return cio__stream_new(out, fd, opts, CIO__FD_UNKNOWN);
 }
 
 /* ---- addresses ---- */

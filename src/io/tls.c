@@ -37,8 +37,8 @@ typedef struct tls_state {
     BIO *rbio, *wbio; /* network side: bytes in, bytes out */
     char *raw;        /* wire bytes read from the socket */
     int sent_shutdown;
-    char peer[96];    /* for messages */
-    char alpn[64];    /* the negotiated protocol, NUL-terminated */
+    char peer[96]; /* for messages */
+    char alpn[64]; /* the negotiated protocol, NUL-terminated */
 } tls_state;
 
 /* ---- configs ---- */
@@ -187,8 +187,7 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     (void)ssl;
     const unsigned char *mine = arg;
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, mine + 1, mine[0], in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, mine + 1, mine[0], in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;

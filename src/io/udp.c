@@ -44,7 +44,9 @@ static ssize_t udp_io(cio_udp *u, int out, void *buf, size_t len, struct sockadd
     if (self->loop->backend.vt->native_io) {
         struct iovec iov = {buf, len};
         struct msghdr msg = {.msg_name = addr,
-                             .msg_namelen = out ? sendlen : addr ? *alen : 0,
+                             .msg_namelen = out    ? sendlen
+                                            : addr ? *alen
+                                                   : 0,
                              .msg_iov = &iov,
                              .msg_iovlen = 1};
         cio__op op = {.kind = out ? CIO__OP_SENDMSG : CIO__OP_RECVMSG,
@@ -164,8 +166,8 @@ static int resolve(const char *host, int port, int passive, int family, struct a
 {
     char portstr[8];
     snprintf(portstr, sizeof(portstr), "%d", port);
-    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM,
-                             .ai_flags = passive ? AI_PASSIVE : 0};
+    struct addrinfo hints = {
+        .ai_family = family, .ai_socktype = SOCK_DGRAM, .ai_flags = passive ? AI_PASSIVE : 0};
     return cio_getaddrinfo(host, portstr, &hints, res);
 }
 
@@ -187,8 +189,7 @@ int cio_udp_open(cio_udp **out, const char *local_host, int local_port, const ch
     if (remote_host && (err = resolve(remote_host, remote_port, 0, AF_UNSPEC, &remote)))
         return err;
     int family = remote ? remote->ai_family : AF_UNSPEC;
-    if ((local_host || local_port) &&
-        (err = resolve(local_host, local_port, 1, family, &local)))
+    if ((local_host || local_port) && (err = resolve(local_host, local_port, 1, family, &local)))
         goto done;
     const struct addrinfo *first = local ? local : remote;
     fd = cio_socket(first->ai_family, SOCK_DGRAM, 0);

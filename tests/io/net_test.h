@@ -67,7 +67,7 @@ static inline const char *net_message(void)
     do {                                                                                           \
         const char *m_ = net_message();                                                            \
         if (!strstr(m_, (needle)))                                                                 \
-            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_, (needle));                             \
+            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_, (needle));                              \
     } while (0)
 
 /* Writes a string; asserts it went. */

@@ -90,8 +90,7 @@ static void test_echo_pair(void)
 
 static void test_echo_pair_tls(void)
 {
-    const char *extra[] = {"--tls-cert=" CERT("server.pem"), "--tls-key=" CERT("server.key"),
-                           NULL};
+    const char *extra[] = {"--tls-cert=" CERT("server.pem"), "--tls-key=" CERT("server.key"), NULL};
     server s = start_server(extra);
     char cmd[512], out[4096];
     snprintf(cmd, sizeof(cmd), "'%s' --host=localhost --port=%d --conns=5 --msgs=100 --tls-ca=%s",
@@ -126,8 +125,8 @@ static void test_udp_echo(void)
 {
     char out[4096];
     int st = run("'" EX("udp_echo") "' --scale 0.1", out, sizeof(out));
-    if (st != 0 || !strstr(out, "server bound to 127.0.0.1:") || !strstr(out, "epsilon -> epsilon") ||
-        !strstr(out, "done"))
+    if (st != 0 || !strstr(out, "server bound to 127.0.0.1:") ||
+        !strstr(out, "epsilon -> epsilon") || !strstr(out, "done"))
         CIO_FAIL_AT("udp_echo exited %d: %s", st, out);
 }
 

@@ -174,6 +174,21 @@ static int main_streams(void *arg)
     cio_stream_close(out);
     CIO_ASSERT_EQ(cio_process_wait(p), 0);
     cio_process_close(p);
+
+    /* A stream on the stdin of a child that is gone: -EPIPE, no SIGPIPE. */
+    const char *gone[] = {"true", NULL};
+    p = spawn(gone, CIO_STDIO_PIPE, CIO_STDIO_INHERIT, CIO_STDIO_INHERIT);
+    CIO_ASSERT_EQ(cio_process_wait(p), 0);
+    CIO_ASSERT_OK(cio_process_stream(p, 0, &in, NULL));
+    int err = cio_stream_write(in, "x", 1);
+    if (!err)
+        err = cio_stream_drain(in);
+    CIO_ASSERT_ERR(err, -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    CIO_ASSERT(!sigismember(&pending, SIGPIPE));
+    cio_stream_close(in);
+    cio_process_close(p);
     return 0;
 }
 
