@@ -18,6 +18,13 @@
 
 #include "cio.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define CIO_TEST_LEAK_CHECK() __lsan_do_recoverable_leak_check()
+#else
+#define CIO_TEST_LEAK_CHECK() 0
+#endif
+
 typedef struct cio_test_case {
     const char *name;
     void (*fn)(void);
@@ -167,7 +174,8 @@ static inline int cio_test_main(int argc, char **argv, const cio_test_case *test
                 alarm(timeout);
                 tests[i].fn();
                 fflush(NULL);
-                _exit(0);
+                /* _exit skips LeakSanitizer's exit-time check: run it here. */
+                _exit(CIO_TEST_LEAK_CHECK() ? 3 : 0);
             }
             if (pid < 0 || waitpid(pid, &status, 0) < 0) {
                 perror("fork/waitpid");

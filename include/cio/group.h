@@ -31,9 +31,10 @@ CIO_API int cio__group_new(cio_group **out, const char *file, int line);
 
 /* Starts fn(arg) as a child of g. The group owns the child: the returned
  * handle is borrowed (read its name or cancel it; never join or detach it) and
- * valid until cio_group_wait returns. Returns NULL once g has been cancelled or
- * waited, outside g's loop, or out of memory; cio_group_spawn_opts says which.
- * Suspends: no. */
+ * valid while the child runs: its record is freed when it finishes (its
+ * failure, if any, is kept by the group). Returns NULL once g has been
+ * cancelled or waited, outside g's loop, or out of memory;
+ * cio_group_spawn_opts says which. Suspends: no. */
 CIO_API cio_task *cio_group_spawn(cio_group *g, cio_fn fn, void *arg);
 
 /* cio_group_spawn with options and an error code: 0, -EINVAL (NULL), -ESHUTDOWN

@@ -2,8 +2,9 @@
  *
  * The group's scope sits in its owner's scope chain, so cancelling the group
  * interrupts the body's suspending calls. Children are linked in a list of
- * the live ones; finished children stay allocated until cio_group_wait returns
- * so that borrowed handles stay valid while the group is open. */
+ * the live ones; a child's record is freed as soon as it finishes (after its
+ * failure, if any, is copied), so a long-lived group, such as a server's,
+ * does not grow with every child it ever ran. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,8 +19,7 @@ typedef struct group_failure {
 struct cio_group {
     cio_scope scope;
     cio_task *owner;
-    cio_task *live;     /* running children */
-    cio_task *finished; /* finished children, freed by cio_group_wait */
+    cio_task *live; /* running children */
     size_t nlive;
     group_failure *failures;
     size_t nfailures, cap;
@@ -129,14 +129,13 @@ void cio__group_child_done(cio_task *t)
     if (t->sib_next)
         t->sib_next->sib_prev = t->sib_prev;
     g->nlive--;
-    t->done_next = g->finished;
-    g->finished = t;
     /* A child cancelled on its own (or by the group) is not a failure. */
     if (t->status < 0 && t->status != -ECANCELED) {
         record_failure(g, t);
         if (g->nfailures == 1)
             cio_group_cancel(g);
     }
+    cio__task_free(t);
     if (!g->nlive && g->waiting)
         cio__wake(g->owner, 0);
 }
@@ -166,11 +165,6 @@ int cio_group_wait(cio_group *g)
     }
     g->waited = g->closed = 1;
     cio_scope_exit(&g->scope);
-    while (g->finished) {
-        cio_task *t = g->finished;
-        g->finished = t->done_next;
-        cio__task_free(t);
-    }
     if (g->nfailures)
         return g->failures[0].status;
     return cio__cancel_reason(self);

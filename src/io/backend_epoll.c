@@ -80,30 +80,46 @@ static fd_slot *slot_for(epoll_state *s, int fd)
     return &s->fds[fd];
 }
 
-/* Makes epoll's interest in fd match the ops waiting on it. */
-static int sync_interest(epoll_state *s, int fd, fd_slot *sl)
+static uint32_t wanted(const fd_slot *sl)
 {
-    uint32_t want = (sl->rd ? EPOLLIN : 0) | (sl->wr ? EPOLLOUT : 0);
-    if (want == sl->registered)
+    return (sl->rd ? EPOLLIN : 0) | (sl->wr ? EPOLLOUT : 0);
+}
+
+/* Tells the kernel to watch fd for `events` (none: stop watching). Our record
+ * of what is registered can be stale: a closed descriptor leaves epoll on its
+ * own and its number may come back as a new file, so MOD falls back to ADD
+ * and ADD to MOD. */
+static int set_interest(epoll_state *s, int fd, fd_slot *sl, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)fd};
+    if (!events) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT: already gone */
+        sl->registered = 0;
         return 0;
-    struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
-    int r;
-    if (!want)
-        r = epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, NULL);
-    else if (!sl->registered)
+    }
+    int r = epoll_ctl(s->epfd, sl->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+    if (r < 0 && errno == ENOENT)
         r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
-    else
+    else if (r < 0 && errno == EEXIST)
         r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
-    /* A closed descriptor leaves epoll on its own, and its number may come
-     * back as a new file: our record of what is registered can be stale. */
-    if (r < 0 && want && errno == ENOENT)
-        r = epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
-    else if (r < 0 && want && errno == EEXIST)
-        r = epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
-    if (r < 0 && want)
+    if (r < 0)
         return -errno;
-    sl->registered = want;
+    sl->registered = events;
     return 0;
+}
+
+/* Interest is dropped lazily: a wait that completes leaves the fd
+ * registered, so the next wait on it (the common case: read, answer, read
+ * again) costs no epoll_ctl at all... unless the fd was idle in between, when
+ * it may have been closed and reused: then the kernel is told again (one
+ * call, not the ADD and DEL of eager bookkeeping). Events that find no op
+ * waiting drop the interest (complete_ready). */
+static int arm(epoll_state *s, int fd, fd_slot *sl, int was_idle)
+{
+    uint32_t want = wanted(sl);
+    if (!was_idle && (want & ~sl->registered) == 0)
+        return 0;
+    return set_interest(s, fd, sl, want | (was_idle ? 0 : sl->registered));
 }
 
 static void ep_submit(cio__backend *b, cio__op *op)
@@ -123,8 +139,9 @@ static void ep_submit(cio__backend *b, cio__op *op)
         cio__op_complete(b, op, -EBUSY); /* one reader and one writer per fd */
         return;
     }
+    int was_idle = !sl->rd && !sl->wr;
     *slot = op;
-    int err = sync_interest(s, op->fd, sl);
+    int err = arm(s, op->fd, sl, was_idle);
     if (err) {
         *slot = NULL;
         cio__op_complete(b, op, err);
@@ -140,8 +157,7 @@ static void ep_cancel(cio__backend *b, cio__op *op)
     cio__op **slot = sl->rd == op ? &sl->rd : sl->wr == op ? &sl->wr : NULL;
     if (!slot)
         return; /* already completed */
-    *slot = NULL;
-    sync_interest(s, op->fd, sl);
+    *slot = NULL; /* the interest goes lazily, with the next event */
     /* Complete on the next poll, never inside the caller's stack frame. */
     op->next = s->cancelled;
     s->cancelled = op;
@@ -161,7 +177,8 @@ static void complete_ready(cio__backend *b, epoll_state *s, int fd, uint32_t ev)
         wr = sl->wr;
         sl->wr = NULL;
     }
-    sync_interest(s, fd, sl);
+    if (!rd && !wr) /* nobody waits for this: stop watching what is not wanted */
+        set_interest(s, fd, sl, wanted(sl));
     if (rd)
         cio__op_complete(b, rd, (int32_t)(ev & (EPOLLIN | EPOLLERR | EPOLLHUP)));
     if (wr)
