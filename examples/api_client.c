@@ -34,11 +34,16 @@ static int nposts = 10;
 
 /* ---- the embedded JSON API ---- */
 
-static const char *const titles[] = {
-    "sunt aut facere repellat provident", "qui est esse", "ea molestias quasi exercitationem",
-    "eum et est occaecati", "nesciunt quas odio", "dolorem eum magni eos aperiam",
-    "magnam facilis autem", "dolorem dolore est ipsam", "nesciunt iure omnis dolorem",
-    "optio molestias id quia eum"};
+static const char *const titles[] = {"sunt aut facere repellat provident",
+                                     "qui est esse",
+                                     "ea molestias quasi exercitationem",
+                                     "eum et est occaecati",
+                                     "nesciunt quas odio",
+                                     "dolorem eum magni eos aperiam",
+                                     "magnam facilis autem",
+                                     "dolorem dolore est ipsam",
+                                     "nesciunt iure omnis dolorem",
+                                     "optio molestias id quia eum"};
 
 static const char *const names[] = {"Leanne Graham", "Ervin Howell", "Clementine Bauch",
                                     "Patricia Lebsack", "Chelsey Dietrich"};
@@ -56,9 +61,9 @@ static int api_post(cio_http_req *req, cio_http_resp *resp, void *arg)
         cio_http_resp_status(resp, 404);
         return cio_http_resp_json(resp, json_object());
     }
-    json_t *post = json_pack("{s:i, s:i, s:s, s:s}", "userId", (id - 1) % 5 + 1, "id", id,
-                             "title", titles[(id - 1) % 10], "body",
-                             "quia et suscipit recusandae consequuntur");
+    json_t *post =
+        json_pack("{s:i, s:i, s:s, s:s}", "userId", (id - 1) % 5 + 1, "id", id, "title",
+                  titles[(id - 1) % 10], "body", "quia et suscipit recusandae consequuntur");
     err = cio_http_resp_json(resp, post);
     json_decref(post);
     return err;
@@ -123,17 +128,19 @@ static void fetch_one(shared *sh, int id, result *r)
     snprintf(url, sizeof(url), "/posts/%d", id);
     r->err = fetch_json(sh, url, &post);
     if (!r->err) {
-        snprintf(r->title, sizeof(r->title), "%s", json_string_value(json_object_get(post, "title")));
+        snprintf(r->title, sizeof(r->title), "%s",
+                 json_string_value(json_object_get(post, "title")));
         snprintf(url, sizeof(url), "/users/%lld",
                  (long long)json_integer_value(json_object_get(post, "userId")));
         r->err = fetch_json(sh, url, &user);
     }
     if (!r->err)
-        snprintf(r->author, sizeof(r->author), "%s", json_string_value(json_object_get(user, "name")));
+        snprintf(r->author, sizeof(r->author), "%s",
+                 json_string_value(json_object_get(user, "name")));
     else
-        snprintf(r->error, sizeof(r->error), "%s", cio_task_message(cio_current())
-                                                       ? cio_task_message(cio_current())
-                                                       : cio_strerror(r->err));
+        snprintf(r->error, sizeof(r->error), "%s",
+                 cio_task_message(cio_current()) ? cio_task_message(cio_current())
+                                                 : cio_strerror(r->err));
     json_decref(post);
     json_decref(user);
 }

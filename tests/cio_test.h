@@ -31,7 +31,10 @@ typedef struct cio_test_case {
     const char *checks; /* what the test proves, printed with its result */
 } cio_test_case;
 
-#define CIO_TEST(fn, checks) {#fn, fn, checks}
+#define CIO_TEST(fn, checks)                                                                       \
+    {                                                                                              \
+#fn, fn, checks                                                                            \
+    }
 
 #define CIO_FAIL_AT(...)                                                                           \
     do {                                                                                           \
@@ -66,8 +69,8 @@ typedef struct cio_test_case {
     do {                                                                                           \
         int got_ = (int)(call), want_ = (int)(expected);                                           \
         if (got_ != want_)                                                                         \
-            CIO_FAIL_AT("%s returned %d (%s), expected %d (%s)", #call, got_,                      \
-                        cio_strerror(got_), want_, cio_strerror(want_));                           \
+            CIO_FAIL_AT("%s returned %d (%s), expected %d (%s)", #call, got_, cio_strerror(got_),  \
+                        want_, cio_strerror(want_));                                               \
     } while (0)
 
 #define CIO_ASSERT_OK(call) CIO_ASSERT_ERR(call, 0)

@@ -25,7 +25,8 @@ static int worker(void *arg)
         }
         size_t len;
         const char *body = cio_http_response_body(r, &len);
-        if (cio_http_response_status(r) == 200 && len == 13 && memcmp(body, "Hello, World!", 13) == 0)
+        if (cio_http_response_status(r) == 200 && len == 13 &&
+            memcmp(body, "Hello, World!", 13) == 0)
             ok++;
         cio_http_response_free(r);
     }
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
                 cio_strerror(err));
         return 1;
     }
-    printf("impl=cio workload=w11-http-client n=%ld inflight=%ld secs=%.6f rps=%.0f\n", n,
-           inflight, secs, (double)n / secs);
+    printf("impl=cio workload=w11-http-client n=%ld inflight=%ld secs=%.6f rps=%.0f\n", n, inflight,
+           secs, (double)n / secs);
     return 0;
 }

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
                 secs);
         return 1;
     }
-    printf("impl=%s workload=w3-sleepers n=%ld secs=%.6f overhead_secs=%.6f\n",
-           bench_impl(backend), n, secs, secs - 1.0);
+    printf("impl=%s workload=w3-sleepers n=%ld secs=%.6f overhead_secs=%.6f\n", bench_impl(backend),
+           n, secs, secs - 1.0);
     return 0;
 }

@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "w9-timeout: cio: FAILED: %s\n", cio_strerror(err));
         return 1;
     }
-    printf("impl=%s workload=w9-timeout n=%ld secs=%.6f ns_per_scope=%.1f\n", bench_impl(backend), n,
-           secs, secs * 1e9 / (double)n);
+    printf("impl=%s workload=w9-timeout n=%ld secs=%.6f ns_per_scope=%.1f\n", bench_impl(backend),
+           n, secs, secs * 1e9 / (double)n);
     return 0;
 }

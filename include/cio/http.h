@@ -33,18 +33,18 @@ typedef struct cio_http_stream cio_http_stream;
 
 /* Session options. Zero-initialise; every field has a default. */
 typedef struct cio_http_session_opts {
-    const char *base_url;         /* joined with relative URLs ("/posts/1") */
-    const char *const *headers;   /* default headers, "Name: value", NULL-terminated */
-    double connect_timeout;       /* seconds; 0: 10 s */
-    double total_timeout;         /* whole request; 0: none (use timeout scopes) */
-    double read_idle_timeout;     /* under 1 byte/s for this long (whole seconds) fails;
-                                     0: 60 s (libcurl's low-speed limit) */
-    long max_connections;         /* pool total; 0: 100 */
-    long max_host_connections;    /* per host; 0: 0 = no per-host limit */
-    long max_redirects;           /* 0: 10; -1: do not follow redirects */
-    size_t max_body;              /* bytes buffered per response; 0: 64 MiB */
-    int insecure;                 /* 1 turns TLS verification off (tests only) */
-    const char *ca_file;          /* extra CA bundle for TLS verification */
+    const char *base_url;       /* joined with relative URLs ("/posts/1") */
+    const char *const *headers; /* default headers, "Name: value", NULL-terminated */
+    double connect_timeout;     /* seconds; 0: 10 s */
+    double total_timeout;       /* whole request; 0: none (use timeout scopes) */
+    double read_idle_timeout;   /* under 1 byte/s for this long (whole seconds) fails;
+                                   0: 60 s (libcurl's low-speed limit) */
+    long max_connections;       /* pool total; 0: 100 */
+    long max_host_connections;  /* per host; 0: 0 = no per-host limit */
+    long max_redirects;         /* 0: 10; -1: do not follow redirects */
+    size_t max_body;            /* bytes buffered per response; 0: 64 MiB */
+    int insecure;               /* 1 turns TLS verification off (tests only) */
+    const char *ca_file;        /* extra CA bundle for TLS verification */
 } cio_http_session_opts;
 
 /* Creates a session on the current loop. Returns 0, -EPERM outside a loop,
@@ -57,16 +57,16 @@ CIO_API void cio_http_session_close(cio_http_session *s);
 
 /* One request. Zero-initialise; method and url are required. */
 typedef struct cio_http_request {
-    const char *method;              /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
-    const char *url;                 /* absolute, or relative to the session's base_url */
-    const char *const *query;        /* "name", "value" pairs, NULL-terminated; encoded */
-    const char *const *headers;      /* extra headers, "Name: value", NULL-terminated */
-    const void *body;                /* request body from memory (may be NULL; ignored
-                                        for GET and HEAD) */
+    const char *method;         /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" */
+    const char *url;            /* absolute, or relative to the session's base_url */
+    const char *const *query;   /* "name", "value" pairs, NULL-terminated; encoded */
+    const char *const *headers; /* extra headers, "Name: value", NULL-terminated */
+    const void *body;           /* request body from memory (may be NULL; ignored
+                                   for GET and HEAD) */
     size_t body_len;
-    const char *content_type;        /* Content-Type of the body (libcurl's default,
-                                        application/x-www-form-urlencoded, otherwise) */
-    double timeout;                  /* this request; 0: the session's */
+    const char *content_type; /* Content-Type of the body (libcurl's default,
+                                 application/x-www-form-urlencoded, otherwise) */
+    double timeout;           /* this request; 0: the session's */
 } cio_http_request;
 
 /* Sends req and waits for the whole response. Returns 0 and *out (free it

@@ -40,8 +40,7 @@ enum {
  * relative order is kept). Returns 0 (also when the timeout passed: check
  * *ndone), -EINVAL for bad arguments, -EBUSY, -EPERM, or the cancel reason
  * (the array is still partitioned then). Suspends: yes. No allocation. */
-CIO_API int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout,
-                     size_t *ndone);
+CIO_API int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t *ndone);
 
 /* Iterates over tasks in the order they finish (asyncio.as_completed). Embed it,
  * init it, call next until it returns -ENOENT, then destroy it. The handles are
@@ -63,8 +62,7 @@ typedef struct cio_as_completed {
 /* Starts watching the n tasks; `timeout` (seconds, CIO_FOREVER for none) bounds
  * the whole iteration. Returns 0, -EINVAL, -EBUSY (a handle already watched; none
  * is watched then), -EPERM outside a loop. Suspends: no. */
-CIO_API int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t n,
-                                  double timeout);
+CIO_API int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t n, double timeout);
 
 /* Stores the next task to finish in *out. Returns 0, -ENOENT when every task
  * was delivered, -ETIMEDOUT when the iteration's timeout passed (asyncio raises

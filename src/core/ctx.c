@@ -49,8 +49,7 @@ void cio__ctx_free(cio__ctx *c)
 /* makecontext passes int arguments only: split the pointers in halves. */
 static void uc_entry(unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned a_lo)
 {
-    void (*entry)(void *) =
-        (void (*)(void *))(uintptr_t)(((uint64_t)e_hi << 32) | (uint64_t)e_lo);
+    void (*entry)(void *) = (void (*)(void *))(uintptr_t)(((uint64_t)e_hi << 32) | (uint64_t)e_lo);
     void *arg = (void *)(uintptr_t)(((uint64_t)a_hi << 32) | (uint64_t)a_lo);
     entry(arg);
     abort(); /* entry leaves by switching away */

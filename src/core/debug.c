@@ -78,8 +78,9 @@ void cio__deadlock_report(cio_loop *l)
     fprintf(stderr,
             "cio: deadlock: no task can run, no timer or I/O is pending, and %zu task(s) "
             "wait for each other or for nothing%s:\n",
-            l->nwaiting, l->deadlocks ? " (cancelling did not help: abandoning them)" :
-                                        "; cancelling them with EDEADLK");
+            l->nwaiting,
+            l->deadlocks ? " (cancelling did not help: abandoning them)"
+                         : "; cancelling them with EDEADLK");
     dump(l, stderr, 1);
 }
 

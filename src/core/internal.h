@@ -220,29 +220,29 @@ struct cio_loop {
     cio_task *current;
     cio__fifo ready;
     size_t nready;
-    size_t batch_left;  /* entries of this turn's batch not yet run */
+    size_t batch_left;    /* entries of this turn's batch not yet run */
     unsigned extra_steps; /* direct switches left beyond the batch this turn */
     cio__timer_heap timers;
     cio__stack_pool stacks;
     cio__backend backend;
-    int64_t now;      /* ns, refreshed once per loop turn */
-    int64_t clock0;   /* real-clock origin */
+    int64_t now;    /* ns, refreshed once per loop turn */
+    int64_t clock0; /* real-clock origin */
     int virtual_clock;
     int debug;
     size_t stack_size;
-    size_t nlive;     /* tasks not yet finished */
-    size_t nwaiting;  /* tasks parked */
+    size_t nlive;    /* tasks not yet finished */
+    size_t nwaiting; /* tasks parked */
     uint64_t next_id;
-    cio_task *all;    /* every live task */
-    cio_task *task_free;   /* recycled task records */
-    void **task_chunks;    /* record slabs, freed at close */
+    cio_task *all;       /* every live task */
+    cio_task *task_free; /* recycled task records */
+    void **task_chunks;  /* record slabs, freed at close */
     size_t ntask_chunks;
     unsigned steps_since_clock; /* task steps run since `now` was read */
     int64_t last_trim;          /* when idle stacks were last given back */
     int64_t coarse_seen;        /* the coarse clock at the last precise reading */
     cio_task *main_task;
-    int closing;      /* cio_run is cancelling leftovers */
-    int refs;         /* cio_loop_ref */
+    int closing; /* cio_run is cancelling leftovers */
+    int refs;    /* cio_loop_ref */
     /* callbacks */
     struct cio_handle *handle_free;
     size_t nhandles_pending; /* scheduled call_soon/call_later not yet run */
@@ -342,6 +342,10 @@ typedef struct cio__join_watch {
     cio_task *waiter;
 } cio__join_watch;
 void cio__join_notify(cio__watch *w, cio_task *done);
+/* The checks cio_join and cio_shield share. Returns 1 when t had finished
+ * (its status is in *status and the handle is released), 0 to go on and wait
+ * (*self and *reason set), or a negative error. */
+int cio__join_begin(cio_task *t, cio_task **self, int *reason, int *status);
 
 /* Scopes (scope.c). */
 int cio__scope_push(cio_scope *s, int kind, const char *file, int line);

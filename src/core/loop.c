@@ -486,8 +486,10 @@ static void loop_close(cio_loop *l)
             if (t->status < 0 && t->status != -ECANCELED)
                 cio__report_unjoined(l, t);
             else if (l->debug)
-                fprintf(stderr, "cio: task %s finished but its handle was never released "
-                                "(cio_join or cio_detach)\n", t->name);
+                fprintf(stderr,
+                        "cio: task %s finished but its handle was never released "
+                        "(cio_join or cio_detach)\n",
+                        t->name);
         }
         cio__task_free(t);
     }

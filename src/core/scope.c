@@ -258,31 +258,21 @@ static int shield_unpark(cio_task *self, void *target)
 
 int cio_shield(cio_task *t)
 {
-    if (!cio__task_valid(t) || t->released || t->group)
-        return -EINVAL;
     cio_task *self;
-    int reason = cio__checkpoint(&self);
-    if (!self)
-        return -EPERM;
-    if (t->watch)
-        return -EBUSY;
-    if (t->state == CIO__DONE) {
-        int status = t->status;
-        cio__task_release(t);
-        return status;
-    }
-    if (t == self)
-        return -EDEADLK;
+    int reason, status;
+    int r = cio__join_begin(t, &self, &reason, &status);
+    if (r)
+        return r < 0 ? r : status;
     if (reason) {
         cio_detach(t);
         return reason;
     }
     cio__join_watch jw = {{cio__join_notify}, self};
     t->watch = &jw.w;
-    int r = cio__park(self, "shield", t, shield_unpark, t);
+    r = cio__park(self, "shield", t, shield_unpark, t);
     if (r)
         return r; /* cancelled: t was detached */
-    int status = t->status;
+    status = t->status;
     cio__task_release(t);
     return status;
 }

@@ -102,8 +102,7 @@ static uintptr_t new_pool_stack(cio__stack_pool *p)
         if (!lo)
             return 0;
         /* Tag the mapping's base with the guard bit: destroy unmaps size+page. */
-        if (remember_mapping(p, (void *)((uintptr_t)((char *)lo - p->page) | GUARDED_BIT)) <
-            0) {
+        if (remember_mapping(p, (void *)((uintptr_t)((char *)lo - p->page) | GUARDED_BIT)) < 0) {
             munmap((char *)lo - p->page, size + p->page);
             return 0;
         }

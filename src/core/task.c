@@ -124,9 +124,9 @@ void cio__report_unjoined(cio_loop *l, cio_task *t)
 {
     cio__task_name(t);
     char *line = NULL;
-    int n = asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name,
-                     t->status, cio_strerror(t->status), t->message ? ": " : "",
-                     t->message ? t->message : "");
+    int n =
+        asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name, t->status,
+                 cio_strerror(t->status), t->message ? ": " : "", t->message ? t->message : "");
     char **a = realloc(l->unjoined, (l->nunjoined + 1) * sizeof(*a));
     if (n < 0 || !a) { /* out of memory: say it now rather than never */
         fprintf(stderr, "cio: task %s failed with %d and nobody joined it\n", t->name, t->status);
@@ -183,29 +183,36 @@ static int join_unpark(cio_task *self, void *target)
     return 0;
 }
 
-int cio_join(cio_task *t)
+int cio__join_begin(cio_task *t, cio_task **self, int *reason, int *status)
 {
     if (!cio__task_valid(t) || t->released || t->group)
         return -EINVAL;
-    cio_task *self;
-    int reason = cio__checkpoint(&self);
-    if (!self)
+    *reason = cio__checkpoint(self);
+    if (!*self)
         return -EPERM;
     if (t->watch)
         return -EBUSY;
     if (t->state == CIO__DONE) {
-        int status = t->status;
+        *status = t->status;
         cio__task_release(t);
-        return status;
+        return 1;
     }
-    if (t == self)
-        return -EDEADLK;
+    return t == *self ? -EDEADLK : 0;
+}
+
+int cio_join(cio_task *t)
+{
+    cio_task *self;
+    int reason, status;
+    int r = cio__join_begin(t, &self, &reason, &status);
+    if (r)
+        return r < 0 ? r : status;
     if (reason)
         cio_cancel(t);
     cio__join_watch jw = {{cio__join_notify}, self};
     t->watch = &jw.w;
     cio__park(self, "join", t, reason ? NULL : join_unpark, t);
-    int status = t->status;
+    status = t->status;
     cio__task_release(t);
     reason = cio__cancel_reason(self);
     return reason ? reason : status;

@@ -178,7 +178,10 @@ int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t
     err = cio__checkpoint(&self);
     if (!self)
         return -EPERM;
-    wait_state s = {.w = {wait_notify}, .timer = {.fn = wait_timed_out}, .waiter = self, .n = n,
+    wait_state s = {.w = {wait_notify},
+                    .timer = {.fn = wait_timed_out},
+                    .waiter = self,
+                    .n = n,
                     .return_when = return_when};
     for (size_t i = 0; i < n; i++) {
         if (tasks[i]->state == CIO__DONE) {

@@ -22,10 +22,10 @@
 typedef struct watcher {
     cio_http_session *s;
     curl_socket_t fd;
-    int want;           /* CURL_POLL_IN / OUT / INOUT */
-    int removed;        /* curl is done with the socket */
-    int refs;           /* curl's assignment + live watcher tasks */
-    cio_task *task[2];  /* the watcher tasks while they run */
+    int want;            /* CURL_POLL_IN / OUT / INOUT */
+    int removed;         /* curl is done with the socket */
+    int refs;            /* curl's assignment + live watcher tasks */
+    cio_task *task[2];   /* the watcher tasks while they run */
     cio_event wanted[2]; /* set when the direction becomes wanted */
     struct watcher *next;
 } watcher;
@@ -84,7 +84,9 @@ static int watch(watcher *w, int dir)
             break;
         if (w->want & flag)
             socket_action(w->s, w->fd,
-                          err < 0 ? CURL_CSELECT_ERR : dir ? CURL_CSELECT_OUT : CURL_CSELECT_IN);
+                          err < 0 ? CURL_CSELECT_ERR
+                          : dir   ? CURL_CSELECT_OUT
+                                  : CURL_CSELECT_IN);
     }
     w->task[dir] = NULL;
     watcher_release(w);
@@ -511,7 +513,8 @@ int cio__http_xfer_result(cio__http_xfer *x)
         err = -EPROTO;
         break;
     }
-    return cio_fail(err, "%s: %s", x->url, x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
+    return cio_fail(err, "%s: %s", x->url,
+                    x->errbuf[0] ? x->errbuf : curl_easy_strerror(x->result));
 }
 
 /* Waits for the transfer to finish. On cancellation removes it (its
@@ -526,8 +529,7 @@ int cio__http_xfer_wait(cio__http_xfer *x)
     return cio__http_xfer_result(x);
 }
 
-int cio_http_request_send(cio_http_session *s, const cio_http_request *req,
-                          cio_http_response **out)
+int cio_http_request_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out)
 {
     if (!s || !req || !out)
         return -EINVAL;
@@ -551,7 +553,7 @@ int cio_http_get(cio_http_session *s, const char *url, cio_http_response **out)
 int cio_http_post(cio_http_session *s, const char *url, const void *body, size_t len,
                   const char *content_type, cio_http_response **out)
 {
-    cio_http_request req = {.method = "POST", .url = url, .body = body, .body_len = len,
-                            .content_type = content_type};
+    cio_http_request req = {
+        .method = "POST", .url = url, .body = body, .body_len = len, .content_type = content_type};
     return cio_http_request_send(s, &req, out);
 }

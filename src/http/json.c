@@ -34,8 +34,8 @@ int cio_http_get_json(cio_http_session *s, const char *url, json_t **out)
     return err;
 }
 
-int cio_http_send_json(cio_http_session *s, const char *method, const char *url,
-                       const json_t *json, int *status, json_t **out)
+int cio_http_send_json(cio_http_session *s, const char *method, const char *url, const json_t *json,
+                       int *status, json_t **out)
 {
     if (out)
         *out = NULL;

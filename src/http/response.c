@@ -145,19 +145,32 @@ void cio_http_response_free(cio_http_response *r)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     }
     return status >= 500 ? "Server Error" : "Client Error";
 }
@@ -168,7 +181,7 @@ int cio_http_raise_for_status(const cio_http_response *r)
         return -EINVAL;
     if (r->status < 400)
         return 0;
-    int err = r->status == 404 ? -ENOENT
+    int err = r->status == 404                         ? -ENOENT
               : (r->status == 401 || r->status == 403) ? -EACCES
                                                        : -EPROTO;
     return cio_fail(err, "%d %s for %s", r->status, reason_phrase(r->status), r->url);

@@ -63,7 +63,7 @@ struct cio_http_req {
     char *body;
     size_t body_len, body_cap, body_pos;
     size_t body_streamed; /* bytes handed out by cio_http_req_read */
-    int body_whole; /* cio_http_req_body was called: body holds all of it */
+    int body_whole;       /* cio_http_req_body was called: body holds all of it */
     int sent_continue;
     const char *param_names[MAX_PARAMS];
     char *param_values[MAX_PARAMS];
@@ -368,23 +368,40 @@ static int parse_until(conn *c, const int *flag)
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
     }
     return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }

@@ -32,7 +32,7 @@ int cio__backend_open(cio__backend *b, int kind)
         int err = open_kind(b, &cio__backend_uring);
         if (err == 0 || forced)
             return err;
-        /* A kernel or seccomp profile without io_uring: fall back quietly. */
+            /* A kernel or seccomp profile without io_uring: fall back quietly. */
 #else
         if (forced)
             return -ENOTSUP;

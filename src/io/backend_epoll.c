@@ -156,7 +156,7 @@ static void ep_cancel(cio__backend *b, cio__op *op)
     fd_slot *sl = &s->fds[op->fd];
     cio__op **slot = sl->rd == op ? &sl->rd : sl->wr == op ? &sl->wr : NULL;
     if (!slot)
-        return; /* already completed */
+        return;   /* already completed */
     *slot = NULL; /* the interest goes lazily, with the next event */
     /* Complete on the next poll, never inside the caller's stack frame. */
     op->next = s->cancelled;
@@ -196,7 +196,7 @@ static int ep_poll(cio__backend *b, int64_t timeout_ns)
         ms = -1;
     else /* round up so a timer is never polled for too early */
         ms = (int)((timeout_ns + 999999) / 1000000 > 1000000000 ? 1000000000
-                                                                 : (timeout_ns + 999999) / 1000000);
+                                                                : (timeout_ns + 999999) / 1000000);
     int n = epoll_wait(s->epfd, evs, 128, ms);
     if (n < 0)
         n = errno == EINTR ? 0 : -errno;

@@ -66,7 +66,7 @@ static int wait_ready(cio_task *self, int fd, uint32_t events)
     do {                                                                                           \
         for (;;) {                                                                                 \
             ssize_t r_ = (call);                                                                   \
-            if (r_ >= 0 || (r_ != -EAGAIN && r_ != -EWOULDBLOCK && r_ != -EINTR))                 \
+            if (r_ >= 0 || (r_ != -EAGAIN && r_ != -EWOULDBLOCK && r_ != -EINTR))                  \
                 return r_;                                                                         \
             if (r_ == -EINTR)                                                                      \
                 continue;                                                                          \
@@ -182,8 +182,10 @@ ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct 
     flags |= MSG_NOSIGNAL;
     if (native(self)) {
         struct iovec iov = {(void *)buf, len};
-        struct msghdr msg = {
-            .msg_name = (void *)addr, .msg_namelen = addr ? alen : 0, .msg_iov = &iov, .msg_iovlen = 1};
+        struct msghdr msg = {.msg_name = (void *)addr,
+                             .msg_namelen = addr ? alen : 0,
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1};
         cio__op op = {.kind = CIO__OP_SENDMSG, .fd = fd, .msg = &msg, .flags = flags};
         return cio__op_run(self, &op, "sendto");
     }
@@ -212,8 +214,8 @@ int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
     if (err)
         return err;
     if (native(self)) {
-        cio__op op = {.kind = CIO__OP_CONNECT, .fd = fd, .addr = (struct sockaddr *)addr,
-                      .alen = alen};
+        cio__op op = {
+            .kind = CIO__OP_CONNECT, .fd = fd, .addr = (struct sockaddr *)addr, .alen = alen};
         return cio__op_run(self, &op, "connect");
     }
     if (connect(fd, addr, alen) == 0)
@@ -308,8 +310,14 @@ static ssize_t file_op(file_call *c)
         return err;
     if (native(self)) {
         struct statx stx;
-        cio__op op = {.kind = c->kind, .fd = c->fd, .buf = c->buf, .len = c->len, .off = c->off,
-                      .path = c->path, .flags = c->flags, .mode = c->mode};
+        cio__op op = {.kind = c->kind,
+                      .fd = c->fd,
+                      .buf = c->buf,
+                      .len = c->len,
+                      .off = c->off,
+                      .path = c->path,
+                      .flags = c->flags,
+                      .mode = c->mode};
         if (c->kind == CIO__OP_STATX)
             op.buf = &stx;
         ssize_t r = cio__op_run(self, &op, "file");

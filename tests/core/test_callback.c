@@ -159,5 +159,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_call_later, "call_later fires in deadline order; cancel and bad delay"),
     CIO_TEST(test_sleep_order, "sleeps wake by deadline, ties in arming order"),
     CIO_TEST(test_callback_cannot_suspend, "a suspending call from a callback is -EPERM"),
-    CIO_TEST(test_call_soon_threadsafe, "another thread wakes the loop through call_soon_threadsafe"),
+    CIO_TEST(test_call_soon_threadsafe,
+             "another thread wakes the loop through call_soon_threadsafe"),
 }))

@@ -174,7 +174,8 @@ static void test_debug_from_environment(void)
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_deadlock_reported, "a join cycle is reported with names and cio_run returns"),
     CIO_TEST(test_dump_tasks, "cio_dump_tasks lists names, states and what each waits on"),
-    CIO_TEST(test_slow_step_warning, "debug mode warns of a task running 150 ms without suspending"),
+    CIO_TEST(test_slow_step_warning,
+             "debug mode warns of a task running 150 ms without suspending"),
     CIO_TEST(test_stack_overflow_named, "debug mode names the task whose stack overflowed"),
     CIO_TEST(test_leaked_handle_reported, "debug mode reports a handle never joined or detached"),
     CIO_TEST(test_debug_from_environment, "CIO_DEBUG=1 turns debug mode on"),

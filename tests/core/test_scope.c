@@ -46,7 +46,7 @@ static int main_nested(void *arg)
     CIO_ASSERT_OK(cio_timeout_enter(&outer, 1.0));
     CIO_ASSERT_OK(cio_timeout_enter(&inner, 3.0));
     CIO_ASSERT_ERR(cio_sleep(10), -ETIMEDOUT);
-    CIO_ASSERT_CMP(cio_now(), ==, 1.0);  /* the earlier, outer deadline fired */
+    CIO_ASSERT_CMP(cio_now(), ==, 1.0);      /* the earlier, outer deadline fired */
     CIO_ASSERT_OK(cio_timeout_exit(&inner)); /* the inner one did not fire */
     CIO_ASSERT_ERR(cio_timeout_exit(&outer), -ETIMEDOUT);
     return 0;
@@ -63,7 +63,7 @@ static int cancel_then_timeout(void *arg)
     cio_scope s;
     cio_timeout_enter(&s, 1.0);
     int first = cio_sleep(10); /* cancelled at 0.5 s */
-    int second = cio_sleep(5);  /* still cancelled, and later the deadline passes */
+    int second = cio_sleep(5); /* still cancelled, and later the deadline passes */
     cio_timeout_exit(&s);
     CIO_ASSERT_ERR(first, -ECANCELED);
     CIO_ASSERT_ERR(second, -ECANCELED);
@@ -185,7 +185,7 @@ static int main_out_of_order(void *arg)
     CIO_ASSERT_OK(cio_timeout_enter(&b, 2.0));
     CIO_ASSERT_ERR(cio_scope_exit(&a), CIO_ESCOPE); /* b is still open */
     CIO_ASSERT_ERR(cio_scope_exit(&b), -EINVAL);    /* closed along with a */
-    CIO_ASSERT_OK(cio_sleep(5)); /* neither deadline fires any more */
+    CIO_ASSERT_OK(cio_sleep(5));                    /* neither deadline fires any more */
     return 0;
 }
 

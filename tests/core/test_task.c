@@ -406,8 +406,8 @@ static int main_stack_size(void *arg)
 {
     (void)arg;
     cio_task *t;
-    CIO_ASSERT_OK(cio_spawn_opts(&t, uses_big_stack, NULL,
-                                 &(cio_task_opts){.stack_size = 1024 * 1024}));
+    CIO_ASSERT_OK(
+        cio_spawn_opts(&t, uses_big_stack, NULL, &(cio_task_opts){.stack_size = 1024 * 1024}));
     CIO_ASSERT_OK(cio_join(t));
     return 0;
 }
@@ -470,7 +470,8 @@ static void test_backend_choice(void)
 
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_spawn_join, "a spawned task runs and cio_join returns its status"),
-    CIO_TEST(test_spawn_order, "spawn does not switch; ready tasks run FIFO when the spawner yields"),
+    CIO_TEST(test_spawn_order,
+             "spawn does not switch; ready tasks run FIFO when the spawner yields"),
     CIO_TEST(test_cancel_sleeping, "cio_cancel wakes a sleeper with -ECANCELED, level-triggered"),
     CIO_TEST(test_join_propagates_cancel,
              "cancelling a joiner cancels the joined task and waits for its cleanup"),

@@ -59,7 +59,7 @@ static int main_gather_fail_fast(void *arg)
     cio_task *t[3];
     spawn_jobs(t, jobs, 3);
     CIO_ASSERT_ERR(cio_gather(t, 3, 0), -EIO);
-    CIO_ASSERT_CMP(cio_now(), ==, 2.0); /* did not wait for the 5 s job... */
+    CIO_ASSERT_CMP(cio_now(), ==, 2.0);  /* did not wait for the 5 s job... */
     CIO_ASSERT_EQ(jobs[2].cancelled, 1); /* ...it was cancelled, and it has finished */
     CIO_ASSERT_EQ(cio_task_done(t[2]), 1);
     CIO_ASSERT_EQ(cio_task_status(t[0]), 10);
@@ -288,8 +288,8 @@ static void test_real_clock_concurrency(void)
 {
     double elapsed[2];
     CIO_ASSERT_OK(cio_run(main_real_clock, elapsed));
-    CIO_ASSERT_CMP(elapsed[0], >=, 0.3);             /* one after another */
-    CIO_ASSERT_CMP(elapsed[1], <, 0.2);              /* together */
+    CIO_ASSERT_CMP(elapsed[0], >=, 0.3);           /* one after another */
+    CIO_ASSERT_CMP(elapsed[1], <, 0.2);            /* together */
     CIO_ASSERT_CMP(elapsed[1] * 2, <, elapsed[0]); /* as a ratio */
 }
 

@@ -72,8 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static cio_http_app *app;
     if (!app) {
-        cio_http_server_opts o = {.max_body_bytes = 4096, .max_header_bytes = 4096,
-                                  .header_timeout = 1, .idle_timeout = 1, .quiet = 1};
+        cio_http_server_opts o = {.max_body_bytes = 4096,
+                                  .max_header_bytes = 4096,
+                                  .header_timeout = 1,
+                                  .idle_timeout = 1,
+                                  .quiet = 1};
         cio_http_app_new(&app, &o);
         cio_http_app_route(app, "*", "/echo/{id}", echo, NULL);
         cio_http_app_route(app, "POST", "/stream", stream_body, NULL);

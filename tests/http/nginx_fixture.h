@@ -26,7 +26,8 @@ static int fixture_free_port(void)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0)
         abort();
     close(fd);
     return ntohs(a.sin_port);
@@ -71,28 +72,27 @@ static void nginx_start(nginx_fixture *fx)
     fixture_write(fx->dir, "text.txt", text, n);
     free(text);
     char conf[4096];
-    int len = snprintf(
-        conf, sizeof(conf),
-        "daemon off; master_process off; worker_processes 1; pid %s/nginx.pid;\n"
-        "error_log %s/error.log;\n"
-        "events { worker_connections 1024; }\n"
-        "http {\n"
-        "  access_log off;\n"
-        "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
-        "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
-        "  default_type text/plain; keepalive_requests 100000;\n"
-        "  gzip on; gzip_types text/plain application/json; gzip_min_length 0;\n"
-        "  server {\n"
-        "    listen 127.0.0.1:%d; root %s;\n"
-        "    location = /redirect { return 302 /hello.txt; }\n"
-        "    location = /loop { return 302 /loop; }\n"
-        "    location = /args { return 200 \"$args\"; }\n"
-        "    location = /teapot { return 418 \"short and stout\"; }\n"
-        "    location = /slow { alias %s/big.bin; limit_rate 64k; }\n"
-        "  }\n"
-        "}\n",
-        fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->port, fx->dir,
-        fx->dir);
+    int len = snprintf(conf, sizeof(conf),
+                       "daemon off; master_process off; worker_processes 1; pid %s/nginx.pid;\n"
+                       "error_log %s/error.log;\n"
+                       "events { worker_connections 1024; }\n"
+                       "http {\n"
+                       "  access_log off;\n"
+                       "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+                       "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+                       "  default_type text/plain; keepalive_requests 100000;\n"
+                       "  gzip on; gzip_types text/plain application/json; gzip_min_length 0;\n"
+                       "  server {\n"
+                       "    listen 127.0.0.1:%d; root %s;\n"
+                       "    location = /redirect { return 302 /hello.txt; }\n"
+                       "    location = /loop { return 302 /loop; }\n"
+                       "    location = /args { return 200 \"$args\"; }\n"
+                       "    location = /teapot { return 418 \"short and stout\"; }\n"
+                       "    location = /slow { alias %s/big.bin; limit_rate 64k; }\n"
+                       "  }\n"
+                       "}\n",
+                       fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->dir, fx->port,
+                       fx->dir, fx->dir);
     fixture_write(fx->dir, "nginx.conf", conf, (size_t)len);
     char confpath[128];
     snprintf(confpath, sizeof(confpath), "%s/nginx.conf", fx->dir);

@@ -28,7 +28,8 @@ static void test_api_client_demo(void)
     CIO_ASSERT(strstr(out, "-> 9 fetched, 1 failed"));
     double concurrent = 0, sequential = 0;
     const char *t = strstr(out, "concurrent: ");
-    CIO_ASSERT(t && sscanf(t, "concurrent: %lf s one after another: %lf", &concurrent, &sequential) == 2);
+    CIO_ASSERT(
+        t && sscanf(t, "concurrent: %lf s one after another: %lf", &concurrent, &sequential) == 2);
     /* 19 requests of 0.1 s: about 1.9 s in a row; 5 at a time: about 0.4 s. */
     CIO_ASSERT_CMP(sequential, >=, 0.99 * 1.9);
     CIO_ASSERT_CMP(concurrent * 2.5, <, sequential);
@@ -81,7 +82,8 @@ static void test_json_api_server(void)
     FILE *in = fdopen(pipefd[0], "r");
     char line[256];
     int port = 0;
-    CIO_ASSERT(fgets(line, sizeof(line), in) && sscanf(line, "serving on http://127.0.0.1:%d", &port) == 1);
+    CIO_ASSERT(fgets(line, sizeof(line), in) &&
+               sscanf(line, "serving on http://127.0.0.1:%d", &port) == 1);
     char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "curl -sS -X POST -d '{\"title\":\"write tests\"}' http://127.0.0.1:%d/todos && "

@@ -26,8 +26,8 @@ static int h_post(cio_http_req *req, cio_http_resp *resp, void *arg)
     (void)arg;
     char text[128];
     const char *q = cio_http_req_query_param(req, "q");
-    int n = snprintf(text, sizeof(text), "post %s q=%s", cio_http_req_param(req, "id"),
-                     q ? q : "-");
+    int n =
+        snprintf(text, sizeof(text), "post %s q=%s", cio_http_req_param(req, "id"), q ? q : "-");
     return cio_http_resp_body(resp, text, (size_t)n);
 }
 

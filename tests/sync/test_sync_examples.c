@@ -3,94 +3,9 @@
  * against the scaled durations — lower bounds (a sleep never ends early) and
  * loose upper bounds or ratios that tell "limited" from "sequential", never a
  * tight absolute. */
-#include <stdarg.h>
 #include <time.h>
 
-#include "cio_test.h"
-
-#ifndef CIO_EXAMPLES_DIR
-#error "build with -DCIO_EXAMPLES_DIR=<directory of the built examples>"
-#endif
-
-#define U 0.1 /* the scale the examples run at: one second of the guide */
-
-typedef struct run {
-    char *out;
-    int status;
-} run;
-
-static run run_example(const char *name)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "'%s/%s' --scale %g", CIO_EXAMPLES_DIR, name, U);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        CIO_FAIL_AT("popen(%s) failed", cmd);
-    run r = {0};
-    size_t len = 0, cap = 4096;
-    r.out = malloc(cap);
-    CIO_ASSERT(r.out != NULL);
-    for (;;) {
-        size_t n = fread(r.out + len, 1, cap - len - 1, p);
-        if (n == 0)
-            break;
-        len += n;
-        if (cap - len < 1024) {
-            cap *= 2;
-            r.out = realloc(r.out, cap);
-            CIO_ASSERT(r.out != NULL);
-        }
-    }
-    r.out[len] = 0;
-    int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    if (r.status != 0)
-        CIO_FAIL_AT("%s exited %d; its output:\n%s", name, r.status, r.out);
-    return r;
-}
-
-/* Fails unless the needles appear in this order (each after the previous). */
-static void expect_story(const run *r, ...)
-{
-    va_list ap;
-    va_start(ap, r);
-    const char *at = r->out, *prev = "(start)";
-    for (const char *needle = va_arg(ap, const char *); needle; needle = va_arg(ap, const char *)) {
-        const char *hit = strstr(at, needle);
-        if (!hit)
-            CIO_FAIL_AT("no \"%s\" after \"%s\" in:\n%s", needle, prev, r->out);
-        at = hit + strlen(needle);
-        prev = needle;
-    }
-    va_end(ap);
-}
-
-static int count(const run *r, const char *needle)
-{
-    int n = 0;
-    for (const char *p = strstr(r->out, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
-/* The number right after the first `label` at or after `from` in the output. */
-static double number_after_in(const run *r, const char *from, const char *label)
-{
-    const char *start = from ? strstr(r->out, from) : r->out;
-    const char *p = start ? strstr(start, label) : NULL;
-    if (!p)
-        CIO_FAIL_AT("no \"%s\" in:\n%s", label, r->out);
-    char *end;
-    double v = strtod(p + strlen(label), &end);
-    if (end == p + strlen(label))
-        CIO_FAIL_AT("no number after \"%s\" in:\n%s", label, r->out);
-    return v;
-}
-
-static double number_after(const run *r, const char *label)
-{
-    return number_after_in(r, NULL, label);
-}
+#include "example_runner.h"
 
 static void test_lock_counter(void)
 {
