@@ -7,6 +7,7 @@ keeping everything else in the file) and a gnuplot bar chart of each workload's 
 results.tsv holds two kinds of tab-separated rows:
     W  workload  headline_key  better(lower|higher)  arguments
     R  workload  impl  run  status(ok|fail|notyet)  value  rss_kb  extra(k=v;k=v)
+    M  run  key=value line of a microbenchmark (bench/cio/micro.c, timers.c)
 """
 import argparse
 import datetime
@@ -36,11 +37,13 @@ ORDER = ["cio", "cio-uring", "cio-epoll", "asyncio", "uvloop", "go", "libuv", "n
 
 
 def load(path):
-    workloads, rows = {}, []
+    workloads, rows, micro = {}, [], []
     with open(path) as f:
         for line in f:
             parts = line.rstrip("\n").split("\t")
-            if parts[0] == "W":
+            if parts[0] == "M":
+                micro.append(dict(kv.split("=", 1) for kv in parts[2].split() if "=" in kv))
+            elif parts[0] == "W":
                 workloads[parts[1]] = {"key": parts[2], "better": parts[3], "args": parts[4]}
             elif parts[0] == "R":
                 w, impl, run, status, value, rss, extra = parts[1:8]
@@ -48,7 +51,7 @@ def load(path):
                              "value": float(value) if status == "ok" else None,
                              "rss": int(rss) if status == "ok" else None,
                              "extra": dict(kv.split("=", 1) for kv in extra.split(";") if kv)})
-    return workloads, rows
+    return workloads, rows, micro
 
 
 def summarise(workloads, rows):
@@ -304,6 +307,65 @@ def plot(workloads, summary, path, title):
     if p.returncode != 0:
         print(f"report.py: gnuplot failed:\n{p.stderr}", file=sys.stderr)
 
+# The internals' figures: (micro, qualifier key=value or "", figure key) -> what it is.
+MICRO = [
+    ("switch", "", "ns_per_switch", "one context switch (two bare contexts bouncing)"),
+    ("yield", "", "ns_per_yield", "`cio_yield` between two tasks (switch + scheduling)"),
+    ("spawn_warm", "", "ns_per_task",
+     "spawn + run + join an empty task, warm stack pool (4,000 alive)"),
+    ("spawn_cold", "", "ns_per_task",
+     "spawn + run + join an empty task, cold pool (mmap, guard page, first touch)"),
+    ("timer_arm_disarm", "heap=0", "ns_latest", "timer arm + disarm, empty heap"),
+    ("timer_arm_disarm", "heap=100000", "ns_latest",
+     "timer arm + disarm, 100k armed, latest deadline (a timeout scope)"),
+    ("timer_arm_disarm", "heap=100000", "ns_earliest",
+     "timer arm + disarm, 100k armed, earliest deadline (sifts to the root)"),
+    ("queue_put_get", "", "ns_per_pair", "queue put + get pair, no contention"),
+    ("page_fault", "", "ns_per_fault",
+     "the machine: first touch of a fresh page (every cold stack pays it)"),
+]
+TIMER_CASES = [
+    ("timeout_newest", "arm a timeout and cancel it, 100k others armed"),
+    ("timeout_random", "arm 100k timeouts, cancel them in random order"),
+    ("sleep_same", "1M sleeps of one duration, fired in 1 ms loop turns"),
+    ("sleep_random", "1M sleeps spread over 1 s, fired in 1 ms loop turns"),
+]
+
+
+def micro_values(micro, name, qual, key):
+    k, _, v = qual.partition("=")
+    return [float(m[key]) for m in micro
+            if m.get("micro") == name and (not k or m.get(k) == v) and key in m]
+
+
+def spread(values, fmt="{:,.1f}"):
+    if not values:
+        return "FAILED"
+    med = statistics.median(values)
+    return f"{fmt.format(med)} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def micro_tables(micro):
+    """Markdown for the internals' figures and the timer-structure comparison."""
+    if not micro:
+        return ""
+    failed = sorted({m["prog"] for m in micro if "failed" in m})
+    lines = ["| what | ns: median (min–max) |", "|---|---|"]
+    for name, qual, key, what in MICRO:
+        lines.append(f"| {what} | {spread(micro_values(micro, name, qual, key), '{:,.2f}')} |")
+    lines += ["", "Timer structures, ns per timer: cio's heap against a hierarchical timing "
+              "wheel (bench/cio/timers.c):", "",
+              "| case | heap | wheel | wheel / heap |", "|---|---|---|---|"]
+    for case, what in TIMER_CASES:
+        heap = micro_values(micro, "timers", f"case={case}", "heap_ns")
+        wheel = micro_values(micro, "timers", f"case={case}", "wheel_ns")
+        rat = (f"{statistics.median(wheel) / statistics.median(heap):.2f}"
+               if heap and wheel and statistics.median(heap) > 0 else "—")
+        lines.append(f"| {what} | {spread(heap)} | {spread(wheel)} | {rat} |")
+    if failed:
+        lines += ["", "Failed: " + ", ".join(failed) + " (see build/bench/logs/micro.*)."]
+    return "\n### cio's internals\n\n" + "\n".join(lines) + "\n"
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__)
@@ -317,7 +379,7 @@ def main():
     p.add_argument("--cio-built", type=int, default=0)
     args = p.parse_args()
 
-    workloads, rows = load(args.results)
+    workloads, rows, micro = load(args.results)
     summary = summarise(workloads, rows)
     header, lines = table(workloads, summary)
     print()
@@ -354,7 +416,7 @@ W7/W8 the server's, for W11 the client's). W7 and W8 servers run on core 1, the 
 generator on core 0; W11 clients on core 0 against one nginx worker on core 1.
 {"" if args.cio_built else chr(10) + "cio did not build in this run (or has no bench programs yet): its rows read *not yet*." + chr(10)}{(chr(10) + "Failed: " + ", ".join(failed) + " (see build/bench/logs/)." + chr(10)) if failed else ""}
 ![cio speed-up over each peer, per workload]({os.path.basename(args.plot)})
-
+{micro_tables(micro)}
 ### Sizes
 
 | workload | arguments (W7: load client; W8: wrk seconds) |

@@ -8,7 +8,8 @@
 #
 #   --quick        small sizes, 1 run each; writes build/bench/BENCHMARKS-quick.md, not docs/
 #   --runs=N       runs per workload and implementation (default 3, quick 1)
-#   --only=LIST    workload ids or prefixes (w1, w5-queue-p4, w8-http); implies --no-docs
+#   --only=LIST    workload ids or prefixes (w1, w5-queue-p4, w8-http, micro); implies
+#                  --no-docs
 #   --impls=LIST   implementation labels (cio, cio-uring, cio-epoll, asyncio, uvloop, go,
 #                  libuv, nginx); implies --no-docs
 #   --sleepers-1m  also run W3 with N = 1,000,000 (row w3-sleepers-1m)
@@ -33,7 +34,7 @@ for arg in "$@"; do
     --impls=*) impls=${arg#*=} docs=0 ;;
     --sleepers-1m) sleepers_1m=1 ;;
     --no-docs) docs=0 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -428,6 +429,35 @@ run_client() { # workload stem cioprog headline impl run args...
 }
 
 # ---------------------------------------------------------------------------------------
+# Microbenchmarks of cio's internals (bench/cio/micro.c and timers.c), on the default
+# backend. Each of their key=value lines goes to results.tsv as it is, for report.py:
+#   M  run  line
+run_micro() {
+    local quick_args=() r prog base rc
+    ((quick)) && quick_args=(--n=1000000)
+    log "== micro: cio-micro cio-timers ($runs run(s))"
+    for r in $(seq "$runs"); do
+        for prog in cio-micro cio-timers; do
+            base=$OUT/logs/micro.$prog.$r
+            if [[ ! -x $CIO_BIN/$prog ]]; then
+                log "micro: $prog not built"
+                continue
+            fi
+            rc=0
+            timeout -k 5 $RUN_LIMIT "$CIO_BIN/$prog" "${quick_args[@]}" >"$base.out" \
+                2>"$base.log" || rc=$?
+            if ((rc != 0)); then
+                log "FAILED micro $prog run $r: exit $rc (log: ${base#"$ROOT"/}.log)"
+                printf 'M\t%s\tprog=%s failed=%s\n' "$r" "$prog" "$rc" >>"$RESULTS"
+                continue
+            fi
+            grep 'impl=cio' "$base.out" | sed "s/^/M\t$r\t/" >>"$RESULTS"
+            log "micro $prog run $r: $(grep -c 'impl=cio' "$base.out") figures"
+        done
+    done
+}
+
+# ---------------------------------------------------------------------------------------
 
 main() {
     mkdir -p "$OUT/logs"
@@ -481,6 +511,7 @@ main() {
         done
         [[ $kind == client ]] && stop_server
     done <<<"$WORKLOADS"
+    ((cio_built)) && selected "$only" micro && selected "$impls" cio && run_micro
 
     local elapsed=$((SECONDS - started))
     log "measured in ${elapsed}s"

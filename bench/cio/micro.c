@@ -1,8 +1,11 @@
 /* Microbenchmarks of cio's internals that the workload table does not show:
  * one raw context switch, a yield between two tasks, spawn+run+join with a
  * cold and a warm stack pool, timer arm+disarm with an empty and a full heap,
- * and a queue put/get pair with no contention. Prints one key=value line per
- * figure. */
+ * a queue put/get pair with no contention, and what the machine charges for
+ * the first touch of a fresh page (the floor under every cold stack: W3 and
+ * W6 pay it once per task). Prints one key=value line per figure. */
+#include <sys/mman.h>
+
 #include "bench.h"
 #include "internal.h" /* src/core: the raw switch is not public */
 
@@ -31,6 +34,25 @@ static void bench_raw_switch(void)
     printf("impl=cio micro=switch n=%ld secs=%.6f ns_per_switch=%.2f\n", n, secs,
            secs * 1e9 / (2.0 * (double)n));
     free(stack);
+}
+
+/* ---- the machine: first touch of a fresh anonymous page ---- */
+
+static void bench_page_fault(void)
+{
+    long pages = 20000;
+    size_t stride = 64 * 1024; /* one page per 64 KiB, as the top pages of stacks are */
+    char *p = mmap(NULL, (size_t)pages * stride, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    double t0 = bench_now();
+    for (long i = 0; i < pages; i++)
+        p[(size_t)i * stride + stride - 64] = 1;
+    double secs = bench_now() - t0;
+    munmap(p, (size_t)pages * stride);
+    printf("impl=cio micro=page_fault n=%ld ns_per_fault=%.1f\n", pages,
+           secs * 1e9 / (double)pages);
 }
 
 /* ---- yield between two tasks ---- */
@@ -161,6 +183,7 @@ int main(int argc, char **argv)
     args_check(argc, argv, keys);
     n = arg_long(argc, argv, "n", 10000000);
     bench_raw_switch();
+    bench_page_fault();
     if (cio_run(run_yield, NULL) || cio_run(run_spawn, NULL) || cio_run(run_timers, NULL) ||
         cio_run(run_queue, NULL))
         return 1;

@@ -425,38 +425,89 @@ static int keep_alive(const conn *c)
     return !c->srv->closing && http_should_keep_alive(&c->parser);
 }
 
-/* Sends the status line and headers: Content-Length `len`, or chunked when
- * len is (size_t)-1. */
-static int send_head(cio_http_resp *r, size_t len)
+/* A response's bytes on their way to the stream: the head and, when small,
+ * the body go out in one cio_stream_write, so a small response is one send(2)
+ * and one TCP segment instead of one per header. Starts on the stack; spills
+ * to the heap for large heads. */
+#define SMALL_BODY ((size_t)16 * 1024) /* larger bodies are sent from where they are */
+
+typedef struct outbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+    char stack[2048];
+} outbuf;
+
+static void out_init(outbuf *o)
 {
-    conn *c = r->c;
-    char line[512];
+    o->p = o->stack;
+    o->len = 0;
+    o->cap = sizeof(o->stack);
+    o->err = 0;
+}
+
+static void out_put(outbuf *o, const void *data, size_t n)
+{
+    if (o->err)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap * 2;
+        while (cap < o->len + n)
+            cap *= 2;
+        char *h = o->p == o->stack ? malloc(cap) : realloc(o->p, cap);
+        if (!h) {
+            o->err = -ENOMEM;
+            return;
+        }
+        if (o->p == o->stack)
+            memcpy(h, o->stack, o->len);
+        o->p = h;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, data, n);
+    o->len += n;
+}
+
+static void out_str(outbuf *o, const char *text)
+{
+    out_put(o, text, strlen(text));
+}
+
+/* Writes what was gathered and releases the buffer. */
+static int out_send(outbuf *o, cio_stream *s)
+{
+    int err = o->err ? o->err : o->len ? cio_stream_write(s, o->p, o->len) : 0;
+    if (o->p != o->stack)
+        free(o->p);
+    out_init(o);
+    return err;
+}
+
+/* Puts the status line and headers: Content-Length `len`, or chunked when
+ * len is (size_t)-1. */
+static void put_head(outbuf *o, cio_http_resp *r, size_t len)
+{
+    char line[160];
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\n", r->status,
                      reason(r->status), http_date());
-    int err = cio_stream_write(c->s, line, (size_t)n);
-    for (size_t i = 0; !err && i < r->headers.n; i++) {
+    out_put(o, line, (size_t)n);
+    for (size_t i = 0; i < r->headers.n; i++) {
         cio__http_header *h = &r->headers.v[i];
-        err = cio_stream_write(c->s, h->name, strlen(h->name));
-        if (!err)
-            err = cio_stream_write(c->s, ": ", 2);
-        if (!err)
-            err = cio_stream_write(c->s, h->value, strlen(h->value));
-        if (!err)
-            err = cio_stream_write(c->s, "\r\n", 2);
+        out_str(o, h->name);
+        out_put(o, ": ", 2);
+        out_str(o, h->value);
+        out_put(o, "\r\n", 2);
     }
     if (len == (size_t)-1)
-        n = snprintf(line, sizeof(line), "Transfer-Encoding: chunked\r\n");
-    else if (r->status >= 200 && r->status != 204 && r->status != 304)
+        out_str(o, "Transfer-Encoding: chunked\r\n");
+    else if (r->status >= 200 && r->status != 204 && r->status != 304) {
         n = snprintf(line, sizeof(line), "Content-Length: %zu\r\n", len);
-    else
-        n = 0;
-    if (!keep_alive(c))
-        n += snprintf(line + n, sizeof(line) - (size_t)n, "Connection: close\r\n");
-    n += snprintf(line + n, sizeof(line) - (size_t)n, "\r\n");
-    if (!err)
-        err = cio_stream_write(c->s, line, (size_t)n);
+        out_put(o, line, (size_t)n);
+    }
+    if (!keep_alive(r->c))
+        out_str(o, "Connection: close\r\n");
+    out_put(o, "\r\n", 2);
     r->head_sent = 1;
-    return err;
 }
 
 void cio_http_resp_status(cio_http_resp *r, int status)
@@ -507,20 +558,28 @@ int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len)
 {
     if (!r || (!data && len))
         return -EINVAL;
-    int err = 0;
+    outbuf o;
+    out_init(&o);
     if (!r->head_sent) {
         r->chunked = 1;
-        err = send_head(r, (size_t)-1);
+        put_head(&o, r, (size_t)-1);
     }
-    if (err || !len || is_head(r))
-        return err;
-    char size[32];
-    int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-    err = cio_stream_write(r->c->s, size, (size_t)n);
-    if (!err)
+    int body = len && !is_head(r);
+    if (body) {
+        char size[32];
+        int n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        out_put(&o, size, (size_t)n);
+        if (len <= SMALL_BODY) {
+            out_put(&o, data, len);
+            out_put(&o, "\r\n", 2);
+        }
+    }
+    int err = out_send(&o, r->c->s);
+    if (!err && body && len > SMALL_BODY) {
         err = cio_stream_write(r->c->s, data, len);
-    if (!err)
-        err = cio_stream_write(r->c->s, "\r\n", 2);
+        if (!err)
+            err = cio_stream_write(r->c->s, "\r\n", 2);
+    }
     if (err)
         r->failed = 1;
     return err;
@@ -544,7 +603,10 @@ int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_t
     }
     if (content_type)
         cio_http_resp_header(r, "Content-Type", content_type);
-    int err = send_head(r, (size_t)st.st_size);
+    outbuf o;
+    out_init(&o);
+    put_head(&o, r, (size_t)st.st_size);
+    int err = out_send(&o, r->c->s);
     if (!err)
         err = cio_stream_drain(r->c->s);
     off_t off = 0;
@@ -580,8 +642,14 @@ static int finish_response(cio_http_resp *r)
         return is_head(r) ? 0 : cio_stream_write(r->c->s, "0\r\n\r\n", 5);
     if (r->head_sent)
         return 0;
-    int err = send_head(r, r->len);
-    if (!err && r->len && !is_head(r))
+    int body = r->len && !is_head(r);
+    outbuf o;
+    out_init(&o);
+    put_head(&o, r, r->len);
+    if (body && r->len <= SMALL_BODY)
+        out_put(&o, r->body, r->len);
+    int err = out_send(&o, r->c->s);
+    if (!err && body && r->len > SMALL_BODY)
         err = cio_stream_write(r->c->s, r->body, r->len);
     return err;
 }
@@ -591,13 +659,15 @@ static void send_error(conn *c, int status)
 {
     char body[64];
     int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
-    char head[256];
-    int h = snprintf(head, sizeof(head),
+    char head[512]; /* the head (under 256 bytes) and the body, for one write */
+    int h = snprintf(head, 256,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\nContent-Type: text/plain\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
                      status, reason(status), http_date(), n);
-    if (cio_stream_write(c->s, head, (size_t)h) == 0)
-        cio_stream_write(c->s, body, (size_t)n);
+    if (h < 0 || h >= 256)
+        return;
+    memcpy(head + h, body, (size_t)n); /* one write: the head leaves room for it */
+    cio_stream_write(c->s, head, (size_t)h + (size_t)n);
 }
 
 /* ---- requests ---- */

@@ -102,6 +102,28 @@ static int h_file(cio_http_req *req, cio_http_resp *resp, void *arg)
     return cio_http_resp_file(resp, arg, "text/plain");
 }
 
+/* 40 long headers (a head past the 2 KiB it starts with) and a 100 KiB body
+ * (past the size that goes out with the head); with ?chunked, the same bytes
+ * as a 60 KiB chunk and a small one. The body is 'a'..'z' repeated. */
+static int h_big(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    char name[16], value[80];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "X-H%d", i);
+        memset(value, 'v', 70);
+        snprintf(value + 70, sizeof(value) - 70, "%d", i);
+        CIO_ASSERT_OK(cio_http_resp_header(resp, name, value));
+    }
+    static char body[100 * 1024];
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (char)('a' + i % 26);
+    if (!cio_http_req_query_param(req, "chunked"))
+        return cio_http_resp_body(resp, body, sizeof(body));
+    int err = cio_http_resp_write(resp, body, 60 * 1024);
+    return err ? err : cio_http_resp_write(resp, body + 60 * 1024, sizeof(body) - 60 * 1024);
+}
+
 /* ---- harness ---- */
 
 typedef int (*server_test_fn)(cio_http_server **srv);
@@ -125,6 +147,7 @@ static int harness_main(void *arg)
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/fail", h_fail, NULL));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/slow", h_slow, NULL));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/file", h_file, (void *)h->file));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/big", h_big, NULL));
     CIO_ASSERT_ERR(cio_http_app_route(app, "GET", "no-slash", h_hello, NULL), -EINVAL);
     cio_http_server *srv;
     CIO_ASSERT_OK(cio_http_serve(&srv, app, "127.0.0.1", 0));
@@ -286,6 +309,40 @@ static void test_pipelined_requests(void)
     run_harness(t_pipeline, NULL);
 }
 
+static int t_big(cio_http_server **srv)
+{
+    (void)srv;
+    for (int chunked = 0; chunked < 2; chunked++) {
+        command *c = curl("-s -D - -o /tmp/cio-big-%d.%d http://127.0.0.1:%d/big%s", port, chunked,
+                          port, chunked ? "?chunked=1" : "");
+        CIO_ASSERT(strstr(c->out, "HTTP/1.1 200"));
+        CIO_ASSERT(
+            strstr(c->out, chunked ? "Transfer-Encoding: chunked" : "Content-Length: 102400"));
+        for (int i = 0; i < 40; i++) {
+            char want[96];
+            snprintf(want, sizeof(want), "X-H%d: vvvvvvvvvv", i);
+            CIO_ASSERT(strstr(c->out, want));
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/cio-big-%d.%d", port, chunked);
+        char *body;
+        size_t len;
+        CIO_ASSERT_OK(cio_read_file(path, &body, &len, 0));
+        unlink(path);
+        CIO_ASSERT_CMP(len, ==, (size_t)100 * 1024);
+        for (size_t i = 0; i < len; i++)
+            if (body[i] != (char)('a' + i % 26))
+                CIO_FAIL_AT("byte %zu of the %s body is wrong", i, chunked ? "chunked" : "plain");
+        free(body);
+    }
+    return 0;
+}
+
+static void test_large_responses(void)
+{
+    run_harness(t_big, NULL);
+}
+
 static int t_stream_file(cio_http_server **srv)
 {
     (void)srv;
@@ -435,6 +492,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_chunked_upload_and_continue, "chunked uploads and Expect: 100-continue"),
     CIO_TEST(test_pipelined_requests, "three pipelined requests get three answers in order"),
     CIO_TEST(test_streaming_and_sendfile, "chunked streaming responses and sendfile bodies"),
+    CIO_TEST(test_large_responses,
+             "a 3 KiB head and a 100 KiB body, plain and chunked, arrive whole and in order"),
     CIO_TEST(test_bad_input,
              "malformed, smuggling, 431, 413 and a failing handler; the server goes on"),
     CIO_TEST(test_slowloris_and_idle_timeouts, "slow headers get 408; idle connections close"),
