@@ -1,5 +1,6 @@
 /* Tests of plain callbacks and timer ordering. */
 #include <pthread.h>
+#include <stdint.h>
 
 #include "cio_test.h"
 
@@ -84,6 +85,64 @@ static void test_sleep_order(void)
     CIO_ASSERT_OK(cio_test_run_virtual(main_sleep_order, NULL));
 }
 
+/* ---- the timer heap under a random mix of arms and cancels ---- */
+
+#define HEAP_N 5000
+
+typedef struct fired_log {
+    int order[HEAP_N]; /* indices in firing order */
+    int n;
+} fired_log;
+
+static fired_log heap_log;
+static int heap_delay[HEAP_N];
+
+static void log_fire(void *arg)
+{
+    heap_log.order[heap_log.n++] = (int)(intptr_t)arg;
+}
+
+static int main_heap_property(void *arg)
+{
+    (void)arg;
+    static cio_handle *h[HEAP_N];
+    static char cancelled[HEAP_N];
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < HEAP_N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        heap_delay[i] = (int)(x % 50); /* few distinct deadlines: many ties */
+        h[i] = cio_call_later((double)heap_delay[i] / 1000.0, log_fire, (void *)(intptr_t)i);
+        CIO_ASSERT(h[i] != NULL);
+        if (i % 3 == 1) { /* cancel an older one: removals from all over the heap */
+            int victim = (int)((x >> 20) % (uint64_t)(i + 1));
+            if (!cancelled[victim]) {
+                cio_handle_cancel(h[victim]);
+                cancelled[victim] = 1;
+            }
+        }
+    }
+    int live = 0;
+    for (int i = 0; i < HEAP_N; i++)
+        live += !cancelled[i];
+    CIO_ASSERT_OK(cio_sleep(1));
+    CIO_ASSERT_CMP(heap_log.n, ==, live);
+    for (int k = 0; k < heap_log.n; k++) {
+        int i = heap_log.order[k];
+        CIO_ASSERT(!cancelled[i]);
+        if (k > 0) { /* by deadline, ties in arming order */
+            int prev = heap_log.order[k - 1];
+            CIO_ASSERT(heap_delay[prev] < heap_delay[i] ||
+                       (heap_delay[prev] == heap_delay[i] && prev < i));
+        }
+    }
+    return 0;
+}
+
+static void test_heap_property(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_heap_property, NULL));
+}
+
 static void blocking_from_callback(void *arg)
 {
     *(int *)arg = cio_sleep(1);
@@ -158,6 +217,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_call_soon_order, "callbacks and tasks share one FIFO; cancelled ones never run"),
     CIO_TEST(test_call_later, "call_later fires in deadline order; cancel and bad delay"),
     CIO_TEST(test_sleep_order, "sleeps wake by deadline, ties in arming order"),
+    CIO_TEST(test_heap_property,
+             "5,000 timers, a third cancelled at random: the rest fire once each, in order"),
     CIO_TEST(test_callback_cannot_suspend, "a suspending call from a callback is -EPERM"),
     CIO_TEST(test_call_soon_threadsafe,
              "another thread wakes the loop through call_soon_threadsafe"),
