@@ -124,8 +124,9 @@ struct cio_task {
     unsigned valgrind_id;
     const char *scope_file; /* where the innermost open scope was entered */
     int scope_line;
-    size_t nscopes; /* open scopes besides the root */
-    cio_scope root; /* cio_cancel cancels this */
+    size_t nscopes;      /* open scopes besides the root */
+    uint32_t ncancelled; /* open scopes (the root too) with a reason set: 0 on the fast path */
+    cio_scope root;      /* cio_cancel cancels this */
     char name[32];
 };
 
@@ -296,8 +297,24 @@ static inline cio_task *cio__self(void)
     return l ? l->current : NULL;
 }
 
-/* The reason the task's suspending calls return now, or 0. */
-int cio__cancel_reason(const cio_task *t);
+/* The reason the task's suspending calls return now, or 0. Every suspending
+ * call asks, so the common answer (no cancelled scope at all) is one load. */
+int cio__cancel_reason_slow(const cio_task *t);
+
+static inline int cio__cancel_reason(const cio_task *t)
+{
+    return CIO__LIKELY(!t->ncancelled) ? 0 : cio__cancel_reason_slow(t);
+}
+
+/* Cancels open scope s with `reason`, unless it already has one (the first
+ * reason stays). The caller then wakes the task (cio__deliver_cancel). */
+static inline void cio__scope_set_reason(cio_scope *s, int reason)
+{
+    if (!s->priv_reason) {
+        s->priv_reason = reason;
+        s->priv_task->ncancelled++;
+    }
+}
 
 /* The first step of every suspending call: stores the running task in *self
  * and returns 0, or returns -EPERM outside a task or the cancel reason. */

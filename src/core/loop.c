@@ -162,7 +162,7 @@ void cio__task_main(void *arg)
 
 /* ---- parking ---- */
 
-int cio__cancel_reason(const cio_task *t)
+int cio__cancel_reason_slow(const cio_task *t)
 {
     int reason = 0;
     for (const cio_scope *s = t->scope; s; s = s->priv_parent) {
@@ -340,8 +340,7 @@ static int handle_deadlock(cio_loop *l)
     for (cio_task *t = l->all; t; t = t->all_next) {
         if (t->state == CIO__DONE)
             continue;
-        if (!t->root.priv_reason)
-            t->root.priv_reason = -EDEADLK;
+        cio__scope_set_reason(&t->root, -EDEADLK);
         cio__deliver_cancel(t);
     }
     return 0;

@@ -48,8 +48,7 @@ int cio__shield_enter(cio_scope *s, const char *file, int line)
 
 static void expire(cio_scope *s)
 {
-    if (!s->priv_reason)
-        s->priv_reason = -ETIMEDOUT;
+    cio__scope_set_reason(s, -ETIMEDOUT);
     cio__deliver_cancel(s->priv_task);
 }
 
@@ -127,6 +126,8 @@ static void pop(cio_task *t)
     cio__timer_disarm(t->loop, &s->priv_timer);
     s->priv_open = 0;
     t->nscopes--;
+    if (s->priv_reason)
+        t->ncancelled--;
     set_innermost(t, s->priv_parent);
 }
 
@@ -180,8 +181,7 @@ void cio_scope_cancel(cio_scope *s)
 {
     if (!s || !s->priv_open)
         return;
-    if (!s->priv_reason)
-        s->priv_reason = -ECANCELED;
+    cio__scope_set_reason(s, -ECANCELED);
     cio__deliver_cancel(s->priv_task);
 }
 
@@ -226,6 +226,7 @@ void cio__scope_close_leaked(cio_task *t)
     }
     t->scope = &t->root;
     t->nscopes = 0;
+    t->ncancelled = t->root.priv_reason ? 1 : 0;
 }
 
 int cio_wait_for(cio_fn fn, void *arg, double timeout)

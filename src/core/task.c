@@ -232,8 +232,7 @@ void cio_cancel(cio_task *t)
 {
     if (!cio__task_valid(t) || t->state == CIO__DONE)
         return;
-    if (!t->root.priv_reason)
-        t->root.priv_reason = -ECANCELED;
+    cio__scope_set_reason(&t->root, -ECANCELED);
     cio__deliver_cancel(t);
 }
 
