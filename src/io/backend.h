@@ -37,6 +37,12 @@ enum cio__op_kind {
     CIO__OP_STATX,    /* statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buf) */
 };
 
+/* POLL flags. SAME_FILE: the submitter has polled this fd before and vouches
+ * that it is still the same open file (a stream that owns its descriptor), so
+ * epoll may trust its registration instead of renewing it: a number closed
+ * and reused elsewhere is the one case a registration goes stale unnoticed. */
+#define CIO__POLL_SAME_FILE 1
+
 struct cio__op {
     int kind;
     int fd;

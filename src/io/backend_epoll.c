@@ -109,11 +109,13 @@ static int set_interest(epoll_state *s, int fd, fd_slot *sl, uint32_t events)
 }
 
 /* Interest is dropped lazily: a wait that completes leaves the fd
- * registered, so the next wait on it (the common case: read, answer, read
- * again) costs no epoll_ctl at all... unless the fd was idle in between, when
- * it may have been closed and reused: then the kernel is told again (one
- * call, not the ADD and DEL of eager bookkeeping). Events that find no op
- * waiting drop the interest (complete_ready). */
+ * registered, so the next wait on it can cost no epoll_ctl at all. But a
+ * descriptor with no wait pending may have been closed (which drops it from
+ * epoll) and its number reused, so such a wait tells the kernel again (one
+ * call, not the ADD and DEL of eager bookkeeping), unless the submitter
+ * vouches for the file (CIO__POLL_SAME_FILE: a stream's read, answer, read
+ * again is then one recv and one epoll_wait, as in libuv). Events that find
+ * no op waiting drop the interest (complete_ready). */
 static int arm(epoll_state *s, int fd, fd_slot *sl, int was_idle)
 {
     uint32_t want = wanted(sl);
@@ -139,7 +141,7 @@ static void ep_submit(cio__backend *b, cio__op *op)
         cio__op_complete(b, op, -EBUSY); /* one reader and one writer per fd */
         return;
     }
-    int was_idle = !sl->rd && !sl->wr;
+    int was_idle = !sl->rd && !sl->wr && !(op->flags & CIO__POLL_SAME_FILE);
     *slot = op;
     int err = arm(s, op->fd, sl, was_idle);
     if (err) {

@@ -53,6 +53,7 @@ struct cio_stream {
     uint8_t wstop;     /* do not start new writes (closing) */
     uint8_t wdirect;   /* plain stream: writes may go straight to send(2) */
     uint8_t rshort;    /* epoll: the last read came back short */
+    uint8_t polled;    /* epoll: s->fd has been polled, so later polls can vouch for it */
     int werr;          /* sticky write error */
     unsigned busy;     /* calls in progress (and a server's hold) */
     size_t limit, high, low;

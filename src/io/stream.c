@@ -224,9 +224,15 @@ static void kick(cio_stream *s)
                                .flags = MSG_NOSIGNAL,
                                .done = wop_done,
                                .data = s};
-        else
-            s->wop = (cio__op){
-                .kind = CIO__OP_POLL, .fd = s->fd, .events = POLLOUT, .done = wop_done, .data = s};
+        else {
+            s->wop = (cio__op){.kind = CIO__OP_POLL,
+                               .fd = s->fd,
+                               .events = POLLOUT,
+                               .flags = s->polled ? CIO__POLL_SAME_FILE : 0,
+                               .done = wop_done,
+                               .data = s};
+            s->polled = 1;
+        }
         s->winflight = 1;
         cio__backend_submit(b, &s->wop);
         return; /* wop_done may have run already: s is not ours now */
@@ -341,7 +347,11 @@ ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
         }
         wait_first = 0;
         ssize_t r;
-        cio__op op = {.kind = CIO__OP_POLL, .fd = s->fd, .events = POLLIN};
+        cio__op op = {.kind = CIO__OP_POLL,
+                      .fd = s->fd,
+                      .events = POLLIN,
+                      .flags = s->polled ? CIO__POLL_SAME_FILE : 0};
+        s->polled = 1;
         s->rop = &op;
         r = cio__op_run(self, &op, "stream read");
         s->rop = NULL;
