@@ -29,6 +29,10 @@ void cio__http_headers_clear(cio__http_headers *h);
 /* Appends n bytes to a growable buffer, keeping a NUL after the data. */
 int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
 
+/* The reason phrase of an HTTP status ("Not Found"); a generic one for codes
+ * it does not know. */
+const char *cio__http_reason(int status);
+
 struct watcher;
 
 struct cio_http_session {

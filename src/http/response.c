@@ -142,9 +142,23 @@ void cio_http_response_free(cio_http_response *r)
     free(r);
 }
 
-static const char *reason_phrase(int status)
+const char *cio__http_reason(int status)
 {
     switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -163,6 +177,8 @@ static const char *reason_phrase(int status)
         return "Payload Too Large";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 502:
@@ -172,7 +188,7 @@ static const char *reason_phrase(int status)
     case 504:
         return "Gateway Timeout";
     }
-    return status >= 500 ? "Server Error" : "Client Error";
+    return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }
 
 int cio_http_raise_for_status(const cio_http_response *r)
@@ -184,5 +200,5 @@ int cio_http_raise_for_status(const cio_http_response *r)
     int err = r->status == 404                         ? -ENOENT
               : (r->status == 401 || r->status == 403) ? -EACCES
                                                        : -EPROTO;
-    return cio_fail(err, "%d %s for %s", r->status, reason_phrase(r->status), r->url);
+    return cio_fail(err, "%d %s for %s", r->status, cio__http_reason(r->status), r->url);
 }

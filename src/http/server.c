@@ -365,47 +365,6 @@ static int parse_until(conn *c, const int *flag)
 
 /* ---- responses ---- */
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Payload Too Large";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 503:
-        return "Service Unavailable";
-    }
-    return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
-}
-
 static const char *http_date(void)
 {
     static __thread char buf[64];
@@ -489,7 +448,7 @@ static void put_head(outbuf *o, cio_http_resp *r, size_t len)
 {
     char line[160];
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\n", r->status,
-                     reason(r->status), http_date());
+                     cio__http_reason(r->status), http_date());
     out_put(o, line, (size_t)n);
     for (size_t i = 0; i < r->headers.n; i++) {
         cio__http_header *h = &r->headers.v[i];
@@ -658,12 +617,12 @@ static int finish_response(cio_http_resp *r)
 static void send_error(conn *c, int status)
 {
     char body[64];
-    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, cio__http_reason(status));
     char head[512]; /* the head (under 256 bytes) and the body, for one write */
     int h = snprintf(head, 256,
                      "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\nContent-Type: text/plain\r\n"
                      "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                     status, reason(status), http_date(), n);
+                     status, cio__http_reason(status), http_date(), n);
     if (h < 0 || h >= 256)
         return;
     memcpy(head + h, body, (size_t)n); /* one write: the head leaves room for it */
@@ -911,7 +870,7 @@ static int dispatch(conn *c, cio_http_resp *resp)
             cio__http_headers_clear(&resp->headers);
             cio_http_resp_status(resp, code);
             char body[64];
-            int n = snprintf(body, sizeof(body), "%d %s\n", code, reason(code));
+            int n = snprintf(body, sizeof(body), "%d %s\n", code, cio__http_reason(code));
             cio_http_resp_body(resp, body, (size_t)n);
         } else if (status < 0) {
             err = status; /* the response is half sent: only closing is left */
