@@ -35,6 +35,11 @@ enum cio__op_kind {
     CIO__OP_OPENAT,   /* openat(AT_FDCWD, path, flags, mode) */
     CIO__OP_FSYNC,    /* fsync(fd) */
     CIO__OP_STATX,    /* statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, buf) */
+    /* accept4(fd, NULL, NULL, flags) again and again (io_uring's multishot
+     * accept): op->done runs once per connection with op->more set, and a
+     * last time with op->more clear when the kernel stops (an error, a
+     * cancel, or -EINVAL from a kernel without it). Native backends only. */
+    CIO__OP_ACCEPT_MULTI,
 };
 
 /* POLL flags. SAME_FILE: the submitter has polled this fd before and vouches
@@ -49,6 +54,7 @@ struct cio__op {
     uint32_t events; /* POLL: POLLIN / POLLOUT */
     int32_t res;     /* the result: >= 0 or -errno */
     uint8_t completed;
+    uint8_t more;         /* multishot: further completions will follow this one */
     cio__op_done_fn done; /* runs on the loop thread when the op completes */
     void *data;           /* the submitter's */
     cio__op *next;        /* backend-private linkage */
@@ -112,7 +118,16 @@ static inline void cio__op_complete(cio__backend *b, cio__op *op, int32_t res)
 {
     b->pending--;
     op->res = res;
+    op->more = 0;
     op->completed = 1;
+    op->done(op);
+}
+
+/* For backends: one result of a multishot op that goes on. */
+static inline void cio__op_deliver(cio__op *op, int32_t res)
+{
+    op->res = res;
+    op->more = 1;
     op->done(op);
 }
 

@@ -135,6 +135,9 @@ static void ur_submit(cio__backend *b, cio__op *op)
     case CIO__OP_ACCEPT:
         io_uring_prep_accept(sqe, op->fd, op->addr, op->addrlen, op->flags);
         break;
+    case CIO__OP_ACCEPT_MULTI:
+        io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL, op->flags);
+        break;
     case CIO__OP_CONNECT:
         io_uring_prep_connect(sqe, op->fd, op->addr, op->alen);
         break;
@@ -196,7 +199,10 @@ static int ur_poll(cio__backend *b, int64_t timeout_ns)
             s->wake_armed = 0;
             continue;
         }
-        cio__op_complete(b, (cio__op *)(uintptr_t)tag, cqe->res);
+        if (cqe->flags & IORING_CQE_F_MORE)
+            cio__op_deliver((cio__op *)(uintptr_t)tag, cqe->res);
+        else
+            cio__op_complete(b, (cio__op *)(uintptr_t)tag, cqe->res);
         ran++;
     }
     io_uring_cq_advance(&s->ring, seen);

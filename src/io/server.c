@@ -31,6 +31,15 @@ typedef struct listener {
     cio_server *srv;
     int fd;
     cio_task *task;
+    /* io_uring: one multishot accept stays in flight; the connections it
+     * delivers wait here for the acceptor task to start them. */
+    cio__op op;
+    int *ready;
+    size_t nready, cap;
+    int final;           /* the result that ended the op (0: it just stopped) */
+    uint8_t armed;       /* op in flight */
+    uint8_t parked;      /* the acceptor waits for op */
+    uint8_t cancel_sent; /* op's cancellation was asked for */
 } listener;
 
 typedef struct forever_wait {
@@ -150,10 +159,121 @@ static const char *server_name(const cio_server *srv, char *buf, size_t len)
     return buf;
 }
 
+/* Says, at most once a second, that accepting pauses. */
+static void report_shortage(cio_server *srv, int err)
+{
+    char name[128];
+    double now = cio_now();
+    if (srv->last_msg == 0 || now - srv->last_msg >= 1.0) {
+        srv->last_msg = now;
+        fprintf(stderr, "cio: server on %s: accept: %s; pausing %.0f ms (open connections go on)\n",
+                server_name(srv, name, sizeof(name)), cio_strerror(err), BACKOFF * 1000);
+    }
+}
+
+static void report_stop(cio_server *srv, int err)
+{
+    char name[128];
+    fprintf(stderr, "cio: server on %s: accept: %s; this socket stops accepting\n",
+            server_name(srv, name, sizeof(name)), cio_strerror(err));
+}
+
+static void multi_done(cio__op *op)
+{
+    listener *l = op->data;
+    if (op->res >= 0) {
+        if (l->nready == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            int *p = realloc(l->ready, cap * sizeof(*p));
+            if (p) {
+                l->ready = p;
+                l->cap = cap;
+            }
+        }
+        if (l->nready < l->cap)
+            l->ready[l->nready++] = op->res;
+        else
+            close(op->res); /* out of memory: the client sees a reset */
+    }
+    if (!op->more) {
+        l->armed = 0;
+        l->final = op->res < 0 ? op->res : 0;
+    }
+    if (l->parked) {
+        l->parked = 0;
+        cio__wake(l->task, 0);
+    }
+}
+
+/* Cancelled while parked: ask the kernel to stop, and wait for its last
+ * completion (the op lives in the listener). */
+static int multi_unpark(cio_task *t, void *data)
+{
+    listener *l = data;
+    cio__backend *b = &t->loop->backend;
+    b->vt->cancel(b, &l->op);
+    l->cancel_sent = 1;
+    return 0;
+}
+
+/* Accepts through one multishot operation, re-armed whenever the kernel ends
+ * it. Returns 1 when the kernel lacks multishot accept (use accept), else 0
+ * once the acceptor is cancelled or the socket fails for good. */
+static int accept_multishot(listener *l)
+{
+    cio_server *srv = l->srv;
+    cio_task *self = cio__self();
+    cio__backend *b = &self->loop->backend;
+    int accepted = 0, armed_before = 0;
+    for (;;) {
+        for (size_t i = 0; i < l->nready; i++) { /* starting one never suspends */
+            accepted = 1;
+            if (srv->closing || cio_cancelled())
+                close(l->ready[i]);
+            else
+                conn_start(srv, l->ready[i]);
+        }
+        l->nready = 0;
+        if (!l->armed) {
+            if (cio_cancelled())
+                return 0;
+            int err = armed_before ? l->final : 0; /* why the kernel ended the last one */
+            if (err == -EINVAL && !accepted)
+                return 1;
+            if (resource_shortage(err)) {
+                report_shortage(srv, err);
+                if (cio_sleep(BACKOFF))
+                    return 0;
+            } else if (err && !transient(err)) {
+                report_stop(srv, err);
+                return 0;
+            }
+            l->op = (cio__op){.kind = CIO__OP_ACCEPT_MULTI,
+                              .fd = l->fd,
+                              .flags = SOCK_NONBLOCK | SOCK_CLOEXEC,
+                              .done = multi_done,
+                              .data = l};
+            l->armed = 1;
+            l->final = 0;
+            armed_before = 1;
+            cio__backend_submit(b, &l->op);
+            continue; /* it may have completed at once */
+        }
+        if (cio_cancelled() && !l->cancel_sent) {
+            b->vt->cancel(b, &l->op);
+            l->cancel_sent = 1;
+        }
+        l->parked = 1;
+        cio__park(self, "accept", l, l->cancel_sent ? NULL : multi_unpark, l);
+    }
+}
+
 static int acceptor(void *arg)
 {
     listener *l = arg;
     cio_server *srv = l->srv;
+    if (cio__self()->loop->backend.vt->native_io && accept_multishot(l) == 0)
+        return 0;
     for (;;) {
         int fd = cio_accept(l->fd, NULL, NULL);
         if (fd >= 0) {
@@ -165,21 +285,12 @@ static int acceptor(void *arg)
         }
         if (cio_cancelled())
             return 0;
-        char name[128];
         if (resource_shortage(fd)) {
-            double now = cio_now();
-            if (srv->last_msg == 0 || now - srv->last_msg >= 1.0) {
-                srv->last_msg = now;
-                fprintf(stderr,
-                        "cio: server on %s: accept: %s; pausing %.0f ms (open connections go "
-                        "on)\n",
-                        server_name(srv, name, sizeof(name)), cio_strerror(fd), BACKOFF * 1000);
-            }
+            report_shortage(srv, fd);
             if (cio_sleep(BACKOFF))
                 return 0;
         } else if (!transient(fd)) {
-            fprintf(stderr, "cio: server on %s: accept: %s; this socket stops accepting\n",
-                    server_name(srv, name, sizeof(name)), cio_strerror(fd));
+            report_stop(srv, fd);
             return 0;
         }
     }
@@ -189,9 +300,11 @@ static int acceptor(void *arg)
 
 static void server_free(cio_server *srv)
 {
-    for (size_t i = 0; i < srv->nls; i++)
+    for (size_t i = 0; i < srv->nls; i++) {
         if (srv->ls[i].fd >= 0)
             close(srv->ls[i].fd);
+        free(srv->ls[i].ready);
+    }
     free(srv->unix_path);
     cio_tls_config_free(srv->tls);
     free(srv);
