@@ -55,6 +55,16 @@ typedef struct cio_stream_opts {
     const char *server_hostname; /* TLS client: name to verify and send as SNI (default: host) */
     int backlog;                 /* servers: listen(2) backlog; 0: SOMAXCONN */
     int reuse_port;              /* servers: SO_REUSEPORT, for one loop per core */
+    /* Connections (asyncio's happy_eyeballs_delay and interleave, RFC 8305):
+     * with a delay > 0, the addresses race: the next attempt starts when the
+     * one before fails or has not connected within the delay (0.25 s is the
+     * RFC's choice), the first to connect wins and the others are cancelled.
+     * 0: one address after another, each to the end. */
+    double happy_eyeballs_delay;
+    /* Reorders the addresses to alternate families (IPv6, IPv4, ...), taking
+     * this many of the first family first. 0: the resolver's order, or 1
+     * when happy_eyeballs_delay is set. */
+    int interleave;
 } cio_stream_opts;
 
 /* ---- resolving ---- */
@@ -75,7 +85,8 @@ CIO_API int cio_getaddrinfo(const char *host, const char *port, const struct add
 
 /* Connects to host:port (asyncio.open_connection): resolves the host and
  * tries every address it gets, IPv6 and IPv4, in the resolver's order, until
- * one connects; with opts->tls, then runs the TLS handshake. Returns 0 and
+ * one connects (or races them: opts->happy_eyeballs_delay); with opts->tls,
+ * then runs the TLS handshake. Returns 0 and
  * *out, or -errno: -ECONNREFUSED, -ENOENT (unknown host), -EINVAL (bad host
  * or port), -ETIMEDOUT, CIO_ETLS / CIO_ECERT (cio/tls.h); the task's cio_fail
  * message names host and port. Suspends: yes.

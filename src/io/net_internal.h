@@ -119,6 +119,17 @@ int cio__gai_error(int gai, int sys_errno, const char *host, const char *port);
 /* Formats addr as "1.2.3.4:80" or "[::1]:80" into buf. */
 const char *cio__addr_str(const struct sockaddr *addr, char *buf, size_t len);
 
+/* connect.c: reorders the list to alternate address families, taking
+ * `first` of the first family first (asyncio's interleave). Returns the new
+ * head. */
+struct addrinfo *cio__interleave_addrinfo(struct addrinfo *list, int first);
+/* connect.c: connects to one of the addresses in `list` (in order, or
+ * raced with opts->happy_eyeballs_delay). Returns a connected non-blocking
+ * socket or -errno, with a cio_fail message naming host and port. The list
+ * stays the caller's. */
+int cio__connect_addrs(const char *host, int port, struct addrinfo *list,
+                       const cio_stream_opts *opts);
+
 /* Whether an error means the peer went away (quiet in server reports). */
 static inline int cio__peer_gone(int err)
 {

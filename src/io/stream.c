@@ -806,6 +806,11 @@ int cio__check_opts(const cio_stream_opts *opts)
     if (water_marks(opts, &high, &low))
         return cio_fail(-EINVAL, "stream options: low-water mark %zu above high-water mark %zu",
                         low, high);
+    if (!(opts->happy_eyeballs_delay >= 0) || opts->happy_eyeballs_delay > 3600)
+        return cio_fail(-EINVAL, "stream options: happy_eyeballs_delay %g is not 0..3600 s",
+                        opts->happy_eyeballs_delay);
+    if (opts->interleave < 0)
+        return cio_fail(-EINVAL, "stream options: interleave %d is negative", opts->interleave);
     return 0;
 }
 
