@@ -27,6 +27,7 @@ typedef struct cio_group cio_group;
  * must be waited in that task, in LIFO order with other scopes).
  * Returns 0, -EPERM outside a task, -EINVAL for NULL, -ENOMEM. */
 #define cio_group_new(out) cio__group_new((out), __FILE__, __LINE__)
+/* The function behind cio_group_new: it records where the group was made. */
 CIO_API int cio__group_new(cio_group **out, const char *file, int line);
 
 /* Starts fn(arg) as a child of g. The group owns the child: the returned

@@ -65,6 +65,8 @@ CIO_API void cio_http_app_free(cio_http_app *app);
  * resolve a host name. */
 CIO_API int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, int port);
 
+/* The port the server listens on (the one picked for port 0), or -EINVAL for
+ * NULL. */
 CIO_API int cio_http_server_port(const cio_http_server *srv);
 
 /* Graceful shutdown: stops accepting, closes idle keep-alive connections, lets
@@ -76,6 +78,7 @@ CIO_API int cio_http_server_close(cio_http_server *srv);
 
 /* ---- requests ---- */
 
+/* The request method as sent ("GET", "POST", ...), or NULL for NULL. */
 CIO_API const char *cio_http_req_method(const cio_http_req *r);
 /* The path, without the query string, not decoded. */
 CIO_API const char *cio_http_req_path(const cio_http_req *r);

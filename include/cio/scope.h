@@ -62,6 +62,8 @@ _Static_assert(sizeof(cio_scope) <= 96, "cio_scope stays small: it lives on task
  * Scopes entered inside the shield still work. Returns 0, -EPERM, -EINVAL. */
 #define cio_shield_enter(s) cio__shield_enter((s), __FILE__, __LINE__)
 
+/* The functions behind the enter macros above: they record where the scope
+ * was entered, for reports of scopes left open. */
 CIO_API int cio__scope_enter(cio_scope *s, const char *file, int line);
 CIO_API int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line);
 CIO_API int cio__timeout_at_enter(cio_scope *s, double when, const char *file, int line);
@@ -113,6 +115,7 @@ CIO_API int cio_shield(cio_task *t);
  * at the end of the block if it is still open. (Every enter call leaves s
  * zeroed when it fails, so the cleanup is safe after a failed enter too.) */
 #define CIO_SCOPE_AUTO __attribute__((cleanup(cio__scope_cleanup)))
+/* CIO_SCOPE_AUTO's cleanup: exits s if it is still open. */
 CIO_API void cio__scope_cleanup(cio_scope *s);
 
 #ifdef __cplusplus
