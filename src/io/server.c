@@ -561,8 +561,11 @@ static int closer_unpark(cio_task *t, void *data)
 static int wait_handlers(cio_server *srv, cio_task *self, int cancellable)
 {
     while (srv->nconns) {
+        int r = cancellable ? cio__cancel_reason(self) : 0;
+        if (r)
+            return r; /* a grace of 0 s has expired before any wait */
         srv->closer = self;
-        int r = cio__park(self, "server close", srv, cancellable ? closer_unpark : NULL, srv);
+        r = cio__park(self, "server close", srv, cancellable ? closer_unpark : NULL, srv);
         if (r)
             return r;
     }

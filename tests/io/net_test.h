@@ -4,6 +4,7 @@
 #define CIO_NET_TEST_H
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 
@@ -21,6 +22,18 @@ static inline void net_leak_check(void)
     if (__lsan_do_recoverable_leak_check())
         CIO_FAIL_AT("memory leaked (LeakSanitizer's report is above)");
 #endif
+}
+
+/* How many descriptors the process has open. */
+static inline int net_open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CIO_ASSERT(d != NULL);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
 }
 
 /* cio_test_run, then a leak check once the loop is gone. */

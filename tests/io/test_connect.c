@@ -5,7 +5,6 @@
  * full: the kernel drops further SYNs, so a connect to it hangs for the SYN
  * retry (a second, then three more). Every test bounds its waits with a
  * timeout scope well under that. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <unistd.h>
@@ -17,17 +16,6 @@
 struct addrinfo *cio__interleave_addrinfo(struct addrinfo *list, int first);
 int cio__connect_addrs(const char *host, int port, struct addrinfo *list,
                        const cio_stream_opts *opts);
-
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    CIO_ASSERT(d != NULL);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
 
 /* A listener on 127.0.0.1 with a full accept queue, and what fills it. */
 typedef struct black_hole {
@@ -136,7 +124,7 @@ static int main_race(void *arg)
     int good;
     int good_fd = quiet_listener(&good);
     black_hole h = black_hole_open();
-    int before = open_fds();
+    int before = net_open_fds();
     addr_list l;
     int hang_then_good[] = {h.port, good};
 
@@ -144,7 +132,7 @@ static int main_race(void *arg)
      * its turn within 0.3 s (this is what makes the black hole a test). */
     int fd = connect_within(loopback_list(&l, hang_then_good, 2), 0, 0.3);
     CIO_ASSERT_ERR(fd, -ETIMEDOUT);
-    CIO_ASSERT_EQ(open_fds(), before);
+    CIO_ASSERT_EQ(net_open_fds(), before);
 
     /* Raced: the second starts 50 ms in and wins; the first is cancelled
      * and closed (the one descriptor left is the winner). */
@@ -155,7 +143,7 @@ static int main_race(void *arg)
     CIO_ASSERT_CMP(took, >=, 0.05);
     CIO_ASSERT_CMP(took, <, 0.9); /* not the first's SYN retry (1 s) */
     CIO_ASSERT_EQ(peer_port(fd), good);
-    CIO_ASSERT_EQ(open_fds(), before + 1);
+    CIO_ASSERT_EQ(net_open_fds(), before + 1);
     close(fd);
 
     /* A refusal starts the next attempt at once, not after the delay. */
@@ -166,7 +154,7 @@ static int main_race(void *arg)
     CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
     CIO_ASSERT_EQ(peer_port(fd), good);
     close(fd);
-    CIO_ASSERT_EQ(open_fds(), before);
+    CIO_ASSERT_EQ(net_open_fds(), before);
 
     /* All refused: the error names every address. */
     int all_refused[] = {closed_port(), closed_port()};
@@ -178,12 +166,12 @@ static int main_race(void *arg)
      * closed, and the outer reason comes back. */
     black_hole h2 = black_hole_open();
     int hangs[] = {h.port, h2.port};
-    before = open_fds();
+    before = net_open_fds();
     t0 = cio_now();
     fd = connect_within(loopback_list(&l, hangs, 2), 0.05, 0.2);
     CIO_ASSERT_ERR(fd, -ETIMEDOUT);
     CIO_ASSERT_CMP(cio_now() - t0, <, 0.9);
-    CIO_ASSERT_EQ(open_fds(), before);
+    CIO_ASSERT_EQ(net_open_fds(), before);
 
     black_hole_close(&h2);
     black_hole_close(&h);

@@ -1211,6 +1211,38 @@ static int many_server_main(void *arg)
     return 0;
 }
 
+/* Closing a server while clients are still arriving: every descriptor it
+ * accepted (handled, or still waiting for its acceptor, which on io_uring
+ * holds what the multishot accept delivered) is closed. */
+static int main_close_while_arriving(void *arg)
+{
+    (void)arg;
+    int before = net_open_fds();
+    cio_server *srv = net_server(net_echo_handler, NULL, NULL);
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)cio_server_port(srv)),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    enum { N = 200 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        CIO_ASSERT(fds[i] >= 0);
+        connect(fds[i], (struct sockaddr *)&sin, sizeof(sin)); /* EINPROGRESS */
+        if (i % 50 == 49)
+            cio_yield(); /* let the acceptor take some */
+    }
+    CIO_ASSERT_OK(cio_server_close(srv, 0.0));
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    CIO_ASSERT_EQ(net_open_fds(), before);
+    return 0;
+}
+
+static void test_close_while_arriving(void)
+{
+    CIO_ASSERT_OK(net_run(main_close_while_arriving, NULL));
+}
+
 static void test_ten_thousand_connections(void)
 {
     struct rlimit rl;
@@ -1273,4 +1305,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "EMFILE on accept: message, pause, existing connections served, then recovers"),
     CIO_TEST(test_handler_failure_reported, "a failing handler is reported with its message"),
     CIO_TEST(test_ten_thousand_connections, "10,000 concurrent connections on one loop"),
+    CIO_TEST(test_close_while_arriving,
+             "a server closed while 200 clients arrive leaves no descriptor open"),
 }))
