@@ -463,6 +463,68 @@ static void test_own_client_json_methods(void)
     run_harness(client_json, NULL);
 }
 
+/* The client cut short anywhere: a session GETs /posts/7 (and, every other
+ * run, the 100 KiB /big) under a timeout growing from 0 to 1.5 times a whole
+ * request. Each call returns the body or -ETIMEDOUT, nothing else, and the
+ * session stays usable: a connection cut mid-response is not reused. */
+static int client_cut(cio_http_server **srv)
+{
+    (void)srv;
+    cio_http_session *s;
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+    cio_http_session_opts so = {.base_url = base};
+    CIO_ASSERT_OK(cio_http_session_new(&s, &so));
+    enum { RUNS = 200 };
+    cio_http_response *r;
+    double t0 = cio_now();
+    for (int i = 0; i < 4; i++) { /* warm up, and time a whole request */
+        CIO_ASSERT_OK(cio_http_get(s, i % 2 ? "/big" : "/posts/7", &r));
+        cio_http_response_free(r);
+    }
+    const double step = 1.5 * (cio_now() - t0) / 4 / RUNS;
+    int done = 0, cut = 0;
+    for (int k = 0; k < RUNS; k++) {
+        const char *path = k % 2 ? "/big" : "/posts/7";
+        cio_scope sc;
+        CIO_ASSERT_OK(cio_timeout_enter(&sc, k * step));
+        r = NULL;
+        int err = cio_http_get(s, path, &r);
+        cio_timeout_exit(&sc);
+        if (err == -ETIMEDOUT) {
+            CIO_ASSERT(r == NULL);
+            cut++;
+            continue;
+        }
+        if (err)
+            CIO_FAIL_AT("run %d (%s): %s: %s", k, path, cio_strerror(err),
+                        cio_task_message(cio_current()));
+        size_t len;
+        const char *body = cio_http_response_body(r, &len);
+        CIO_ASSERT_EQ(cio_http_response_status(r), 200);
+        if (k % 2)
+            CIO_ASSERT_EQ(len, (size_t)100 * 1024);
+        else
+            CIO_ASSERT(strncmp(body, "post 7", 6) == 0);
+        cio_http_response_free(r);
+        done++;
+    }
+    CIO_ASSERT_CMP(cut, >, 0);
+    CIO_ASSERT_CMP(done, >, 0);
+    CIO_ASSERT_OK(cio_http_get(s, "/big", &r)); /* and the session still works */
+    size_t len;
+    cio_http_response_body(r, &len);
+    CIO_ASSERT_EQ(len, (size_t)100 * 1024);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    return 0;
+}
+
+static void test_client_cut_anywhere(void)
+{
+    run_harness(client_cut, NULL);
+}
+
 static int slow_get(void *arg)
 {
     return cio_to_thread(run_command, arg);
@@ -498,5 +560,7 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "malformed, smuggling, 431, 413 and a failing handler; the server goes on"),
     CIO_TEST(test_slowloris_and_idle_timeouts, "slow headers get 408; idle connections close"),
     CIO_TEST(test_own_client_json_methods, "libcio-http's client: JSON with POST/PUT/PATCH/DELETE"),
+    CIO_TEST(test_client_cut_anywhere,
+             "client requests cut short at 200 points: only the timeout, and the session goes on"),
     CIO_TEST(test_graceful_shutdown, "closing the server lets an in-flight request finish"),
 }))
