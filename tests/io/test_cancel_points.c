@@ -6,6 +6,8 @@
  * it interrupts, the call returns (0 or -ETIMEDOUT, nothing else), quickly,
  * the server goes on serving, and at the end no descriptor and (under
  * ASan) no memory is left behind. */
+#include <signal.h>
+
 #include "net_test.h"
 
 #define CERT(f) CIO_TEST_CERTS "/" f
@@ -94,10 +96,62 @@ static void test_tls(void)
     CIO_ASSERT_OK(net_run(main_tls, NULL));
 }
 
+/* A subprocess round trip (spawn cat, feed it a line, collect the output,
+ * wait) cut short anywhere: communicate kills and reaps the child when its
+ * caller is cancelled, so no child is left running and no pipe left open. */
+static int main_process(void *arg)
+{
+    (void)arg;
+    int before = net_open_fds();
+    const char *argv[] = {"cat", NULL};
+    cio_process_opts po = {.stdin_mode = CIO_STDIO_PIPE, .stdout_mode = CIO_STDIO_PIPE};
+    double t0 = cio_now();
+    for (int i = 0; i < 3; i++) { /* time a whole round trip */
+        cio_process *p;
+        CIO_ASSERT_OK(cio_process_spawn(&p, argv, &po));
+        cio_process_output out;
+        CIO_ASSERT_EQ(cio_process_communicate(p, "line\n", 5, &out, CIO_FOREVER), 0);
+        cio_process_output_free(&out);
+        cio_process_close(p);
+    }
+    const double step = 1.5 * (cio_now() - t0) / 3 / 100;
+    int cut = 0;
+    for (int k = 0; k < 100; k++) {
+        cio_process *p;
+        CIO_ASSERT_OK(cio_process_spawn(&p, argv, &po));
+        pid_t pid = cio_process_pid(p);
+        cio_scope sc;
+        CIO_ASSERT_OK(cio_timeout_enter(&sc, k * step));
+        cio_process_output out;
+        int code = cio_process_communicate(p, "line\n", 5, &out, CIO_FOREVER);
+        cio_timeout_exit(&sc);
+        if (code == -ETIMEDOUT) {
+            cut++;
+            CIO_ASSERT(cio_process_returncode(p) >= 0); /* killed and reaped */
+            CIO_ASSERT(kill(pid, 0) < 0);               /* gone, not a zombie */
+        } else {
+            CIO_ASSERT_EQ(code, 0);
+            CIO_ASSERT_EQ(out.out_len, 5);
+        }
+        cio_process_output_free(&out);
+        cio_process_close(p);
+    }
+    CIO_ASSERT_CMP(cut, >, 0);
+    CIO_ASSERT_EQ(net_open_fds(), before);
+    return 0;
+}
+
+static void test_process(void)
+{
+    CIO_ASSERT_OK(net_run(main_process, NULL));
+}
+
 static const cio_test_case tests[] = {
     CIO_TEST(test_plain, "an echo exchange cut short at 240 points: no error but the timeout, "
                          "no descriptor left"),
     CIO_TEST(test_tls, "the same over TLS: handshakes and shutdowns cut short anywhere"),
+    CIO_TEST(test_process, "a subprocess round trip cut short anywhere: the child is killed and "
+                           "reaped, no pipe left open"),
 };
 
 CIO_TEST_MAIN(tests)
