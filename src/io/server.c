@@ -159,23 +159,38 @@ static const char *server_name(const cio_server *srv, char *buf, size_t len)
     return buf;
 }
 
-/* Says, at most once a second, that accepting pauses. */
-static void report_shortage(cio_server *srv, int err)
+/* Starts a handler for an accepted connection, or closes it once the server
+ * (or its acceptor) is being stopped. Never suspends. */
+static void take_connection(cio_server *srv, int fd)
 {
-    char name[128];
-    double now = cio_now();
-    if (srv->last_msg == 0 || now - srv->last_msg >= 1.0) {
-        srv->last_msg = now;
-        fprintf(stderr, "cio: server on %s: accept: %s; pausing %.0f ms (open connections go on)\n",
-                server_name(srv, name, sizeof(name)), cio_strerror(err), BACKOFF * 1000);
-    }
+    if (srv->closing || cio_cancelled())
+        close(fd);
+    else
+        conn_start(srv, fd);
 }
 
-static void report_stop(cio_server *srv, int err)
+/* Handles an accept error: after a resource shortage, says so (at most once
+ * a second) and pauses; after a transient error, goes on; after any other,
+ * says the socket stops accepting. Returns 0 to go on accepting, 1 to stop
+ * (also when the pause is cancelled). */
+static int accept_failed(cio_server *srv, int err)
 {
     char name[128];
+    if (resource_shortage(err)) {
+        double now = cio_now();
+        if (srv->last_msg == 0 || now - srv->last_msg >= 1.0) {
+            srv->last_msg = now;
+            fprintf(stderr,
+                    "cio: server on %s: accept: %s; pausing %.0f ms (open connections go on)\n",
+                    server_name(srv, name, sizeof(name)), cio_strerror(err), BACKOFF * 1000);
+        }
+        return cio_sleep(BACKOFF) != 0;
+    }
+    if (transient(err))
+        return 0;
     fprintf(stderr, "cio: server on %s: accept: %s; this socket stops accepting\n",
             server_name(srv, name, sizeof(name)), cio_strerror(err));
+    return 1;
 }
 
 static void multi_done(cio__op *op)
@@ -228,10 +243,7 @@ static int accept_multishot(listener *l)
     for (;;) {
         for (size_t i = 0; i < l->nready; i++) { /* starting one never suspends */
             accepted = 1;
-            if (srv->closing || cio_cancelled())
-                close(l->ready[i]);
-            else
-                conn_start(srv, l->ready[i]);
+            take_connection(srv, l->ready[i]);
         }
         l->nready = 0;
         if (!l->armed) {
@@ -240,14 +252,8 @@ static int accept_multishot(listener *l)
             int err = armed_before ? l->final : 0; /* why the kernel ended the last one */
             if (err == -EINVAL && !accepted)
                 return 1;
-            if (resource_shortage(err)) {
-                report_shortage(srv, err);
-                if (cio_sleep(BACKOFF))
-                    return 0;
-            } else if (err && !transient(err)) {
-                report_stop(srv, err);
+            if (err && accept_failed(srv, err))
                 return 0;
-            }
             l->op = (cio__op){.kind = CIO__OP_ACCEPT_MULTI,
                               .fd = l->fd,
                               .flags = SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -276,23 +282,10 @@ static int acceptor(void *arg)
         return 0;
     for (;;) {
         int fd = cio_accept(l->fd, NULL, NULL);
-        if (fd >= 0) {
-            if (srv->closing)
-                close(fd);
-            else
-                conn_start(srv, fd);
-            continue;
-        }
-        if (cio_cancelled())
+        if (fd >= 0)
+            take_connection(srv, fd);
+        else if (cio_cancelled() || accept_failed(srv, fd))
             return 0;
-        if (resource_shortage(fd)) {
-            report_shortage(srv, fd);
-            if (cio_sleep(BACKOFF))
-                return 0;
-        } else if (!transient(fd)) {
-            report_stop(srv, fd);
-            return 0;
-        }
     }
 }
 

@@ -431,14 +431,21 @@ static void test_slowloris_and_idle_timeouts(void)
     run_harness(t_timeouts, &o);
 }
 
-static int client_json(cio_http_server **srv)
+/* A libcio-http session whose base URL is the test server. */
+static cio_http_session *own_session(void)
 {
-    (void)srv;
     cio_http_session *s;
     char base[64];
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
     cio_http_session_opts so = {.base_url = base};
     CIO_ASSERT_OK(cio_http_session_new(&s, &so));
+    return s;
+}
+
+static int client_json(cio_http_server **srv)
+{
+    (void)srv;
+    cio_http_session *s = own_session();
     json_t *in = json_pack("{s:s, s:i}", "title", "new", "userId", 3), *out;
     int status;
     const char *methods[] = {"POST", "PUT", "PATCH"};
@@ -470,11 +477,7 @@ static void test_own_client_json_methods(void)
 static int client_cut(cio_http_server **srv)
 {
     (void)srv;
-    cio_http_session *s;
-    char base[64];
-    snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-    cio_http_session_opts so = {.base_url = base};
-    CIO_ASSERT_OK(cio_http_session_new(&s, &so));
+    cio_http_session *s = own_session();
     enum { RUNS = 200 };
     cio_http_response *r;
     double t0 = cio_now();

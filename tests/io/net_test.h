@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cio_test.h"
 
@@ -34,6 +35,38 @@ static inline int net_open_fds(void)
         n++;
     closedir(d);
     return n;
+}
+
+/* 127.0.0.1:port. */
+static inline struct sockaddr_in net_loopback(int port)
+{
+    return (struct sockaddr_in){.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+}
+
+/* A TCP socket bound to a free port of 127.0.0.1 (stored in *port) and,
+ * with backlog >= 0, listening; nothing accepts from it. */
+static inline int net_loopback_socket(int backlog, int *port)
+{
+    struct sockaddr_in sin = net_loopback(0);
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CIO_ASSERT(fd >= 0);
+    CIO_ASSERT_EQ(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    if (backlog >= 0)
+        CIO_ASSERT_EQ(listen(fd, backlog), 0);
+    CIO_ASSERT_EQ(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+/* A port of 127.0.0.1 where nothing listens (it was free a moment ago). */
+static inline int net_free_port(void)
+{
+    int port;
+    close(net_loopback_socket(-1, &port));
+    return port;
 }
 
 /* cio_test_run, then a leak check once the loop is gone. */

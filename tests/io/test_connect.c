@@ -25,14 +25,8 @@ typedef struct black_hole {
 static black_hole black_hole_open(void)
 {
     black_hole h;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sin);
-    h.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CIO_ASSERT(h.listen_fd >= 0);
-    CIO_ASSERT(bind(h.listen_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-    CIO_ASSERT(listen(h.listen_fd, 0) == 0);
-    CIO_ASSERT(getsockname(h.listen_fd, (struct sockaddr *)&sin, &len) == 0);
-    h.port = ntohs(sin.sin_port);
+    h.listen_fd = net_loopback_socket(0, &h.port);
+    struct sockaddr_in sin = net_loopback(h.port);
     for (int i = 0; i < 2; i++) { /* never accepted: they fill the queue */
         h.fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         CIO_ASSERT(h.fill[i] >= 0);
@@ -49,18 +43,6 @@ static void black_hole_close(black_hole *h)
     close(h->listen_fd);
 }
 
-/* A port on 127.0.0.1 where nothing listens. */
-static int closed_port(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    CIO_ASSERT(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-    CIO_ASSERT(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 /* A list of IPv4 loopback addresses with the given ports (n <= 4). */
 typedef struct addr_list {
     struct addrinfo ai[4];
@@ -71,9 +53,7 @@ static struct addrinfo *loopback_list(addr_list *l, const int *ports, int n)
 {
     memset(l, 0, sizeof(*l));
     for (int i = 0; i < n; i++) {
-        l->sin[i] = (struct sockaddr_in){.sin_family = AF_INET,
-                                         .sin_port = htons((uint16_t)ports[i]),
-                                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        l->sin[i] = net_loopback(ports[i]);
         l->ai[i] = (struct addrinfo){.ai_family = AF_INET,
                                      .ai_socktype = SOCK_STREAM,
                                      .ai_protocol = IPPROTO_TCP,
@@ -95,21 +75,6 @@ static int connect_within(struct addrinfo *list, double delay, double limit)
     return fd;
 }
 
-/* A listener on 127.0.0.1 that is never accepted from: connects to it
- * complete in the kernel and make no descriptor in this process. */
-static int quiet_listener(int *port)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    CIO_ASSERT(fd >= 0);
-    CIO_ASSERT(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-    CIO_ASSERT(listen(fd, 64) == 0);
-    CIO_ASSERT(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
-
 static int peer_port(int fd)
 {
     struct sockaddr_in sin;
@@ -121,8 +86,8 @@ static int peer_port(int fd)
 static int main_race(void *arg)
 {
     (void)arg;
-    int good;
-    int good_fd = quiet_listener(&good);
+    int good; /* never accepted from: connects to it make no fd here */
+    int good_fd = net_loopback_socket(64, &good);
     black_hole h = black_hole_open();
     int before = net_open_fds();
     addr_list l;
@@ -147,7 +112,7 @@ static int main_race(void *arg)
     close(fd);
 
     /* A refusal starts the next attempt at once, not after the delay. */
-    int refused_then_good[] = {closed_port(), good};
+    int refused_then_good[] = {net_free_port(), good};
     t0 = cio_now();
     fd = connect_within(loopback_list(&l, refused_then_good, 2), 10.0, 5.0);
     CIO_ASSERT(fd >= 0);
@@ -157,7 +122,7 @@ static int main_race(void *arg)
     CIO_ASSERT_EQ(net_open_fds(), before);
 
     /* All refused: the error names every address. */
-    int all_refused[] = {closed_port(), closed_port()};
+    int all_refused[] = {net_free_port(), net_free_port()};
     fd = connect_within(loopback_list(&l, all_refused, 2), 0.05, 5.0);
     CIO_ASSERT_ERR(fd, -ECONNREFUSED);
     NET_ASSERT_MESSAGE_HAS("every address failed");

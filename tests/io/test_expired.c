@@ -245,17 +245,14 @@ static int main_expired(void *arg)
     pipe_rd = p[0];
     pipe_wr = p[1];
     server = net_server(net_echo_handler, NULL, NULL);
-    listen_fd = cio_socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    CIO_ASSERT(bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-    CIO_ASSERT(listen(listen_fd, 8) == 0);
+    int unused_port;
+    listen_fd = net_loopback_socket(8, &unused_port);
+    CIO_ASSERT(fcntl(listen_fd, F_SETFL, O_NONBLOCK) == 0);
     CIO_ASSERT_OK(cio_open_connection(&idle_stream, "127.0.0.1", cio_server_port(server), NULL));
     CIO_ASSERT_OK(cio_udp_open(&udp, "127.0.0.1", 0, NULL, 0, NULL));
     closing_server = net_server(net_echo_handler, NULL, NULL);
     silent_client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)cio_server_port(closing_server)),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in to = net_loopback(cio_server_port(closing_server));
     CIO_ASSERT(connect(silent_client, (struct sockaddr *)&to, sizeof(to)) == 0);
     for (int i = 0; i < 500 && cio_server_connections(closing_server) == 0; i++)
         cio_sleep(0.002);

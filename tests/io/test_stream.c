@@ -98,21 +98,10 @@ static void test_server_any_address(void)
     CIO_ASSERT_OK(net_run(main_any_address, NULL));
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    CIO_ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    CIO_ASSERT_EQ(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd); /* nobody listens there now */
-    return ntohs(a.sin_port);
-}
-
 static int main_refused(void *arg)
 {
     (void)arg;
-    int port = free_port();
+    int port = net_free_port();
     cio_stream *s = (cio_stream *)1;
     CIO_ASSERT_ERR(cio_open_connection(&s, "127.0.0.1", port, NULL), -ECONNREFUSED);
     CIO_ASSERT(s == NULL);
@@ -159,7 +148,7 @@ static int main_bad_input(void *arg)
     CIO_ASSERT_ERR(cio_open_connection(&s, "a/b", 80, NULL), -EINVAL);
     CIO_ASSERT_ERR(cio_open_connection(&s, "[::1]", 80, NULL), -EINVAL);
     cio_stream_opts bad = {.high_water = 100, .low_water = 200};
-    CIO_ASSERT_ERR(cio_open_connection(&s, "127.0.0.1", free_port(), &bad), -EINVAL);
+    CIO_ASSERT_ERR(cio_open_connection(&s, "127.0.0.1", net_free_port(), &bad), -EINVAL);
     NET_ASSERT_MESSAGE_HAS("low-water mark");
     cio_server *bad_srv;
     CIO_ASSERT_ERR(cio_start_server(&bad_srv, "127.0.0.1", 0, net_echo_handler, NULL, &bad),
@@ -1219,9 +1208,7 @@ static int main_close_while_arriving(void *arg)
     (void)arg;
     int before = net_open_fds();
     cio_server *srv = net_server(net_echo_handler, NULL, NULL);
-    struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)cio_server_port(srv)),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sin = net_loopback(cio_server_port(srv));
     enum { N = 200 };
     int fds[N];
     for (int i = 0; i < N; i++) {
