@@ -100,6 +100,20 @@ CIO_API ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap);
 /* Parses the body as JSON (json_decref the result). -EBADMSG if it is not. */
 CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
 
+/* Takes the connection over for another protocol (a WebSocket upgrade, for
+ * one). On success *s is the connection's stream and *early / *nearly the
+ * bytes the client sent after this request's head that the server had already
+ * read: they come before anything read from *s, and stay valid until the
+ * handler returns. The server sends nothing more on the connection (the
+ * caller writes its own 101 response) and closes it when the handler returns;
+ * cio_http_server_close cancels the handler after the shutdown grace as for
+ * any request. resp is ignored from then on.
+ * Returns 0, -EINVAL (a NULL argument), -EALREADY (a response was started, or
+ * the connection was already taken).
+ * Suspends: no. Cost: O(1), nothing copied. */
+CIO_API int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s,
+                                const void **early, size_t *nearly);
+
 /* ---- responses ---- */
 
 /* Sets the status (default 200). */

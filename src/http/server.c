@@ -65,6 +65,7 @@ struct cio_http_req {
     size_t body_streamed; /* bytes handed out by cio_http_req_read */
     int body_whole;       /* cio_http_req_body was called: body holds all of it */
     int sent_continue;
+    int hijacked; /* cio_http_req_hijack: the handler owns the connection now */
     const char *param_names[MAX_PARAMS];
     char *param_values[MAX_PARAMS];
     size_t nparams;
@@ -631,6 +632,22 @@ static void send_error(conn *c, int status)
 
 /* ---- requests ---- */
 
+int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s,
+                        const void **early, size_t *nearly)
+{
+    if (!r || !resp || !s || !early || !nearly)
+        return -EINVAL;
+    if (resp->head_sent || r->hijacked)
+        return -EALREADY;
+    conn *c = r->c;
+    r->hijacked = 1;
+    *s = c->s;
+    *early = c->in + c->beg;
+    *nearly = c->end - c->beg;
+    c->beg = c->end = 0; /* the bytes are the caller's now; the buffer stays valid */
+    return 0;
+}
+
 const char *cio_http_req_method(const cio_http_req *r)
 {
     return r ? r->method : NULL;
@@ -938,6 +955,11 @@ static int serve_one(conn *c)
     split_url(&c->req);
     cio_http_resp resp = {.c = c, .status = 200};
     err = dispatch(c, &resp);
+    if (c->req.hijacked) { /* another protocol spoke on it: nothing more to say */
+        cio__http_headers_clear(&resp.headers);
+        free(resp.body);
+        return -ECONNABORTED;
+    }
     if (!err)
         err = finish_response(&resp);
     cio__http_headers_clear(&resp.headers);
