@@ -1,5 +1,5 @@
 /* libcio-http's server: routes, and one task per connection (from
- * cio_start_server) that parses requests with http-parser and runs handlers.
+ * cio_start_server) that parses requests with llhttp and runs handlers.
  *
  * The parser is paused at the end of each request's head and at the end of
  * each message, so a connection task handles one request at a time while
@@ -8,8 +8,8 @@
  * did not read is drained afterwards, bounded by the body limit. */
 #include <ctype.h>
 #include <fcntl.h>
-#include <http_parser.h>
 #include <jansson.h>
+#include <llhttp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,9 +55,8 @@ struct cio_http_req {
     size_t url_len;
     char *path, *query;
     cio__http_headers headers;
-    char *field; /* header name being parsed (callbacks may split it) */
-    size_t field_len;
-    int in_value;
+    char *field, *value; /* header name and value being parsed */
+    size_t field_len, value_len;
     size_t head_bytes;
     int head_too_big, body_too_big, headers_done, message_done, body_discard;
     char *body;
@@ -85,7 +84,8 @@ struct cio_http_resp {
 struct conn {
     cio_http_server *srv;
     cio_stream *s;
-    http_parser parser;
+    llhttp_t parser;
+    int upgraded; /* llhttp stopped after an Upgrade or CONNECT request */
     char in[IN_BUFFER];
     size_t beg, end;
     cio_scope *idle; /* set while waiting for a new request */
@@ -216,7 +216,7 @@ static int route_match(const route *r, cio_http_req *req, char **segs, size_t ns
 
 /* ---- parser callbacks ---- */
 
-static cio_http_req *req_of(http_parser *p)
+static cio_http_req *req_of(llhttp_t *p)
 {
     return &((conn *)p->data)->req;
 }
@@ -231,7 +231,7 @@ static int count_head(cio_http_req *r, size_t n)
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n)
+static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
     if (count_head(r, n))
@@ -239,50 +239,47 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return cio__http_buf_append(&r->url, &r->url_len, &(size_t){0}, at, n) < 0 ? -1 : 0;
 }
 
-static int finish_header(cio_http_req *r, const char *value, size_t vlen)
-{
-    int err = cio__http_headers_add(&r->headers, r->field, r->field_len, value, vlen);
-    free(r->field);
-    r->field = NULL;
-    r->field_len = 0;
-    return err;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t n)
+/* llhttp hands a name or value in pieces when it spans reads: both are
+ * gathered until their _complete callback. */
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
     if (count_head(r, n))
         return -1;
-    r->in_value = 0; /* a field after a value starts the next header */
     size_t cap = 0;
     return cio__http_buf_append(&r->field, &r->field_len, &cap, at, n) < 0 ? -1 : 0;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n)
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
     if (count_head(r, n))
         return -1;
-    if (!r->in_value) {
-        r->in_value = 1;
-        return finish_header(r, at, n) < 0 ? -1 : 0;
-    }
-    /* A value split across reads: extend the last header's value. */
-    cio__http_header *h = &r->headers.v[r->headers.n - 1];
-    size_t len = strlen(h->value), cap = 0;
-    return cio__http_buf_append(&h->value, &len, &cap, at, n) < 0 ? -1 : 0;
+    size_t cap = 0;
+    return cio__http_buf_append(&r->value, &r->value_len, &cap, at, n) < 0 ? -1 : 0;
 }
 
-static int on_headers_complete(http_parser *p)
+static int on_header_value_complete(llhttp_t *p)
+{
+    cio_http_req *r = req_of(p);
+    int err = cio__http_headers_add(&r->headers, r->field ? r->field : "", r->field_len,
+                                    r->value ? r->value : "", r->value_len);
+    free(r->field);
+    free(r->value);
+    r->field = r->value = NULL;
+    r->field_len = r->value_len = 0;
+    return err < 0 ? -1 : 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
 {
     cio_http_req *r = req_of(p);
     r->headers_done = 1;
-    snprintf(r->method, sizeof(r->method), "%s", http_method_str((enum http_method)p->method));
-    http_parser_pause(p, 1); /* hand over to the handler before the body */
-    return 0;
+    snprintf(r->method, sizeof(r->method), "%s", llhttp_method_name(p->method));
+    return HPE_PAUSED; /* hand over to the handler before the body */
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
+static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
     if (r->body_discard) { /* skipped, but not without end */
@@ -300,18 +297,18 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return cio__http_buf_append(&r->body, &r->body_len, &r->body_cap, at, n) < 0 ? -1 : 0;
 }
 
-static int on_message_complete(http_parser *p)
+static int on_message_complete(llhttp_t *p)
 {
     cio_http_req *r = req_of(p);
     r->message_done = 1;
-    http_parser_pause(p, 1); /* keep pipelined requests for the next round */
-    return 0;
+    return HPE_PAUSED; /* keep pipelined requests for the next round */
 }
 
-static const http_parser_settings settings = {
+static const llhttp_settings_t settings = {
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -320,19 +317,30 @@ static const http_parser_settings settings = {
 /* ---- reading ---- */
 
 /* Feeds buffered bytes to the parser. Returns 0, or -EBADMSG for a parse
- * error (r->head_too_big / body_too_big tell the limits apart). */
+ * error (r->head_too_big / body_too_big tell the limits apart). A request
+ * llhttp takes for a protocol switch (Upgrade, CONNECT) stops it after its
+ * message: c->upgraded is set and nothing more is parsed. */
 static int feed(conn *c)
 {
-    if (c->beg == c->end)
+    if (c->upgraded)
         return 0;
-    size_t n = http_parser_execute(&c->parser, &settings, c->in + c->beg, c->end - c->beg);
-    c->beg += n;
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (e == HPE_PAUSED) {
-        http_parser_pause(&c->parser, 0);
+    /* Even with no bytes: a paused parser may have a step left that needs
+     * none (the end of a message without a body). */
+    const char *data = c->in + c->beg;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, c->end - c->beg);
+    if (e == HPE_OK) {
+        c->beg = c->end;
         return 0;
     }
-    return e == HPE_OK ? 0 : -EBADMSG;
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        c->beg += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (e == HPE_PAUSED)
+            llhttp_resume(&c->parser);
+        else
+            c->upgraded = 1;
+        return 0;
+    }
+    return -EBADMSG;
 }
 
 /* Reads more bytes into the buffer. Returns the count, 0 at EOF, -errno. */
@@ -382,7 +390,7 @@ static const char *http_date(void)
 
 static int keep_alive(const conn *c)
 {
-    return !c->srv->closing && http_should_keep_alive(&c->parser);
+    return !c->srv->closing && !c->parser.upgrade && llhttp_should_keep_alive(&c->parser);
 }
 
 /* A response's bytes on their way to the stream: the head and, when small,
@@ -632,8 +640,8 @@ static void send_error(conn *c, int status)
 
 /* ---- requests ---- */
 
-int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s,
-                        const void **early, size_t *nearly)
+int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s, const void **early,
+                        size_t *nearly)
 {
     if (!r || !resp || !s || !early || !nearly)
         return -EINVAL;
@@ -828,6 +836,7 @@ static void req_reset(cio_http_req *r, conn *c)
 {
     free(r->url);
     free(r->field);
+    free(r->value);
     free(r->body);
     cio__http_headers_clear(&r->headers);
     for (size_t i = 0; i < r->ndecoded; i++)
@@ -988,7 +997,7 @@ static int connection(cio_stream *s, void *arg)
         return -ENOMEM;
     c->srv = srv;
     c->s = s;
-    http_parser_init(&c->parser, HTTP_REQUEST);
+    llhttp_init(&c->parser, HTTP_REQUEST, &settings);
     c->parser.data = c;
     c->req.c = c;
     c->next = srv->conns;

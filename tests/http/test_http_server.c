@@ -124,6 +124,32 @@ static int h_big(cio_http_req *req, cio_http_resp *resp, void *arg)
     return err ? err : cio_http_resp_write(resp, body + 60 * 1024, sizeof(body) - 60 * 1024);
 }
 
+/* Takes the connection over: its own 101, then the bytes that came with the
+ * head ("early"), then what the client sends next ("then"). */
+static int h_hijack(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    cio_stream *s;
+    const void *early;
+    size_t nearly;
+    CIO_ASSERT_ERR(cio_http_req_hijack(req, resp, NULL, &early, &nearly), -EINVAL);
+    CIO_ASSERT_OK(cio_http_req_hijack(req, resp, &s, &early, &nearly));
+    CIO_ASSERT_ERR(cio_http_req_hijack(req, resp, &s, &early, &nearly), -EALREADY);
+    const char *head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n"
+                       "Connection: Upgrade\r\n\r\n";
+    char text[256];
+    int n =
+        snprintf(text, sizeof(text), "%searly=[%.*s]\n", head, (int)nearly, (const char *)early);
+    CIO_ASSERT_OK(cio_stream_write(s, text, (size_t)n));
+    char buf[64];
+    ssize_t got = cio_stream_read(s, buf, sizeof(buf));
+    CIO_ASSERT_CMP(got, >, 0);
+    n = snprintf(text, sizeof(text), "then=[%.*s]\n", (int)got, buf);
+    CIO_ASSERT_OK(cio_stream_write(s, text, (size_t)n));
+    cio_http_resp_status(resp, 500); /* ignored: the connection is the handler's */
+    return 0;
+}
+
 /* ---- harness ---- */
 
 typedef int (*server_test_fn)(cio_http_server **srv);
@@ -148,6 +174,7 @@ static int harness_main(void *arg)
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/slow", h_slow, NULL));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/file", h_file, (void *)h->file));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/big", h_big, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/hijack", h_hijack, NULL));
     CIO_ASSERT_ERR(cio_http_app_route(app, "GET", "no-slash", h_hello, NULL), -EINVAL);
     cio_http_server *srv;
     CIO_ASSERT_OK(cio_http_serve(&srv, app, "127.0.0.1", 0));
@@ -551,6 +578,61 @@ static void test_graceful_shutdown(void)
     run_harness(t_shutdown, NULL);
 }
 
+/* Reads from fd until `want` is in buf (or EOF, or 5 s pass). */
+static size_t read_until_has(int fd, char *buf, size_t cap, size_t got, const char *want)
+{
+    cio_scope sc;
+    cio_timeout_enter(&sc, 5);
+    while (!strstr(buf, want) && got < cap - 1) {
+        ssize_t n = cio_recv(fd, buf + got, cap - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = 0;
+    }
+    cio_timeout_exit(&sc);
+    return got;
+}
+
+static int t_hijack(cio_http_server **srv)
+{
+    (void)srv;
+    for (int with_early = 0; with_early < 2; with_early++) {
+        int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        CIO_ASSERT_OK(cio_connect(fd, (struct sockaddr *)&a, sizeof(a)));
+        /* The head and the first bytes of the new protocol in one write. */
+        char req[256];
+        int n = snprintf(req, sizeof(req),
+                         "GET /hijack HTTP/1.1\r\nHost: x\r\nUpgrade: test\r\n"
+                         "Connection: Upgrade\r\n\r\n%s",
+                         with_early ? "EARLY\r\n\r\nGET / HTTP/1.1\r\n" : "");
+        CIO_ASSERT_EQ(cio_write_all(fd, req, (size_t)n, NULL), n);
+        char buf[1024] = "";
+        size_t got = read_until_has(fd, buf, sizeof(buf), 0, "]\n");
+        CIO_ASSERT(strncmp(buf, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
+        const char *want =
+            with_early ? "\r\n\r\nearly=[EARLY\r\n\r\nGET / HTTP/1.1\r\n]\n" : "\r\n\r\nearly=[]\n";
+        if (!strstr(buf, want))
+            CIO_FAIL_AT("early bytes wrong: %s", buf);
+        CIO_ASSERT_EQ(cio_write_all(fd, "LATER", 5, NULL), 5);
+        got = read_until_has(fd, buf, sizeof(buf), got, "then=");
+        got = read_until_has(fd, buf, sizeof(buf), got, "\x01"); /* until the server closes */
+        CIO_ASSERT(strstr(buf, "then=[LATER]\n"));
+        CIO_ASSERT(!strstr(buf, "Hello")); /* the bytes after the head were never served */
+        CIO_ASSERT(!strstr(buf, "500"));
+        cio_close(fd);
+    }
+    return 0;
+}
+
+static void test_hijack_hands_over_early_bytes(void)
+{
+    run_harness(t_hijack, NULL);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_routes_params_404_405, "routes, path and query parameters, 404, 405, HEAD"),
     CIO_TEST(test_keepalive_reuse, "curl reuses one keep-alive connection for two requests"),
@@ -566,4 +648,7 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_client_cut_anywhere,
              "client requests cut short at 200 points: only the timeout, and the session goes on"),
     CIO_TEST(test_graceful_shutdown, "closing the server lets an in-flight request finish"),
+    CIO_TEST(test_hijack_hands_over_early_bytes,
+             "an Upgrade handler takes the connection: its own 101, the bytes after the head "
+             "exactly, then the stream; nothing after the head is served as HTTP"),
 }))
