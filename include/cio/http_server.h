@@ -1,15 +1,33 @@
 /* libcio-http, the server: aiohttp.web's shape for cio. An app holds routes
  * (method + path pattern with {parameters}); each request runs its handler in
- * the connection's task. Requests are parsed by http-parser; keep-alive and
- * pipelining, Expect: 100-continue, chunked responses, sendfile and graceful
- * shutdown are built in.
+ * the connection's task. Requests are parsed by llhttp (Node.js's parser) in
+ * strict mode; keep-alive and pipelining, Expect: 100-continue, chunked
+ * responses, sendfile and graceful shutdown are built in.
  *
- * Bad input gets the status a careful server gives and the server goes on:
- * a malformed request line or header → 400 and close; headers over the limit →
- * 431; a body over the limit → 413; Content-Length with Transfer-Encoding, or
- * two Content-Lengths → 400 (request smuggling); a client sending its headers
- * too slowly is cut off by the header timeout; idle keep-alive connections
- * close after their timeout; a handler that fails gives 500.
+ * Hostile input gets what nginx gives it, and the server goes on. Each of
+ * these ends the connection after its response (which says
+ * "Connection: close"), so no byte after the bad one is ever taken for a
+ * request (request smuggling):
+ * - 400: a malformed request line or header (whitespace before a colon, a
+ *   control byte or NUL in a value, a line without a colon, obs-fold, CR
+ *   without LF), a malformed chunked body (chunk lines and data must end in
+ *   CRLF), Content-Length with Transfer-Encoding, several or non-numeric
+ *   Content-Lengths, two Transfer-Encoding headers, Transfer-Encoding on
+ *   HTTP/1.0, no Host (HTTP/1.1) or two;
+ * - 501: a Transfer-Encoding other than exactly "chunked" (before the handler);
+ * - 505: a version other than HTTP/1.0 and HTTP/1.1;
+ * - 413: a Content-Length or a chunk over max_body_bytes, before any of the
+ *   body is read (and without "100 Continue");
+ * - 431: headers over max_header_bytes or max_headers, or trailers over
+ *   max_header_bytes (trailers are kept apart: cio_http_req_trailer);
+ * - 408: the head not in within header_timeout, or a body stalled for
+ *   body_timeout; a client that stops reading the response is cut off after
+ *   send_timeout.
+ * A connection the server ends after an error is closed gracefully: the write
+ * side is shut, then the client's remaining input is read and dropped for up
+ * to linger_timeout, so the client reads the response instead of a reset.
+ * An absolute-form target ("GET http://host/path") is routed by its path.
+ * None of this is printed: opts.log receives it.
  */
 #ifndef CIO_HTTP_SERVER_H
 #define CIO_HTTP_SERVER_H
@@ -35,16 +53,46 @@ typedef struct json_t json_t;
  * and the server goes on. */
 typedef int (*cio_http_handler)(cio_http_req *req, cio_http_resp *resp, void *arg);
 
+/* A failure caused by a client (a bad request, a timeout, a reset) or a
+ * handler (500): status is what the client was answered (0: nothing, the
+ * connection just closed), err a negative errno (-EBADMSG for a bad request,
+ * -EMSGSIZE over a limit, -ETIMEDOUT, -ENOTSUP for 501 and 505, the
+ * handler's error), what a sentence for a person ("header timeout",
+ * "Invalid header value char", ...). Called on the connection's task; must
+ * not suspend. */
+typedef void (*cio_http_log_fn)(void *arg, int status, int err, const char *what);
+
+/* The stored cost of one request header counted against max_header_bytes on
+ * top of its name and value: the bookkeeping that holds it. */
+#define CIO_HTTP_HEADER_COST 64
+
 /* Limits and timeouts; zero-initialise for the documented defaults. */
 typedef struct cio_http_server_opts {
-    size_t max_header_bytes; /* URL + header names and values; 0: 16 KiB (431 past it) */
-    size_t max_body_bytes;   /* whole or streamed; 0: 1 MiB (-EMSGSIZE: return it, 413) */
-    double header_timeout;   /* a new connection's first request head, and every head
-                                once its first byte came, within; 0: 10 s (408) */
+    size_t max_header_bytes; /* request line's target + header names and values
+                                + CIO_HTTP_HEADER_COST per header; trailers
+                                likewise, apart; 0: 16 KiB (431 past it) */
+    size_t max_headers;      /* headers in a request; 0: 100 (431 past it) */
+    size_t max_body_bytes;   /* whole or streamed; 0: 1 MiB (413; -EMSGSIZE from
+                                the body calls: return it) */
+    double header_timeout;   /* the whole head: a new connection's first one
+                                from accept, a later one from its first byte;
+                                0: 10 s (408, close) */
+    double body_timeout;     /* between two reads of a request body, as nginx's
+                                client_body_timeout; 0: 60 s (-ETIMEDOUT from the
+                                body calls, 408, close) */
+    double send_timeout;     /* between two writes of a response that the client
+                                is not reading, as nginx's send_timeout; 0: 60 s
+                                (the connection is closed) */
     double idle_timeout;     /* keep-alive connection between requests; 0: 60 s */
+    double linger_timeout;   /* after an error response: how long the client's
+                                further input is read and dropped before closing
+                                (nginx's lingering close); 0: 2 s */
     double shutdown_grace;   /* cio_http_server_close: in-flight requests; 0: 5 s */
     int quiet;               /* 1: do not report failing handlers on stderr */
-    cio_stream_opts stream;  /* TLS (stream.tls) for HTTPS, buffer limits */
+    cio_http_log_fn log;     /* NULL: client failures are dropped, handler
+                                failures go to stderr (unless quiet) */
+    void *log_arg;
+    cio_stream_opts stream; /* TLS (stream.tls) for HTTPS, buffer limits */
 } cio_http_server_opts;
 
 /* Creates an app. Returns 0, -EINVAL, -ENOMEM. */
@@ -90,12 +138,19 @@ CIO_API const char *cio_http_req_query_param(cio_http_req *r, const char *name);
 CIO_API const char *cio_http_req_param(const cio_http_req *r, const char *name);
 /* A request header, case-insensitive, or NULL. */
 CIO_API const char *cio_http_req_header(const cio_http_req *r, const char *name);
+/* A trailer of a chunked request body (kept apart from the headers; there
+ * once the whole body was read), case-insensitive, or NULL. */
+CIO_API const char *cio_http_req_trailer(const cio_http_req *r, const char *name);
 /* The whole body, read on first call (bounded by max_body_bytes: -EMSGSIZE
  * and the client gets 413). Stores a pointer valid for the request and its
- * length. Suspends: yes. */
+ * length. Returns 0, -EMSGSIZE, -EBADMSG (a malformed body: 400), -ETIMEDOUT
+ * (body_timeout: 408), -EPIPE (the client closed). Return any of them from
+ * the handler: the client gets that status and the connection closes.
+ * Suspends: yes. Cancellation: returns the reason; the connection closes
+ * after the handler. */
 CIO_API int cio_http_req_body(cio_http_req *r, const char **body, size_t *len);
-/* Streams the body instead: returns up to cap bytes, 0 at its end, -errno;
- * -EMSGSIZE past max_body_bytes (return it from the handler: 413). */
+/* Streams the body instead: returns up to cap bytes, 0 at its end, -errno
+ * as cio_http_req_body. Suspends: yes. Cancellation: as cio_http_req_body. */
 CIO_API ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap);
 /* Parses the body as JSON (json_decref the result). -EBADMSG if it is not. */
 CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
@@ -109,8 +164,9 @@ CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
  * cio_http_server_close cancels the handler after the shutdown grace as for
  * any request. resp is ignored from then on.
  * Returns 0, -EINVAL (a NULL argument), -EALREADY (a response was started, or
- * the connection was already taken).
- * Suspends: no. Cost: O(1), nothing copied. */
+ * the connection was already taken), -ENOMEM.
+ * Suspends: no. Cost: the early bytes are copied out of the stream's buffer
+ * (usually none or a few). */
 CIO_API int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s,
                                 const void **early, size_t *nearly);
 
@@ -125,7 +181,9 @@ CIO_API int cio_http_resp_body(cio_http_resp *r, const void *data, size_t len);
 /* Sets a JSON body (application/json). */
 CIO_API int cio_http_resp_json(cio_http_resp *r, const json_t *json);
 /* Streams the body in chunks (Transfer-Encoding: chunked): the first call
- * sends the status and headers. Suspends: yes (backpressure). */
+ * sends the status and headers. Suspends: yes (backpressure), each wait
+ * bounded by send_timeout (-ETIMEDOUT: return it; the connection closes).
+ * Cancellation: returns the reason; the connection closes. */
 CIO_API int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len);
 /* Sends a file as the body with sendfile(2) on plain connections (read and
  * write on TLS). Returns 0 or -errno. When the file cannot be opened it sets a

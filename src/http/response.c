@@ -181,12 +181,16 @@ const char *cio__http_reason(int status)
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
     case 502:
         return "Bad Gateway";
     case 503:
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     }
     return status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }

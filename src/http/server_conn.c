@@ -1,54 +1,133 @@
 /* libcio-http's server: one task per connection (from cio_start_server)
  * reading requests and answering them in turn; servers and their shutdown. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server_internal.h"
 
+/* ---- logging ---- */
+
+void cio__http_log(conn *c, int status, int err, const char *fmt, ...)
+{
+    const cio_http_server_opts *o = &c->srv->app->o;
+    if (!o->log)
+        return;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    o->log(o->log_arg, status, err, what);
+}
+
 /* ---- connections ---- */
 
-/* Waits for the next request's head. Returns 0, -EPIPE when the client closed
- * between requests, or another error (the caller answers 400/431/408 or just
- * closes). */
+/* Waits for the first byte of a request. A new plain connection first waits
+ * for readability, so that a connection that sends nothing holds no read
+ * buffer. Returns 0, -EPIPE at EOF, or the error (the caller's timeout). */
+static int first_byte(conn *c)
+{
+    if (!c->served && !c->srv->app->o.stream.tls && !cio_stream_read_buffered(c->s)) {
+        int fd = cio_stream_fd(c->s);
+        int err = fd >= 0 ? cio_wait_readable(fd) : 0;
+        if (err)
+            return err;
+    }
+    const void *data;
+    ssize_t n = cio_stream_peek(c->s, &data, 1);
+    return n < 0 ? (int)n : n == 0 ? -EPIPE : 0;
+}
+
+/* Reads the next request's head. The first request on a connection has
+ * header_timeout from the accept; a later one idle_timeout to start, then
+ * header_timeout from its first byte. Returns 0, -EPIPE when the connection
+ * should end quietly (closed, idle, shut down), or the error. */
 static int read_head(conn *c)
 {
     cio_http_app *app = c->srv->app;
-    int err = cio__http_feed(c); /* pipelined bytes first */
-    if (err || c->req.headers_done)
+    cio_http_req *r = &c->req;
+    int err = cio__http_parse_until(c, &r->headers_done, -1); /* pipelined bytes first */
+    if (err != -EAGAIN)
         return err;
-    if (c->beg == c->end) {
-        /* Between requests the idle timeout applies; a new connection must
-         * start its first request within the header timeout. */
-        cio_scope idle;
-        cio_timeout_enter(&idle, c->served ? app->o.idle_timeout : app->o.header_timeout);
-        c->idle = &idle;
-        ssize_t n = c->srv->closing ? -ECANCELED : cio__http_fill(c);
+    int first = !c->served;
+    cio_scope head, idle;
+    if (first)
+        cio_timeout_enter(&head, app->o.header_timeout);
+    if (!r->started) {
+        if (!first)
+            cio_timeout_enter(&idle, app->o.idle_timeout);
+        c->idle = first ? &head : &idle; /* shutdown cancels it */
+        err = c->srv->closing ? -ECANCELED : first_byte(c);
         c->idle = NULL;
-        cio_timeout_exit(&idle);
-        if (n <= 0) /* closed, idle too long, or shutting down: end quietly */
-            return n == 0 || n == -ETIMEDOUT ? -EPIPE : (int)n;
-        c->end += (size_t)n;
+        if (!first)
+            cio_timeout_exit(&idle);
+        if (err == -ETIMEDOUT && first)
+            cio__http_log(c, 0, err, "no request within header_timeout (%g s)",
+                          app->o.header_timeout);
+        if (err == -ETIMEDOUT || err == -ECANCELED)
+            err = -EPIPE; /* nothing came: end quietly */
     }
-    cio_scope head;
-    cio_timeout_enter(&head, app->o.header_timeout);
-    err = cio__http_parse_until(c, &c->req.headers_done);
-    cio_timeout_exit(&head);
-    return err == -ENOBUFS ? -EMSGSIZE : err;
+    if (!err) {
+        if (!first)
+            cio_timeout_enter(&head, app->o.header_timeout);
+        err = cio__http_parse_until(c, &r->headers_done, 0);
+        if (!first)
+            cio_timeout_exit(&head);
+    }
+    if (first)
+        cio_timeout_exit(&head);
+    return err;
+}
+
+/* A head that did not come whole: the status it gets, then the end. */
+static int head_failed(conn *c, int err)
+{
+    const char *why;
+    if (err == -EBADMSG) {
+        int status = cio__http_error_status(c, &why);
+        cio__http_send_error(c, status);
+        cio__http_log(c, status,
+                      status == 505 || status == 501 ? -ENOTSUP
+                      : status == 400                ? -EBADMSG
+                                                     : -EMSGSIZE,
+                      "%s", why);
+    } else if (err == -ETIMEDOUT) {
+        cio__http_send_error(c, 408); /* the head came too slowly (slowloris) */
+        cio__http_log(c, 408, err, "header timeout: the head took over %g s",
+                      c->srv->app->o.header_timeout);
+    } else if (err != -EPIPE && err != -ECANCELED) {
+        cio__http_log(c, 0, err, "reading a request: %s", cio_strerror(err));
+    } else if (c->req.started && err == -EPIPE) {
+        cio__http_log(c, 0, err, "the client closed in the middle of a head");
+    }
+    return err;
+}
+
+/* After the response: the rest of a body the handler did not read is parsed
+ * and dropped, within max_body_bytes and body_timeout. */
+static int skip_body(conn *c)
+{
+    cio_http_req *r = &c->req;
+    r->body_discard = 1;
+    int err = cio__http_parse_until(c, &r->message_done, c->srv->app->o.body_timeout);
+    if (err) {
+        const char *why = cio_strerror(err);
+        int status = err == -EBADMSG ? cio__http_error_status(c, &why) : 0;
+        c->broken = 1;
+        c->linger = err != -EPIPE;
+        cio__http_log(c, 0, err, "request body after the response (status %d): %s", status, why);
+    }
+    return err;
 }
 
 static int serve_one(conn *c)
 {
     cio__http_req_reset(&c->req, c);
     int err = read_head(c);
-    if (err) {
-        if (c->req.head_too_big || err == -EMSGSIZE)
-            cio__http_send_error(c, 431);
-        else if (err == -EBADMSG)
-            cio__http_send_error(c, 400); /* malformed, or smuggling (CL with TE, two CLs) */
-        else if (err == -ETIMEDOUT)
-            cio__http_send_error(c, 408); /* the head came too slowly (slowloris) */
-        return err;
-    }
+    if (err)
+        return head_failed(c, err);
     cio__http_split_url(&c->req);
     cio_http_resp resp = {.c = c, .status = 200};
     err = cio__http_dispatch(c, &resp);
@@ -61,28 +140,36 @@ static int serve_one(conn *c)
         err = cio__http_finish_response(&resp);
     cio__http_headers_clear(&resp.headers);
     free(resp.body);
-    if (!err && !c->req.message_done) {
-        /* Skip a body the handler did not read, within the limit. */
-        c->req.body_discard = 1;
-        c->req.body_len = 0;
-        cio_scope sc;
-        cio_timeout_enter(&sc, c->srv->app->o.header_timeout);
-        err = c->req.body_too_big ? -EMSGSIZE : cio__http_parse_until(c, &c->req.message_done);
-        cio_timeout_exit(&sc);
-    }
+    if (!err && !c->req.message_done && !c->broken)
+        err = skip_body(c);
     if (!err)
-        err = cio_stream_drain(c->s);
+        err = cio__http_drain(c);
+    if (c->req.body_err && c->req.body_err != -EPIPE)
+        c->linger = 1; /* the client may still be sending the body */
     if (!err && !cio__http_keep_alive(c))
         err = -ECONNABORTED; /* done with this connection */
     return err;
 }
 
-static int connection(cio_stream *s, void *arg)
+/* Lingering close, as nginx's: shut the write side (the response is out),
+ * then read and drop what the client still sends, until it closes or
+ * linger_timeout passes, so that closing with unread input does not reset
+ * the connection before the client read the response. */
+static void linger(conn *c)
 {
-    cio_http_server *srv = arg;
-    conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return -ENOMEM;
+    cio_scope sc;
+    cio_timeout_enter(&sc, c->srv->app->o.linger_timeout);
+    if (cio_stream_write_eof(c->s) == 0) {
+        char buf[4096];
+        while (cio_stream_read(c->s, buf, sizeof(buf)) > 0) {
+        }
+    }
+    cio_timeout_exit(&sc);
+}
+
+/* Serves requests on s until the connection ends; s stays the caller's. */
+static void serve(cio_http_server *srv, cio_stream *s, conn *c)
+{
     c->srv = srv;
     c->s = s;
     llhttp_init(&c->parser, HTTP_REQUEST, &cio__http_settings);
@@ -94,6 +181,8 @@ static int connection(cio_stream *s, void *arg)
     srv->conns = c;
     while (serve_one(c) == 0)
         c->served++;
+    if (c->linger && !c->send_timed_out)
+        linger(c);
     cio__http_req_reset(&c->req, c);
     if (c->prev)
         c->prev->next = c->next;
@@ -101,6 +190,21 @@ static int connection(cio_stream *s, void *arg)
         srv->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+}
+
+static int connection(cio_stream *s, void *arg)
+{
+    cio_http_server *srv = arg;
+    conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    serve(srv, s, c);
+    /* Close here, with the flush of what is left bounded by send_timeout (at
+     * once when the client already stopped reading). */
+    cio_scope sc;
+    cio_timeout_enter(&sc, c->send_timed_out ? 0 : srv->app->o.send_timeout);
+    cio_stream_close(s);
+    cio_timeout_exit(&sc);
     free(c);
     return 0; /* a connection ending is not a server failure */
 }
@@ -109,7 +213,12 @@ static int connection(cio_stream *s, void *arg)
 int cio__http_serve_stream(cio_http_app *app, cio_stream *s)
 {
     cio_http_server srv = {.app = app};
-    return connection(s, &srv);
+    conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    serve(&srv, s, c);
+    free(c);
+    return 0;
 }
 
 /* ---- servers ---- */

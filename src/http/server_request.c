@@ -15,13 +15,30 @@ static cio_http_req *req_of(llhttp_t *p)
     return &((conn *)p->data)->req;
 }
 
+static const cio_http_server_opts *opts_of(const cio_http_req *r)
+{
+    return &r->c->srv->app->o;
+}
+
+/* Fails the request with `status`; the parse stops with an error. */
+static int reject(cio_http_req *r, int status, const char *why)
+{
+    if (!r->reject) {
+        r->reject = status;
+        r->why = why;
+    }
+    return -1;
+}
+
+/* Counts n bytes of the head (or of the trailers) against max_header_bytes. */
 static int count_head(cio_http_req *r, size_t n)
 {
-    r->head_bytes += n;
-    if (r->head_bytes > r->c->srv->app->o.max_header_bytes) {
-        r->head_too_big = 1;
-        return -1;
-    }
+    size_t *used = r->headers_done ? &r->trailer_bytes : &r->head_bytes;
+    *used += n;
+    if (*used > opts_of(r)->max_header_bytes)
+        return reject(r, 431,
+                      r->headers_done ? "trailers over max_header_bytes"
+                                      : "headers over max_header_bytes");
     return 0;
 }
 
@@ -30,64 +47,128 @@ static int on_url(llhttp_t *p, const char *at, size_t n)
     cio_http_req *r = req_of(p);
     if (count_head(r, n))
         return -1;
-    return cio__http_buf_append(&r->url, &r->url_len, &(size_t){0}, at, n) < 0 ? -1 : 0;
+    return cio__http_buf_append(&r->url, &r->url_len, &r->url_cap, at, n) < 0 ? -1 : 0;
 }
 
-/* llhttp hands a name or value in pieces when it spans reads: both are
- * gathered until their _complete callback. */
+/* llhttp hands a name or value in pieces when it spans the bytes fed: both
+ * are gathered until their _complete callback. */
 static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
     if (count_head(r, n))
         return -1;
-    size_t cap = 0;
-    return cio__http_buf_append(&r->field, &r->field_len, &cap, at, n) < 0 ? -1 : 0;
+    return cio__http_buf_append(&r->field, &r->field_len, &r->field_cap, at, n) < 0 ? -1 : 0;
 }
 
+/* Whether the bytes before `at`, past spaces and tabs, end a line: then a
+ * value's first piece starts on a line of its own (the fold of an empty
+ * value, "X:\r\n b"). Looks back into the previous bytes fed when needed. */
+static int after_newline(const conn *c, const char *at)
+{
+    const char *p = at;
+    while (p > c->feed_beg && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    return p > c->feed_beg ? p[-1] == '\n' : c->tail_newline;
+}
+
+/* llhttp accepts obs-fold (a value continued on a line starting with a space
+ * or tab) and hands the continuation as one more piece of the value. A piece
+ * is a true continuation only when the one before ended where the bytes fed
+ * ended and this one starts where the next bytes start; and a value's first
+ * piece never starts with whitespace (llhttp skips it). Anything else is a
+ * fold: 400, as RFC 9112 section 5.2 allows and nginx does. */
 static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
+    conn *c = r->c;
+    int split = r->value_open && at == c->feed_beg;
+    if ((r->value_len && !split) || (!split && n && (at[0] == ' ' || at[0] == '\t')) ||
+        (!r->value_len && after_newline(c, at)))
+        return reject(r, 400, "obs-fold (a header value continued on the next line)");
+    r->value_open = at + n == c->feed_end;
     if (count_head(r, n))
         return -1;
-    size_t cap = 0;
-    return cio__http_buf_append(&r->value, &r->value_len, &cap, at, n) < 0 ? -1 : 0;
+    return cio__http_buf_append(&r->value, &r->value_len, &r->value_cap, at, n) < 0 ? -1 : 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     cio_http_req *r = req_of(p);
-    int err = cio__http_headers_add(&r->headers, r->field ? r->field : "", r->field_len,
+    const cio_http_server_opts *o = opts_of(r);
+    cio__http_headers *h = r->headers_done ? &r->trailers : &r->headers;
+    if (h->n >= o->max_headers)
+        return reject(r, 431,
+                      r->headers_done ? "more trailers than max_headers"
+                                      : "more headers than max_headers");
+    if (count_head(r, CIO_HTTP_HEADER_COST))
+        return -1;
+    int err = cio__http_headers_add(h, r->field ? r->field : "", r->field_len,
                                     r->value ? r->value : "", r->value_len);
-    free(r->field);
-    free(r->value);
-    r->field = r->value = NULL;
     r->field_len = r->value_len = 0;
+    r->value_open = 0;
     return err < 0 ? -1 : 0;
+}
+
+/* The checks llhttp leaves to the server, before any handler runs. */
+static int check_head(llhttp_t *p, cio_http_req *r)
+{
+    if (p->http_major != 1 || p->http_minor > 1)
+        return reject(r, 505, "HTTP version not 1.0 or 1.1");
+    size_t hosts = 0, tes = 0;
+    const char *te = NULL;
+    for (size_t i = 0; i < r->headers.n; i++) {
+        const cio__http_header *h = &r->headers.v[i];
+        if (strcasecmp(h->name, "Host") == 0)
+            hosts++;
+        else if (strcasecmp(h->name, "Transfer-Encoding") == 0 && ++tes)
+            te = h->value;
+    }
+    if (hosts > 1)
+        return reject(r, 400, "two Host headers");
+    if (!hosts && p->http_minor == 1)
+        return reject(r, 400, "no Host header in an HTTP/1.1 request");
+    if (tes > 1)
+        return reject(r, 400, "two Transfer-Encoding headers");
+    if (te && p->http_minor == 0)
+        return reject(r, 400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (te && strcasecmp(te, "chunked") != 0)
+        return reject(r, 501, "Transfer-Encoding other than chunked");
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > opts_of(r)->max_body_bytes)
+        return reject(r, 413, "Content-Length over max_body_bytes");
+    return 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    req_of(p)->started = 1;
+    return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     cio_http_req *r = req_of(p);
+    if (check_head(p, r))
+        return -1;
     r->headers_done = 1;
     snprintf(r->method, sizeof(r->method), "%s", llhttp_method_name(p->method));
     return HPE_PAUSED; /* hand over to the handler before the body */
 }
 
+/* A chunk's size is known before its data: over the limit, 413 at once. */
+static int on_chunk_header(llhttp_t *p)
+{
+    cio_http_req *r = req_of(p);
+    if (p->content_length > opts_of(r)->max_body_bytes - r->body_seen)
+        return reject(r, 413, "chunk over max_body_bytes");
+    return 0;
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     cio_http_req *r = req_of(p);
-    if (r->body_discard) { /* skipped, but not without end */
-        r->body_len += n;
-        if (r->body_len > r->c->srv->app->o.max_body_bytes) {
-            r->body_too_big = 1;
-            return -1;
-        }
+    r->body_seen += n; /* within the limit: Content-Length and chunks were checked */
+    if (r->body_discard)
         return 0;
-    }
-    if (r->body_whole && r->body_len + n > r->c->srv->app->o.max_body_bytes) {
-        r->body_too_big = 1;
-        return -1;
-    }
     return cio__http_buf_append(&r->body, &r->body_len, &r->body_cap, at, n) < 0 ? -1 : 0;
 }
 
@@ -99,71 +180,114 @@ static int on_message_complete(llhttp_t *p)
 }
 
 const llhttp_settings_t cio__http_settings = {
+    .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
+    .on_chunk_header = on_chunk_header,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
 /* ---- reading ---- */
 
-/* Feeds buffered bytes to the parser. Returns 0, or -EBADMSG for a parse
- * error (r->head_too_big / body_too_big tell the limits apart). A request
- * llhttp takes for a protocol switch (Upgrade, CONNECT) stops it after its
- * message: c->upgraded is set and nothing more is parsed. */
-int cio__http_feed(conn *c)
+/* Parses the bytes the stream holds, straight from its buffer, and consumes
+ * what llhttp took. Returns 0 or -EBADMSG (the connection is broken). A
+ * request llhttp takes for a protocol switch (Upgrade, CONNECT) stops it
+ * after its message: c->upgraded is set and nothing more is parsed. */
+static int feed(conn *c)
 {
-    if (c->upgraded)
-        return 0;
+    if (c->upgraded || c->broken)
+        return c->broken ? -EBADMSG : 0;
+    size_t avail = cio_stream_read_buffered(c->s);
+    const void *data = "";
+    if (avail) {
+        ssize_t n = cio_stream_peek(c->s, &data, avail); /* buffered: no wait */
+        if (n < 0)
+            return (int)n;
+        avail = (size_t)n;
+    }
     /* Even with no bytes: a paused parser may have a step left that needs
      * none (the end of a message without a body). */
-    const char *data = c->in + c->beg;
-    llhttp_errno_t e = llhttp_execute(&c->parser, data, c->end - c->beg);
-    if (e == HPE_OK) {
-        c->beg = c->end;
-        return 0;
-    }
+    c->feed_beg = data;
+    c->feed_end = (const char *)data + avail;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, avail);
+    size_t used = avail;
     if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
-        c->beg += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        used = (size_t)(llhttp_get_error_pos(&c->parser) - (const char *)data);
         if (e == HPE_PAUSED)
             llhttp_resume(&c->parser);
         else
             c->upgraded = 1;
-        return 0;
+        e = HPE_OK;
     }
-    return -EBADMSG;
+    /* What after_newline needs of these bytes when the next ones come. */
+    const char *p = (const char *)data + used;
+    while (p > (const char *)data && (p[-1] == ' ' || p[-1] == '\t'))
+        p--;
+    if (p > (const char *)data)
+        c->tail_newline = p[-1] == '\n';
+    c->feed_beg = c->feed_end = NULL;
+    if (used)
+        cio_stream_consume(c->s, used);
+    if (e != HPE_OK) {
+        c->broken = 1;
+        return -EBADMSG;
+    }
+    return 0;
 }
 
-/* Reads more bytes into the buffer. Returns the count, 0 at EOF, -errno. */
-ssize_t cio__http_fill(conn *c)
+/* Waits for at least one more byte, for up to `wait` seconds (0: no bound of
+ * its own). Returns 0, -EPIPE at EOF, -ETIMEDOUT or another error. */
+static int more(conn *c, double wait)
 {
-    if (c->beg > 0) {
-        memmove(c->in, c->in + c->beg, c->end - c->beg);
-        c->end -= c->beg;
-        c->beg = 0;
-    }
-    if (c->end == sizeof(c->in))
-        return -ENOBUFS;
-    return cio_stream_read(c->s, c->in + c->end, sizeof(c->in) - c->end);
+    size_t have = cio_stream_read_buffered(c->s);
+    const void *data;
+    cio_scope sc;
+    if (wait > 0)
+        cio_timeout_enter(&sc, wait);
+    ssize_t n = cio_stream_peek(c->s, &data, have + 1);
+    if (wait > 0)
+        cio_timeout_exit(&sc);
+    if (n < 0)
+        return (int)n;
+    return (size_t)n > have ? 0 : -EPIPE;
 }
 
-/* Advances the parser until `flag` is set. */
-int cio__http_parse_until(conn *c, const int *flag)
+int cio__http_parse_until(conn *c, const int *flag, double wait)
 {
     for (;;) {
-        int err = cio__http_feed(c);
+        int err = feed(c);
         if (err || *flag)
             return err;
-        ssize_t n = cio__http_fill(c);
-        if (n == 0)
-            return -EPIPE;
-        if (n < 0)
-            return (int)n;
-        c->end += (size_t)n;
+        if (c->upgraded)
+            return -EPROTO; /* cannot happen: an upgrade completes the message */
+        if (cio_stream_read_buffered(c->s))
+            continue; /* paused with bytes left: go on from there */
+        if (wait < 0)
+            return -EAGAIN;
+        err = more(c, wait);
+        if (err)
+            return err;
     }
+}
+
+int cio__http_error_status(conn *c, const char **why)
+{
+    cio_http_req *r = &c->req;
+    if (r->reject) {
+        *why = r->why;
+        return r->reject;
+    }
+    llhttp_errno_t e = llhttp_get_errno(&c->parser);
+    *why = llhttp_get_error_reason(&c->parser);
+    if (!*why)
+        *why = llhttp_errno_name(e);
+    /* A version llhttp does not know (HTTP/1.2, HTTP/3.0) is 505; a request
+     * line broken around it ("HTTP/1.1\r" without LF) is 400. */
+    return e == HPE_INVALID_VERSION && !strstr(*why, "CRLF") ? 505 : 400;
 }
 
 /* ---- requests ---- */
@@ -176,11 +300,20 @@ int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s, co
     if (resp->head_sent || r->hijacked)
         return -EALREADY;
     conn *c = r->c;
+    /* The parser stopped right after the head (on_headers_complete pauses
+     * it), so what the stream holds is what came after the head. It moves
+     * out of the stream, whose next reads then give what follows. */
+    size_t n = cio_stream_read_buffered(c->s);
+    free(r->early);
+    if (!(r->early = malloc(n ? n : 1)))
+        return -ENOMEM;
+    ssize_t got = n ? cio_stream_read(c->s, r->early, n) : 0; /* buffered: no wait */
+    if (got != (ssize_t)n)
+        return got < 0 ? (int)got : -EIO;
     r->hijacked = 1;
     *s = c->s;
-    *early = c->in + c->beg;
-    *nearly = c->end - c->beg;
-    c->beg = c->end = 0; /* the bytes are the caller's now; the buffer stays valid */
+    *early = r->early;
+    *nearly = n;
     return 0;
 }
 
@@ -202,6 +335,11 @@ const char *cio_http_req_query(const cio_http_req *r)
 const char *cio_http_req_header(const cio_http_req *r, const char *name)
 {
     return r ? cio__http_headers_get(&r->headers, name) : NULL;
+}
+
+const char *cio_http_req_trailer(const cio_http_req *r, const char *name)
+{
+    return r ? cio__http_headers_get(&r->trailers, name) : NULL;
 }
 
 const char *cio_http_req_param(const cio_http_req *r, const char *name)
@@ -279,30 +417,48 @@ static int maybe_continue(cio_http_req *r)
     const char *expect = cio_http_req_header(r, "Expect");
     r->sent_continue = 1;
     if (expect && strcasecmp(expect, "100-continue") == 0)
-        return cio_stream_write(r->c->s, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        return cio__http_write(r->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     return 0;
+}
+
+/* A body call failed: the connection cannot go on; the error is kept for
+ * the response (400, 408, 413, 431) and the message for the handler. */
+static int body_failed(cio_http_req *r, int err)
+{
+    conn *c = r->c;
+    c->broken = 1;
+    if (!r->body_err)
+        r->body_err = err;
+    const char *why = "";
+    if (err == -EBADMSG) {
+        int status = cio__http_error_status(c, &why);
+        if (status == 413 || status == 431)
+            err = -EMSGSIZE;
+        return cio_fail(err, "request body: %s", why);
+    }
+    if (err == -ETIMEDOUT)
+        return cio_fail(err, "request body: nothing for body_timeout (%g s)",
+                        opts_of(r)->body_timeout);
+    return err;
 }
 
 int cio_http_req_body(cio_http_req *r, const char **body, size_t *len)
 {
     if (!r || !body || !len)
         return -EINVAL;
+    if (r->body_err)
+        return r->body_err == -EBADMSG && (r->reject == 413 || r->reject == 431) ? -EMSGSIZE
+                                                                                 : r->body_err;
     if (!r->body_whole) {
+        if (r->body_pos) /* part of it was streamed out already */
+            return -EINVAL;
         r->body_whole = 1;
-        if (r->body_len > r->c->srv->app->o.max_body_bytes)
-            r->body_too_big = 1;
-        int err = r->body_too_big ? -EBADMSG : maybe_continue(r);
+        int err = maybe_continue(r);
         if (!err)
-            err = cio__http_parse_until(r->c, &r->message_done);
-        if (err) {
-            if (r->body_too_big)
-                return cio_fail(-EMSGSIZE, "request body over the %zu-byte limit",
-                                r->c->srv->app->o.max_body_bytes);
-            return err;
-        }
+            err = cio__http_parse_until(r->c, &r->message_done, opts_of(r)->body_timeout);
+        if (err)
+            return body_failed(r, err);
     }
-    if (r->body_too_big)
-        return -EMSGSIZE;
     *body = r->body ? r->body : "";
     *len = r->body_len;
     return 0;
@@ -312,15 +468,13 @@ ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap)
 {
     if (!r || (!buf && cap) || r->body_whole)
         return -EINVAL;
+    if (r->body_err)
+        return r->body_err == -EBADMSG && (r->reject == 413 || r->reject == 431) ? -EMSGSIZE
+                                                                                 : r->body_err;
+    conn *c = r->c;
     for (;;) {
         if (r->body_pos < r->body_len) {
             size_t n = r->body_len - r->body_pos < cap ? r->body_len - r->body_pos : cap;
-            if (r->body_streamed + n > r->c->srv->app->o.max_body_bytes) {
-                r->body_too_big = 1;
-                return cio_fail(-EMSGSIZE, "request body over the %zu-byte limit",
-                                r->c->srv->app->o.max_body_bytes);
-            }
-            r->body_streamed += n;
             memcpy(buf, r->body + r->body_pos, n);
             r->body_pos += n;
             if (r->body_pos == r->body_len)
@@ -330,18 +484,13 @@ ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap)
         if (r->message_done)
             return 0;
         int err = maybe_continue(r);
-        if (err)
-            return err;
         /* Parse what is buffered or read more, until some body or the end. */
-        err = cio__http_feed(r->c);
+        if (!err)
+            err = feed(c);
+        if (!err && !r->body_len && !r->message_done && !cio_stream_read_buffered(c->s))
+            err = more(c, opts_of(r)->body_timeout);
         if (err)
-            return err;
-        if (r->body_len || r->message_done)
-            continue;
-        ssize_t n = cio__http_fill(r->c);
-        if (n <= 0)
-            return n == 0 ? -EPIPE : n;
-        r->c->end += (size_t)n;
+            return body_failed(r, err);
     }
 }
 
@@ -366,7 +515,9 @@ void cio__http_req_reset(cio_http_req *r, conn *c)
     free(r->field);
     free(r->value);
     free(r->body);
+    free(r->early);
     cio__http_headers_clear(&r->headers);
+    cio__http_headers_clear(&r->trailers);
     for (size_t i = 0; i < r->ndecoded; i++)
         free(r->decoded[i]);
     free(r->decoded);
@@ -374,17 +525,40 @@ void cio__http_req_reset(cio_http_req *r, conn *c)
     r->c = c;
 }
 
-/* Splits the URL into path and query, in place. */
+/* Splits the URL into path and query, in place. An absolute-form target
+ * ("http://host/path?q", RFC 9112 section 3.2.2) is routed by its path. */
 void cio__http_split_url(cio_http_req *r)
 {
-    if (!r->url)
-        r->url = strdup("/");
-    r->path = r->url ? r->url : "/";
-    char *q = strchr(r->path, '?');
+    if (!r->url && !(r->url = strdup("/"))) {
+        r->path = "/";
+        r->query = "";
+        return;
+    }
+    char *u = r->url;
+    size_t scheme = strncasecmp(u, "http://", 7) == 0    ? 7
+                    : strncasecmp(u, "https://", 8) == 0 ? 8
+                                                         : 0;
+    if (scheme)
+        u += scheme + strcspn(u + scheme, "/?");
+    if (*u != '/' && strcmp(u, "*") != 0) { /* no path at all: "/" */
+        char *p;
+        if (asprintf(&p, "/%s", u) < 0)
+            p = NULL;
+        free(r->url);
+        r->url = u = p;
+        r->url_len = r->url_cap = 0;
+        if (!u) {
+            r->path = "/";
+            r->query = "";
+            return;
+        }
+    }
+    r->path = u;
+    char *q = strchr(u, '?');
     if (q) {
         *q = 0;
         r->query = q + 1;
     } else {
-        r->query = r->path + strlen(r->path);
+        r->query = u + strlen(u);
     }
 }

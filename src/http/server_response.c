@@ -29,7 +29,74 @@ static const char *http_date(void)
 
 int cio__http_keep_alive(const conn *c)
 {
-    return !c->srv->closing && !c->parser.upgrade && llhttp_should_keep_alive(&c->parser);
+    return !c->srv->closing && !c->broken && !c->parser.upgrade &&
+           llhttp_should_keep_alive(&c->parser);
+}
+
+/* ---- writing, bounded by send_timeout ---- */
+
+#define SEND_PIECE ((size_t)64 * 1024) /* each piece has send_timeout to find room */
+
+static size_t high_water(const conn *c)
+{
+    size_t hw = c->srv->app->o.stream.high_water;
+    return hw ? hw : CIO_STREAM_HIGH_WATER;
+}
+
+/* A write or a drain ran out of time: the client does not read. */
+static int send_failed(conn *c, int err)
+{
+    c->broken = 1;
+    if (err == -ETIMEDOUT) {
+        c->send_timed_out = 1;
+        cio__http_log(c, 0, err, "send timeout: the client read nothing for %g s",
+                      c->srv->app->o.send_timeout);
+        return cio_fail(err, "send timeout (%g s)", c->srv->app->o.send_timeout);
+    }
+    return err;
+}
+
+int cio__http_write(conn *c, const void *p, size_t n)
+{
+    const char *b = p;
+    while (n) {
+        size_t piece = n < SEND_PIECE ? n : SEND_PIECE;
+        int err;
+        if (cio_stream_write_buffered(c->s) + piece <= high_water(c)) {
+            err = cio_stream_write(c->s, b, piece); /* room: no wait, no timer */
+        } else {
+            cio_scope sc;
+            cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
+            err = cio_stream_write(c->s, b, piece);
+            cio_timeout_exit(&sc);
+        }
+        if (err)
+            return send_failed(c, err);
+        b += piece;
+        n -= piece;
+    }
+    return 0;
+}
+
+int cio__http_drain(conn *c)
+{
+    if (!cio_stream_write_buffered(c->s))
+        return 0;
+    cio_scope sc;
+    cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
+    int err = cio_stream_drain(c->s);
+    cio_timeout_exit(&sc);
+    return err ? send_failed(c, err) : 0;
+}
+
+/* Waits until the socket takes more (sendfile), within send_timeout. */
+static int wait_room(conn *c)
+{
+    cio_scope sc;
+    cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
+    int err = cio_wait_writable(cio_stream_fd(c->s));
+    cio_timeout_exit(&sc);
+    return err ? send_failed(c, err) : 0;
 }
 
 /* A response's bytes on their way to the stream: the head and, when small,
@@ -81,9 +148,9 @@ static void out_str(outbuf *o, const char *text)
 }
 
 /* Writes what was gathered and releases the buffer. */
-static int out_send(outbuf *o, cio_stream *s)
+static int out_send(outbuf *o, conn *c)
 {
-    int err = o->err ? o->err : o->len ? cio_stream_write(s, o->p, o->len) : 0;
+    int err = o->err ? o->err : o->len ? cio__http_write(c, o->p, o->len) : 0;
     if (o->p != o->stack)
         free(o->p);
     out_init(o);
@@ -138,8 +205,17 @@ int cio_http_resp_body(cio_http_resp *r, const void *data, size_t len)
         return -EINVAL;
     if (r->head_sent)
         return -EALREADY;
-    r->len = 0;
-    return cio__http_buf_append(&r->body, &r->len, &r->cap, data ? data : "", len);
+    /* Exactly the size asked for: a growable buffer would hold up to twice. */
+    char *b = malloc(len + 1);
+    if (!b)
+        return -ENOMEM;
+    if (len)
+        memcpy(b, data, len);
+    b[len] = 0;
+    free(r->body);
+    r->body = b;
+    r->len = len;
+    return 0;
 }
 
 int cio_http_resp_json(cio_http_resp *r, const json_t *json)
@@ -181,11 +257,11 @@ int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len)
             out_put(&o, "\r\n", 2);
         }
     }
-    int err = out_send(&o, r->c->s);
+    int err = out_send(&o, r->c);
     if (!err && body && len > SMALL_BODY) {
-        err = cio_stream_write(r->c->s, data, len);
+        err = cio__http_write(r->c, data, len);
         if (!err)
-            err = cio_stream_write(r->c->s, "\r\n", 2);
+            err = cio__http_write(r->c, "\r\n", 2);
     }
     if (err)
         r->failed = 1;
@@ -213,9 +289,9 @@ int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_t
     outbuf o;
     out_init(&o);
     put_head(&o, r, (size_t)st.st_size);
-    int err = out_send(&o, r->c->s);
+    int err = out_send(&o, r->c);
     if (!err)
-        err = cio_stream_drain(r->c->s);
+        err = cio__http_drain(r->c);
     off_t off = 0;
     int plain = !r->c->srv->app->o.stream.tls;
     char buf[16384];
@@ -223,14 +299,14 @@ int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_t
         if (plain) {
             ssize_t n = sendfile(cio_stream_fd(r->c->s), fd, &off, (size_t)(st.st_size - off));
             if (n < 0 && errno == EAGAIN)
-                err = cio_wait_writable(cio_stream_fd(r->c->s));
+                err = wait_room(r->c);
             else if (n <= 0)
                 err = n < 0 ? -errno : -EIO;
         } else {
             ssize_t n = cio_pread(fd, buf, sizeof(buf), off);
             if (n <= 0)
                 err = n < 0 ? (int)n : -EIO;
-            else if (!(err = cio_stream_write(r->c->s, buf, (size_t)n)))
+            else if (!(err = cio__http_write(r->c, buf, (size_t)n)))
                 off += n;
         }
     }
@@ -246,7 +322,7 @@ int cio__http_finish_response(cio_http_resp *r)
     if (r->failed)
         return -EPIPE;
     if (r->chunked)
-        return is_head(r) ? 0 : cio_stream_write(r->c->s, "0\r\n\r\n", 5);
+        return is_head(r) ? 0 : cio__http_write(r->c, "0\r\n\r\n", 5);
     if (r->head_sent)
         return 0;
     int body = r->len && !is_head(r);
@@ -255,15 +331,17 @@ int cio__http_finish_response(cio_http_resp *r)
     put_head(&o, r, r->len);
     if (body && r->len <= SMALL_BODY)
         out_put(&o, r->body, r->len);
-    int err = out_send(&o, r->c->s);
+    int err = out_send(&o, r->c);
     if (!err && body && r->len > SMALL_BODY)
-        err = cio_stream_write(r->c->s, r->body, r->len);
+        err = cio__http_write(r->c, r->body, r->len);
     return err;
 }
 
 /* An error response that ends the connection. */
 void cio__http_send_error(conn *c, int status)
 {
+    c->broken = 1;
+    c->linger = 1; /* the client may be sending still: let it read this */
     char body[64];
     int n = snprintf(body, sizeof(body), "%d %s\n", status, cio__http_reason(status));
     char head[512]; /* the head (under 256 bytes) and the body, for one write */
@@ -274,5 +352,5 @@ void cio__http_send_error(conn *c, int status)
     if (h < 0 || h >= 256)
         return;
     memcpy(head + h, body, (size_t)n); /* one write: the head leaves room for it */
-    cio_stream_write(c->s, head, (size_t)h + (size_t)n);
+    cio__http_write(c, head, (size_t)h + (size_t)n);
 }

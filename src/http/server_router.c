@@ -1,5 +1,6 @@
 /* libcio-http's server: apps, routes and dispatching a request to its
  * handler (404, 405 with Allow, 500 for a failing handler). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +19,20 @@ int cio_http_app_new(cio_http_app **out, const cio_http_server_opts *opts)
     app->o = opts ? *opts : defaults;
     if (!app->o.max_header_bytes)
         app->o.max_header_bytes = 16 * 1024;
+    if (!app->o.max_headers)
+        app->o.max_headers = 100;
     if (!app->o.max_body_bytes)
         app->o.max_body_bytes = 1024 * 1024;
     if (app->o.header_timeout <= 0)
         app->o.header_timeout = 10;
+    if (app->o.body_timeout <= 0)
+        app->o.body_timeout = 60;
+    if (app->o.send_timeout <= 0)
+        app->o.send_timeout = 60;
     if (app->o.idle_timeout <= 0)
         app->o.idle_timeout = 60;
+    if (app->o.linger_timeout <= 0)
+        app->o.linger_timeout = 2;
     if (app->o.shutdown_grace <= 0)
         app->o.shutdown_grace = 5;
     *out = app;
@@ -125,6 +134,38 @@ static int route_match(const route *r, cio_http_req *req, char **segs, size_t ns
     return 1;
 }
 
+/* A handler failed before sending anything: the client gets what its body
+ * calls ran into (400, 408, 413, 431: the client's fault, for the log) or
+ * 500 (the handler's, on stderr unless quiet or a log is set). A client that
+ * is gone or does not read gets nothing. Returns 0, or an error to close. */
+static int handler_failed(conn *c, cio_http_resp *resp, int status)
+{
+    cio_http_req *r = &c->req;
+    const cio_http_server_opts *o = &c->srv->app->o;
+    const char *why = cio_task_message(cio_current());
+    int code = 500;
+    if (c->send_timed_out || r->body_err == -EPIPE || r->body_err == -ECONNRESET)
+        return status;
+    if (r->body_err == -ETIMEDOUT)
+        code = 408;
+    else if (r->body_err == -EBADMSG)
+        code = cio__http_error_status(c, &why);
+    if (code != 500)
+        cio__http_log(c, code, r->body_err, "%s", why ? why : cio_strerror(r->body_err));
+    else if (o->log)
+        cio__http_log(c, 500, status, "%s %s failed: %s%s%s", r->method, r->path,
+                      cio_strerror(status), why ? ": " : "", why ? why : "");
+    else if (!o->quiet)
+        fprintf(stderr, "cio http: %s %s failed: %s%s%s\n", r->method, r->path,
+                cio_strerror(status), why ? ": " : "", why ? why : "");
+    cio__http_headers_clear(&resp->headers);
+    cio_http_resp_status(resp, code);
+    char body[64];
+    int n = snprintf(body, sizeof(body), "%d %s\n", code, cio__http_reason(code));
+    cio_http_resp_body(resp, body, (size_t)n);
+    return 0;
+}
+
 /* Finds the route and runs its handler; 404 / 405 otherwise. */
 int cio__http_dispatch(conn *c, cio_http_resp *resp)
 {
@@ -150,21 +191,10 @@ int cio__http_dispatch(conn *c, cio_http_resp *resp)
     int err = 0;
     if (hit) {
         int status = hit->fn(r, resp, hit->arg);
-        if (status < 0 && !resp->head_sent) {
-            if (!r->body_too_big && !app->o.quiet) {
-                const char *why = cio_task_message(cio_current());
-                fprintf(stderr, "cio http: %s %s failed: %s%s%s\n", r->method, r->path,
-                        cio_strerror(status), why ? ": " : "", why ? why : "");
-            }
-            int code = r->body_too_big ? 413 : 500;
-            cio__http_headers_clear(&resp->headers);
-            cio_http_resp_status(resp, code);
-            char body[64];
-            int n = snprintf(body, sizeof(body), "%d %s\n", code, cio__http_reason(code));
-            cio_http_resp_body(resp, body, (size_t)n);
-        } else if (status < 0) {
+        if (status < 0 && !resp->head_sent)
+            err = handler_failed(c, resp, status);
+        else if (status < 0)
             err = status; /* the response is half sent: only closing is left */
-        }
     } else {
         r->nparams = 0;
         cio_http_resp_status(resp, allow[0] ? 405 : 404);

@@ -86,10 +86,13 @@ static int h_fail(cio_http_req *req, cio_http_resp *resp, void *arg)
     return cio_fail(-EIO, "the handler failed on purpose");
 }
 
+static cio_event slow_started; /* set when /slow's handler runs */
+
 static int h_slow(cio_http_req *req, cio_http_resp *resp, void *arg)
 {
     (void)req;
     (void)arg;
+    cio_event_set(&slow_started);
     int err = cio_sleep(0.3);
     if (err)
         return err;
@@ -564,8 +567,10 @@ static int t_shutdown(cio_http_server **srv)
 {
     static command c;
     snprintf(c.cmd, sizeof(c.cmd), "curl -sS --max-time 10 http://127.0.0.1:%d/slow 2>&1", port);
+    cio_event_init(&slow_started);
     cio_task *g = cio_spawn(slow_get, &c);
-    cio_sleep(0.1); /* the request is in flight */
+    CIO_ASSERT_OK(cio_event_wait(&slow_started)); /* the request is in flight */
+    cio_event_destroy(&slow_started);
     CIO_ASSERT_OK(cio_http_server_close(*srv));
     *srv = NULL;
     CIO_ASSERT_OK(cio_join(g));
