@@ -3,6 +3,7 @@
 #   ./dev.sh demo   build (release) and run the demo: the guides' async API client
 #   ./dev.sh test   build and run the whole test suite: release build, then
 #                   ASan+UBSan build, then the core tests under Valgrind
+#   ./dev.sh fuzz [seconds]   run the HTTP request fuzzer (clang) for that long
 # Each installs missing Debian packages first (as root), or prints the exact
 # apt-get line to run and stops.
 set -euo pipefail
@@ -74,8 +75,23 @@ test)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_ctest build/asan -LE valgrind
     ;;
+fuzz)
+    # The HTTP request fuzzer (libFuzzer, clang) for a set time (default 60 s);
+    # new inputs go to build/fuzz/corpus, the seeds stay as they are.
+    ensure_packages
+    command -v clang >/dev/null || {
+        echo "dev.sh fuzz needs clang: apt-get install -y clang"
+        exit 1
+    }
+    cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Release -DCIO_FUZZ=ON -DCMAKE_C_COMPILER=clang \
+        -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF -DCIO_BUILD_TESTS=ON >/dev/null
+    cmake --build build/fuzz -j"$JOBS" --target fuzz_http_request >/dev/null
+    mkdir -p build/fuzz/corpus
+    exec ./build/fuzz/tests/fuzz_http_request -max_total_time="${2:-60}" -timeout=30 \
+        build/fuzz/corpus tests/fuzz/corpus
+    ;;
 *)
-    echo "usage: ./dev.sh demo | ./dev.sh test" >&2
+    echo "usage: ./dev.sh demo | ./dev.sh test | ./dev.sh fuzz [seconds]" >&2
     exit 2
     ;;
 esac

@@ -1,10 +1,14 @@
 /* libFuzzer target: feeds arbitrary bytes to the HTTP server's request path
- * (parsing, routing, body reading, pipelining) over a socket pair, and reads
- * whatever it answers. Build: cmake -DCIO_FUZZ=ON with clang; run:
- *   ./build/fuzz/tests/fuzz_http_request -max_total_time=300 corpus/ */
+ * (llhttp and the server's own checks, routing, whole and streamed bodies,
+ * trailers, pipelining, an Upgrade handler that takes the connection over)
+ * over a socket pair, and reads whatever it answers. Build: cmake
+ * -DCIO_FUZZ=ON -DCMAKE_C_COMPILER=clang; run: ./dev.sh fuzz [seconds]. */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "../../src/http/http_internal.h"
 #include "cio.h"
@@ -19,7 +23,26 @@ static int echo(cio_http_req *req, cio_http_resp *resp, void *arg)
     if (err)
         return err;
     cio_http_req_query_param(req, "q");
+    cio_http_req_trailer(req, "x-t");
     return cio_http_resp_body(resp, body, len);
+}
+
+/* Takes the connection over and echoes the early bytes and one read. */
+static int upgrade(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)arg;
+    cio_stream *s;
+    const void *early;
+    size_t n;
+    int err = cio_http_req_hijack(req, resp, &s, &early, &n);
+    if (err)
+        return err;
+    cio_stream_write(s, early, n);
+    char buf[64];
+    ssize_t got = cio_stream_read(s, buf, sizeof(buf));
+    if (got > 0)
+        cio_stream_write(s, buf, (size_t)got);
+    return 0;
 }
 
 static int stream_body(cio_http_req *req, cio_http_resp *resp, void *arg)
@@ -74,12 +97,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!app) {
         cio_http_server_opts o = {.max_body_bytes = 4096,
                                   .max_header_bytes = 4096,
+                                  .max_headers = 32,
                                   .header_timeout = 1,
+                                  .body_timeout = 1,
+                                  .send_timeout = 1,
                                   .idle_timeout = 1,
+                                  .linger_timeout = 0.1,
                                   .quiet = 1};
         cio_http_app_new(&app, &o);
         cio_http_app_route(app, "*", "/echo/{id}", echo, NULL);
         cio_http_app_route(app, "POST", "/stream", stream_body, NULL);
+        cio_http_app_route(app, "GET", "/ws", upgrade, NULL);
     }
     input in = {data, size, app, {-1, -1}};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, in.fds) < 0)
