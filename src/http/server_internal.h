@@ -5,9 +5,10 @@
  *
  * The parser is paused at the end of each request's head and at the end of
  * each message, so a connection task handles one request at a time while
- * pipelined bytes wait in its buffer. The body is read only when the handler
- * asks for it (which is also when "100 Continue" goes out); a body the handler
- * did not read is drained afterwards, bounded by the body limit. */
+ * pipelined bytes wait in the stream's buffer. The body is read only when
+ * the handler asks for it (which is also when "100 Continue" goes out); a
+ * body the handler did not read is drained afterwards, bounded by the body
+ * limit. */
 #ifndef CIO_HTTP_SERVER_INTERNAL_H
 #define CIO_HTTP_SERVER_INTERNAL_H
 
