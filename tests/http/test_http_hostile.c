@@ -84,11 +84,23 @@ static int h_param(cio_http_req *req, cio_http_resp *resp, void *arg)
     return cio_http_resp_body(resp, text, (size_t)n);
 }
 
+static int h_fail(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    (void)req;
+    (void)resp;
+    (void)arg;
+    return cio_fail(-EIO, "failing on purpose");
+}
+
+static int saw_500; /* the log got the failing handler */
+
 static void on_log(void *arg, int status, int err, const char *what)
 {
     (void)arg;
     nlogged++;
     snprintf(lastlog, sizeof(lastlog), "%d %d %s", status, err, what);
+    if (status == 500 && strstr(what, "/fail failed") && strstr(what, "on purpose"))
+        saw_500 = 1;
     cio_event_set(&logged);
 }
 
@@ -111,6 +123,7 @@ static int harness_main(void *arg)
     CIO_ASSERT_OK(cio_http_app_route(app, "POST", "/stream", h_stream, NULL));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/big", h_big, NULL));
     CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/path/{x}", h_param, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(app, "GET", "/fail", h_fail, NULL));
     cio_http_server *srv;
     CIO_ASSERT_OK(cio_http_serve(&srv, app, "127.0.0.1", 0));
     port = cio_http_server_port(srv);
@@ -631,20 +644,33 @@ static int t_quiet(void)
     struct linger lg = {1, 0};
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     cio_close(fd);
+    /* A failing handler is not the client's doing: 500, and reported. */
+    const char *fail = "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    CIO_ASSERT(strncmp(exchange(fail, strlen(fail))->text, "HTTP/1.1 500 ", 13) == 0);
     return 0;
 }
 
 static void test_client_failures_go_to_the_log_not_stderr(void)
 {
+    /* Without a log: only the failing handler's line, nothing of the
+     * client's failures. */
     cio_test_capture_stderr_begin();
     cio_http_server_opts o = {.max_body_bytes = 1024};
     run(t_quiet, &o);
     char *err = cio_test_capture_stderr_end();
-    CIO_ASSERT_STR_EQ(err, "");
+    if (!strstr(err, "cio http: GET /fail failed") || count_of(err, "\n") != 1)
+        CIO_FAIL_AT("stderr: \"%s\"", err);
     free(err);
+    /* With one: everything goes to it, nothing to stderr. */
+    saw_500 = 0;
+    cio_test_capture_stderr_begin();
     cio_http_server_opts with_log = {.max_body_bytes = 1024, .log = on_log};
     run(t_quiet, &with_log);
-    CIO_ASSERT_CMP(nlogged, >=, 3);
+    err = cio_test_capture_stderr_end();
+    CIO_ASSERT_STR_EQ(err, "");
+    free(err);
+    CIO_ASSERT_CMP(nlogged, >=, 4);
+    CIO_ASSERT(saw_500);
 }
 
 CIO_TEST_MAIN(((cio_test_case[]){
@@ -679,5 +705,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "a 400 followed by 256 KiB of unread input: the client reads the 400 and an EOF, "
              "not a reset"),
     CIO_TEST(test_client_failures_go_to_the_log_not_stderr,
-             "bad requests and resets print nothing on stderr; the log callback gets them"),
+             "bad requests and resets print nothing on stderr; the log callback gets them, and a "
+             "failing handler's 500"),
 }))
