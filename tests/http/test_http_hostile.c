@@ -3,7 +3,9 @@
  * "Connection: close", that the server closes the connection, and that the
  * request pipelined behind the bad one is never served (the handlers count
  * their calls). Groups: smuggling, malformed head, limits, slow peers,
- * graceful close and logging. */
+ * graceful close and logging. The timeouts run on the real clock (a loop
+ * waiting on sockets never lets the virtual clock jump): they are short, and
+ * each bound is loose enough for a busy machine. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
