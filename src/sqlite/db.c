@@ -454,8 +454,17 @@ static int db_init(cio_sqlite *db, const char *path, const cio_sqlite_opts *opts
     return db->path ? 0 : -ENOMEM;
 }
 
-/* Applies opts->synchronous on the writer (a string the caller owns). */
-static int set_synchronous(cio_sqlite *db, const char *mode);
+/* The synchronous mode named by the options, as a constant string. */
+static const char *sync_mode(const char *mode)
+{
+    static const char *const modes[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
+    if (!mode)
+        return "NORMAL";
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (!strcasecmp(mode, modes[i]))
+            return modes[i];
+    return NULL;
+}
 
 int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlite_opts *opts,
                      const char *file, int line)
@@ -476,7 +485,11 @@ int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlite_opts *
     db->open_file = file;
     db->open_line = line;
     err = db_init(db, path, opts);
-    const char *sync = opts && opts->synchronous ? opts->synchronous : "NORMAL";
+    db->sync = sync_mode(opts ? opts->synchronous : NULL);
+    if (!err && !db->sync) {
+        err = cio_fail(-EINVAL, "sqlite %s: synchronous=%s is not a mode", path, opts->synchronous);
+        goto fail;
+    }
     if (db->writer && !err)
         err = start_thread(db->writer);
     for (int i = 0; i < db->nreaders && !err; i++)
@@ -488,8 +501,6 @@ int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlite_opts *
     /* The writer first: it creates the file and turns WAL on for all. */
     if (db->writer)
         err = open_conn(db, db->writer);
-    if (!err && db->writer)
-        err = set_synchronous(db, sync);
     for (int i = 0; i < db->nreaders && !err; i++)
         err = open_conn(db, &db->readers[i]);
     if (err)
@@ -510,23 +521,6 @@ fail:
         cio_shield_exit(&sh);
     }
     return err;
-}
-
-static int set_synchronous(cio_sqlite *db, const char *mode)
-{
-    static const char *const modes[] = {"OFF", "NORMAL", "FULL", "EXTRA", "0", "1", "2", "3"};
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (!strcasecmp(mode, modes[i])) {
-            char sql[64];
-            snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", modes[i]);
-            request r = {0};
-            r.kind = REQ_SCRIPT;
-            r.sql = sql;
-            r.pin = db->writer;
-            return cio__sqlite_submit_wait(db, &r);
-        }
-    }
-    return cio_fail(-EINVAL, "sqlite %s: synchronous=%s is not a mode", db->path, mode);
 }
 
 /* Lets the work out finish (up to close_timeout), then interrupts it. */

@@ -133,6 +133,7 @@ struct cio_sqlite {
     int open_line;
     cio_sqlite_opts opts;
     int memory;
+    const char *sync; /* PRAGMA synchronous */
     cio_loop *loop;
     pthread_mutex_t mu;
     worker *writer; /* NULL when read-only */

@@ -3,7 +3,9 @@
  * Nothing here touches the loop: the results go back in the request. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <libgen.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sqlite_internal.h"
 
@@ -431,6 +433,23 @@ static void run_script(worker *w, request *r)
     r->last_id = sqlite3_last_insert_rowid(w->conn);
 }
 
+/* SQLite retries a failed read-write open read-only, so its errno says
+ * ENOENT when the directory refused the new file: name the directory. */
+static void explain_cantopen(request *r, cio_sqlite *db)
+{
+    if (db->memory || db->opts.read_only || access(db->path, F_OK) == 0)
+        return;
+    char *copy = strdup(db->path);
+    if (!copy)
+        return;
+    const char *d = dirname(copy);
+    if (access(d, W_OK) != 0) {
+        r->status = -errno;
+        snprintf(r->msg, sizeof(r->msg), "cannot create a file in %.200s: %s", d, strerror(errno));
+    }
+    free(copy);
+}
+
 static void run_open(worker *w, request *r)
 {
     cio_sqlite *db = w->db;
@@ -452,8 +471,15 @@ static void run_open(worker *w, request *r)
         rc = sqlite3_exec(w->conn, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     if (rc == SQLITE_OK && !db->opts.no_foreign_keys)
         rc = sqlite3_exec(w->conn, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        char sql[48];
+        snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", db->sync);
+        rc = sqlite3_exec(w->conn, sql, NULL, NULL, NULL);
+    }
     if (rc != SQLITE_OK) {
         cio__sqlite_error(r, w->conn, rc);
+        if ((rc & 0xff) == SQLITE_CANTOPEN)
+            explain_cantopen(r, db);
         sqlite3_close_v2(w->conn);
         w->conn = NULL;
     }
