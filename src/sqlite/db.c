@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlite_internal.h"
@@ -66,6 +67,7 @@ static void push_queue(cio_sqlite *db, request *r, worker *qw)
     *tail = r;
     r->state = RS_QUEUED;
     r->queue = qw;
+    __atomic_add_fetch(qw ? &qw->queued : &db->rqueued, 1, __ATOMIC_RELEASE);
 }
 
 /* Queues r for qw (NULL: any reader) and wakes a worker (db->mu held). */
@@ -158,21 +160,60 @@ static void worker_exit(worker *w)
     w->conn = NULL;
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Watches w's queues for up to db->opts.spin seconds without the lock.
+ * Returns 1 when something was queued meanwhile. */
+static int spin_for_work(worker *w)
+{
+    cio_sqlite *db = w->db;
+    unsigned mine = __atomic_load_n(&w->queued, __ATOMIC_ACQUIRE);
+    unsigned shared = __atomic_load_n(&db->rqueued, __ATOMIC_ACQUIRE);
+    double until = mono() + db->opts.spin;
+    do {
+        for (int i = 0; i < 64; i++) {
+            if (__atomic_load_n(&w->queued, __ATOMIC_ACQUIRE) != mine ||
+                (!w->is_writer && __atomic_load_n(&db->rqueued, __ATOMIC_ACQUIRE) != shared))
+                return 1;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    } while (mono() < until);
+    return 0;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     cio_sqlite *db = w->db;
+    int spun = 0;
     pthread_mutex_lock(&db->mu);
     for (;;) {
         request *r = take_locked(w);
         if (!r) {
             if (db->stopping)
                 break;
+            if (!spun && db->opts.spin > 0) {
+                /* Requests often follow each other closely: watch for the
+                 * next one a moment before sleeping (saves a wakeup). */
+                spun = 1;
+                pthread_mutex_unlock(&db->mu);
+                spin_for_work(w);
+                pthread_mutex_lock(&db->mu);
+                continue;
+            }
             w->idle = 1;
             pthread_cond_wait(&w->cond, &db->mu);
             w->idle = 0;
             continue;
         }
+        spun = 0;
         r->state = RS_RUNNING;
         w->cur = r;
         pthread_mutex_unlock(&db->mu);
@@ -283,6 +324,14 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     enqueue_locked(db, r, qw);
     pthread_mutex_unlock(&db->mu);
 
+    if (db->opts.spin > 0) {
+        /* Let the loop's other work run while the request is out; a quick
+         * request is then back before this task would have parked, and the
+         * loop does not sleep on its eventfd meanwhile. */
+        double until = mono() + db->opts.spin;
+        while (!cio_event_is_set(&r->done) && mono() < until && cio_yield() == 0)
+            ;
+    }
     int err = cio_event_wait(&r->done);
     if (err == 0) {
         untrack(db, r);

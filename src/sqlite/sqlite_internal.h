@@ -115,6 +115,7 @@ struct worker {
     int idle;
     pthread_cond_t cond;
     request *head, *tail; /* requests for this worker only */
+    unsigned queued;      /* requests ever put in head (atomic: watched while spinning) */
     sqlite3 *conn;
     request *cur;         /* the request running (for the handlers) */
     cio_sqlite_tx *owner; /* writer: the transaction that owns it */
@@ -141,6 +142,7 @@ struct cio_sqlite {
     int nreaders;
     pthread_cond_t rcond;   /* idle readers wait here for shared work */
     request *rhead, *rtail; /* shared reader queue */
+    unsigned rqueued;       /* requests ever put in the shared queue (atomic) */
     int stopping;           /* threads: exit when drained (mu) */
     request *inbox;         /* finished requests (lock-free stack) */
     /* loop side */
