@@ -362,6 +362,19 @@ static int add_twice(struct sqlite3 *conn, void *arg)
                : -EIO;
 }
 
+static int deny_delete(void *arg, int action, const char *a, const char *b, const char *c,
+                       const char *d)
+{
+    (void)arg, (void)a, (void)b, (void)c, (void)d;
+    return action == SQLITE_DELETE ? SQLITE_DENY : SQLITE_OK;
+}
+
+static int add_authorizer(struct sqlite3 *conn, void *arg)
+{
+    (void)arg;
+    return sqlite3_set_authorizer(conn, deny_delete, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
 static int cache_main(void *arg)
 {
     (void)arg;
@@ -392,6 +405,22 @@ static int cache_main(void *arg)
     CIO_ASSERT_OK(cio_sqlite_exec(db, "INSERT INTO k VALUES (twice(50))", NULL, 0));
     CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &v, "SELECT max(x) FROM k", NULL, 0));
     CIO_ASSERT_EQ(v, 100);
+    /* An authorizer on every connection: DELETE is refused. */
+    CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_authorizer, NULL));
+    CIO_ASSERT_ERR(cio_sqlite_exec(db, "DELETE FROM k", NULL, 0), -EACCES);
+    CIO_ASSERT_EQ(cio_sqlite_errcode(db), SQLITE_AUTH);
+    CIO_ASSERT_EQ(count_rows(db, "k"), 116);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+
+    /* Spinning workers and tasks give the same results. */
+    o = (cio_sqlite_opts){.spin = 50e-6};
+    db = open_db(&o);
+    for (int i = 0; i < 200; i++) {
+        cio_sqlite_arg a = CIO_SQLITE_ARG_INT(i);
+        CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &v, "SELECT ? + 1", &a, 1));
+        CIO_ASSERT_EQ(v, i + 1);
+    }
+    CIO_ASSERT_EQ(count_rows(db, "k"), 116);
     CIO_ASSERT_OK(cio_sqlite_close(db));
     return 0;
 }
@@ -960,6 +989,12 @@ static int on_progress(int remaining, int total, void *arg)
     return 0;
 }
 
+static int stop_at_third(int remaining, int total, void *arg)
+{
+    (void)remaining, (void)total;
+    return ++*(int *)arg == 3;
+}
+
 static int backup_main(void *arg)
 {
     (void)arg;
@@ -988,12 +1023,17 @@ static int backup_main(void *arg)
     CIO_ASSERT(n >= 2000 && n % 2 == 0); /* whole transactions only */
     CIO_ASSERT_OK(cio_sqlite_close(copy));
 
-    /* A backup cut short by a timeout returns at once. */
+    /* A backup stopped by its progress function, or cut short by a timeout,
+     * returns at once; the database goes on. */
     b.db = open_db(NULL);
+    int calls = 0;
+    CIO_ASSERT_ERR(cio_sqlite_backup(b.db, dest, 1, stop_at_third, &calls), -ECANCELED);
+    CIO_ASSERT_EQ(calls, 3);
     cio_scope s;
     cio_timeout_enter(&s, 0);
     CIO_ASSERT_ERR(cio_sqlite_backup(b.db, dest, 1, NULL, NULL), -ETIMEDOUT);
     cio_timeout_exit(&s);
+    CIO_ASSERT_EQ(count_rows(b.db, "p") % 2, 0);
     CIO_ASSERT_OK(cio_sqlite_close(b.db));
     return 0;
 }
@@ -1019,8 +1059,9 @@ int main(int argc, char **argv)
         CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; a closed cursor "
                                      "lets a TRUNCATE checkpoint through"),
         CIO_TEST(test_cache_interact_functions, "the LRU keeps stmt_cache statements; interact "
-                                                "runs a batch; a user function on every "
-                                                "connection"),
+                                                "runs a batch; a user function and an "
+                                                "authorizer on every connection; spinning "
+                                                "workers"),
         CIO_TEST(test_transactions, "commit, rollback, savepoints, cio_sqlite_transaction"),
         CIO_TEST(test_tx_isolation, "another task's statement queues behind a transaction "
                                     "and never joins it"),
@@ -1046,8 +1087,8 @@ int main(int argc, char **argv)
                                            "-EACCES"),
         CIO_TEST(test_full_disk, "a full disk (RLIMIT_FSIZE) fails the transaction clearly and "
                                  "loses nothing committed"),
-        CIO_TEST(test_backup, "an online backup under concurrent writes is consistent; a "
-                              "timeout stops it"),
+        CIO_TEST(test_backup, "an online backup under concurrent writes is consistent; its "
+                              "progress function and a timeout stop it"),
     };
     return cio_test_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 }
