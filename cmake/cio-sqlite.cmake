@@ -4,7 +4,7 @@ find_path(SQLITE3_INCLUDE sqlite3.h)
 find_library(SQLITE3_LIBRARY sqlite3)
 if(SQLITE3_INCLUDE AND SQLITE3_LIBRARY)
   set(CIO_HAVE_SQLITE ON)
-  set(CIO_SQLITE_SOURCES src/sqlite/db.c src/sqlite/stmt.c src/sqlite/cursor.c src/sqlite/tx.c
+  set(CIO_SQLITE_SOURCES src/sqlite/db.c src/sqlite/worker.c src/sqlite/request.c src/sqlite/stmt.c src/sqlite/cursor.c src/sqlite/tx.c
                          src/sqlite/cancel.c src/sqlite/extras.c)
   add_library(cio_sqlite_objects OBJECT ${CIO_SQLITE_SOURCES})
   target_include_directories(cio_sqlite_objects PUBLIC

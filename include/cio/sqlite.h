@@ -141,8 +141,9 @@ CIO_API int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlit
  * running ones finish for up to close_timeout, then interrupts what is left,
  * rolls back an unfinished transaction, closes the connections and joins the
  * threads. Always releases db (NULL is a no-op). Returns 0, or -ETIMEDOUT if
- * work had to be interrupted. The task that owns a transaction must end it
- * before close returns.
+ * work had to be interrupted, -EBUSY when a close is already under way.
+ * Close the cursors first; the task that owns a transaction must end it
+ * before close returns (else it is rolled back and its tx must not be used).
  * Suspends: yes. Cancellation: ignored (close always completes). */
 CIO_API int cio_sqlite_close(cio_sqlite *db);
 
@@ -184,19 +185,22 @@ CIO_API int cio_sqlite_execute(cio_sqlite *db, cio_sqlite_cursor **cur, const ch
                                const cio_sqlite_arg *args, size_t nargs);
 
 /* cio_sqlite_execute that fetches every row in one hop (fetchall): the
- * cursor's cio_sqlite_next never suspends. */
+ * cursor's cio_sqlite_next never suspends. Suspends: yes. Cancellation: as
+ * cio_sqlite_execute. Cost: the whole result in memory. */
 CIO_API int cio_sqlite_fetchall(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
                                 const cio_sqlite_arg *args, size_t nargs);
 
 /* Runs a query for its first row (fetchone) and resets the statement at
  * once. Returns 1 with *cur on the row (read it with the column getters), 0
- * when there was none (*cur valid, no row), or an error (*cur NULL). */
+ * when there was none (*cur valid, no row), or an error (*cur NULL).
+ * Suspends: yes. Cancellation: as cio_sqlite_execute. */
 CIO_API int cio_sqlite_fetchone(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
                                 const cio_sqlite_arg *args, size_t nargs);
 
 /* The first column of the first row (fetchval): 0, -ENODATA without a row,
  * or an error. fetchval_text stores a malloc'd copy in *out (NULL for SQL
- * NULL); the caller frees it. */
+ * NULL); the caller frees it. Suspends: yes. Cancellation: as
+ * cio_sqlite_execute; *out untouched. */
 CIO_API int cio_sqlite_fetchval_int64(cio_sqlite *db, int64_t *out, const char *sql,
                                       const cio_sqlite_arg *args, size_t nargs);
 CIO_API int cio_sqlite_fetchval_double(cio_sqlite *db, double *out, const char *sql,
@@ -226,10 +230,11 @@ CIO_API int cio_sqlite_next(cio_sqlite_cursor *cur);
 
 /* The current row's columns. Text and blob views point into the cursor's
  * chunk (no copy) and stay valid until the next cio_sqlite_next or close;
- * text is NUL-terminated. A getter converts as SQLite would not: it returns
- * 0 / 0.0 / NULL for a value of another type (read column_type first when
- * that matters), and len 0. Out-of-range columns read as NULL.
- * Suspends: no. */
+ * text is NUL-terminated. Getters do not convert between types as
+ * sqlite3_column_* do: a value of another type reads as 0 / 0.0 / NULL with
+ * len 0 (read column_type first when that matters). Out-of-range columns,
+ * and any column before the first or after the last row, read as NULL. Names
+ * are valid until close. Suspends: no. */
 CIO_API int cio_sqlite_column_count(const cio_sqlite_cursor *cur);
 CIO_API const char *cio_sqlite_column_name(const cio_sqlite_cursor *cur, int col);
 CIO_API int cio_sqlite_column_type(const cio_sqlite_cursor *cur, int col);

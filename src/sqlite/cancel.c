@@ -24,13 +24,6 @@ static int on_progress(void *arg)
     return r && __atomic_load_n(&r->cancel, __ATOMIC_RELAXED);
 }
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int on_busy(void *arg, int count)
 {
     worker *w = arg;
@@ -40,7 +33,7 @@ static int on_busy(void *arg, int count)
     double limit = w->db->opts.busy_timeout;
     if (limit < 0)
         return 0;
-    double now = mono();
+    double now = cio__sqlite_mono();
     if (count == 0)
         w->busy_start = now;
     if (now - w->busy_start >= limit)

@@ -163,11 +163,18 @@ struct cio_sqlite {
     char last_msg[256];
 };
 
-/* db.c: submitting, waiting, the worker loop. */
+/* request.c: on the loop, submitting and waiting. */
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r);
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r);
 int cio__sqlite_finish(cio_sqlite *db, request *r);
 uint64_t cio__sqlite_hash(const char *s);
+
+/* worker.c: queues (db->mu held) and threads. */
+void cio__sqlite_enqueue_locked(cio_sqlite *db, request *r, worker *qw);
+void cio__sqlite_unlink_queued(cio_sqlite *db, request *r, worker *qw);
+int cio__sqlite_start_thread(worker *w);
+int cio__sqlite_join_threads(void *arg);
+double cio__sqlite_mono(void);
 
 /* stmt.c: on a worker. */
 int cio__sqlite_run(worker *w, request *r); /* 1: handed to the writer */

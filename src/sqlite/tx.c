@@ -11,6 +11,8 @@
 
 #include "sqlite_internal.h"
 
+_Static_assert(sizeof(cio_sqlite_tx) <= 48, "cio_sqlite_tx stays small: it lives on task stacks");
+
 /* ---- on the writer ---- */
 
 static void tx_error(request *r, int status, const char *msg)

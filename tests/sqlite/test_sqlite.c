@@ -224,6 +224,31 @@ static int errors_main(void *arg)
         fputs("this is not a database file. ", f);
     fclose(f);
     CIO_ASSERT_ERR(cio_sqlite_open(&none, path, NULL), -EBADMSG);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "not a database") != NULL);
+
+    /* A database whose table pages were overwritten: the query that reads
+     * them fails with -EBADMSG (SQLITE_CORRUPT); the schema still works. */
+    snprintf(path, sizeof(path), "%s/corrupt.db", dir);
+    cio_sqlite *db2 = open_db(NULL);
+    CIO_ASSERT_OK(cio_sqlite_executescript(
+        db2, "CREATE TABLE big (x);"
+             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) "
+             "INSERT INTO big SELECT randomblob(100) FROM c;"));
+    CIO_ASSERT_OK(cio_sqlite_checkpoint(db2, "TRUNCATE", NULL, NULL));
+    CIO_ASSERT_OK(cio_sqlite_close(db2));
+    f = fopen(path, "r+");
+    CIO_ASSERT(f != NULL);
+    fseek(f, 4096 * 3, SEEK_SET);
+    for (int i = 0; i < 4096 * 20; i++)
+        fputc(0x5a, f);
+    fclose(f);
+    db2 = open_db(NULL);
+    int64_t n;
+    CIO_ASSERT_ERR(
+        cio_sqlite_fetchval_int64(db2, &n, "SELECT count(*) FROM big WHERE x > 0", NULL, 0),
+        -EBADMSG);
+    CIO_ASSERT_EQ(cio_sqlite_errcode(db2) & 0xff, SQLITE_CORRUPT);
+    CIO_ASSERT_OK(cio_sqlite_close(db2));
     return 0;
 }
 
@@ -1053,7 +1078,7 @@ int main(int argc, char **argv)
                                           "statement per exec; a script leaving a transaction "
                                           "open is rolled back"),
         CIO_TEST(test_errors, "SQLite errors: errno, extended code, message naming the path; "
-                              "missing, read-only missing and non-database files"),
+                              "missing, read-only missing, non-database and corrupt files"),
         CIO_TEST(test_memory, ":memory: is one database for every task"),
         CIO_TEST(test_read_only, "a read-only database reads and refuses writes with -EROFS"),
         CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; a closed cursor "
