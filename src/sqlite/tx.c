@@ -1,6 +1,6 @@
 /* Transactions as scopes. A write transaction is BEGIN IMMEDIATE on the
  * writer, which it then owns: the writer takes only that transaction's
- * requests until it ends (db.c, eligible()), so statements of other tasks
+ * requests until it ends (worker.c, eligible()), so statements of other tasks
  * queue behind it and never join it. Requests of the owning task are tagged
  * with the transaction when they are submitted. Nested transactions are
  * savepoints. A transaction ends on the writer whatever happens: a failed
