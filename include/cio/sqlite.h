@@ -331,12 +331,14 @@ CIO_API int64_t cio_sqlite_wal_size(const cio_sqlite *db);
 typedef int (*cio_sqlite_progress_fn)(int remaining, int total, void *arg);
 
 /* Copies db into the file dest_path with SQLite's online backup, in slices of
- * `pages` pages (0 gives 256), one hop each, on a reader (the writer without
- * readers), so writers go on between slices; a write between slices restarts
- * the copy from that reader's snapshot as SQLite does. The result is a
- * consistent snapshot. progress (may be NULL) runs on the loop after every
- * slice. Returns 0, -ECANCELED when progress stopped it, or an error; a
- * stopped or failed backup leaves dest_path incomplete.
+ * `pages` pages (0 gives 256), one hop each, on the writer: other statements
+ * run between slices, and SQLite copies what they write into the backup as
+ * they write it (a backup on another connection would restart at every write,
+ * and never end under steady writes). A read-only database is copied on a
+ * reader. The result is a consistent snapshot as of the last slice.
+ * progress (may be NULL) runs on the loop after every slice. Returns 0,
+ * -ECANCELED when progress stopped it, or an error; a stopped or failed
+ * backup leaves dest_path incomplete.
  * Suspends: yes. Cancellation: stops between or inside slices; the reason. */
 CIO_API int cio_sqlite_backup(cio_sqlite *db, const char *dest_path, int pages,
                               cio_sqlite_progress_fn progress, void *arg);

@@ -91,7 +91,10 @@ int cio_sqlite_backup(cio_sqlite *db, const char *dest_path, int pages,
 {
     if (!db || !dest_path)
         return -EINVAL;
-    worker *w = db->nreaders ? &db->readers[0] : db->writer;
+    /* On the writer: SQLite updates a backup when its source connection
+     * writes, where a write by any other connection restarts it (under a
+     * steady stream of writes, forever). Read-only: a reader. */
+    worker *w = db->writer ? db->writer : &db->readers[0];
     request r = {0};
     r.kind = REQ_BACKUP;
     r.pin = w;

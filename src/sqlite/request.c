@@ -91,8 +91,9 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     worker *qw = route(db, r);
     track(db, r);
     pthread_mutex_lock(&db->mu);
-    cio__sqlite_enqueue_locked(db, r, qw);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, qw);
     pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
 
     if (db->opts.spin > 0) {
         /* Let the loop's other work run while the request is out; a quick
@@ -131,8 +132,9 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r)
 {
     pthread_mutex_lock(&db->mu);
-    cio__sqlite_enqueue_locked(db, r, r->pin);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, r->pin);
     pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
 }
 
 /* Maps a finished request to the caller's status, message and db's

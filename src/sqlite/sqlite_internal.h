@@ -170,7 +170,8 @@ int cio__sqlite_finish(cio_sqlite *db, request *r);
 uint64_t cio__sqlite_hash(const char *s);
 
 /* worker.c: queues (db->mu held) and threads. */
-void cio__sqlite_enqueue_locked(cio_sqlite *db, request *r, worker *qw);
+worker *cio__sqlite_enqueue_locked(cio_sqlite *db, request *r, worker *qw); /* who to wake */
+void cio__sqlite_wake(worker *w);
 void cio__sqlite_unlink_queued(cio_sqlite *db, request *r, worker *qw);
 int cio__sqlite_start_thread(worker *w);
 int cio__sqlite_join_threads(void *arg);

@@ -46,20 +46,25 @@ static void push_queue(cio_sqlite *db, request *r, worker *qw)
 }
 
 /* Queues r for qw (NULL: any reader) and wakes a worker (db->mu held). */
-void cio__sqlite_enqueue_locked(cio_sqlite *db, request *r, worker *qw)
+worker *cio__sqlite_enqueue_locked(cio_sqlite *db, request *r, worker *qw)
 {
     push_queue(db, r, qw);
-    if (qw) {
-        pthread_cond_signal(&qw->cond);
-        return;
-    }
+    if (qw)
+        return qw;
     for (int i = 0; i < db->nreaders; i++) {
         if (db->readers[i].idle) {
             db->readers[i].idle = 0;
-            pthread_cond_signal(&db->readers[i].cond);
-            return;
+            return &db->readers[i];
         }
     }
+    return NULL; /* every reader is busy: one takes it when it is done */
+}
+
+/* Wakes w (after db->mu is released: the woken thread needs it at once). */
+void cio__sqlite_wake(worker *w)
+{
+    if (w)
+        pthread_cond_signal(&w->cond);
 }
 
 /* The writer takes the first request the transaction that owns it allows:
@@ -199,14 +204,20 @@ static void *worker_main(void *arg)
         } else {
             forwarded = cio__sqlite_run(w, r);
         }
-        pthread_mutex_lock(&db->mu);
-        w->cur = NULL;
         if (r->kind == REQ_RESET) {
             free(r);
-        } else if (!forwarded) { /* a forwarded request is the writer's now */
+            r = NULL;
+        }
+        pthread_mutex_lock(&db->mu);
+        w->cur = NULL;
+        if (r && !forwarded) { /* a forwarded request is the writer's now */
             r->ran_on = w;
             r->state = RS_DONE;
+            /* Hand it back outside the lock, which the loop takes too: the
+             * request stays valid, its task waits for the event. */
+            pthread_mutex_unlock(&db->mu);
             complete(db, r);
+            pthread_mutex_lock(&db->mu);
         }
     }
     pthread_mutex_unlock(&db->mu);
@@ -221,8 +232,9 @@ void cio__sqlite_forward(worker *w, request *r)
     cio_sqlite *db = w->db;
     pthread_mutex_lock(&db->mu);
     r->to_writer = 1;
-    cio__sqlite_enqueue_locked(db, r, db->writer);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, db->writer);
     pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
 }
 
 int cio__sqlite_start_thread(worker *w)
