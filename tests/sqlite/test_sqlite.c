@@ -867,6 +867,13 @@ static int left_open_main(void *arg)
     return 0; /* db left open */
 }
 
+static int open_and_return(void *arg)
+{
+    (void)arg;
+    open_db(NULL);
+    return 0; /* no suspension after the open: the guard never ran yet */
+}
+
 static int reopen_main(void *arg)
 {
     (void)arg;
@@ -888,6 +895,13 @@ static void test_left_open_at_exit(void)
     CIO_ASSERT(strstr(out, "still open") && strstr(out, "test_sqlite.c"));
     free(out);
     CIO_ASSERT_OK(cio_test_run(reopen_main, NULL));
+
+    cio_test_capture_stderr_begin();
+    err = cio_test_run(open_and_return, NULL);
+    out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "still open"));
+    free(out);
     remove_dir();
 }
 
