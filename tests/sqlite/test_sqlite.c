@@ -326,6 +326,28 @@ static int cursor_main(void *arg)
     CIO_ASSERT_EQ(n, 20000);
     cio_sqlite_cursor_close(cur);
 
+    /* Inside a transaction the cursor streams from the writer and sees the
+     * transaction's own rows; a reader's cursor meanwhile sees its snapshot. */
+    cio_sqlite_tx tx;
+    CIO_ASSERT_OK(cio_sqlite_begin(db, &tx));
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "INSERT INTO big VALUES (20001, 'new')", NULL, 0));
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, "SELECT id FROM big", NULL, 0));
+    n = 0;
+    while (cio_sqlite_next(cur) == 1)
+        n++;
+    cio_sqlite_cursor_close(cur);
+    CIO_ASSERT_EQ(n, 20001);
+    CIO_ASSERT_OK(cio_sqlite_commit(&tx));
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, "SELECT id FROM big ORDER BY id", NULL, 0));
+    CIO_ASSERT_EQ(cio_sqlite_next(cur), 1);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "DELETE FROM big WHERE id > 10000", NULL, 0));
+    n = 1;
+    while (cio_sqlite_next(cur) == 1)
+        n++;
+    cio_sqlite_cursor_close(cur);
+    CIO_ASSERT_EQ(n, 20001); /* the snapshot the cursor started with */
+    CIO_ASSERT_EQ(count_rows(db, "big"), 10000);
+
     /* A cursor closed halfway lets go of its reader's snapshot: a TRUNCATE
      * checkpoint (which needs every reader gone) completes. */
     CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, "SELECT id FROM big", NULL, 0));
@@ -1095,8 +1117,9 @@ int main(int argc, char **argv)
                               "missing, read-only missing, non-database and corrupt files"),
         CIO_TEST(test_memory, ":memory: is one database for every task"),
         CIO_TEST(test_read_only, "a read-only database reads and refuses writes with -EROFS"),
-        CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; a closed cursor "
-                                     "lets a TRUNCATE checkpoint through"),
+        CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; streaming "
+                                     "inside a transaction and from a snapshot; a closed "
+                                     "cursor lets a TRUNCATE checkpoint through"),
         CIO_TEST(test_cache_interact_functions, "the LRU keeps stmt_cache statements; interact "
                                                 "runs a batch; a user function and an "
                                                 "authorizer on every connection; spinning "
