@@ -10,7 +10,7 @@
 static long n, tasks, rows, done;
 static cio_sqlite *db;
 static const char *backend;
-static cio_sqlite_opts opts; /* --spin_us: the workers' and tasks' spin */
+static cio_sqlite_opts opts; /* --spin_us: the workers' spin */
 
 static int looker(void *arg)
 {
@@ -57,7 +57,8 @@ int main(int argc, char **argv)
 {
     static const char *const keys[] = {"spin_us", "n", "tasks", "rows", NULL};
     args_check(argc, argv, keys);
-    opts.spin = (double)arg_long(argc, argv, "spin_us", 0) * 1e-6; /* 0: no spin */
+    long spin = arg_long(argc, argv, "spin_us", 50); /* the workers' spin; 0: none */
+    opts.spin = spin ? (double)spin * 1e-6 : -1;
     n = arg_long(argc, argv, "n", 100000);
     tasks = arg_long(argc, argv, "tasks", 1);
     rows = arg_long(argc, argv, "rows", 1000000);

@@ -8,7 +8,7 @@
 
 static long rows;
 static const char *backend;
-static cio_sqlite_opts opts; /* --spin_us: the workers' and tasks' spin */
+static cio_sqlite_opts opts; /* --spin_us: the workers' spin */
 
 static int run(void *arg)
 {
@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 {
     static const char *const keys[] = {"spin_us", "rows", NULL};
     args_check(argc, argv, keys);
-    opts.spin = (double)arg_long(argc, argv, "spin_us", 0) * 1e-6; /* 0: no spin */
+    long spin = arg_long(argc, argv, "spin_us", 50); /* the workers' spin; 0: none */
+    opts.spin = spin ? (double)spin * 1e-6 : -1;
     rows = arg_long(argc, argv, "rows", 1000000);
     if (rows < 1 || bench_make_db(rows)) {
         fprintf(stderr, "w18-sqlite: bad arguments or cannot build the table\n");

@@ -10,7 +10,7 @@
 
 static long n, batch;
 static const char *backend;
-static cio_sqlite_opts opts; /* --spin_us: the workers' and tasks' spin */
+static cio_sqlite_opts opts; /* --spin_us: the workers' spin */
 static double lags[1 << 20];
 static size_t nlags;
 static int stop;
@@ -99,7 +99,8 @@ int main(int argc, char **argv)
 {
     static const char *const keys[] = {"spin_us", "n", "batch", NULL};
     args_check(argc, argv, keys);
-    opts.spin = (double)arg_long(argc, argv, "spin_us", 0) * 1e-6; /* 0: no spin */
+    long spin = arg_long(argc, argv, "spin_us", 50); /* the workers' spin; 0: none */
+    opts.spin = spin ? (double)spin * 1e-6 : -1;
     n = arg_long(argc, argv, "n", 20000);
     batch = arg_long(argc, argv, "batch", 1);
     if (batch < 1) {

@@ -95,14 +95,6 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     pthread_mutex_unlock(&db->mu);
     cio__sqlite_wake(wake);
 
-    if (db->opts.spin > 0) {
-        /* Let the loop's other work run while the request is out; a quick
-         * request is then back before this task would have parked, and the
-         * loop does not sleep on its eventfd meanwhile. */
-        double until = cio__sqlite_mono() + db->opts.spin;
-        while (!cio_event_is_set(&r->done) && cio__sqlite_mono() < until && cio_yield() == 0)
-            ;
-    }
     int err = cio_event_wait(&r->done);
     if (err == 0) {
         untrack(db, r);
