@@ -265,8 +265,19 @@ CIO_API int cio_sqlite_interact(cio_sqlite *db, cio_sqlite_fn fn, void *arg, int
  * an authorizer, trace hooks. Those callbacks then run on the worker threads,
  * never on the loop: they must not call cio. Stops at the first non-zero
  * status and returns it. Do not replace the progress or busy handlers (they
- * carry cancellation). Suspends: yes, one hop per connection. */
+ * carry cancellation; see cio_sqlite_progress_hook). Suspends: yes, one hop
+ * per connection. */
 CIO_API int cio_sqlite_interact_all(cio_sqlite *db, cio_sqlite_fn fn, void *arg);
+
+/* Installs a progress hook on the connection of the worker thread this is
+ * called on (so: from a function run by cio_sqlite_interact or
+ * cio_sqlite_interact_all): fn(arg) runs every 1,000 virtual-machine steps of
+ * that connection's statements, after cio's own cancellation check (SQLite
+ * keeps one progress handler per connection, and cio's carries
+ * cancellation); a non-zero return interrupts the statement, which then
+ * fails with -ECANCELED. fn NULL removes it. Returns 0, or -EPERM off a
+ * worker thread or for another connection. Suspends: no. */
+CIO_API int cio_sqlite_progress_hook(struct sqlite3 *conn, int (*fn)(void *arg), void *arg);
 
 /* ---- transactions ---- */
 

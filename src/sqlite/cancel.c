@@ -7,6 +7,9 @@
  * SQLITE_INTERRUPT. The flag belongs to one request: unlike
  * sqlite3_interrupt, it can never stop the statement that runs next.
  *
+ * A user's progress hook (cio_sqlite_progress_hook) runs from the same
+ * handler, after the flag.
+ *
  * The busy handler replaces SQLite's (whose growing sleeps make older waiters
  * wait longer): it sleeps BUSY_SLEEP_NS at a time, gives up at busy_timeout,
  * and stops at once when the request is cancelled. */
@@ -21,7 +24,19 @@ static int on_progress(void *arg)
 {
     worker *w = arg;
     request *r = w->cur;
-    return r && __atomic_load_n(&r->cancel, __ATOMIC_RELAXED);
+    if (r && __atomic_load_n(&r->cancel, __ATOMIC_RELAXED))
+        return 1;
+    return w->user_progress ? w->user_progress(w->user_progress_arg) : 0;
+}
+
+int cio_sqlite_progress_hook(struct sqlite3 *conn, int (*fn)(void *arg), void *arg)
+{
+    worker *w = cio__sqlite_self;
+    if (!w || w->conn != conn)
+        return -EPERM;
+    w->user_progress = fn;
+    w->user_progress_arg = arg;
+    return 0;
 }
 
 static int on_busy(void *arg, int count)

@@ -123,7 +123,12 @@ struct worker {
     size_t ncache;
     uint64_t clock;
     double busy_start;
+    int (*user_progress)(void *); /* cio_sqlite_progress_hook */
+    void *user_progress_arg;
 };
+
+/* The worker running on this thread (NULL on other threads). */
+extern __thread worker *cio__sqlite_self;
 
 /* SQL text known to write (learned from a reader's hand-off). */
 #define HINT_SLOTS 256

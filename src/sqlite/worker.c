@@ -170,10 +170,13 @@ static int spin_for_work(worker *w)
     return 0;
 }
 
+__thread worker *cio__sqlite_self;
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     cio_sqlite *db = w->db;
+    cio__sqlite_self = w;
     int spun = 0;
     pthread_mutex_lock(&db->mu);
     for (;;) {

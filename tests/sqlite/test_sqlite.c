@@ -422,6 +422,19 @@ static int add_authorizer(struct sqlite3 *conn, void *arg)
     return sqlite3_set_authorizer(conn, deny_delete, NULL) == SQLITE_OK ? 0 : -EIO;
 }
 
+static int hook_calls;
+
+static int count_then_stop(void *arg)
+{
+    (void)arg;
+    return __atomic_add_fetch(&hook_calls, 1, __ATOMIC_RELAXED) >= 50;
+}
+
+static int add_progress_hook(struct sqlite3 *conn, void *arg)
+{
+    return cio_sqlite_progress_hook(conn, arg ? count_then_stop : NULL, NULL);
+}
+
 static int cache_main(void *arg)
 {
     (void)arg;
@@ -457,6 +470,16 @@ static int cache_main(void *arg)
     CIO_ASSERT_ERR(cio_sqlite_exec(db, "DELETE FROM k", NULL, 0), -EACCES);
     CIO_ASSERT_EQ(cio_sqlite_errcode(db), SQLITE_AUTH);
     CIO_ASSERT_EQ(count_rows(db, "k"), 116);
+
+    /* A progress hook on every connection stops a long query; removed, it
+     * lets a short one through. Off a worker it is refused. */
+    CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_progress_hook, (void *)1));
+    CIO_ASSERT_ERR(cio_sqlite_fetchval_int64(db, &v, LONG_QUERY, NULL, 0), -ECANCELED);
+    CIO_ASSERT_EQ(cio_sqlite_errcode(db), SQLITE_INTERRUPT);
+    CIO_ASSERT_CMP(hook_calls, >=, 50);
+    CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_progress_hook, NULL));
+    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &v, "SELECT count(*) FROM k", NULL, 0));
+    CIO_ASSERT_ERR(cio_sqlite_progress_hook(NULL, count_then_stop, NULL), -EPERM);
     CIO_ASSERT_OK(cio_sqlite_close(db));
 
     /* Workers that sleep at once (no spin) give the same results. */
@@ -1122,7 +1145,8 @@ int main(int argc, char **argv)
                                      "cursor lets a TRUNCATE checkpoint through"),
         CIO_TEST(test_cache_interact_functions, "the LRU keeps stmt_cache statements; interact "
                                                 "runs a batch; a user function and an "
-                                                "authorizer on every connection; workers "
+                                                "authorizer and a progress hook on every "
+                                                "connection; workers "
                                                 "without spin"),
         CIO_TEST(test_transactions, "commit, rollback, savepoints, cio_sqlite_transaction"),
         CIO_TEST(test_tx_isolation, "another task's statement queues behind a transaction "
