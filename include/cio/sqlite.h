@@ -35,7 +35,7 @@
  * Cancellation: a task cancelled (or timed out) while its request waits in a
  * queue takes it back at once; while its statement runs, the statement is
  * interrupted by a flag of that request, checked by a progress handler every
- * few hundred VM steps and by the busy handler between its short sleeps, so
+ * 1,000 VM steps and by the busy handler between its short sleeps, so
  * the call returns within milliseconds and the connection stays usable. A
  * C function given to cio_sqlite_interact is not interrupted (only its
  * SQLite calls are).
