@@ -31,9 +31,12 @@ UNITS = {
     "ns_per_call": ("ns/call", "{:,.0f}"),
     "overhead_secs": ("s overhead", "{:.4f}"),
     "rps": ("req/s", "{:,.0f}"),
+    "lookups_per_s": ("lookups/s", "{:,.0f}"),  # W17-W19 (SQLite)
+    "rows_per_s": ("rows/s", "{:,.0f}"),
 }
 # Implementations in the order the table and the plot show them.
 ORDER = ["cio", "cio-uring", "cio-epoll", "asyncio", "uvloop", "go", "libuv", "nginx"]
+ORDER += ["csqlite", "pysqlite3", "aiosqlite"]  # W17-W19: SQLite's peers
 
 
 def load(path):

@@ -137,6 +137,11 @@ w8-http        |w8_http        |cio-w8-http        |rps          |higher|wrk   |
 w9-timeout     |w9_timeout     |cio-w9-timeout     |ns_per_scope |lower |run   |cio-uring cio-epoll asyncio uvloop go|--n=1000000|--n=100000
 w10-to-thread  |w10_to_thread  |cio-w10-to-thread  |ns_per_call  |lower |run   |cio-uring cio-epoll asyncio uvloop go libuv|--n=100000 --inflight=64|--n=10000 --inflight=64
 w11-http-client|w11_http_client|cio-w11-http-client|rps          |higher|client|cio-uring cio-epoll asyncio uvloop go|--n=20000 --inflight=100|--n=2000 --inflight=100
+w17-lookup-1   |w17_sqlite_lookup|cio-w17-sqlite   |lookups_per_s|higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=100000 --tasks=1|--n=10000 --tasks=1
+w17-lookup-100 |w17_sqlite_lookup|cio-w17-sqlite   |lookups_per_s|higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=100000 --tasks=100|--n=10000 --tasks=100
+w18-scan       |w18_sqlite_scan|cio-w18-sqlite     |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--rows=1000000|--rows=1000000
+w19-insert-auto|w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=20000 --batch=1|--n=2000 --batch=1
+w19-insert-tx  |w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=200000 --batch=100|--n=20000 --batch=100
 EOF
 )
 
@@ -278,6 +283,11 @@ program() {
     cio) CMD=("$CIO_BIN/$3") ;;
     cio-uring) CMD=("$CIO_BIN/$3") ENVS=(CIO_BACKEND=uring) ;;
     cio-epoll) CMD=("$CIO_BIN/$3") ENVS=(CIO_BACKEND=epoll) ;;
+    # W17-W19: SQLite from C (the ceiling, built with cio's benchmarks), Python's
+    # sqlite3, and aiosqlite on uvloop.
+    csqlite) CMD=("$CIO_BIN/csqlite-$2") ;;
+    pysqlite3) CMD=("$PY" "bench/peers/python/$2.py" --driver=sqlite3) ;;
+    aiosqlite) CMD=("$PY" "bench/peers/python/$2.py" --driver=aiosqlite --uvloop) ;;
     *) return 1 ;;
     esac
 }
@@ -310,6 +320,7 @@ run_self_timed() { # workload stem cioprog headline impl run args...
         n=$(field "$line" n)
         extra="bytes_per_task=$((rss * 1024 / n))"
     fi
+    [[ $w == w19-* && -n $(field "$line" lag_p99_ms) ]] && extra="lag_p99_ms=$(field "$line" lag_p99_ms)"
     record "$w" "$impl" "$r" ok "$(field "$line" "$key")" "$rss" "$extra"
     log "$w $impl run $r: $key=$(field "$line" "$key") rss=${rss}KB"
 }

@@ -63,4 +63,26 @@ if [ -f "$pc/cio-http.pc" ]; then
         -Wl,-rpath,"$libdir" -o "$tmp/http"
     "$tmp/http"
 fi
+# libcio-sqlite through pkg-config, when it was built: one query on :memory:
+if [ -f "$pc/cio-sqlite.pc" ]; then
+    cat >"$tmp/sqlite.c" <<'C'
+#include <cio.h>
+#include <cio/sqlite.h>
+static int m(void *arg)
+{
+    (void)arg;
+    cio_sqlite *db;
+    int64_t v = 0;
+    int err = cio_sqlite_open(&db, ":memory:", NULL);
+    if (!err)
+        err = cio_sqlite_fetchval_int64(db, &v, "SELECT 6 * 7", NULL, 0);
+    cio_sqlite_close(db);
+    return err ? err : v == 42 ? 0 : -1;
+}
+int main(void) { return cio_run(m, NULL) ? 1 : 0; }
+C
+    cc "$tmp/sqlite.c" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs cio-sqlite) \
+        -Wl,-rpath,"$libdir" -o "$tmp/sqlite"
+    "$tmp/sqlite"
+fi
 echo "install: pkg-config and find_package(cio) both build and run a program"

@@ -1,0 +1,285 @@
+/* On the loop: statements and cursors. A cursor owns the chunk of rows its
+ * worker filled; the column getters read the chunk in place, so text and
+ * blobs are views valid until the next cio_sqlite_next. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_internal.h"
+
+static int check(cio_sqlite *db, const char *sql, const cio_sqlite_arg *args, size_t nargs)
+{
+    if (!db || !sql || (nargs && !args))
+        return -EINVAL;
+    return 0;
+}
+
+static int run_simple(cio_sqlite *db, int kind, const char *sql, const cio_sqlite_arg *args,
+                      size_t nargs, size_t nrows)
+{
+    int err = check(db, sql, args, nargs * (nrows ? nrows : 1));
+    if (err)
+        return err;
+    request r = {0};
+    r.kind = kind;
+    r.sql = sql;
+    r.args = args;
+    r.nargs = nargs;
+    r.nrows = nrows;
+    r.to_writer = 1;
+    return cio__sqlite_submit_wait(db, &r);
+}
+
+int cio_sqlite_exec(cio_sqlite *db, const char *sql, const cio_sqlite_arg *args, size_t nargs)
+{
+    return run_simple(db, REQ_EXEC, sql, args, nargs, 0);
+}
+
+int cio_sqlite_executemany(cio_sqlite *db, const char *sql, const cio_sqlite_arg *args,
+                           size_t nargs, size_t nrows)
+{
+    if (nrows == 0)
+        return db && sql ? 0 : -EINVAL;
+    return run_simple(db, REQ_MANY, sql, args, nargs, nrows);
+}
+
+int cio_sqlite_executescript(cio_sqlite *db, const char *sql)
+{
+    return run_simple(db, REQ_SCRIPT, sql, NULL, 0, 0);
+}
+
+/* ---- cursors ---- */
+
+static void cursor_free(cio_sqlite_cursor *c)
+{
+    for (int i = 0; c->names && i < c->ncols; i++)
+        free(c->names[i]);
+    free(c->names);
+    cio__sqlite_chunk_free(&c->ch);
+    free(c);
+}
+
+void cio_sqlite_cursor_close(cio_sqlite_cursor *c)
+{
+    if (!c)
+        return;
+    if (c->pin && c->stmt) {
+        /* The statement is open on its worker: have it reset there. Nobody
+         * waits; the worker frees the request. */
+        request *r = calloc(1, sizeof(*r));
+        if (r) {
+            r->kind = REQ_RESET;
+            r->pin = c->pin;
+            r->fn_arg = c->stmt;
+            r->nargs = (size_t)c->cached;
+            cio__sqlite_submit_detached(c->db, r);
+        }
+        /* Without memory the statement stays open until the database closes. */
+    }
+    cursor_free(c);
+}
+
+static int query(cio_sqlite *db, cio_sqlite_cursor **out, const char *sql,
+                 const cio_sqlite_arg *args, size_t nargs, size_t limit, int max_rows)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    int err = check(db, sql, args, nargs);
+    if (err)
+        return err;
+    cio_sqlite_cursor *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->db = db;
+    c->limit = limit;
+    c->max_rows = max_rows;
+    request r = {0};
+    r.kind = REQ_QUERY;
+    r.sql = sql;
+    r.args = args;
+    r.nargs = nargs;
+    r.cur = c;
+    err = cio__sqlite_submit_wait(db, &r);
+    if (err) {
+        cio_sqlite_cursor_close(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}
+
+int cio_sqlite_execute(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
+                       const cio_sqlite_arg *args, size_t nargs)
+{
+    return query(db, cur, sql, args, nargs, db ? db->opts.chunk_bytes : 0, 0);
+}
+
+int cio_sqlite_fetchall(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
+                        const cio_sqlite_arg *args, size_t nargs)
+{
+    return query(db, cur, sql, args, nargs, SIZE_MAX, 0);
+}
+
+int cio_sqlite_fetchone(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
+                        const cio_sqlite_arg *args, size_t nargs)
+{
+    int err = query(db, cur, sql, args, nargs, SIZE_MAX, 1);
+    if (err)
+        return err;
+    return cio_sqlite_next(*cur);
+}
+
+static int fetchval(cio_sqlite *db, cio_sqlite_cursor **c, const char *sql,
+                    const cio_sqlite_arg *args, size_t nargs)
+{
+    int n = cio_sqlite_fetchone(db, c, sql, args, nargs);
+    if (n == 0) {
+        cio_sqlite_cursor_close(*c);
+        *c = NULL;
+        return -ENODATA;
+    }
+    return n < 0 ? n : 0;
+}
+
+int cio_sqlite_fetchval_int64(cio_sqlite *db, int64_t *out, const char *sql,
+                              const cio_sqlite_arg *args, size_t nargs)
+{
+    cio_sqlite_cursor *c;
+    if (!out)
+        return -EINVAL;
+    int err = fetchval(db, &c, sql, args, nargs);
+    if (err)
+        return err;
+    *out = cio_sqlite_column_int64(c, 0);
+    cio_sqlite_cursor_close(c);
+    return 0;
+}
+
+int cio_sqlite_fetchval_double(cio_sqlite *db, double *out, const char *sql,
+                               const cio_sqlite_arg *args, size_t nargs)
+{
+    cio_sqlite_cursor *c;
+    if (!out)
+        return -EINVAL;
+    int err = fetchval(db, &c, sql, args, nargs);
+    if (err)
+        return err;
+    *out = cio_sqlite_column_type(c, 0) == CIO_SQLITE_INTEGER
+               ? (double)cio_sqlite_column_int64(c, 0)
+               : cio_sqlite_column_double(c, 0);
+    cio_sqlite_cursor_close(c);
+    return 0;
+}
+
+int cio_sqlite_fetchval_text(cio_sqlite *db, char **out, const char *sql,
+                             const cio_sqlite_arg *args, size_t nargs)
+{
+    cio_sqlite_cursor *c;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    int err = fetchval(db, &c, sql, args, nargs);
+    if (err)
+        return err;
+    size_t len;
+    const char *t = cio_sqlite_column_text(c, 0, &len);
+    if (t) {
+        *out = malloc(len + 1);
+        if (*out) {
+            memcpy(*out, t, len + 1);
+        } else {
+            err = -ENOMEM;
+        }
+    }
+    cio_sqlite_cursor_close(c);
+    return err;
+}
+
+int cio_sqlite_next(cio_sqlite_cursor *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (c->row < c->ch.nrows) {
+        c->row++;
+        return 1;
+    }
+    if (!c->pin) {
+        c->row = c->ch.nrows + 1; /* past the end: the getters read NULL */
+        return 0;
+    }
+    request r = {0};
+    r.kind = REQ_NEXT;
+    r.cur = c;
+    r.pin = c->pin;
+    int err = cio__sqlite_submit_wait(c->db, &r);
+    c->row = 0;
+    if (err) {
+        if (!c->pin)
+            c->ch.nrows = 0;
+        c->row = c->ch.nrows + 1;
+        return err;
+    }
+    if (!c->ch.nrows) {
+        c->row = 1;
+        return 0;
+    }
+    c->row = 1;
+    return 1;
+}
+
+/* ---- column getters ---- */
+
+static const cell *at(const cio_sqlite_cursor *c, int col)
+{
+    if (!c || col < 0 || col >= c->ncols || c->row == 0 || c->row > c->ch.nrows)
+        return NULL;
+    return &c->ch.cells[(c->row - 1) * (size_t)c->ncols + (size_t)col];
+}
+
+int cio_sqlite_column_count(const cio_sqlite_cursor *c)
+{
+    return c ? c->ncols : 0;
+}
+
+const char *cio_sqlite_column_name(const cio_sqlite_cursor *c, int col)
+{
+    if (!c || col < 0 || col >= c->ncols || !c->names)
+        return NULL;
+    return c->names[col];
+}
+
+int cio_sqlite_column_type(const cio_sqlite_cursor *c, int col)
+{
+    const cell *x = at(c, col);
+    return x ? x->type : CIO_SQLITE_NULL;
+}
+
+int64_t cio_sqlite_column_int64(const cio_sqlite_cursor *c, int col)
+{
+    const cell *x = at(c, col);
+    return x && x->type == CIO_SQLITE_INTEGER ? x->v.i : 0;
+}
+
+double cio_sqlite_column_double(const cio_sqlite_cursor *c, int col)
+{
+    const cell *x = at(c, col);
+    return x && x->type == CIO_SQLITE_FLOAT ? x->v.d : 0.0;
+}
+
+const char *cio_sqlite_column_text(const cio_sqlite_cursor *c, int col, size_t *len)
+{
+    const cell *x = at(c, col);
+    int ok = x && x->type == CIO_SQLITE_TEXT;
+    if (len)
+        *len = ok ? x->len : 0;
+    return ok ? c->ch.data + x->v.off : NULL;
+}
+
+const void *cio_sqlite_column_blob(const cio_sqlite_cursor *c, int col, size_t *len)
+{
+    const cell *x = at(c, col);
+    int ok = x && x->type == CIO_SQLITE_BLOB;
+    if (len)
+        *len = ok ? x->len : 0;
+    return ok ? c->ch.data + x->v.off : NULL;
+}

@@ -1,0 +1,157 @@
+/* The hop, on the loop: a task submits a request and waits for it.
+ *
+ * A request lives on the waiting task's stack. The task queues it under
+ * db->mu and waits on the request's event. While a request is out the loop
+ * holds a reference (cio_loop_ref), so a loop whose tasks wait only for
+ * SQLite is not taken for deadlocked.
+ *
+ * A task cancelled while its request is still queued takes it out of the
+ * queue and returns at once; one cancelled while it runs sets the request's
+ * cancel flag (the progress and busy handlers see it, cancel.c) and waits in
+ * a shield for the worker to let go of it: the request is on its stack. */
+#include <stdio.h>
+#include <time.h>
+
+#include "sqlite_internal.h"
+
+uint64_t cio__sqlite_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h | 1; /* never 0: 0 marks an empty slot */
+}
+
+/* Wakes a closing database's close to look again at what is left. */
+void cio__sqlite_kick(cio_sqlite *db)
+{
+    if (db->closing)
+        cio_event_set(&db->idle);
+}
+
+static void track(cio_sqlite *db, request *r)
+{
+    r->all_prev = NULL;
+    r->all_next = db->all;
+    if (db->all)
+        db->all->all_prev = r;
+    db->all = r;
+    db->outstanding++;
+    cio_loop_ref();
+}
+
+static void untrack(cio_sqlite *db, request *r)
+{
+    if (r->all_prev)
+        r->all_prev->all_next = r->all_next;
+    else
+        db->all = r->all_next;
+    if (r->all_next)
+        r->all_next->all_prev = r->all_prev;
+    db->outstanding--;
+    cio__sqlite_kick(db);
+}
+
+/* Picks r's queue: its pinned worker, the writer, or the readers. */
+static worker *route(cio_sqlite *db, request *r)
+{
+    if (r->pin)
+        return r->pin;
+    if (!db->writer)
+        return NULL; /* read-only: readers only */
+    if (r->to_writer || db->nreaders == 0)
+        return db->writer;
+    if (r->kind == REQ_QUERY && r->sql) {
+        uint64_t h = cio__sqlite_hash(r->sql);
+        if (db->hints[h % HINT_SLOTS] == h) {
+            r->to_writer = 1;
+            return db->writer;
+        }
+    }
+    return NULL;
+}
+
+int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
+{
+    cio_task *self = cio_current();
+    if (!self)
+        return -EPERM;
+    int reason = cio_cancelled();
+    if (reason)
+        return reason;
+    int ends_tx = r->kind == REQ_TX && r->tx_op != TX_BEGIN;
+    if (db->closing && !ends_tx)
+        return cio_fail(-ESHUTDOWN, "sqlite %s: the database is closing", db->path);
+    if (db->tx && db->tx_task == self && !r->tx) {
+        r->tx = db->tx; /* runs inside the task's transaction, on the writer */
+        r->to_writer = 1;
+    }
+    cio_event_init(&r->done);
+    r->state = RS_NEW;
+    worker *qw = route(db, r);
+    track(db, r);
+    pthread_mutex_lock(&db->mu);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, qw);
+    pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
+
+    int err = cio_event_wait(&r->done);
+    if (err == 0) {
+        untrack(db, r);
+        return cio__sqlite_finish(db, r);
+    }
+    pthread_mutex_lock(&db->mu);
+    if (r->state == RS_QUEUED) {
+        cio__sqlite_unlink_queued(db, r, r->queue);
+        r->state = RS_DONE;
+        pthread_mutex_unlock(&db->mu);
+        cio_loop_unref();
+        untrack(db, r);
+        return err;
+    }
+    __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&db->mu);
+    cio_scope sh;
+    cio_shield_enter(&sh);
+    while (cio_event_wait(&r->done) != 0)
+        ;
+    cio_shield_exit(&sh);
+    untrack(db, r);
+    cio__sqlite_finish(db, r);
+    return err;
+}
+
+void cio__sqlite_submit_detached(cio_sqlite *db, request *r)
+{
+    pthread_mutex_lock(&db->mu);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, r->pin);
+    pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
+}
+
+/* Maps a finished request to the caller's status, message and db's
+ * per-call results. */
+int cio__sqlite_finish(cio_sqlite *db, request *r)
+{
+    if (r->kind == REQ_QUERY && r->wrote && r->sql) {
+        uint64_t h = cio__sqlite_hash(r->sql);
+        db->hints[h % HINT_SLOTS] = h;
+    }
+    if (r->status == 0) {
+        db->last_id = r->last_id;
+        db->changes = r->changes;
+        return 0;
+    }
+    int reason = cio_cancelled();
+    if (reason && r->cancel)
+        return reason;
+    if (r->rc) {
+        db->last_rc = r->rc;
+        snprintf(db->last_msg, sizeof(db->last_msg), "%s", r->msg);
+        return cio_fail(r->status, "sqlite %s: %s (%d %s)", db->path, r->msg, r->rc,
+                        sqlite3_errstr(r->rc));
+    }
+    if (r->msg[0])
+        return cio_fail(r->status, "sqlite %s: %s", db->path, r->msg);
+    return r->status;
+}
