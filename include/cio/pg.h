@@ -360,6 +360,40 @@ CIO_API int cio_pg_array_get_int(const cio_pg_array *a, size_t i, int64_t *out);
 CIO_API int cio_pg_array_get_double(const cio_pg_array *a, size_t i, double *out);
 CIO_API int cio_pg_array_get_text(const cio_pg_array *a, size_t i, const char **out, size_t *len);
 
+/* ---- pipelining ----
+ * Queries of several tasks sharing a connection are pipelined on their own.
+ * A batch sends many queries in one round trip: one Sync, so the server runs
+ * them as one implicit transaction, in order; the first failure aborts the
+ * rest (their status is -ECONNABORTED) and rolls the group back. */
+typedef struct cio_pg_batch cio_pg_batch;
+
+/* Makes an empty batch. Returns 0 or -ENOMEM, -EINVAL. Suspends: no. */
+CIO_API int cio_pg_batch_new(cio_pg_batch **out);
+/* Frees the batch and its results. NULL is a no-op. */
+CIO_API void cio_pg_batch_free(cio_pg_batch *b);
+/* Adds a query. sql and params are borrowed until cio_pg_batch_run returns.
+ * Returns 0, -ENOMEM, or -EINVAL (also once the batch has run). */
+CIO_API int cio_pg_batch_add(cio_pg_batch *b, const char *sql, const cio_pg_param *params,
+                             size_t nparams);
+CIO_API size_t cio_pg_batch_size(const cio_pg_batch *b);
+/* Runs every query of b in one round trip. Returns 0 when all succeeded, else
+ * the first failure's error (the task's cio_fail message names it); each
+ * query's own outcome is in cio_pg_batch_status / cio_pg_batch_result.
+ * Suspends: yes. Cancellation: as the query calls (results are dropped). */
+CIO_API int cio_pg_batch_run(cio_pg_conn *c, cio_pg_batch *b);
+/* Query i's rows (owned by the batch), or NULL if it failed or was skipped. */
+CIO_API const cio_pg_result *cio_pg_batch_result(const cio_pg_batch *b, size_t i);
+/* Query i's status: 0, its error, or -ECONNABORTED when an earlier one failed. */
+CIO_API int cio_pg_batch_status(const cio_pg_batch *b, size_t i);
+
+/* Runs sql once per row of parameters (asyncpg's executemany), pipelined in
+ * one round trip and atomic (one Sync). params holds nrows * nparams values,
+ * row after row. *rows_affected (may be NULL) gets the sum.
+ * Returns 0 or the first failure (nothing applied then). Suspends: yes.
+ * Cancellation: as the query calls. Cost: one statement prepared once. */
+CIO_API int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
+                               size_t nparams, size_t nrows, int64_t *rows_affected);
+
 /* ---- transactions (asyncpg's conn.transaction()) ---- */
 
 enum {

@@ -198,7 +198,9 @@ int cio_pg_connect(cio_pg_conn **out, const char *conninfo, const cio_pg_opts *o
     cio_scope sc;
     cio_timeout_enter(&sc, timeout);
     err = resolve_hosts(&d);
-    if (!err) {
+    /* A Unix socket whose listen backlog is full refuses with EAGAIN (the
+     * postmaster is busy forking): try again shortly, within the timeout. */
+    for (double pause = 0.005; !err; pause = pause < 0.1 ? pause * 2 : pause) {
         c->pg = PQconnectStartParams(d.keys, d.vals, 0);
         if (!c->pg)
             err = -ENOMEM;
@@ -206,6 +208,11 @@ int cio_pg_connect(cio_pg_conn **out, const char *conninfo, const cio_pg_opts *o
             err = errno_of_connect(c->pg);
         else
             err = poll_connect(c->pg);
+        if (!err || !c->pg || !strstr(PQerrorMessage(c->pg), "Resource temporarily unavailable"))
+            break;
+        PQfinish(c->pg);
+        c->pg = NULL;
+        err = cio_sleep(pause);
     }
     int ex = cio_timeout_exit(&sc);
     if (ex == -ETIMEDOUT && (err == -ETIMEDOUT || err == 0))

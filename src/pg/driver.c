@@ -19,6 +19,10 @@
 #include "pg_internal.h"
 
 #define DRIVER_STACK ((size_t)256 * 1024)
+/* How long an abandoned query may run on before the driver cancels it: most
+ * queries end sooner, and a CancelRequest costs a new connection (a fork in
+ * the postmaster) and keeps the connection unusable until it is through. */
+#define CANCEL_DELAY 0.01
 
 typedef struct cancel_job {
     PGcancel *cancel;
@@ -303,6 +307,8 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
     r->cur_open = 1;
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_FATAL_ERROR) {
+        if (!s->status)
+            s->status = cio__pg_errno_of(PQresultErrorField(res, PG_DIAG_SQLSTATE));
         if (!r->status) {
             r->status = cio__pg_error_from(c, res, r->sqlstate);
             PQclear(s->res);
@@ -318,12 +324,15 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
         else if (named && state && strcmp(state, "0A000") == 0)
             cio__pg_stmt_forget(c, s->name, 1);
     } else if (st == PGRES_PIPELINE_ABORTED) {
+        s->status = -ECONNABORTED; /* skipped: an earlier step failed */
         if (!r->status)
             r->status = -EIO;
     } else {
         const char *tag = PQcmdStatus(res);
         if (tag && is_dirty_tag(tag))
             r->dirty = 1;
+        if (!s->keep && *PQcmdTuples(res))
+            r->rows += strtoll(PQcmdTuples(res), NULL, 10);
         if (s->keep) {
             PQclear(s->res);
             s->res = res;
@@ -414,6 +423,8 @@ static void maybe_cancel(cio_pg_conn *c)
     pg_req *h = c->infl_head;
     if (!h || !h->abandoned || h->cancel_sent || c->cancel_busy || h->next)
         return;
+    if (cio_now() < c->cancel_at)
+        return; /* a short query usually ends by itself: cheaper than a cancel */
     h->cancel_sent = 1;
     cancel_job *job = calloc(1, sizeof *job);
     if (!job)
@@ -475,6 +486,9 @@ static int driver_wait(cio_pg_conn *c, int want_write, int *readable)
         secs = c->drain_deadline - cio_now();
         if (secs <= 0)
             return -ETIMEDOUT;
+        pg_req *h = c->infl_head;
+        if (h && h->abandoned && !h->cancel_sent && !h->next && c->cancel_at - cio_now() < secs)
+            secs = c->cancel_at > cio_now() ? c->cancel_at - cio_now() : 0;
     }
     if (cio_timeout_enter(&c->wake, secs) < 0)
         return -ETIMEDOUT;
@@ -495,7 +509,7 @@ static int driver_wait(cio_pg_conn *c, int want_write, int *readable)
         *readable = err == 0;
     }
     int ex = cio_timeout_exit(&c->wake);
-    return ex == -ETIMEDOUT ? -ETIMEDOUT : 0;
+    return ex == -ETIMEDOUT && cio_now() >= c->drain_deadline ? -ETIMEDOUT : 0;
 }
 
 static int driver_main(void *arg)
@@ -590,6 +604,7 @@ int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp)
     }
     r->abandoned = 1;
     c->abandoned_inflight++;
+    c->cancel_at = cio_now() + CANCEL_DELAY;
     if (!c->drain_deadline)
         c->drain_deadline = cio_now() + (c->opts.cancel_grace > 0 ? c->opts.cancel_grace : 5.0);
     wake(c);

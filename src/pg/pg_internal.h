@@ -16,6 +16,7 @@ typedef struct pg_step {
     const cio_pg_param *params;
     size_t nparams;
     int keep;        /* hand the result to the caller */
+    int status;      /* this step's 0 or -errno */
     int cache;       /* may use the statement cache */
     int parse_done;  /* a PREPARE step's Parse has returned */
     char *owned_sql; /* freed with the request */
@@ -42,6 +43,7 @@ typedef struct pg_req {
     int txstatus;   /* PQtransactionStatus when the request completed */
     int used_cache; /* an EXEC_PREPARED step came from the cache */
     int dirty;      /* the request changed session state */
+    int64_t rows;   /* rows affected, summed over steps that are not kept */
     char sqlstate[6];
     cio_event done_ev;
     pg_step *steps;
@@ -65,6 +67,7 @@ typedef struct cio_pg_conn {
     int cancel_busy;        /* a CancelRequest is on its way */
     struct cancel_job *cancel_job;
     double drain_deadline; /* close the connection if not clean by then */
+    double cancel_at;      /* send the CancelRequest from then on */
     /* The driver's wait: a timeout scope that a submit cancels to wake it. */
     cio_scope wake;
     int parked;
@@ -121,5 +124,6 @@ cio_pg_result *cio__pg_result_wrap(PGresult *res);
 int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,
                 PGresult **out);
 int cio__pg_script(cio_pg_conn *c, const char *sql);
+void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
 
 #endif

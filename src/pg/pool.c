@@ -241,12 +241,17 @@ int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out)
 
 static int needs_discard(const cio_pg_conn *c)
 {
-    if (cio_pg_is_broken(c) || c->tx_depth > 0 || c->pend_head)
+    if (cio_pg_is_broken(c) || c->tx_depth > 0)
         return 1;
+    /* Requests of some task still queued or running; the library's own
+     * (a ROLLBACK after a cancel) and abandoned ones are the driver's. */
+    for (const pg_req *r = c->pend_head; r; r = r->next)
+        if (!r->internal)
+            return 1;
     for (const pg_req *r = c->infl_head; r; r = r->next)
         if (!r->abandoned && !r->internal)
-            return 1; /* still running a request of some task */
-    if (!c->infl_head && !c->abandoned_inflight) {
+            return 1;
+    if (!c->infl_head && !c->pend_head && !c->abandoned_inflight) {
         PGTransactionStatusType t = PQtransactionStatus(c->pg);
         if (t != PQTRANS_IDLE)
             return 1;

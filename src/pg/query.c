@@ -6,18 +6,17 @@
 
 #include "pg_internal.h"
 
-static int fail_message(cio_pg_conn *c, pg_req *r, int err)
+void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err)
 {
     const cio_pg_error *e = cio_pg_last_error(c);
     if (r->sqlstate[0] && e && strcmp(e->sqlstate, r->sqlstate) == 0)
-        return cio_fail(err, "PostgreSQL %s: %s%s%s%s%s%s", e->sqlstate, e->message,
-                        *e->detail ? " (" : "", e->detail, *e->detail ? ")" : "",
-                        *e->hint ? " hint: " : "", e->hint);
-    if (r->sqlstate[0])
-        return cio_fail(err, "PostgreSQL error %s", r->sqlstate);
-    if (err == -ECONNRESET)
-        return cio_fail(err, "PostgreSQL connection lost");
-    return err;
+        cio_fail(err, "PostgreSQL %s: %s%s%s%s%s%s", e->sqlstate, e->message,
+                 *e->detail ? " (" : "", e->detail, *e->detail ? ")" : "",
+                 *e->hint ? " hint: " : "", e->hint);
+    else if (r->sqlstate[0])
+        cio_fail(err, "PostgreSQL error %s", r->sqlstate);
+    else if (err == -ECONNRESET)
+        cio_fail(err, "PostgreSQL connection lost");
 }
 
 static int in_tx(const cio_pg_conn *c, const pg_req *r)
@@ -65,7 +64,7 @@ static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
                      "TABLE?) inside a transaction; roll back and retry: %s",
                      cio_pg_last_error(c) ? cio_pg_last_error(c)->message : "");
         else
-            fail_message(c, r, err);
+            cio__pg_fail_message(c, r, err);
     }
     if (!err && out) {
         *out = r->steps[0].res;

@@ -198,14 +198,14 @@ static int pgfx_start(void)
     }
 
 /* Helpers for test bodies. */
-static cio_pg_conn *pg_connect_ok(const cio_pg_opts *o)
+static inline cio_pg_conn *pg_connect_ok(const cio_pg_opts *o)
 {
     cio_pg_conn *c = NULL;
     CIO_ASSERT_OK(cio_pg_connect(&c, pgfx.dsn_unix, o));
     return c;
 }
 
-static int64_t pg_int(cio_pg_conn *c, const char *sql)
+static inline int64_t pg_int(cio_pg_conn *c, const char *sql)
 {
     int64_t v = -1;
     CIO_ASSERT_OK(cio_pg_fetchval_int(c, &v, sql, NULL, 0));

@@ -466,6 +466,68 @@ static void test_pipeline(void)
     CIO_ASSERT_OK(cio_test_run(t_pipeline_main, NULL));
 }
 
+static int t_batch_main(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c = pg_connect_ok(NULL);
+    CIO_ASSERT_OK(
+        cio_pg_execute(c, "CREATE TABLE bt (id int primary key, v float8)", NULL, 0, NULL));
+    /* executemany: 1,000 rows, one round trip, prepared once. */
+    enum { N = 1000 };
+    static cio_pg_param rows[N][2];
+    for (int i = 0; i < N; i++) {
+        rows[i][0] = cio_pg_int4(i);
+        rows[i][1] = cio_pg_float8(i * 0.5);
+    }
+    int64_t n = 0;
+    CIO_ASSERT_OK(cio_pg_executemany(c, "INSERT INTO bt VALUES ($1, $2)", &rows[0][0], 2, N, &n));
+    CIO_ASSERT_EQ(n, N);
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM bt"), N);
+    /* Atomic: a duplicate in the middle applies none of the rows. */
+    rows[5][0] = cio_pg_int4(2000);
+    rows[6][0] = cio_pg_int4(2001);
+    rows[7][0] = cio_pg_int4(2000);
+    CIO_ASSERT_ERR(cio_pg_executemany(c, "INSERT INTO bt VALUES ($1, $2)", &rows[5][0], 2, 3, &n),
+                   -EEXIST);
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM bt"), N);
+
+    /* A batch: results in order; a failure skips the rest of the group. */
+    cio_pg_batch *b;
+    CIO_ASSERT_OK(cio_pg_batch_new(&b));
+    cio_pg_param p1[] = {cio_pg_int4(10)};
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT v FROM bt WHERE id = $1", p1, 1));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT count(*) FROM bt", NULL, 0));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "UPDATE bt SET v = 0 WHERE id < 10", NULL, 0));
+    CIO_ASSERT_OK(cio_pg_batch_run(c, b));
+    double d;
+    int64_t i;
+    CIO_ASSERT_OK(cio_pg_get_double(cio_pg_batch_result(b, 0), 0, 0, &d));
+    CIO_ASSERT_CMP(d, ==, 5.0);
+    CIO_ASSERT_OK(cio_pg_get_int(cio_pg_batch_result(b, 1), 0, 0, &i));
+    CIO_ASSERT_EQ(i, N);
+    CIO_ASSERT_STR_EQ(cio_pg_cmd_status(cio_pg_batch_result(b, 2)), "UPDATE 10");
+    cio_pg_batch_free(b);
+    CIO_ASSERT_OK(cio_pg_batch_new(&b));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "UPDATE bt SET v = 1 WHERE id < 10", NULL, 0));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT 1 / 0", NULL, 0));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT 3", NULL, 0));
+    CIO_ASSERT_ERR(cio_pg_batch_run(c, b), -EDOM);
+    CIO_ASSERT_OK(cio_pg_batch_status(b, 0));
+    CIO_ASSERT_ERR(cio_pg_batch_status(b, 1), -EDOM);
+    CIO_ASSERT_ERR(cio_pg_batch_status(b, 2), -ECONNABORTED);
+    CIO_ASSERT(cio_pg_batch_result(b, 2) == NULL);
+    cio_pg_batch_free(b);
+    /* The group was rolled back: the first update did not stay. */
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM bt WHERE v = 1 AND id < 10"), 0);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_batch(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_batch_main, NULL));
+}
+
 static const cio_test_case tests[] = {
     CIO_TEST(test_connect, "Unix socket and TCP, key=value and URI DSNs, a host name, "
                            "application_name and server options reach the server"),
@@ -481,6 +543,9 @@ static const cio_test_case tests[] = {
                               "re-prepares outside a transaction and is reported inside; "
                               "no-named-statements mode prepares nothing"),
     CIO_TEST(test_pipeline, "200 tasks sharing one connection each get their own answer"),
+    CIO_TEST(test_batch, "executemany inserts 1,000 rows in one round trip and is atomic; a "
+                         "batch returns results in order, a failure skips and rolls back the "
+                         "rest of its group"),
 };
 
 PG_TEST_MAIN(tests)
