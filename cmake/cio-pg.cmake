@@ -14,7 +14,8 @@ if(PostgreSQL_FOUND AND OPENSSL_FOUND)
   set(CIO_HAVE_PG ON)
   set(CIO_PG_SOURCES src/pg/connect.c src/pg/driver.c src/pg/query.c src/pg/result.c
                      src/pg/stmt_cache.c src/pg/tx.c src/pg/pool.c src/pg/error.c
-                     src/pg/pipeline.c)
+                     src/pg/pipeline.c src/pg/copy.c src/pg/stream.c
+                     src/pg/listen.c)
   add_library(cio_pg_objects OBJECT ${CIO_PG_SOURCES})
   target_include_directories(cio_pg_objects PUBLIC
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>)

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "core.h"
 
@@ -393,6 +394,75 @@ CIO_API int cio_pg_batch_status(const cio_pg_batch *b, size_t i);
  * Cancellation: as the query calls. Cost: one statement prepared once. */
 CIO_API int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
                                size_t nparams, size_t nrows, int64_t *rows_affected);
+
+/* ---- streaming large results ---- */
+typedef struct cio_pg_stream cio_pg_stream;
+
+/* Starts a query whose rows are read one by one (libpq's single-row mode): at
+ * most a few hundred rows are buffered; while the reader is behind, the driver
+ * stops reading the socket (backpressure down to the server). The connection
+ * serves other requests only after the stream ends. Returns 0 and *out once
+ * the query is sent, or a query error. Suspends: yes.
+ * Cancellation: returns the reason; the query is cancelled and drained. */
+CIO_API int cio_pg_stream_open(cio_pg_stream **out, cio_pg_conn *c, const char *sql,
+                               const cio_pg_param *params, size_t nparams);
+/* The next row as a one-row result, valid until the next call or close.
+ * Returns 1 and *row, 0 at the end, or the query's error. Suspends: when no
+ * row is buffered. Cancellation: returns the reason; the stream stays open. */
+CIO_API int cio_pg_stream_next(cio_pg_stream *s, const cio_pg_result **row);
+/* Ends the stream; one closed before its end is cancelled and drained by the
+ * driver, without waiting. Returns the query's error, or 0. Suspends: no. */
+CIO_API int cio_pg_stream_close(cio_pg_stream *s);
+
+/* ---- COPY ---- */
+
+/* Supplies COPY FROM data: fills buf with up to cap bytes and returns the
+ * count, 0 at the end, or a negative errno to abort the COPY. May suspend. */
+typedef ssize_t (*cio_pg_copy_read_fn)(void *arg, char *buf, size_t cap);
+/* Receives COPY TO data (one row per call in text and csv format): returns
+ * 0, or a negative errno to stop. May suspend (backpressure). */
+typedef int (*cio_pg_copy_write_fn)(void *arg, const char *data, size_t len);
+
+/* Runs "COPY ... FROM STDIN" (text, csv or binary, as the statement says),
+ * streaming what fn supplies. *rows (may be NULL) gets the count copied.
+ * Returns 0, the server's error (nothing is copied then), or fn's error (the
+ * COPY is rolled back). Suspends: yes.
+ * Cancellation: the COPY is aborted (rolled back) and the reason returned. */
+CIO_API int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_read_fn fn, void *arg,
+                           int64_t *rows);
+/* Runs "COPY ... TO STDOUT", handing each chunk to fn. Returns 0, the server's
+ * error or fn's. Suspends: yes. Cancellation: the COPY is cancelled and the
+ * rest drained by the driver; the reason is returned at once. */
+CIO_API int cio_pg_copy_out(cio_pg_conn *c, const char *sql, cio_pg_copy_write_fn fn, void *arg,
+                            int64_t *rows);
+
+/* ---- LISTEN / NOTIFY ---- */
+typedef struct cio_pg_listener cio_pg_listener;
+
+typedef struct cio_pg_notification {
+    const char *channel; /* NULL for a gap */
+    const char *payload;
+    int pid; /* the notifying backend */
+    int gap; /* 1: the connection dropped and was re-established;
+                notifications sent meanwhile are lost */
+} cio_pg_notification;
+
+/* Opens a listener on a connection of its own. Returns 0 and *out or a
+ * connect error. Suspends: yes. Cancellation: returns the reason. */
+CIO_API int cio_pg_listener_new(cio_pg_listener **out, const char *dsn, const cio_pg_opts *opts);
+/* Closes the connection and frees the listener. NULL is a no-op. */
+CIO_API void cio_pg_listener_free(cio_pg_listener *l);
+/* LISTENs on channel (any name: it is quoted); kept across reconnects.
+ * Returns 0 or a query error. Suspends: yes. */
+CIO_API int cio_pg_listen(cio_pg_listener *l, const char *channel);
+/* Waits for the next notification (an async iterator: call it in a loop).
+ * *out is valid until the next call or free. When the connection dropped, it
+ * reconnects (backoff 50 ms to 2 s, until it works), LISTENs again, and
+ * returns a notification with gap set first. Returns 0, or the cancel reason.
+ * Suspends: yes. Cancellation: returns the reason; nothing is lost. */
+CIO_API int cio_pg_listener_next(cio_pg_listener *l, const cio_pg_notification **out);
+/* The listener connection's backend pid (0 while disconnected). */
+CIO_API int cio_pg_listener_backend_pid(const cio_pg_listener *l);
 
 /* ---- transactions (asyncpg's conn.transaction()) ---- */
 

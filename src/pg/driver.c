@@ -46,6 +46,7 @@ pg_req *cio__pg_req_new(int kind, int nsteps)
         }
     }
     cio_event_init(&r->done_ev);
+    cio_event_init(&r->row_ev);
     return r;
 }
 
@@ -59,11 +60,15 @@ void cio__pg_req_free(pg_req *r)
     }
     if (r->steps != r->inl)
         free(r->steps);
+    for (size_t i = 0; i < r->rcount; i++)
+        PQclear(r->ring[(r->rhead + i) % r->rcap]);
+    free(r->ring);
+    cio_event_destroy(&r->row_ev);
     cio_event_destroy(&r->done_ev);
     free(r);
 }
 
-static void wake(cio_pg_conn *c)
+void cio__pg_wake(cio_pg_conn *c)
 {
     if (c->parked) {
         c->parked = 0;
@@ -110,6 +115,8 @@ static void complete(cio_pg_conn *c, pg_req *r)
         cio__pg_req_free(r);
         return;
     }
+    if (r->stream)
+        cio_event_set(&r->row_ev);
     cio_event_set(&r->done_ev);
 }
 
@@ -225,7 +232,7 @@ static int send_deallocates(cio_pg_conn *c)
 
 static int send_req(cio_pg_conn *c, pg_req *r)
 {
-    if (r->kind == REQ_SCRIPT) {
+    if (r->kind == REQ_SCRIPT || r->kind == REQ_COPY) {
         if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
             return -EIO;
         return PQsendQuery(c->pg, r->steps[0].sql) ? 0 : -EIO;
@@ -246,7 +253,7 @@ static int can_send(const cio_pg_conn *c)
     if (!c->pend_head || draining(c) || c->broken)
         return 0;
     /* A script runs alone, outside pipeline mode. */
-    if (c->infl_head && (c->infl_head->kind == REQ_SCRIPT || c->pend_head->kind == REQ_SCRIPT))
+    if (c->infl_head && (c->infl_head->kind != REQ_PIPELINE || c->pend_head->kind != REQ_PIPELINE))
         return 0;
     return 1;
 }
@@ -255,6 +262,17 @@ static void mark_broken(cio_pg_conn *c, const char *why)
 {
     (void)why;
     c->broken = 1;
+}
+
+/* Single-row mode applies to the query at the head of libpq's queue: set it
+ * when a stream's query gets there. */
+static void set_single_row(cio_pg_conn *c)
+{
+    pg_req *h = c->infl_head;
+    if (h && h->stream && !h->single_set && !h->cur_open) {
+        h->single_set = 1;
+        PQsetSingleRowMode(c->pg);
+    }
 }
 
 static void send_pending(cio_pg_conn *c)
@@ -275,12 +293,13 @@ static void send_pending(cio_pg_conn *c)
         }
         r->sent = 1;
         push(&c->infl_head, &c->infl_tail, r);
+        set_single_row(c);
     }
 }
 
 /* ---- receiving ---- */
 
-static int consume(cio_pg_conn *c)
+int cio__pg_consume(cio_pg_conn *c)
 {
     for (;;) {
         if (!PQconsumeInput(c->pg))
@@ -298,6 +317,25 @@ static int is_dirty_tag(const char *tag)
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
         if (strncmp(tag, tags[i], strlen(tags[i])) == 0)
             return 1;
+    return 0;
+}
+
+static int ring_push(pg_req *r, PGresult *res)
+{
+    if (r->rcount == r->rcap) {
+        size_t cap = r->rcap ? 2 * r->rcap : 64;
+        PGresult **n = malloc(cap * sizeof *n);
+        if (!n)
+            return -ENOMEM;
+        for (size_t i = 0; i < r->rcount; i++)
+            n[i] = r->ring[(r->rhead + i) % r->rcap];
+        free(r->ring);
+        r->ring = n;
+        r->rhead = 0;
+        r->rcap = cap;
+    }
+    r->ring[(r->rhead + r->rcount++) % r->rcap] = res;
+    cio_event_set(&r->row_ev);
     return 0;
 }
 
@@ -327,6 +365,20 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
         s->status = -ECONNABORTED; /* skipped: an earlier step failed */
         if (!r->status)
             r->status = -EIO;
+    } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
+        if (!r->abandoned) {
+            r->copy = st == PGRES_COPY_IN ? COPY_IN : COPY_OUT;
+            r->copy_ready = 1;
+            c->copy_owner = r;
+            cio_event_set(&r->done_ev); /* the caller runs the data phase */
+        } else if (st == PGRES_COPY_IN) {
+            PQputCopyEnd(c->pg, "COPY cancelled by the client");
+        } else {
+            r->copy = COPY_OUT; /* the driver drains it */
+        }
+    } else if (st == PGRES_SINGLE_TUPLE && r->stream) {
+        if (!r->abandoned && ring_push(r, res) == 0)
+            res = NULL;
     } else {
         const char *tag = PQcmdStatus(res);
         if (tag && is_dirty_tag(tag))
@@ -357,16 +409,36 @@ static void step_end(pg_req *r)
         r->cur++;
 }
 
+static int stream_full(const cio_pg_conn *c)
+{
+    const pg_req *h = c->infl_head;
+    return h && h->stream && !h->abandoned && h->rcount >= STREAM_ROWS;
+}
+
 static void process_input(cio_pg_conn *c)
 {
     pg_req *r;
-    while ((r = c->infl_head) && !PQisBusy(c->pg)) {
+    while ((r = c->infl_head) && !c->copy_owner) {
+        if (r->copy == COPY_OUT) { /* abandoned: drain its rows */
+            char *buf;
+            int n;
+            while ((n = PQgetCopyData(c->pg, &buf, 1)) > 0)
+                PQfreemem(buf);
+            if (n == 0)
+                break;
+            r->copy = COPY_NONE;
+        }
+        if (stream_full(c))
+            break; /* the reader is behind: stop reading */
+        if (PQisBusy(c->pg))
+            break;
         PGresult *res = PQgetResult(c->pg);
-        if (r->kind == REQ_SCRIPT) {
+        if (r->kind != REQ_PIPELINE) {
             if (!res) {
                 pop(&c->infl_head, &c->infl_tail);
                 PQenterPipelineMode(c->pg);
                 complete(c, r);
+                set_single_row(c);
             } else {
                 step_result(c, r, res);
             }
@@ -382,13 +454,17 @@ static void process_input(cio_pg_conn *c)
             PQclear(res);
             pop(&c->infl_head, &c->infl_tail);
             complete(c, r);
+            set_single_row(c);
             continue;
         }
         step_result(c, r, res);
     }
     PGnotify *n;
-    while ((n = PQnotifies(c->pg)))
+    while ((n = PQnotifies(c->pg))) {
+        if (c->notify_fn)
+            c->notify_fn(c->notify_arg, n->relname, n->extra, n->be_pid);
         PQfreemem(n);
+    }
 }
 
 /* ---- cancellation ---- */
@@ -408,7 +484,7 @@ static int cancel_task(void *arg)
     if (c) {
         c->cancel_busy = 0;
         c->cancel_job = NULL;
-        wake(c);
+        cio__pg_wake(c);
     }
     PQfreeCancel(job->cancel);
     free(job);
@@ -473,7 +549,7 @@ static int rw_helper(void *arg)
 {
     cio_pg_conn *c = arg;
     if (cio_wait_readable(c->fd) == 0)
-        wake(c);
+        cio__pg_wake(c);
     return 0;
 }
 
@@ -517,6 +593,21 @@ static int driver_main(void *arg)
     cio_pg_conn *c = arg;
     int readable = 1;
     while (!c->broken) {
+        if (c->copy_owner || stream_full(c)) {
+            /* A COPY's caller owns the socket, or a stream's reader is
+             * behind: wait to be woken, touch nothing. */
+            if (cio_timeout_enter(&c->wake, CIO_FOREVER) == 0) {
+                c->parked = 1;
+                cio_event_wait(&c->never);
+                c->parked = 0;
+                cio_timeout_exit(&c->wake);
+            }
+            if (cio_cancelled())
+                break;
+            readable = 1;
+            if (c->copy_owner || stream_full(c))
+                continue;
+        }
         send_pending(c);
         int f = PQflush(c->pg);
         if (f < 0) {
@@ -524,7 +615,7 @@ static int driver_main(void *arg)
             break;
         }
         if (readable || f == 1) {
-            if (!consume(c)) {
+            if (!cio__pg_consume(c)) {
                 mark_broken(c, "read");
                 break;
             }
@@ -534,6 +625,8 @@ static int driver_main(void *arg)
             mark_broken(c, "server closed");
             break;
         }
+        if (c->copy_owner || stream_full(c))
+            continue; /* waits at the top, off the socket */
         after_drain(c);
         maybe_cancel(c);
         if (can_send(c)) {
@@ -550,6 +643,8 @@ static int driver_main(void *arg)
     }
     c->broken = 1;
     cio__pg_fail_all(c, -ECONNRESET);
+    if (c->notify_fn && !c->closing)
+        c->notify_fn(c->notify_arg, NULL, NULL, 0);
     return 0;
 }
 
@@ -574,22 +669,24 @@ void cio__pg_driver_stop(cio_pg_conn *c)
     c->driver = NULL;
 }
 
-int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp)
+int cio__pg_submit(cio_pg_conn *c, pg_req *r)
 {
-    pg_req *r = *rp;
     int err = cio_cancelled();
     if (err)
         return err;
     if (c->broken || !c->driver)
         return cio_fail(-ECONNRESET, "PostgreSQL connection is broken");
     push(&c->pend_head, &c->pend_tail, r);
-    wake(c);
-    err = cio_event_wait(&r->done_ev);
-    if (r->done)
-        return r->status;
-    /* The caller leaves: an unsent request just goes; a sent one is the
-     * driver's to cancel and drain. */
-    *rp = NULL;
+    cio__pg_wake(c);
+    return 0;
+}
+
+void cio__pg_abandon(cio_pg_conn *c, pg_req *r)
+{
+    if (r->done) {
+        cio__pg_req_free(r);
+        return;
+    }
     if (!r->sent) {
         pg_req **pp = &c->pend_head, *prev = NULL;
         while (*pp != r) {
@@ -600,14 +697,32 @@ int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp)
         if (c->pend_tail == r)
             c->pend_tail = prev;
         cio__pg_req_free(r);
-        return err;
+        return;
     }
     r->abandoned = 1;
+    for (size_t i = 0; i < r->rcount; i++)
+        PQclear(r->ring[(r->rhead + i) % r->rcap]);
+    r->rcount = 0;
     c->abandoned_inflight++;
     c->cancel_at = cio_now() + CANCEL_DELAY;
     if (!c->drain_deadline)
         c->drain_deadline = cio_now() + (c->opts.cancel_grace > 0 ? c->opts.cancel_grace : 5.0);
-    wake(c);
+    cio__pg_wake(c);
+}
+
+int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp)
+{
+    pg_req *r = *rp;
+    int err = cio__pg_submit(c, r);
+    if (err)
+        return err;
+    err = cio_event_wait(&r->done_ev);
+    if (r->done)
+        return r->status;
+    /* The caller leaves: an unsent request just goes; a sent one is the
+     * driver's to cancel and drain. */
+    *rp = NULL;
+    cio__pg_abandon(c, r);
     return err;
 }
 
@@ -631,5 +746,5 @@ void cio__pg_submit_internal(cio_pg_conn *c, const char *sql)
     r->steps[0].sql = copy;
     r->steps[0].owned_sql = copy;
     push(&c->pend_head, &c->pend_tail, r);
-    wake(c);
+    cio__pg_wake(c);
 }

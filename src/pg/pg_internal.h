@@ -26,7 +26,8 @@ typedef struct pg_step {
 
 /* A request: some steps followed by one Sync, served in order. Heap-owned:
  * the caller frees it once done, or the driver frees it if the caller left. */
-enum { REQ_PIPELINE, REQ_SCRIPT };
+enum { REQ_PIPELINE, REQ_SCRIPT, REQ_COPY };
+enum { COPY_NONE, COPY_IN, COPY_OUT };
 
 typedef struct pg_req {
     struct pg_req *next;
@@ -46,9 +47,21 @@ typedef struct pg_req {
     int64_t rows;   /* rows affected, summed over steps that are not kept */
     char sqlstate[6];
     cio_event done_ev;
+    /* COPY: the socket is handed to the caller for the data phase. */
+    int copy;       /* COPY_IN / COPY_OUT while the data phase runs */
+    int copy_ready; /* the caller may run the data phase */
+    /* Streaming (single-row mode): rows wait here for the caller. */
+    int stream;
+    int single_set;
+    PGresult **ring;
+    size_t rhead, rcount, rcap;
+    cio_event row_ev;
     pg_step *steps;
     pg_step inl[2];
 } pg_req;
+
+/* Rows a stream buffers before the driver stops reading for its reader. */
+#define STREAM_ROWS 256
 
 typedef struct stmt_entry stmt_entry;
 
@@ -71,7 +84,13 @@ typedef struct cio_pg_conn {
     /* The driver's wait: a timeout scope that a submit cancels to wake it. */
     cio_scope wake;
     int parked;
-    int tx_depth; /* open cio_pg_tx scopes */
+    /* Notifications (listen.c): called for each, and with a NULL channel
+     * when the connection breaks. Runs on the driver; must not suspend. */
+    void (*notify_fn)(void *arg, const char *channel, const char *payload, int pid);
+    void *notify_arg;
+    pg_req *copy_owner; /* a caller runs a COPY data phase: the driver waits */
+    cio_event never;    /* what the driver waits on when it must not read */
+    int tx_depth;       /* open cio_pg_tx scopes */
     int tx_seq;
     int dirty; /* session changed since the last reset */
     /* Statement cache (stmt_cache.c). */
@@ -98,6 +117,14 @@ void cio__pg_req_free(pg_req *r);
 /* Queues r and waits for it. Returns r's status, or the cancel reason (r now
  * belongs to the driver, *rp is set to NULL). */
 int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp);
+/* Queues r; returns 0, the cancel reason or -ECONNRESET (r still the caller's). */
+int cio__pg_submit(cio_pg_conn *c, pg_req *r);
+/* The caller leaves r (cancelled, or a stream closed early): the driver
+ * cancels and drains it, or drops it if it was never sent. */
+void cio__pg_abandon(cio_pg_conn *c, pg_req *r);
+void cio__pg_wake(cio_pg_conn *c);
+/* PQconsumeInput, and again while TLS holds decrypted bytes. 0 on failure. */
+int cio__pg_consume(cio_pg_conn *c);
 /* Queues an internal request nobody waits for (ROLLBACK after a cancel). */
 void cio__pg_submit_internal(cio_pg_conn *c, const char *sql);
 void cio__pg_fail_all(cio_pg_conn *c, int err);
@@ -119,6 +146,8 @@ void cio__pg_error_clear(cio_pg_conn *c);
 
 /* result.c */
 cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Replaces r's PGresult (freeing the old one and r's formatted values). */
+void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
 
 /* query.c */
 int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,

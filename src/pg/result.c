@@ -41,6 +41,17 @@ cio_pg_result *cio__pg_result_wrap(PGresult *res)
     return r;
 }
 
+void cio__pg_result_reset(cio_pg_result *r, PGresult *res)
+{
+    for (chunk *c = r->arena, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    r->arena = NULL;
+    PQclear(r->res);
+    r->res = res;
+}
+
 void cio_pg_result_free(cio_pg_result *r)
 {
     if (!r)
