@@ -27,8 +27,16 @@ port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(
 "${as_pg[@]}" taskset -c 1 "$PGBIN/postgres" -D "$dir/data" -k "$dir" -p "$port" \
     -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
     -c full_page_writes=off -c shared_buffers=128MB >"$dir/server.log" 2>&1 &
-pgpid=$!
-trap 'kill -INT $pgpid 2>/dev/null; wait $pgpid 2>/dev/null; rm -rf "$dir"' EXIT
+runner=$!
+# Stop the postmaster itself by its PID (runuser does not pass signals on).
+stop() {
+    local pid
+    pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && kill -INT "$pid" 2>/dev/null
+    wait "$runner" 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap stop EXIT
 export CIO_PG_DSN="host=$dir port=$port user=postgres dbname=postgres"
 for _ in $(seq 200); do
     "$PGBIN/pg_isready" -q -h "$dir" -p "$port" && break
@@ -43,11 +51,14 @@ client "$BIN/cio-w12-pg-roundtrips" --n="$(s 20000 2000)"
 client "$BIN/libpq-pg" --workload=12 --n="$(s 20000 2000)"
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w12 --n="$(s 20000 2000)"
 printf 'SELECT :i::int;\n' >"$dir/w12.sql"
-client env PGHOST="$dir" PGPORT="$port" PGUSER=postgres pgbench -n -M prepared -t "$(s 20000 2000)" \
-    -D i=1 -f "$dir/w12.sql" postgres | sed -n 's/^tps = \([0-9.]*\).*/impl=pgbench workload=w12-pg-roundtrips qps=\1/p'
+PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M prepared -t "$(s 20000 2000)" \
+    -D i=1 -f "$dir/w12.sql" postgres 2>&1 |
+    awk '/^tps = / {printf "impl=pgbench workload=w12-pg-roundtrips qps=%.0f\n", $3}'
 
 echo "# W13 pipelined"
 client "$BIN/cio-w13-pg-pipelined" --n="$(s 100000 10000)"
+# asyncpg refuses a second query on a busy connection ("another operation is
+# in progress"): its W13 row reports that failure.
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w13 --n="$(s 100000 10000)"
 { echo '\startpipeline'; for _ in $(seq 1000); do echo 'SELECT :i::int;'; done; echo '\endpipeline'; } >"$dir/w13.sql"
 PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M extended -t "$(s 100 10)" \

@@ -488,9 +488,10 @@ typedef struct cio_pg_tx {
 } cio_pg_tx;
 
 /* Begins a transaction (BEGIN with opts, NULL for defaults), or a savepoint
- * when tx scopes are already open on c. Returns 0 or a query error; tx is not
- * open on failure. Suspends: yes. Cancellation: returns the reason; nothing
- * stays open (a BEGIN already sent is rolled back by the driver). */
+ * when this task already has a tx scope open on c. Returns 0, -EBUSY when
+ * another task's transaction is open on c (a transaction belongs to one
+ * task), or a query error; tx is not open on failure. Suspends: yes. Cancellation: returns the
+ * reason; nothing stays open (a BEGIN already sent is rolled back by the driver). */
 CIO_API int cio_pg_tx_begin(cio_pg_tx *tx, cio_pg_conn *c, const cio_pg_tx_opts *opts);
 
 /* Commits (or releases the savepoint). Returns 0 or a query error; on error

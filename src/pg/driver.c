@@ -580,7 +580,9 @@ static int driver_wait(cio_pg_conn *c, int want_write, int *readable)
         }
         *readable = 1; /* PQflush reads too */
     } else {
+        c->parked_read = 1;
         err = cio_wait_readable(c->fd);
+        c->parked_read = 0;
         c->parked = 0;
         *readable = err == 0;
     }
@@ -677,6 +679,16 @@ int cio__pg_submit(cio_pg_conn *c, pg_req *r)
     if (c->broken || !c->driver)
         return cio_fail(-ECONNRESET, "PostgreSQL connection is broken");
     push(&c->pend_head, &c->pend_tail, r);
+    /* The driver waits for the answer to what it sent: the loop has one
+     * thread, so the request can go out right here, and the driver's wait
+     * for readable stays valid. Waking it instead costs a cancelled poll
+     * and a re-arm per query. Anything else needs the driver. */
+    if (c->parked_read && can_send(c)) {
+        send_pending(c);
+        if (c->broken || PQflush(c->pg) != 0)
+            cio__pg_wake(c);
+        return 0;
+    }
     cio__pg_wake(c);
     return 0;
 }

@@ -84,12 +84,14 @@ typedef struct cio_pg_conn {
     /* The driver's wait: a timeout scope that a submit cancels to wake it. */
     cio_scope wake;
     int parked;
+    int parked_read; /* parked in the plain wait for readable */
     /* Notifications (listen.c): called for each, and with a NULL channel
      * when the connection breaks. Runs on the driver; must not suspend. */
     void (*notify_fn)(void *arg, const char *channel, const char *payload, int pid);
     void *notify_arg;
     pg_req *copy_owner; /* a caller runs a COPY data phase: the driver waits */
     cio_event never;    /* what the driver waits on when it must not read */
+    cio_task *tx_owner; /* the task that began the open transaction */
     int tx_depth;       /* open cio_pg_tx scopes */
     int tx_seq;
     int dirty; /* session changed since the last reset */

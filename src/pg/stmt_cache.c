@@ -139,6 +139,14 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
     return 0;
 }
 
+static int same_oids(const pg_step *a, const pg_step *b)
+{
+    for (size_t i = 0; i < a->nparams; i++)
+        if (a->params[i].oid != b->params[i].oid)
+            return 0;
+    return 1;
+}
+
 int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
 {
     if (c->opts.no_named_statements)
@@ -147,6 +155,14 @@ int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
         pg_step *s = &r->steps[i];
         if (s->kind != STEP_EXEC || !s->cache)
             continue;
+        /* executemany: the same statement as the step before needs no lookup. */
+        const pg_step *p = i > 0 ? &r->steps[i - 1] : NULL;
+        if (p && p->sql == s->sql && p->nparams == s->nparams && p->cache &&
+            (p->kind == STEP_PREPARE || p->kind == STEP_EXEC_PREPARED) && same_oids(p, s)) {
+            s->kind = STEP_EXEC_PREPARED;
+            memcpy(s->name, p->name, sizeof s->name);
+            continue;
+        }
         int hit = plan_step(c, s);
         if (hit < 0)
             return 0; /* out of memory: run it unnamed */

@@ -22,6 +22,10 @@ int cio_pg_tx_begin(cio_pg_tx *tx, cio_pg_conn *c, const cio_pg_tx_opts *o)
         o = &def;
     if (o->isolation < 0 || o->isolation > 3)
         return -EINVAL;
+    /* A transaction belongs to the task that began it: another task's
+     * queries on the same connection would run inside it. */
+    if (c->tx_depth > 0 && c->tx_owner != cio_current())
+        return cio_fail(-EBUSY, "PostgreSQL connection is inside another task's transaction");
     int depth = c->tx_depth + 1;
     char sql[128];
     if (depth == 1)
@@ -37,6 +41,7 @@ int cio_pg_tx_begin(cio_pg_tx *tx, cio_pg_conn *c, const cio_pg_tx_opts *o)
         c->tx_depth = depth - 1;
         return err;
     }
+    c->tx_owner = cio_current();
     tx->priv_conn = c;
     tx->priv_depth = depth;
     tx->priv_open = 1;

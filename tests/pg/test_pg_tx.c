@@ -57,6 +57,12 @@ static void test_commit_rollback(void)
     CIO_ASSERT_OK(cio_test_run(t_commit_rollback_main, NULL));
 }
 
+static int begin_elsewhere(void *arg)
+{
+    cio_pg_tx tx;
+    return cio_pg_tx_begin(&tx, arg, NULL);
+}
+
 static int t_savepoints_main(void *arg)
 {
     (void)arg;
@@ -74,6 +80,9 @@ static int t_savepoints_main(void *arg)
     CIO_ASSERT_OK(cio_pg_tx_begin(&inner2, c, NULL));
     CIO_ASSERT_OK(cio_pg_execute(c, "INSERT INTO acc VALUES (3)", NULL, 0, NULL));
     CIO_ASSERT_OK(cio_pg_tx_commit(&inner2));
+    /* Another task cannot begin on a connection inside this task's transaction. */
+    cio_task *other = cio_spawn(begin_elsewhere, c);
+    CIO_ASSERT_ERR(cio_join(other), -EBUSY);
     CIO_ASSERT_OK(cio_pg_tx_commit(&outer));
     CIO_ASSERT_EQ(pg_int(c, "SELECT sum(id) FROM acc"), 4);
     cio_pg_close(c);
@@ -142,7 +151,8 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_commit_rollback, "commit shows the work to others, rollback undoes it, "
                                    "isolation and read only reach the server, COMMIT of a "
                                    "failed transaction is an error, tx_end picks"),
-    CIO_TEST(test_savepoints, "a nested begin is a savepoint: its rollback keeps the outer work"),
+    CIO_TEST(test_savepoints, "a nested begin is a savepoint: its rollback keeps the outer work; "
+                              "another task cannot begin inside it (-EBUSY)"),
     CIO_TEST(test_task_rolls_back, "a task failing or cancelled inside a transaction leaves it "
                                    "rolled back and the connection clean"),
 };
