@@ -716,7 +716,8 @@ void cio__pg_abandon(cio_pg_conn *c, pg_req *r)
         PQclear(r->ring[(r->rhead + i) % r->rcap]);
     r->rcount = 0;
     c->abandoned_inflight++;
-    c->cancel_at = cio_now() + CANCEL_DELAY;
+    /* A stream or a COPY OUT keeps producing rows: cancel it at once. */
+    c->cancel_at = cio_now() + (r->stream || r->copy == COPY_OUT ? 0 : CANCEL_DELAY);
     if (!c->drain_deadline)
         c->drain_deadline = cio_now() + (c->opts.cancel_grace > 0 ? c->opts.cancel_grace : 5.0);
     cio__pg_wake(c);

@@ -139,6 +139,32 @@ static int pgfx_start(void)
         pgfx_stop();
         return 1;
     }
+    /* TLS on TCP (sslmode=prefer clients use it) when the test has certificates:
+     * the key must belong to the server's user with mode 0600. */
+    char ssl_cert[160] = "", ssl_key[160] = "";
+#ifdef CIO_TEST_CERTS
+    char tls_cert[128], tls_key[128];
+    snprintf(tls_cert, sizeof tls_cert, "%s/server.pem", pgfx.dir);
+    snprintf(tls_key, sizeof tls_key, "%s/server.key", pgfx.dir);
+    const char *src[2] = {CIO_TEST_CERTS "/server.pem", CIO_TEST_CERTS "/server.key"};
+    const char *dst[2] = {tls_cert, tls_key};
+    for (int i = 0; i < 2; i++) {
+        FILE *in = fopen(src[i], "r"), *out = fopen(dst[i], "w");
+        char buf[4096];
+        size_t n;
+        while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0)
+            fwrite(buf, 1, n, out);
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+        chmod(dst[i], 0600);
+        if (pw && chown(dst[i], pw->pw_uid, pw->pw_gid) != 0)
+            return 1;
+    }
+    snprintf(ssl_cert, sizeof ssl_cert, "ssl_cert_file=%s", tls_cert);
+    snprintf(ssl_key, sizeof ssl_key, "ssl_key_file=%s", tls_key);
+#endif
     pgfx.port = pgfx_free_port();
     char port[16];
     snprintf(port, sizeof port, "%d", pgfx.port);
@@ -163,7 +189,24 @@ static int pgfx_start(void)
                         "max_connections=150",
                         "-c",
                         "unix_socket_permissions=0777",
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
+                        NULL,
                         NULL};
+    if (ssl_cert[0]) {
+        size_t k = 0;
+        while (postgres[k])
+            k++;
+        postgres[k++] = "-c";
+        postgres[k++] = "ssl=on";
+        postgres[k++] = "-c";
+        postgres[k++] = ssl_cert;
+        postgres[k++] = "-c";
+        postgres[k++] = ssl_key;
+    }
     pgfx.pid = pgfx_spawn(postgres);
     snprintf(pgfx.dsn_unix, sizeof pgfx.dsn_unix, "host=%s port=%d user=postgres dbname=postgres",
              pgfx.dir, pgfx.port);

@@ -169,7 +169,8 @@ static int t_stream_main(void *arg)
     cio_pg_stream_close(s);
     double t0 = cio_now();
     CIO_ASSERT_EQ(pg_int(c, "SELECT 6"), 6);
-    CIO_ASSERT_CMP(cio_now() - t0, <, 1.0);
+    /* the rows already sent are drained first */
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
     /* An error mid-stream reaches the reader. */
     CIO_ASSERT_OK(
         cio_pg_stream_open(&s, c, "SELECT 1 / (5 - g) FROM generate_series(1, 10) g", NULL, 0));

@@ -528,6 +528,55 @@ static void test_batch(void)
     CIO_ASSERT_OK(cio_test_run(t_batch_main, NULL));
 }
 
+#ifdef CIO_TEST_CERTS
+static int t_tls_main(void *arg)
+{
+    (void)arg;
+    char dsn[512];
+    snprintf(dsn, sizeof dsn,
+             "host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=verify-ca "
+             "sslrootcert=%s/ca.pem",
+             pgfx.port, CIO_TEST_CERTS);
+    cio_pg_conn *c;
+    CIO_ASSERT_OK(cio_pg_connect(&c, dsn, NULL));
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND "
+                            "ssl"),
+                  1);
+    /* A large result and pipelined queries through TLS records. */
+    cio_pg_result *r;
+    CIO_ASSERT_OK(cio_pg_fetch(c, &r,
+                               "SELECT g, repeat('x', g % 100) FROM generate_series(1, "
+                               "200000) g",
+                               NULL, 0));
+    CIO_ASSERT_EQ(cio_pg_nrows(r), 200000);
+    cio_pg_result_free(r);
+    enum { N = 100 };
+    static shared s[N];
+    cio_task *t[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = (shared){c, i, 0};
+        t[i] = cio_spawn(one_query, &s[i]);
+    }
+    CIO_ASSERT_OK(cio_gather(t, N, 0));
+    for (int i = 0; i < N; i++) {
+        CIO_ASSERT_OK(cio_join(t[i]));
+        CIO_ASSERT(s[i].ok);
+    }
+    cio_pg_close(c);
+    /* A server certificate from an unknown CA is refused. */
+    snprintf(dsn, sizeof dsn,
+             "host=127.0.0.1 port=%d user=postgres sslmode=verify-ca sslrootcert=%s/untrusted.pem",
+             pgfx.port, CIO_TEST_CERTS);
+    CIO_ASSERT(cio_pg_connect(&c, dsn, NULL) < 0);
+    return 0;
+}
+
+static void test_tls(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_tls_main, NULL));
+}
+#endif
+
 static const cio_test_case tests[] = {
     CIO_TEST(test_connect, "Unix socket and TCP, key=value and URI DSNs, a host name, "
                            "application_name and server options reach the server"),
@@ -543,6 +592,10 @@ static const cio_test_case tests[] = {
                               "re-prepares outside a transaction and is reported inside; "
                               "no-named-statements mode prepares nothing"),
     CIO_TEST(test_pipeline, "200 tasks sharing one connection each get their own answer"),
+#ifdef CIO_TEST_CERTS
+    CIO_TEST(test_tls, "TLS through libpq's settings (verify-ca): a large result and 100 "
+                       "pipelined queries over TLS; an unknown CA is refused"),
+#endif
     CIO_TEST(test_batch, "executemany inserts 1,000 rows in one round trip and is atomic; a "
                          "batch returns results in order, a failure skips and rolls back the "
                          "rest of its group"),
