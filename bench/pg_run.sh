@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# W12-W16 (PostgreSQL) for cio and its peers, side by side in one run: a
+# throwaway PostgreSQL 15 cluster (initdb in a temporary directory, run as the
+# postgres user when root) on core 1, the clients on core 0.
+#
+#   bench/pg_run.sh [--quick]      (cio's programs from build/release/bench)
+#
+# Peers: asyncpg on uvloop (python3-asyncpg, python3-uvloop), pgbench (W12 -M
+# prepared; W13 in pipeline mode), a plain libpq C loop (W12, W15).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${CIO_BIN:-$ROOT/build/release/bench}
+PGBIN=/usr/lib/postgresql/15/bin
+PY=/usr/bin/python3
+quick=0
+[[ ${1:-} == --quick ]] && quick=1
+[[ -x $PGBIN/postgres ]] || { echo "pg_run.sh: no PostgreSQL 15 server in $PGBIN" >&2; exit 77; }
+
+dir=$(mktemp -d /tmp/cio-pg-bench.XXXXXX)
+as_pg=()
+if [[ $(id -u) == 0 ]]; then
+    chown postgres: "$dir"
+    as_pg=(runuser -u postgres --)
+fi
+port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"${as_pg[@]}" "$PGBIN/initdb" -D "$dir/data" --no-sync -A trust -U postgres >"$dir/initdb.log" 2>&1
+"${as_pg[@]}" taskset -c 1 "$PGBIN/postgres" -D "$dir/data" -k "$dir" -p "$port" \
+    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+    -c full_page_writes=off -c shared_buffers=128MB >"$dir/server.log" 2>&1 &
+runner=$!
+# Stop the postmaster itself by its PID (runuser does not pass signals on).
+stop() {
+    local pid
+    pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+    [[ -n $pid ]] && kill -INT "$pid" 2>/dev/null
+    wait "$runner" 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap stop EXIT
+export CIO_PG_DSN="host=$dir port=$port user=postgres dbname=postgres"
+for _ in $(seq 200); do
+    "$PGBIN/pg_isready" -q -h "$dir" -p "$port" && break
+    sleep 0.05
+done
+
+client() { taskset -c 0 "$@" 2>&1 | grep -E '^impl=|FAILED|error' || true; }
+s() { ((quick)) && echo "$2" || echo "$1"; }
+
+echo "# W12 sequential round trips"
+client "$BIN/cio-w12-pg-roundtrips" --n="$(s 20000 2000)"
+client "$BIN/libpq-pg" --workload=12 --n="$(s 20000 2000)"
+client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w12 --n="$(s 20000 2000)"
+printf 'SELECT :i::int;\n' >"$dir/w12.sql"
+PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M prepared -t "$(s 20000 2000)" \
+    -D i=1 -f "$dir/w12.sql" postgres 2>&1 |
+    awk '/^tps = / {printf "impl=pgbench workload=w12-pg-roundtrips qps=%.0f\n", $3}'
+
+echo "# W13 pipelined"
+client "$BIN/cio-w13-pg-pipelined" --n="$(s 100000 10000)"
+# asyncpg refuses a second query on a busy connection ("another operation is
+# in progress"): its W13 row reports that failure.
+client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w13 --n="$(s 100000 10000)"
+{ echo '\startpipeline'; for _ in $(seq 1000); do echo 'SELECT :i::int;'; done; echo '\endpipeline'; } >"$dir/w13.sql"
+PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M extended -t "$(s 100 10)" \
+    -D i=1 -f "$dir/w13.sql" postgres 2>&1 |
+    awk '/^tps = / {printf "impl=pgbench workload=w13-pg-pipelined qps=%.0f (pipelines of 1000)\n", $3 * 1000}'
+
+echo "# W14 pool"
+client "$BIN/cio-w14-pg-pool" --iters="$(s 200 20)"
+client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w14 --n="$(s 20000 2000)"
+
+echo "# W15 rows"
+client "$BIN/cio-w15-pg-rows" --n="$(s 1000000 100000)"
+client "$BIN/libpq-pg" --workload=15 --n="$(s 1000000 100000)"
+client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w15 --n="$(s 1000000 100000)"
+
+echo "# W16 bulk insert"
+client "$BIN/cio-w16-pg-bulk" --n="$(s 100000 10000)"
+client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w16 --n="$(s 100000 10000)"

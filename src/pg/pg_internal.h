@@ -1,0 +1,160 @@
+/* libcio-pg internals: the connection, its requests, the driver. */
+#ifndef CIO_PG_INTERNAL_H
+#define CIO_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "cio.h"
+#include "cio/pg.h"
+
+/* One libpq call of a request; its results are collected in order. */
+enum { STEP_EXEC, STEP_PREPARE, STEP_EXEC_PREPARED, STEP_DISCARD_SQL };
+
+typedef struct pg_step {
+    int kind;
+    const char *sql; /* borrowed from the caller until the request is sent */
+    const cio_pg_param *params;
+    size_t nparams;
+    int keep;        /* hand the result to the caller */
+    int status;      /* this step's 0 or -errno */
+    int cache;       /* may use the statement cache */
+    int parse_done;  /* a PREPARE step's Parse has returned */
+    char *owned_sql; /* freed with the request */
+    char name[24];   /* prepared statement name */
+    PGresult *res;   /* the last result of this step (its rows, or its error) */
+} pg_step;
+
+/* A request: some steps followed by one Sync, served in order. Heap-owned:
+ * the caller frees it once done, or the driver frees it if the caller left. */
+enum { REQ_PIPELINE, REQ_SCRIPT, REQ_COPY };
+enum { COPY_NONE, COPY_IN, COPY_OUT };
+
+typedef struct pg_req {
+    struct pg_req *next;
+    int kind;
+    int nsteps;
+    int cur;      /* step whose results arrive now */
+    int cur_open; /* cur has returned results but not its NULL yet */
+    int sent;
+    int done;
+    int abandoned; /* the caller left (cancelled): discard on completion */
+    int internal;  /* sent by the library (ROLLBACK, reset): nobody waits */
+    int cancel_sent;
+    int status;     /* 0 or -errno once done */
+    int txstatus;   /* PQtransactionStatus when the request completed */
+    int used_cache; /* an EXEC_PREPARED step came from the cache */
+    int dirty;      /* the request changed session state */
+    int64_t rows;   /* rows affected, summed over steps that are not kept */
+    char sqlstate[6];
+    cio_event done_ev;
+    /* COPY: the socket is handed to the caller for the data phase. */
+    int copy;       /* COPY_IN / COPY_OUT while the data phase runs */
+    int copy_ready; /* the caller may run the data phase */
+    /* Streaming (single-row mode): rows wait here for the caller. */
+    int stream;
+    int single_set;
+    PGresult **ring;
+    size_t rhead, rcount, rcap;
+    cio_event row_ev;
+    pg_step *steps;
+    pg_step inl[2];
+} pg_req;
+
+/* Rows a stream buffers before the driver stops reading for its reader. */
+#define STREAM_ROWS 256
+
+typedef struct stmt_entry stmt_entry;
+
+typedef struct cio_pg_conn {
+    PGconn *pg;
+    int fd;
+    int broken;
+    int closing;
+    int pid;
+    cio_pg_opts opts;
+    cio_task *driver;
+    /* Requests not sent yet, and sent ones awaiting their results. */
+    pg_req *pend_head, *pend_tail;
+    pg_req *infl_head, *infl_tail;
+    int abandoned_inflight; /* sent requests whose callers left */
+    int cancel_busy;        /* a CancelRequest is on its way */
+    struct cancel_job *cancel_job;
+    double drain_deadline; /* close the connection if not clean by then */
+    double cancel_at;      /* send the CancelRequest from then on */
+    /* The driver's wait: a timeout scope that a submit cancels to wake it. */
+    cio_scope wake;
+    int parked;
+    int parked_read; /* parked in the plain wait for readable */
+    /* Notifications (listen.c): called for each, and with a NULL channel
+     * when the connection breaks. Runs on the driver; must not suspend. */
+    void (*notify_fn)(void *arg, const char *channel, const char *payload, int pid);
+    void *notify_arg;
+    pg_req *copy_owner; /* a caller runs a COPY data phase: the driver waits */
+    cio_event never;    /* what the driver waits on when it must not read */
+    cio_task *tx_owner; /* the task that began the open transaction */
+    int tx_depth;       /* open cio_pg_tx scopes */
+    int tx_seq;
+    int dirty; /* session changed since the last reset */
+    /* Statement cache (stmt_cache.c). */
+    stmt_entry **stmt_tab;
+    size_t stmt_cap, stmt_count, stmt_max;
+    stmt_entry *lru_head, *lru_tail; /* head: most recent */
+    unsigned stmt_seq;
+    char **deallocate; /* names to DEALLOCATE with the next request */
+    size_t ndeallocate, deallocate_cap;
+    /* Last error (error.c). */
+    cio_pg_error err;
+    char *err_buf;
+    int has_err;
+    /* Pool bookkeeping (pool.c). */
+    struct cio_pg_conn *pool_next;
+    double created, idle_since;
+} cio_pg_conn;
+
+/* driver.c */
+int cio__pg_driver_start(cio_pg_conn *c);
+void cio__pg_driver_stop(cio_pg_conn *c);
+pg_req *cio__pg_req_new(int kind, int nsteps);
+void cio__pg_req_free(pg_req *r);
+/* Queues r and waits for it. Returns r's status, or the cancel reason (r now
+ * belongs to the driver, *rp is set to NULL). */
+int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp);
+/* Queues r; returns 0, the cancel reason or -ECONNRESET (r still the caller's). */
+int cio__pg_submit(cio_pg_conn *c, pg_req *r);
+/* The caller leaves r (cancelled, or a stream closed early): the driver
+ * cancels and drains it, or drops it if it was never sent. */
+void cio__pg_abandon(cio_pg_conn *c, pg_req *r);
+void cio__pg_wake(cio_pg_conn *c);
+/* PQconsumeInput, and again while TLS holds decrypted bytes. 0 on failure. */
+int cio__pg_consume(cio_pg_conn *c);
+/* Queues an internal request nobody waits for (ROLLBACK after a cancel). */
+void cio__pg_submit_internal(cio_pg_conn *c, const char *sql);
+void cio__pg_fail_all(cio_pg_conn *c, int err);
+
+/* stmt_cache.c */
+/* Turns an EXEC step into PREPARE + EXEC_PREPARED or EXEC_PREPARED by the
+ * cache; called by the driver when it sends the request. */
+int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r);
+void cio__pg_stmt_forget(cio_pg_conn *c, const char *name, int deallocate);
+void cio__pg_stmt_clear(cio_pg_conn *c);
+void cio__pg_stmt_free(cio_pg_conn *c);
+
+/* error.c */
+int cio__pg_errno_of(const char *sqlstate);
+/* Records res's error on c and returns the errno; sets the task's message. */
+int cio__pg_error_from(cio_pg_conn *c, const PGresult *res, char sqlstate[6]);
+int cio__pg_conn_error(cio_pg_conn *c, int err, const char *what);
+void cio__pg_error_clear(cio_pg_conn *c);
+
+/* result.c */
+cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Replaces r's PGresult (freeing the old one and r's formatted values). */
+void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
+
+/* query.c */
+int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,
+                PGresult **out);
+int cio__pg_script(cio_pg_conn *c, const char *sql);
+void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
+
+#endif

@@ -1,0 +1,201 @@
+/* Queries: execute, fetch, fetchrow, fetchval. Each is one request to the
+ * driver; a statement the server dropped or changed (26000, 0A000) is planned
+ * again and the query retried once, outside a transaction. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err)
+{
+    const cio_pg_error *e = cio_pg_last_error(c);
+    if (r->sqlstate[0] && e && strcmp(e->sqlstate, r->sqlstate) == 0)
+        cio_fail(err, "PostgreSQL %s: %s%s%s%s%s%s", e->sqlstate, e->message,
+                 *e->detail ? " (" : "", e->detail, *e->detail ? ")" : "",
+                 *e->hint ? " hint: " : "", e->hint);
+    else if (r->sqlstate[0])
+        cio_fail(err, "PostgreSQL error %s", r->sqlstate);
+    else if (err == -ECONNRESET)
+        cio_fail(err, "PostgreSQL connection lost");
+}
+
+static int in_tx(const cio_pg_conn *c, const pg_req *r)
+{
+    return r->txstatus == PQTRANS_INTRANS || r->txstatus == PQTRANS_INERROR || c->tx_depth > 0;
+}
+
+/* Multi-statement text without parameters goes through the simple query
+ * protocol (outside pipeline mode). */
+static int is_script(const char *sql)
+{
+    const char *semi = strchr(sql, ';');
+    if (!semi)
+        return 0;
+    for (const char *p = semi + 1; *p; p++)
+        if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r' && *p != ';')
+            return 1;
+    return 0;
+}
+
+static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,
+                    int cache, PGresult **out, int *retry)
+{
+    int script = cache < 0 || (n == 0 && !cache && is_script(sql));
+    if (cache < 0)
+        cache = 0;
+    pg_req *r = cio__pg_req_new(script ? REQ_SCRIPT : REQ_PIPELINE, 1);
+    if (!r)
+        return -ENOMEM;
+    r->steps[0].kind = STEP_EXEC;
+    r->steps[0].sql = sql;
+    r->steps[0].params = params;
+    r->steps[0].nparams = n;
+    r->steps[0].keep = 1;
+    r->steps[0].cache = cache;
+    int err = cio__pg_submit_wait(c, &r);
+    if (!r)
+        return err; /* cancelled: the driver owns the request now */
+    *retry = err && r->used_cache && !in_tx(c, r) &&
+             (strcmp(r->sqlstate, "26000") == 0 || strcmp(r->sqlstate, "0A000") == 0);
+    if (err && !*retry) {
+        if (strcmp(r->sqlstate, "0A000") == 0 && r->used_cache)
+            cio_fail(err,
+                     "PostgreSQL 0A000: a cached statement's result type changed (ALTER "
+                     "TABLE?) inside a transaction; roll back and retry: %s",
+                     cio_pg_last_error(c) ? cio_pg_last_error(c)->message : "");
+        else
+            cio__pg_fail_message(c, r, err);
+    }
+    if (!err && out) {
+        *out = r->steps[0].res;
+        r->steps[0].res = NULL;
+    }
+    cio__pg_req_free(r);
+    return err;
+}
+
+int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,
+                PGresult **out)
+{
+    if (!c || !sql || (n && !params))
+        return -EINVAL;
+    if (out)
+        *out = NULL;
+    /* Session changes no command tag shows (the driver sees SET, LISTEN...). */
+    if (strcasestr(sql, "advisory") || strcasestr(sql, "set_config"))
+        c->dirty = 1;
+    int retry = 0;
+    int err = run_once(c, sql, params, n, cache, out, &retry);
+    if (err && retry)
+        err = run_once(c, sql, params, n, cache, out, &retry);
+    return err;
+}
+
+int cio__pg_script(cio_pg_conn *c, const char *sql)
+{
+    return cio__pg_run(c, sql, NULL, 0, -1, NULL);
+}
+
+int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t nparams,
+                   int64_t *rows_affected)
+{
+    PGresult *res = NULL;
+    int err = cio__pg_run(c, sql, params, nparams, nparams > 0, &res);
+    if (rows_affected)
+        *rows_affected = res && *PQcmdTuples(res) ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+    PQclear(res);
+    return err;
+}
+
+int cio_pg_fetch(cio_pg_conn *c, cio_pg_result **out, const char *sql, const cio_pg_param *params,
+                 size_t nparams)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    PGresult *res = NULL;
+    int err = cio__pg_run(c, sql, params, nparams, 1, &res);
+    if (err)
+        return err;
+    *out = cio__pg_result_wrap(res);
+    if (!*out) {
+        PQclear(res);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int cio_pg_fetchrow(cio_pg_conn *c, cio_pg_result **out, const char *sql,
+                    const cio_pg_param *params, size_t nparams)
+{
+    int err = cio_pg_fetch(c, out, sql, params, nparams);
+    if (err)
+        return err;
+    if (cio_pg_nrows(*out) == 0) {
+        cio_pg_result_free(*out);
+        *out = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+static int fetch_first(cio_pg_conn *c, cio_pg_result **res, const char *sql,
+                       const cio_pg_param *params, size_t n)
+{
+    int err = cio_pg_fetch(c, res, sql, params, n);
+    if (err)
+        return err;
+    if (cio_pg_nrows(*res) == 0 || cio_pg_ncols(*res) == 0) {
+        cio_pg_result_free(*res);
+        *res = NULL;
+        return -ENODATA;
+    }
+    return 0;
+}
+
+int cio_pg_fetchval_int(cio_pg_conn *c, int64_t *out, const char *sql, const cio_pg_param *params,
+                        size_t nparams)
+{
+    cio_pg_result *r;
+    int err = fetch_first(c, &r, sql, params, nparams);
+    if (!err)
+        err = cio_pg_get_int(r, 0, 0, out);
+    cio_pg_result_free(r);
+    return err;
+}
+
+int cio_pg_fetchval_double(cio_pg_conn *c, double *out, const char *sql, const cio_pg_param *params,
+                           size_t nparams)
+{
+    cio_pg_result *r;
+    int err = fetch_first(c, &r, sql, params, nparams);
+    if (!err)
+        err = cio_pg_get_double(r, 0, 0, out);
+    cio_pg_result_free(r);
+    return err;
+}
+
+int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql, const cio_pg_param *params,
+                         size_t nparams)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    cio_pg_result *r;
+    int err = fetch_first(c, &r, sql, params, nparams);
+    const char *s = NULL;
+    size_t len = 0;
+    if (!err)
+        err = cio_pg_get_text(r, 0, 0, &s, &len);
+    if (!err) {
+        *out = malloc(len + 1);
+        if (*out) {
+            memcpy(*out, s, len);
+            (*out)[len] = 0;
+        } else {
+            err = -ENOMEM;
+        }
+    }
+    cio_pg_result_free(r);
+    return err;
+}

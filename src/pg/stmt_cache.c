@@ -1,0 +1,204 @@
+/* The automatic prepared-statement cache of a connection (asyncpg's shape).
+ *
+ * The key is the SQL text plus the parameter type OIDs. The driver plans a
+ * request when it sends it: a known statement runs by name, a new one is
+ * prepared (Parse) and run in the same pipeline, so a miss costs no extra
+ * round trip. Least recently used entries are evicted past the limit; their
+ * DEALLOCATE goes out with the next request. A statement the server rejects
+ * as gone or changed (26000, 0A000) is forgotten; query.c retries the query
+ * once when that happens outside a transaction. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+struct stmt_entry {
+    stmt_entry *hnext;         /* hash chain */
+    stmt_entry *lprev, *lnext; /* LRU list */
+    uint64_t hash;
+    size_t keylen;
+    char name[24];
+    char key[]; /* sql, NUL, OIDs as 4 bytes each */
+};
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ s[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static size_t cache_max(const cio_pg_conn *c)
+{
+    return c->opts.statement_cache_size ? c->opts.statement_cache_size : 100;
+}
+
+static void lru_unlink(cio_pg_conn *c, stmt_entry *e)
+{
+    if (e->lprev)
+        e->lprev->lnext = e->lnext;
+    else
+        c->lru_head = e->lnext;
+    if (e->lnext)
+        e->lnext->lprev = e->lprev;
+    else
+        c->lru_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void lru_front(cio_pg_conn *c, stmt_entry *e)
+{
+    e->lprev = NULL;
+    e->lnext = c->lru_head;
+    if (c->lru_head)
+        c->lru_head->lprev = e;
+    c->lru_head = e;
+    if (!c->lru_tail)
+        c->lru_tail = e;
+}
+
+static void remove_entry(cio_pg_conn *c, stmt_entry *e)
+{
+    stmt_entry **pp = &c->stmt_tab[e->hash & (c->stmt_cap - 1)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(c, e);
+    c->stmt_count--;
+    free(e);
+}
+
+static void queue_deallocate(cio_pg_conn *c, const char *name)
+{
+    if (c->ndeallocate == c->deallocate_cap) {
+        size_t cap = c->deallocate_cap ? 2 * c->deallocate_cap : 8;
+        char **n = realloc(c->deallocate, cap * sizeof *n);
+        if (!n)
+            return; /* the statement just stays on the server */
+        c->deallocate = n;
+        c->deallocate_cap = cap;
+    }
+    char *copy = strdup(name);
+    if (copy)
+        c->deallocate[c->ndeallocate++] = copy;
+}
+
+static int plan_step(cio_pg_conn *c, pg_step *s)
+{
+    size_t sqllen = strlen(s->sql);
+    size_t keylen = sqllen + 1 + 4 * s->nparams;
+    uint64_t h = fnv(s->sql, sqllen + 1, 0xcbf29ce484222325ull);
+    for (size_t i = 0; i < s->nparams; i++)
+        h = fnv(&s->params[i].oid, 4, h);
+    if (!c->stmt_tab) {
+        c->stmt_cap = 64;
+        while (c->stmt_cap < 2 * cache_max(c))
+            c->stmt_cap *= 2;
+        c->stmt_tab = calloc(c->stmt_cap, sizeof *c->stmt_tab);
+        if (!c->stmt_tab)
+            return -ENOMEM;
+    }
+    stmt_entry **bucket = &c->stmt_tab[h & (c->stmt_cap - 1)];
+    for (stmt_entry *e = *bucket; e; e = e->hnext) {
+        if (e->hash != h || e->keylen != keylen || memcmp(e->key, s->sql, sqllen + 1) != 0)
+            continue;
+        int same = 1;
+        for (size_t i = 0; same && i < s->nparams; i++)
+            same = memcmp(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4) == 0;
+        if (!same)
+            continue;
+        lru_unlink(c, e);
+        lru_front(c, e);
+        s->kind = STEP_EXEC_PREPARED;
+        memcpy(s->name, e->name, sizeof s->name);
+        return 1;
+    }
+    stmt_entry *e = malloc(sizeof *e + keylen);
+    if (!e)
+        return -ENOMEM;
+    e->hash = h;
+    e->keylen = keylen;
+    memcpy(e->key, s->sql, sqllen + 1);
+    for (size_t i = 0; i < s->nparams; i++)
+        memcpy(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4);
+    snprintf(e->name, sizeof e->name, "cio_s%u", ++c->stmt_seq);
+    e->hnext = *bucket;
+    *bucket = e;
+    e->lprev = e->lnext = NULL;
+    lru_front(c, e);
+    c->stmt_count++;
+    s->kind = STEP_PREPARE;
+    memcpy(s->name, e->name, sizeof s->name);
+    while (c->stmt_count > cache_max(c)) {
+        stmt_entry *old = c->lru_tail;
+        queue_deallocate(c, old->name);
+        remove_entry(c, old);
+    }
+    return 0;
+}
+
+static int same_oids(const pg_step *a, const pg_step *b)
+{
+    for (size_t i = 0; i < a->nparams; i++)
+        if (a->params[i].oid != b->params[i].oid)
+            return 0;
+    return 1;
+}
+
+int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
+{
+    if (c->opts.no_named_statements)
+        return 0;
+    for (int i = 0; i < r->nsteps; i++) {
+        pg_step *s = &r->steps[i];
+        if (s->kind != STEP_EXEC || !s->cache)
+            continue;
+        /* executemany: the same statement as the step before needs no lookup. */
+        const pg_step *p = i > 0 ? &r->steps[i - 1] : NULL;
+        if (p && p->sql == s->sql && p->nparams == s->nparams && p->cache &&
+            (p->kind == STEP_PREPARE || p->kind == STEP_EXEC_PREPARED) && same_oids(p, s)) {
+            s->kind = STEP_EXEC_PREPARED;
+            memcpy(s->name, p->name, sizeof s->name);
+            continue;
+        }
+        int hit = plan_step(c, s);
+        if (hit < 0)
+            return 0; /* out of memory: run it unnamed */
+        if (hit)
+            r->used_cache = 1;
+    }
+    return 0;
+}
+
+void cio__pg_stmt_forget(cio_pg_conn *c, const char *name, int deallocate)
+{
+    for (stmt_entry *e = c->lru_head; e; e = e->lnext) {
+        if (strcmp(e->name, name) == 0) {
+            if (deallocate)
+                queue_deallocate(c, name);
+            remove_entry(c, e);
+            return;
+        }
+    }
+}
+
+void cio__pg_stmt_clear(cio_pg_conn *c)
+{
+    while (c->lru_head)
+        remove_entry(c, c->lru_head);
+    for (size_t i = 0; i < c->ndeallocate; i++)
+        free(c->deallocate[i]);
+    c->ndeallocate = 0;
+}
+
+void cio__pg_stmt_free(cio_pg_conn *c)
+{
+    if (c->stmt_tab)
+        cio__pg_stmt_clear(c);
+    free(c->stmt_tab);
+    free(c->deallocate);
+    c->stmt_tab = NULL;
+    c->deallocate = NULL;
+}
