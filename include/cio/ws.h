@@ -186,9 +186,10 @@ CIO_API void cio_ws_msg_free(cio_ws_msg *msg);
 
 /* Sends a message (copied). Text must be valid UTF-8 (-EILSEQ otherwise).
  * Waits while the send queue is above write_high, until it falls to
- * write_low. Returns 0 once queued, -EINVAL, -EILSEQ, the connection's error
- * once it failed or closed (-EPIPE after a close), -EMSGSIZE for a message that
- * could never fit under write_cap.
+ * write_low (a message larger than the mark is queued whole once the queue
+ * is below it: memory stays within write_high plus the caller's message).
+ * Returns 0 once queued, -EINVAL, -EILSEQ, or the connection's error once it
+ * failed or closed (-EPIPE after a close).
  * Suspends: yes, above the high-water mark (or while another task streams a
  * fragmented message).
  * Cancellation: returns the reason and nothing was queued; a message queued

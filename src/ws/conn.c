@@ -651,16 +651,20 @@ int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg)
         if (!a) {
             a = p;
         } else {
-            ws_part *b = realloc(a, sizeof(*b) + a->len + p->len + 1);
-            if (!b) {
-                free(p);
-                err = -ENOMEM;
-                break;
+            if (a->len + p->len > a->cap) {
+                /* Doubling: a message of k parts costs O(size) copying. */
+                size_t cap = a->cap * 2 > a->len + p->len ? a->cap * 2 : a->len + p->len;
+                ws_part *b = realloc(a, sizeof(*b) + cap + 1);
+                if (!b) {
+                    free(p);
+                    err = -ENOMEM;
+                    break;
+                }
+                a = b;
+                a->cap = cap;
             }
-            a = b;
             memcpy(a->data + a->len, p->data, p->len);
             a->len += p->len;
-            a->cap = a->len;
             a->data[a->len] = 0;
             a->fin = p->fin;
             free(p);

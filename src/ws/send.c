@@ -273,9 +273,6 @@ static int send_msg(cio_ws *ws, cio_ws_type type, const void *data, size_t len, 
         return -EINVAL;
     if (type == CIO_WS_TEXT && !cio__ws_utf8_valid(data, len))
         return cio_fail(-EILSEQ, "WebSocket send: text that is not UTF-8");
-    if (cost(len) > ws->o.write_cap)
-        return cio_fail(-EMSGSIZE, "WebSocket send: %zu bytes is over the %zu-byte queue cap", len,
-                        ws->o.write_cap);
     cio__ws_enter(ws);
     int err = wait_room(ws, wait);
     if (!err && ws->streamer == cio_current() && ws->streamer)

@@ -228,7 +228,8 @@ async def cio_server(deflate, run_client):
         assert line.startswith("CLOSE 4000 -32 bye"), f"cio server saw {line!r}"
     finally:
         p.stdin.close()
-        await p.wait()
+        rc = await p.wait()
+    assert rc == 0, f"cio server exit status {rc} (a leak or sanitizer report under ASan)"
 
 
 async def cio_client(url, deflate):
