@@ -36,7 +36,7 @@ typedef struct ws_echo_rec {
     cio_event done;
 } ws_echo_rec;
 
-static int ws_echo_handler(cio_http_req *req, cio_http_resp *resp, void *arg)
+static inline int ws_echo_handler(cio_http_req *req, cio_http_resp *resp, void *arg)
 {
     ws_echo_rec *rec = arg;
     const char *xt = cio_http_req_header(req, "X-Test");
