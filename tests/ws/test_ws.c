@@ -653,6 +653,120 @@ static void test_many_senders(void)
     CIO_ASSERT_OK(run(t_many_senders_main));
 }
 
+/* A send cancelled while it waits for room queued nothing; what was queued
+ * before goes out whole. A fragmented message abandoned by a cancelled send
+ * fails the connection with 1011. */
+typedef struct cancel_state {
+    cio_ws *ws;
+    cio_event ready, stop;
+    int part_err;
+} cancel_state;
+
+static int cancel_handler(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    cancel_state *st = arg;
+    cio_ws_opts o = {.write_high = 16 * 1024, .close_timeout = 0.5};
+    if (cio_ws_accept(req, resp, &st->ws, &o))
+        return 0;
+    cio_event_set(&st->ready);
+    cio_event_wait(&st->stop);
+    cio_ws_close(st->ws, 0, NULL);
+    st->ws = NULL;
+    return 0;
+}
+
+static int blocked_sender(void *arg)
+{
+    cancel_state *st = arg;
+    static char chunk[32 * 1024];
+    for (;;) {
+        int err = cio_ws_send(st->ws, CIO_WS_BINARY, chunk, sizeof(chunk));
+        if (err)
+            return err;
+    }
+}
+
+static int blocked_streamer(void *arg)
+{
+    cancel_state *st = arg;
+    static char chunk[32 * 1024];
+    int err = 0;
+    while (!err)
+        err = cio_ws_send_part(st->ws, CIO_WS_BINARY, chunk, sizeof(chunk), 0);
+    st->part_err = err;
+    return err;
+}
+
+static int t_cancel_send_main(void *arg)
+{
+    (void)arg;
+    cancel_state st = {0};
+    cio_event_init(&st.ready);
+    cio_event_init(&st.stop);
+    ws_server s = {0};
+    CIO_ASSERT_OK(cio_http_app_new(&s.app, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(s.app, "GET", "/echo", cancel_handler, &st));
+    ws_server_start(&s);
+    char url[128];
+    cio_ws *client;
+    cio_ws_opts co = {.max_queue = 1, .max_message = SIZE_MAX};
+    CIO_ASSERT_OK(cio_ws_connect(&client, ws_url(url, sizeof(url), "ws", s.port, "/echo"), &co));
+    CIO_ASSERT_OK(cio_event_wait(&st.ready));
+    /* The client does not read: the server's sender ends up waiting. */
+    cio_task *t = cio_spawn(blocked_sender, &st);
+    while (cio_ws_send_buffered(st.ws) < 16 * 1024)
+        CIO_ASSERT_OK(cio_sleep(0.01));
+    CIO_ASSERT_OK(cio_sleep(0.05));
+    size_t before = cio_ws_send_buffered(st.ws);
+    cio_cancel(t);
+    CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+    CIO_ASSERT_EQ(cio_ws_send_buffered(st.ws), before); /* the cancelled one queued nothing */
+    CIO_ASSERT(cio_ws_is_open(st.ws));
+    /* Reading now: every message that was queued arrives whole. */
+    size_t got = 0;
+    for (;;) {
+        cio_ws_msg m;
+        cio_scope rs;
+        cio_timeout_enter(&rs, 0.3);
+        int rerr = cio_ws_recv(client, &m);
+        cio_timeout_exit(&rs);
+        if (rerr == -ETIMEDOUT)
+            break; /* nothing more was queued */
+        CIO_ASSERT_OK(rerr);
+        CIO_ASSERT_EQ(m.len, 32 * 1024);
+        got += m.len;
+        cio_ws_msg_free(&m);
+    }
+    CIO_ASSERT(got >= before / 2);
+    CIO_ASSERT_EQ(cio_ws_send_buffered(st.ws), 0);
+    /* Now a streamed message whose sender is cancelled in the middle. */
+    t = cio_spawn(blocked_streamer, &st);
+    CIO_ASSERT_OK(cio_sleep(0.1));
+    cio_cancel(t);
+    cio_join(t);
+    CIO_ASSERT_ERR(st.part_err, -ECANCELED);
+    CIO_ASSERT(!cio_ws_is_open(st.ws));
+    /* The client drains and sees 1011 (the data after the abandoned frames
+     * was dropped). */
+    cio_ws_msg m;
+    int err;
+    while ((err = cio_ws_recv(client, &m)) == 0)
+        cio_ws_msg_free(&m);
+    CIO_ASSERT_ERR(err, -EPIPE);
+    CIO_ASSERT_EQ(cio_ws_close_code(client), CIO_WS_INTERNAL_ERROR);
+    cio_ws_close(client, 0, NULL);
+    cio_event_set(&st.stop);
+    while (st.ws)
+        CIO_ASSERT_OK(cio_sleep(0.01));
+    ws_server_stop(&s);
+    return 0;
+}
+
+static void test_cancel_send(void)
+{
+    CIO_ASSERT_OK(run(t_cancel_send_main));
+}
+
 /* ---- permessage-deflate ---- */
 
 static int t_deflate_main(void *arg)
@@ -774,6 +888,8 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_vanish, "a peer that drops TCP gives 1006 and -ECONNRESET"),
     CIO_TEST(test_backpressure,
              "nowait -EAGAIN at high water, send suspends, broadcast closes at cap with 1008"),
+    CIO_TEST(test_cancel_send, "a cancelled send queues nothing and earlier messages arrive whole; "
+                               "an abandoned fragmented message fails with 1011"),
     CIO_TEST(test_many_senders, "four tasks sending at once: every message whole and in order"),
     CIO_TEST(test_deflate,
              "permessage-deflate with takeover, no takeover, 8 bits; inflated-size limit"),
