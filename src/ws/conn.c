@@ -34,9 +34,33 @@ static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user)
 
 static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user)
 {
-    (void)flags;
     cio_ws *ws = user;
-    int err = cio_stream_write(ws->s, data, len);
+    if ((flags & WSLAY_MSG_MORE) && len <= sizeof(ws->hdr)) {
+        /* A frame header with payload to follow: held back, so that a small
+         * frame goes to the stream (and the socket) in one write. */
+        memcpy(ws->hdr, data, len);
+        ws->nhdr = len;
+        return (ssize_t)len;
+    }
+    int err = 0;
+    if (ws->nhdr) {
+        size_t nh = ws->nhdr;
+        ws->nhdr = 0;
+        if (nh + len <= 1024) {
+            uint8_t buf[1024 + sizeof(ws->hdr)];
+            memcpy(buf, ws->hdr, nh);
+            memcpy(buf + nh, data, len);
+            err = cio_stream_write(ws->s, buf, nh + len);
+            if (err) {
+                ws->wr_err = err;
+                return -1;
+            }
+            return (ssize_t)len;
+        }
+        err = cio_stream_write(ws->s, ws->hdr, nh);
+    }
+    if (!err)
+        err = cio_stream_write(ws->s, data, len);
     if (err) {
         ws->wr_err = err;
         return -1; /* wslay says WANT_WRITE; wr_err says why */

@@ -91,6 +91,8 @@ struct cio_ws {
     uint8_t *early; /* bytes that came with the handshake, read first */
     size_t nearly, early_off;
     wslay_frame_context_ptr fr;
+    uint8_t hdr[WS_FRAME_OVERHEAD]; /* a frame header held for its payload */
+    size_t nhdr;
 
     int calls;    /* public calls in progress (the memory stays while > 0) */
     int released; /* cio_ws_close was called */
