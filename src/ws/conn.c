@@ -123,7 +123,6 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
     cio_event_init(&ws->closed_ev);
     cio_event_init(&ws->eof_ev);
     cio_event_init(&ws->written_ev);
-    cio_event_init(&ws->work_ev);
     cio_event_init(&ws->room_ev);
     cio_event_init(&ws->keepalive.ev);
     struct wslay_frame_callbacks cb = {send_cb, recv_cb, genmask_cb};
@@ -164,7 +163,6 @@ void cio__ws_free(cio_ws *ws)
     cio_event_destroy(&ws->closed_ev);
     cio_event_destroy(&ws->eof_ev);
     cio_event_destroy(&ws->written_ev);
-    cio_event_destroy(&ws->work_ev);
     cio_event_destroy(&ws->room_ev);
     cio_event_destroy(&ws->keepalive.ev);
     if (ws->fr)
@@ -215,7 +213,6 @@ static void wake_all(cio_ws *ws)
 {
     cio_event_set(&ws->closed_ev);
     cio_event_set(&ws->room_ev);
-    cio_event_set(&ws->work_ev);
     for (ws_ping *p = ws->pings; p; p = p->next)
         cio_event_set(&p->ev);
 }
@@ -604,14 +601,6 @@ int cio__ws_start(cio_ws *ws)
     int err = cio_spawn_opts(&ws->reader, reader_main, ws, &to);
     if (err)
         return err;
-    to.name = "ws-writer";
-    err = cio_spawn_opts(&ws->writer, cio__ws_writer_main, ws, &to);
-    if (err) {
-        cio_cancel(ws->reader);
-        cio_join(ws->reader);
-        ws->reader = NULL;
-        return err;
-    }
     keepalive_arm(ws, ws->o.ping_interval);
     return 0;
 }
@@ -865,9 +854,9 @@ int cio_ws_close(cio_ws *ws, int code, const char *reason)
     }
     if (err && ws->s && cio_stream_fd(ws->s) >= 0)
         shutdown(cio_stream_fd(ws->s), SHUT_RDWR); /* nothing more goes either way */
+    ws->state = WS_CLOSED;                         /* no writer starts from now on */
     stop_task(&ws->reader);
     stop_task(&ws->writer);
-    ws->state = WS_CLOSED;
     if (!ws->err)
         ws->err = -EPIPE;
     cio_queue_shutdown(&ws->rxq, 0);

@@ -61,6 +61,8 @@ void cio__ws_drop_data(cio_ws *ws)
     cio_event_set(&ws->room_ev);
 }
 
+static void ensure_writer(cio_ws *ws);
+
 static void enqueue(cio_ws *ws, ws_frame *f, int front)
 {
     if (front) {
@@ -78,7 +80,7 @@ static void enqueue(cio_ws *ws, ws_frame *f, int front)
     }
     ws->queued += cost(f->len);
     update_marks(ws);
-    cio_event_set(&ws->work_ev);
+    ensure_writer(ws);
 }
 
 static ws_frame *frame_new(uint8_t opcode, uint8_t fin, uint8_t rsv, const void *data, size_t len,
@@ -164,13 +166,12 @@ static int try_direct(cio_ws *ws, uint8_t opcode, uint8_t fin, uint8_t rsv, cons
     return 0;
 }
 
+/* The writer runs while the queue holds frames and ends when it is empty,
+ * so an idle connection has no writer (and no stack for it). */
 int cio__ws_writer_main(void *arg)
 {
     cio_ws *ws = arg;
-    for (;;) {
-        while (!ws->q_head)
-            if (cio__ws_wait(&ws->work_ev))
-                return 0; /* stopped by cio_ws_close */
+    while (ws->q_head) {
         ws_frame *f = ws->q_head;
         ws->q_head = f->next;
         if (!ws->q_head)
@@ -186,13 +187,34 @@ int cio__ws_writer_main(void *arg)
         cio__ws_frame_free(f);
         if (err) {
             if (cio_cancelled())
-                return 0;
+                break;
             write_failed(ws, err);
             continue;
         }
         written(ws, opcode);
-        if (!ws->q_head)
-            cio_event_set(&ws->room_ev);
+    }
+    ws->writer_exited = 1;
+    cio_event_set(&ws->room_ev);
+    return 0;
+}
+
+/* Starts a writer unless one runs. Works from loop callbacks too (the
+ * keepalive's): a finished writer's handle is released without waiting. */
+static void ensure_writer(cio_ws *ws)
+{
+    if (ws->writer && ws->writer_exited) {
+        cio_detach(ws->writer);
+        ws->writer = NULL;
+    }
+    if (ws->writer || ws->state == WS_CLOSED)
+        return;
+    ws->writer_exited = 0;
+    cio_task_opts to = {.name = "ws-writer"};
+    if (cio_spawn_opts(&ws->writer, cio__ws_writer_main, ws, &to) != 0) {
+        ws->writer = NULL;
+        ws->lost = 1;
+        cio__ws_fail(ws, 0, -ENOMEM, "no memory for the connection's writer task");
+        cio__ws_free_queue(ws);
     }
 }
 

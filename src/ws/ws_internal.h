@@ -134,11 +134,11 @@ struct cio_ws {
 
     /* sending */
     ws_frame *q_head, *q_tail;
-    size_t queued;  /* bytes in the queue */
-    int above_high; /* set past write_high, cleared at write_low */
-    int writing;    /* the writer holds wslay's output state */
-    cio_task *writer;
-    cio_event work_ev;  /* the writer has something to do */
+    size_t queued;      /* bytes in the queue */
+    int above_high;     /* set past write_high, cleared at write_low */
+    int writing;        /* the writer holds wslay's output state */
+    cio_task *writer;   /* runs while the queue holds frames */
+    int writer_exited;  /* ... and has ended (its handle not yet released) */
     cio_event room_ev;  /* senders may try again */
     cio_task *streamer; /* the task streaming a fragmented message */
     size_t direct_max;  /* a frame this size goes straight to the stream */
