@@ -226,8 +226,6 @@ void cio__ws_fail(cio_ws *ws, int code, int err, const char *fmt, ...)
     va_start(ap, fmt);
     set_error(ws, err, fmt, ap);
     va_end(ap);
-    if (getenv("CIO_WS_DEBUG"))
-        fprintf(stderr, "ws %s fail %d: %s\n", ws->server ? "server" : "client", code, ws->errmsg);
     if (ws->state == WS_OPEN)
         ws->state = WS_CLOSING;
     cio__ws_drop_data(ws);
