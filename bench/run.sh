@@ -145,7 +145,7 @@ w11-http-client|w11_http_client|cio-w11-http-client|rps          |higher|client|
 w20-ws-echo-64 |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=64|--workload=echo --conns=100 --msgs=1000 --size=64
 w20-ws-echo-1k |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=1024|--workload=echo --conns=100 --msgs=1000 --size=1024
 w21-ws-idle    |w20_ws         |cio-w20-ws         |kib_per_conn |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=idle --conns=10000|--workload=idle --conns=1000
-w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll|--workload=broadcast --conns=10000 --rounds=100|--workload=broadcast --conns=1000 --rounds=20
+w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll|--workload=broadcast --conns=10000 --rounds=400|--workload=broadcast --conns=1000 --rounds=100
 EOF
 )
 

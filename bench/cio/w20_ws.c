@@ -5,11 +5,14 @@
  *   /control    a text "go K" runs K fan-outs of 64 B to the room with
  *               cio_ws_broadcast, 10 ms apart, and answers "fanouts=K
  *               ms_median=.. ms_max=.. closed=N members=M".
- * W22's room runs with small buffers (write_high 1 KiB, cap 2 KiB, stream
- * high-water 4 KiB) so a member that stopped reading reaches its cap within
- * the run. --deflate offers permessage-deflate. Serves until SIGTERM or
- * SIGINT; the ready line goes to stderr. */
+ * W22's room runs with small buffers (write_high 2 KiB, cap 8 KiB, stream
+ * high-water 4 KiB, SO_SNDBUF 4 KiB) so a member that stopped reading reaches
+ * its cap within the run while a slow reader (the load client serves 10,000
+ * connections from one thread) does not. --deflate offers permessage-deflate. Keepalive pings are
+ * off, as on the peers (the load client does not answer them). Serves until SIGTERM or SIGINT; the
+ * ready line goes to stderr. */
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +28,7 @@ static size_t nroom, caproom;
 static int echo(cio_http_req *req, cio_http_resp *resp, void *arg)
 {
     (void)arg;
-    cio_ws_opts o = {.deflate = (int)deflate};
+    cio_ws_opts o = {.deflate = (int)deflate, .ping_interval = CIO_FOREVER};
     cio_ws *ws;
     if (cio_ws_accept(req, resp, &ws, &o))
         return 0;
@@ -40,10 +43,11 @@ static int echo(cio_http_req *req, cio_http_resp *resp, void *arg)
     return 0;
 }
 
-static const cio_ws_opts room_opts = {.write_high = 1024,
-                                      .write_low = 256,
-                                      .write_cap = 2048,
+static const cio_ws_opts room_opts = {.write_high = 2048,
+                                      .write_low = 512,
+                                      .write_cap = 8192,
                                       .close_timeout = 1,
+                                      .ping_interval = CIO_FOREVER,
                                       .stream = {.high_water = 4096, .low_water = 1024}};
 
 static int member(cio_http_req *req, cio_http_resp *resp, void *arg)
@@ -52,6 +56,8 @@ static int member(cio_http_req *req, cio_http_resp *resp, void *arg)
     cio_ws *ws;
     if (cio_ws_accept(req, resp, &ws, &room_opts))
         return 0;
+    int sndbuf = 4096;
+    setsockopt(cio_stream_fd(cio_ws_stream(ws)), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     if (nroom == caproom) {
         caproom = caproom ? caproom * 2 : 1024;
         room = realloc(room, caproom * sizeof(*room));
@@ -77,7 +83,8 @@ static int control(cio_http_req *req, cio_http_resp *resp, void *arg)
 {
     (void)arg;
     cio_ws *ws;
-    if (cio_ws_accept(req, resp, &ws, NULL))
+    cio_ws_opts o = {.ping_interval = CIO_FOREVER};
+    if (cio_ws_accept(req, resp, &ws, &o))
         return 0;
     cio_ws_msg m;
     while (cio_ws_recv(ws, &m) == 0) {

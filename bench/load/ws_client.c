@@ -314,8 +314,13 @@ static int broadcast(long port, long nconns, long rounds, int slow_pct, double d
                 char seq[9];
                 memcpy(seq, c->in + 2, 8);
                 seq[8] = 0;
-                if (c->in[0] != 0x82 || atol(seq) != c->got_msgs)
+                if (c->in[0] != 0x82 || atol(seq) != c->got_msgs) {
+                    fprintf(stderr,
+                            "ws_client: connection %ld, message %ld: opcode byte 0x%02x, "
+                            "bytes 2-9 \"%.8s\"\n",
+                            c->id, c->got_msgs, c->in[0], (const char *)c->in + 2);
                     fail("a fan-out message is missing or out of order", c->id);
+                }
                 c->got_msgs++;
                 c->got = 0;
                 if (c->got_msgs == rounds) {

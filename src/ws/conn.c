@@ -46,8 +46,8 @@ static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user)
     if (ws->nhdr) {
         size_t nh = ws->nhdr;
         ws->nhdr = 0;
-        if (nh + len <= 1024) {
-            uint8_t buf[1024 + sizeof(ws->hdr)];
+        if (nh + len <= 4096) {
+            uint8_t buf[4096 + sizeof(ws->hdr)];
             memcpy(buf, ws->hdr, nh);
             memcpy(buf + nh, data, len);
             err = cio_stream_write(ws->s, buf, nh + len);
