@@ -13,7 +13,7 @@ PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
     libcurl4-openssl-dev libjansson-dev libhttp-parser-dev nginx-light curl
     zlib1g-dev node-llhttp libwslay-dev libpq-dev postgresql-15 pgbouncer
     libsqlite3-dev sqlite3
-    chromium python3-websockets python3-aiohttp node-ws)
+    chromium python3-websockets python3-aiohttp node-ws golang-go golang-github-gorilla-websocket-dev)
 
 missing_packages() {
     local missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Interop matrix: Debian's WebSocket peers against cio.
 
-Each peer (python3-websockets, python3-aiohttp, node-ws) runs as a client
+Each peer (python3-websockets, python3-aiohttp, node-ws, Go's
+gorilla/websocket) runs as a client
 against cio's echo server and as an echo server for cio's client, with
 permessage-deflate off and on. The scenario: text, binary, a fragmented
 message, 1 MiB, a ping, and a close with code 4000 (which the other side
@@ -12,6 +13,7 @@ usage: interop.py PATH/TO/ws_peer
 """
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -215,6 +217,58 @@ async def node_server(deflate, run_client):
         os.unlink(f.name)
 
 
+# ---- Go gorilla/websocket ----
+
+GORILLA = None
+
+
+def gorilla_available():
+    """Builds tests/ws/gorilla_peer.go in GOPATH mode against Debian's package."""
+    global GORILLA
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gorilla_peer.go")
+    if not os.path.isdir("/usr/share/gocode/src/github.com/gorilla/websocket"):
+        return False
+    # Its own binary per run (the backends' runs may build at once); the
+    # build cache is shared (go locks it).
+    out = os.path.join(tempfile.mkdtemp(prefix="cio-gorilla-"), "gorilla_peer")
+    cache = os.path.join(os.path.dirname(os.path.abspath(PEER)), ".gocache")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS="",
+               GOTOOLCHAIN="local", GOCACHE=cache)
+    try:
+        r = subprocess.run(["go", "build", "-o", out, src], env=env, capture_output=True)
+    except FileNotFoundError:
+        return False
+    if r.returncode != 0:
+        print(r.stderr.decode(errors="replace"), file=sys.stderr)
+        return False
+    GORILLA = out
+    return True
+
+
+async def gorilla_client(url, deflate):
+    p = await asyncio.create_subprocess_exec(GORILLA, "client", url,
+                                             *(["deflate"] if deflate else []),
+                                             stderr=asyncio.subprocess.PIPE)
+    _, err = await p.communicate()
+    if p.returncode != 0:
+        raise AssertionError("gorilla client: " + err.decode(errors="replace").strip())
+    return "closed"
+
+
+async def gorilla_server(deflate, run_client):
+    p = await asyncio.create_subprocess_exec(GORILLA, "server", *(["deflate"] if deflate else []),
+                                             stdin=asyncio.subprocess.PIPE,
+                                             stdout=asyncio.subprocess.PIPE)
+    try:
+        port = int((await p.stdout.readline()).decode().split()[1])
+        await run_client(f"ws://127.0.0.1:{port}/echo")
+        line = (await asyncio.wait_for(p.stdout.readline(), 10)).decode().strip()
+        assert line == "CLOSE 4000", f"gorilla server saw {line!r}"
+    finally:
+        p.stdin.close()
+        await p.wait()
+
+
 # ---- cio's side ----
 
 async def cio_server(deflate, run_client):
@@ -245,6 +299,7 @@ PEERS = {
     "python3-websockets": (websockets_client, websockets_server, lambda: True),
     "python3-aiohttp": (aiohttp_client, aiohttp_server, lambda: True),
     "node-ws": (node_client, node_server, node_available),
+    "go gorilla/websocket": (gorilla_client, gorilla_server, gorilla_available),
 }
 
 
@@ -279,4 +334,9 @@ async def main():
     return 0 if ok else 77
 
 
-sys.exit(asyncio.run(main()))
+try:
+    status = asyncio.run(main())
+finally:
+    if GORILLA:
+        shutil.rmtree(os.path.dirname(GORILLA), ignore_errors=True)
+sys.exit(status)
