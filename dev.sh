@@ -13,7 +13,8 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
     libcurl4-openssl-dev libjansson-dev nginx-light curl
     zlib1g-dev node-llhttp libwslay-dev libpq-dev postgresql-15 pgbouncer
-    libsqlite3-dev sqlite3)
+    libsqlite3-dev sqlite3
+    chromium python3-websockets python3-aiohttp node-ws golang-go golang-github-gorilla-websocket-dev)
 
 missing_packages() {
     local missing=()

@@ -112,6 +112,11 @@ build_peers() {
         cc -O2 -Wall -Wextra -o "$PEERS/libuv-$b" "$f" $(pkg-config --cflags --libs libuv)
     done
     cc -O2 -Wall -Wextra -o "$PEERS/echo_client" bench/load/echo_client.c
+    # W20-W22: the WebSocket load client; gorilla/websocket from Debian, in GOPATH mode.
+    cc -O2 -Wall -Wextra -o "$PEERS/ws_client" bench/load/ws_client.c
+    GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS='' GOTOOLCHAIN=local \
+        GOCACHE="$PEERS/.gocache" go build -o "$PEERS/go-w20_ws" bench/peers/go-ws/w20_ws.go ||
+        log "go-w20_ws not built (golang-github-gorilla-websocket-dev missing?)"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -142,6 +147,10 @@ w17-lookup-100 |w17_sqlite_lookup|cio-w17-sqlite   |lookups_per_s|higher|run   |
 w18-scan       |w18_sqlite_scan|cio-w18-sqlite     |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--rows=1000000|--rows=1000000
 w19-insert-auto|w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=20000 --batch=1|--n=2000 --batch=1
 w19-insert-tx  |w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |cio-uring cio-epoll csqlite pysqlite3 aiosqlite|--n=200000 --batch=100|--n=20000 --batch=100
+w20-ws-echo-64 |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=64|--workload=echo --conns=100 --msgs=1000 --size=64
+w20-ws-echo-1k |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=1024|--workload=echo --conns=100 --msgs=1000 --size=1024
+w21-ws-idle    |w20_ws         |cio-w20-ws         |kib_per_conn |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=idle --conns=10000|--workload=idle --conns=1000
+w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll|--workload=broadcast --conns=10000 --rounds=400|--workload=broadcast --conns=1000 --rounds=100
 EOF
 )
 
@@ -279,6 +288,7 @@ program() {
     asyncio) CMD=("$PY" "bench/peers/python/$2.py") ;;
     uvloop) CMD=("$PY" "bench/peers/python/$2.py" --uvloop) ;;
     go) CMD=("$PEERS/go-$2") ENVS=(GOMAXPROCS=1) ;;
+    node) CMD=(/usr/bin/node "bench/peers/node/$2.js") ENVS=(NODE_PATH=/usr/share/nodejs) ;;
     libuv) CMD=("$PEERS/libuv-$2") ;;
     cio) CMD=("$CIO_BIN/$3") ;;
     cio-uring) CMD=("$CIO_BIN/$3") ENVS=(CIO_BACKEND=uring) ;;
@@ -352,6 +362,39 @@ run_echo() { # workload stem cioprog headline impl run args...
     cpu=$(time_cpu "$base.time")
     record "$w" "$impl" "$r" ok "$(field "$line" rps)" "$rss" "srv_cpu_s=$cpu"
     log "$w $impl run $r: rps=$(field "$line" rps) server cpu=${cpu}s rss=${rss}KB"
+}
+
+# W20-W22: a WebSocket server and bench/load/ws_client (which reads the server's RSS
+# for W21 through --pid). The headline comes from the client's line.
+run_ws() { # workload stem cioprog headline impl run args...
+    local w=$1 stem=$2 cprog=$3 key=$4 impl=$5 r=$6
+    shift 6
+    local base=$OUT/logs/$w.$impl.$r port
+    program "$impl" "$stem" "$cprog"
+    port=$(free_port)
+    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" --port="$port" ||
+        ! wait_port "$port"; then
+        stop_server
+        server_failed "$w" "$impl" "$r" "$base.time" "$base.server.log"
+        return
+    fi
+    local rc=0 line
+    taskset -c $LOAD_CORE timeout -k 5 $RUN_LIMIT "$PEERS/ws_client" --port="$port" \
+        --pid="$SERVER_CHILD" --impl="$impl" "$@" >"$base.out" 2>"$base.log" || rc=$?
+    stop_server
+    line=$(grep -m1 'impl=' "$base.out" || true)
+    cat "$base.out" >>"$base.log"
+    if ((rc != 0)) || [[ -z $(field "$line" "$key") ]] || [[ ! -s $base.time ]]; then
+        fail_run "$w" "$impl" "$r" "$base.log" "ws_client exit $rc"
+        return
+    fi
+    local rss cpu extra
+    rss=$(time_rss "$base.time")
+    cpu=$(time_cpu "$base.time")
+    extra="srv_cpu_s=$cpu"
+    [[ $w == w22-* ]] && extra+=";ms_max=$(field "$line" ms_max);closed=$(field "$line" closed)"
+    record "$w" "$impl" "$r" ok "$(field "$line" "$key")" "$rss" "$extra"
+    log "$w $impl run $r: $key=$(field "$line" "$key") server cpu=${cpu}s rss=${rss}KB"
 }
 
 # nginx_conf DIR PORT: write DIR/nginx.conf from bench/peers/nginx/nginx.conf.
@@ -517,6 +560,7 @@ main() {
                 echo) run_echo "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 wrk) run_wrk "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 client) run_client "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
+                ws) run_ws "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 esac
             done
         done

@@ -85,4 +85,13 @@ C
         -Wl,-rpath,"$libdir" -o "$tmp/sqlite"
     "$tmp/sqlite"
 fi
+
+# libcio-ws through pkg-config, when it was built
+if [ -f "$pc/cio-ws.pc" ]; then
+    printf '#include <cio.h>\n#include <cio/ws.h>\nint main(void) { return cio_ws_connect == 0; }\n' \
+        >"$tmp/ws.c"
+    cc "$tmp/ws.c" $(PKG_CONFIG_PATH="$pc" pkg-config --cflags --libs cio-ws) \
+        -Wl,-rpath,"$libdir" -o "$tmp/ws"
+    "$tmp/ws"
+fi
 echo "install: pkg-config and find_package(cio) both build and run a program"

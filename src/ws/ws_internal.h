@@ -1,0 +1,196 @@
+/* libcio-ws internals: the connection record shared by the files of src/ws.
+ * Never installed. See docs/internals/ws.md for how the pieces fit. */
+#ifndef CIO_WS_INTERNAL_H
+#define CIO_WS_INTERNAL_H
+
+#include <stdint.h>
+#include <wslay/wslay.h>
+#include <zlib.h>
+
+#include "cio.h"
+#include "cio/ws.h"
+
+#define WS_PART_MAX ((size_t)256 * 1024) /* a received part is split past this */
+#define WS_DEFAULT_MAX_MESSAGE ((size_t)1024 * 1024)
+#define WS_FRAME_OVERHEAD 14 /* the largest frame header */
+
+/* UTF-8, checked incrementally (a sequence may split across frames). */
+typedef struct ws_utf8 {
+    uint8_t need, lo, hi;
+} ws_utf8;
+
+/* Feeds n bytes; returns 0, or -1 at the first byte that cannot be UTF-8. */
+int cio__ws_utf8_feed(ws_utf8 *st, const uint8_t *p, size_t n);
+/* 1 when the bytes fed so far end on a whole character. */
+static inline int cio__ws_utf8_complete(const ws_utf8 *st)
+{
+    return st->need == 0;
+}
+/* Whole-buffer check: 1 if valid. */
+int cio__ws_utf8_valid(const void *p, size_t n);
+
+/* A received part: one frame's data (or WS_PART_MAX of it), inflated. */
+typedef struct ws_part {
+    uint8_t type; /* the message's type (TEXT or BINARY) */
+    uint8_t fin;  /* ends the message */
+    size_t len, cap;
+    char data[]; /* cap + 1 bytes (NUL after len) */
+} ws_part;
+
+/* A payload shared by the frames of a broadcast. */
+typedef struct ws_payload {
+    size_t refs;
+    size_t len;
+    uint8_t data[];
+} ws_payload;
+
+/* A frame waiting in the send queue. */
+typedef struct ws_frame {
+    struct ws_frame *next;
+    uint8_t opcode, fin, rsv;
+    size_t len;
+    const uint8_t *data; /* into shared or the inline bytes */
+    ws_payload *shared;
+    uint8_t bytes[];
+} ws_frame;
+
+/* A ping waiting for its pong (on the pinging task's stack, or the
+ * connection's own for keepalive). */
+typedef struct ws_ping {
+    struct ws_ping *next;
+    uint8_t data[125];
+    size_t len;
+    double sent;
+    int done;
+    cio_event ev;
+} ws_ping;
+
+/* permessage-deflate, negotiated. */
+typedef struct ws_deflate_params {
+    int enabled;
+    int our_no_context_takeover;  /* reset our compressor after each message */
+    int peer_no_context_takeover; /* the peer resets its own: reset our inflater */
+    int our_window_bits;          /* 8..15: 8 means we never compress */
+    int peer_window_bits;         /* 8..15 (inflate with at least 9) */
+} ws_deflate_params;
+
+typedef struct ws_deflate {
+    ws_deflate_params p;
+    z_stream def, inf;
+    int def_ready, inf_ready;
+} ws_deflate;
+
+enum { WS_OPEN, WS_CLOSING, WS_CLOSED };
+
+struct cio_ws {
+    int server;
+    cio_stream *s;
+    int own_stream; /* client: the stream is ours to close */
+    cio_ws_opts o;  /* copy (the pointer arrays are not kept) */
+    char *subprotocol;
+    uint8_t *early; /* bytes that came with the handshake, read first */
+    size_t nearly, early_off;
+    wslay_frame_context_ptr fr;
+    uint8_t hdr[WS_FRAME_OVERHEAD]; /* a frame header held for its payload */
+    size_t nhdr;
+
+    int calls;    /* public calls in progress (the memory stays while > 0) */
+    int released; /* cio_ws_close was called */
+    int state;
+    int err;           /* the first error, what calls return once closing */
+    char errmsg[200];  /* its message */
+    int close_queued;  /* our close frame is in the queue */
+    int close_written; /* ... and handed to the stream */
+    int close_rcvd;    /* the peer's close frame came */
+    int lost;          /* the transport broke (EOF without close, read or write error) */
+    int rd_done;       /* the reader has ended */
+    int wr_err;        /* what the stream write gave wslay's callback */
+    int peer_code;     /* 1006 until a close frame comes */
+    char peer_reason[124];
+    cio_event closed_ev; /* close frame received, or the connection failed */
+    cio_event eof_ev;    /* the reader has ended */
+    cio_event written_ev;
+
+    /* receiving: the reader task fills rxq with ws_part pointers */
+    cio_task *reader;
+    cio_queue rxq;
+    int rxq_ready;
+    int receiving;    /* a task is in cio_ws_recv */
+    ws_part *rx_asm;  /* cio_ws_recv's message being joined (survives cancellation) */
+    int rx_streaming; /* cio_ws_recv_part inside a message */
+    int rd_err;       /* what the stream read gave wslay's callback */
+    /* the reader's frame and message state */
+    int in_frame;
+    uint8_t f_op, f_fin, f_rsv;
+    uint64_t f_len, f_got;
+    uint8_t ctl[125];
+    int in_msg;
+    uint8_t m_type;
+    int m_compressed;
+    uint64_t m_wire; /* bytes on the wire so far */
+    uint64_t m_len;  /* bytes delivered (inflated) so far */
+    ws_utf8 m_utf8;
+    ws_part *cur;
+
+    /* sending */
+    ws_frame *q_head, *q_tail;
+    size_t queued;      /* bytes in the queue */
+    int above_high;     /* set past write_high, cleared at write_low */
+    int writing;        /* the writer holds wslay's output state */
+    cio_task *writer;   /* runs while the queue holds frames */
+    int writer_exited;  /* ... and has ended (its handle not yet released) */
+    cio_event room_ev;  /* senders may try again */
+    cio_task *streamer; /* the task streaming a fragmented message */
+    size_t direct_max;  /* a frame this size goes straight to the stream */
+    uint8_t s_type;
+    ws_utf8 s_utf8;
+
+    /* pings */
+    ws_ping *pings;
+    ws_ping keepalive;
+    int keepalive_out;
+    uint32_t ping_seq;
+    cio_handle *ka_timer;
+    double rtt;
+
+    ws_deflate *dfl;
+};
+
+/* conn.c */
+int cio__ws_wait(cio_event *e);
+int cio__ws_enter(cio_ws *ws);
+int cio__ws_leave(cio_ws *ws, int err);
+int cio__ws_closed_error(cio_ws *ws);
+int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts, const void *early,
+                size_t nearly);
+void cio__ws_fail(cio_ws *ws, int code, int err, const char *fmt, ...) CIO_PRINTF(4, 5);
+int cio__ws_start(cio_ws *ws);
+void cio__ws_free(cio_ws *ws);
+
+/* send.c */
+int cio__ws_queue_control(cio_ws *ws, uint8_t opcode, const void *data, size_t len, int front);
+int cio__ws_writer_main(void *arg);
+void cio__ws_drop_data(cio_ws *ws);
+void cio__ws_free_queue(cio_ws *ws);
+void cio__ws_frame_free(ws_frame *f);
+
+/* handshake.c */
+int cio__ws_accept_key(const char *key, char out[29]);
+int cio__ws_has_token(const char *list, const char *token);
+
+/* deflate.c */
+int cio__ws_deflate_server(const char *offers, const cio_ws_opts *o, ws_deflate_params *p,
+                           char *answer, size_t cap);
+int cio__ws_deflate_offer(const cio_ws_opts *o, char *out, size_t cap);
+int cio__ws_deflate_client(const char *answer, const cio_ws_opts *o, ws_deflate_params *p);
+int cio__ws_deflate_new(ws_deflate **out, const ws_deflate_params *p);
+void cio__ws_deflate_free(ws_deflate *d);
+/* Compresses a whole message into *out (malloc'd); returns 0, 1 when it is
+ * better sent as it is, or -ENOMEM. */
+int cio__ws_deflate_message(ws_deflate *d, const void *in, size_t n, uint8_t **out, size_t *outlen);
+/* Inflates a piece of a message, handing the output to sink (which may
+ * refuse with a negative error, returned). last: the message ends here. */
+typedef int (*ws_sink_fn)(cio_ws *ws, const uint8_t *p, size_t n);
+int cio__ws_inflate(cio_ws *ws, const uint8_t *in, size_t n, int last, ws_sink_fn sink);
+
+#endif
