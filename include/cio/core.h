@@ -123,7 +123,9 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
 /* Waits for t to finish and releases the handle (`await task`). Returns t's
  * status. Suspends: yes, unless t has finished.
  * Cancellation: cancels t too and still waits for it to finish (asyncio's
- * propagation), then returns the caller's cancel reason.
+ * propagation), then returns the caller's cancel reason, unless t ended with
+ * a failure of its own (a negative status other than -ECANCELED): that
+ * failure is returned, and the caller's next suspending call sees the reason.
  * Errors (the handle is not released then): -EINVAL for NULL, a handle already
  * released, or a group's child; -EBUSY if t is already being waited on; -EPERM
  * outside a task; -EDEADLK for a task joining itself. */
@@ -149,7 +151,13 @@ CIO_API int cio_task_done(const cio_task *t);
 CIO_API int cio_task_status(const cio_task *t);
 
 /* The failure message t set with cio_fail, or NULL. Valid until the handle is
- * released. */
+ * released. NULL t means the running task, or outside any task the thread's
+ * own message (a suspending call made outside a task sets "NAME: not inside a
+ * task"); that one is valid until the next cio_fail outside a task.
+ * A message is the latest cio_fail's: read it right after the call that
+ * failed. cio's calls that fail with something to say (a path, a host, a
+ * limit) set one; a failure that needs no explanation (-EINVAL for a NULL
+ * argument, the cancel reason) leaves the previous message in place. */
 CIO_API const char *cio_task_message(const cio_task *t);
 
 /* t's name ("Task-N" unless set). Valid until the handle is released. */
@@ -160,8 +168,8 @@ CIO_API void cio_task_set_name(cio_task *t, const char *name);
 
 /* Attaches a message to the current task's failure, as a Python exception
  * carries text, and returns err so that `return cio_fail(-EIO, "...")` reads
- * naturally. A later call replaces the message. Outside a task it only returns
- * err. */
+ * naturally. A later call replaces the message. Outside a task the message
+ * goes to the thread (see cio_task_message(NULL)). */
 CIO_API int cio_fail(int err, const char *fmt, ...) CIO_PRINTF(2, 3);
 
 /* Suspends the current task for `seconds` (asyncio.sleep). 0 yields once.

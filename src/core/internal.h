@@ -102,6 +102,7 @@ struct cio_task {
     uint8_t guarded; /* stack has a guard page */
     uint8_t pooled;  /* stack belongs to the pool */
     uint8_t scope_leak_reported;
+    uint8_t listed; /* wait.c: seen once in the handle array being checked */
     int status;
     int wake_result; /* what cio__park returns */
     int saved_errno;
@@ -316,16 +317,22 @@ static inline void cio__scope_set_reason(cio_scope *s, int reason)
     }
 }
 
+/* Outside a task: sets the thread's message "FUNC: not inside a task" (read
+ * with cio_task_message(NULL)) and returns -EPERM. */
+int cio__not_in_task(const char *func);
+
 /* The first step of every suspending call: stores the running task in *self
- * and returns 0, or returns -EPERM outside a task or the cancel reason. */
-static inline int cio__checkpoint(cio_task **self)
+ * and returns 0, or returns -EPERM outside a task (with a message naming the
+ * call) or the cancel reason. */
+static inline int cio__checkpoint_in(cio_task **self, const char *func)
 {
     cio_task *t = cio__self();
     *self = t;
     if (CIO__UNLIKELY(!t))
-        return -EPERM;
+        return cio__not_in_task(func);
     return cio__cancel_reason(t);
 }
+#define cio__checkpoint(self) cio__checkpoint_in((self), __func__)
 
 /* Suspends the running task t until cio__wake. Call cio__checkpoint first and
  * register t with the thing it waits on. `unpark` detaches t from that thing

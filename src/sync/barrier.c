@@ -24,6 +24,8 @@ int cio_barrier_init(cio_barrier *b, size_t parties)
 {
     if (!b || parties < 1)
         return -EINVAL;
+    if (parties > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
+        return cio_fail(-EINVAL, "barrier of %zu parties (a negative number?)", parties);
     b->priv_fill.priv_head = b->priv_fill.priv_tail = NULL;
     b->priv_block.priv_head = b->priv_block.priv_tail = NULL;
     b->priv_parties = parties;

@@ -9,6 +9,8 @@ static int init(cio_sem *s, size_t value, size_t bound)
 {
     if (!s)
         return -EINVAL;
+    if (value > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
+        return cio_fail(-EINVAL, "semaphore of %zu permits (a negative number?)", value);
     s->priv_waiters.priv_head = s->priv_waiters.priv_tail = NULL;
     s->priv_value = value;
     s->priv_bound = bound;
@@ -17,7 +19,7 @@ static int init(cio_sem *s, size_t value, size_t bound)
 
 int cio_sem_init(cio_sem *s, size_t value)
 {
-    return init(s, value, SIZE_MAX);
+    return init(s, value, CIO__SYNC_COUNT_MAX);
 }
 
 int cio_sem_init_bounded(cio_sem *s, size_t value)

@@ -517,7 +517,44 @@ static void test_backend_in_use(void)
         CIO_ASSERT_STR_EQ(name, want);
 }
 
+/* Issue 14: cio_open, cio_read_file and cio_stat failed with no message, and
+ * a suspending call outside a task gave a bare -EPERM. */
+static int main_path_messages(void *arg)
+{
+    (void)arg;
+    const char *path = "/nonexistent-cio-dir/file.txt";
+    struct stat st;
+    char *data;
+    size_t len;
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_open(path, O_RDONLY, 0), -ENOENT);
+    CIO_ASSERT_STR_EQ(cio_task_message(NULL), "open /nonexistent-cio-dir/file.txt: No such file "
+                                              "or directory");
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_stat(path, &st), -ENOENT);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "stat /nonexistent-cio-dir/file.txt") != NULL);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_read_file(path, &data, &len, 0), -ENOENT);
+    CIO_ASSERT(strstr(cio_task_message(NULL), path) != NULL);
+    CIO_ASSERT_ERR(cio_read_file("/proc/self/status", &data, &len, 4), -EFBIG);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "larger than the limit of 4 bytes") != NULL);
+    return 0;
+}
+
+static void test_path_messages(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_path_messages, NULL));
+    /* Outside a task: the thread's message names the call. */
+    CIO_ASSERT_ERR(cio_sleep(1), -EPERM);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "cio_sleep: not inside a task") != NULL);
+    char buf[4];
+    CIO_ASSERT_ERR(cio_read(0, buf, sizeof(buf)), -EPERM);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "not inside a task") != NULL);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_path_messages,
+             "failing file calls name the path; outside a task: \"not inside a task\""),
     CIO_TEST(test_backend_in_use, "the loop runs on the backend CIO_BACKEND names"),
     CIO_TEST(test_read_waits_for_data, "a read suspends until data arrives; EOF reads 0"),
     CIO_TEST(test_cancel_in_flight_read,

@@ -1258,7 +1258,145 @@ static void test_ten_thousand_connections(void)
     CIO_ASSERT_OK(net_run(many_server_main, NULL));
 }
 
+/* ---- issue 14: at_eof, several separators, file streams ---- */
+
+/* at_eof stayed 0 after the peer's FIN had arrived and the buffer drained,
+ * until a read returned 0; asyncio knows as soon as the FIN arrives. */
+static int main_at_eof_known(void *arg)
+{
+    (void)arg;
+    pair p = make_pair(NULL);
+    raw(p.peer, "abc");
+    shutdown(p.peer, SHUT_WR);
+    char buf[8];
+    CIO_ASSERT_EQ(cio_stream_read_exactly(p.s, buf, 2, NULL), 2);
+    CIO_ASSERT_EQ(cio_stream_at_eof(p.s), 0); /* a byte is still buffered */
+    CIO_ASSERT_EQ(cio_stream_read_exactly(p.s, buf, 1, NULL), 1);
+    CIO_ASSERT_EQ(cio_stream_at_eof(p.s), 1); /* no read returned 0 yet */
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 0);
+    close(p.peer);
+    cio_stream_close(p.s);
+    /* Not at EOF while the peer is there, data or not. */
+    p = make_pair(NULL);
+    CIO_ASSERT_EQ(cio_stream_at_eof(p.s), 0);
+    /* A pipe whose writer is gone. */
+    int fds[2];
+    CIO_ASSERT_EQ(pipe(fds), 0);
+    cio_stream *r;
+    CIO_ASSERT_OK(cio_stream_from_fd(&r, fds[0], NULL));
+    raw(fds[1], "x\n");
+    close(fds[1]);
+    CIO_ASSERT_EQ(cio_stream_read_line(r, buf, sizeof(buf)), 2);
+    CIO_ASSERT_EQ(cio_stream_at_eof(r), 1);
+    cio_stream_close(r);
+    close(p.peer);
+    cio_stream_close(p.s);
+    return 0;
+}
+
+static void test_at_eof_as_soon_as_known(void)
+{
+    CIO_ASSERT_OK(net_run(main_at_eof_known, NULL));
+}
+
+static int main_read_until_any(void *arg)
+{
+    (void)arg;
+    pair p = make_pair(NULL);
+    static const char *const seps[] = {"\n", "\r\n", ";"};
+    char buf[64];
+    size_t which = 99;
+    raw(p.peer, "a=1;b=2\r");
+    raw(p.peer, "\nc=3\nd");
+    CIO_ASSERT_EQ(cio_stream_read_until_any(p.s, seps, 3, buf, sizeof(buf), &which), 4);
+    CIO_ASSERT(memcmp(buf, "a=1;", 4) == 0);
+    CIO_ASSERT_EQ(which, 2);
+    CIO_ASSERT_EQ(cio_stream_read_until_any(p.s, seps, 3, buf, sizeof(buf), &which), 5);
+    CIO_ASSERT(memcmp(buf, "b=2\r\n", 5) == 0);
+    CIO_ASSERT_EQ(which, 1);
+    CIO_ASSERT_EQ(cio_stream_read_until_any(p.s, seps, 3, buf, sizeof(buf), NULL), 4);
+    CIO_ASSERT(memcmp(buf, "c=3\n", 4) == 0);
+    shutdown(p.peer, SHUT_WR);
+    CIO_ASSERT_ERR(cio_stream_read_until_any(p.s, seps, 3, buf, sizeof(buf), &which), -EPIPE);
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 1); /* "d" stayed */
+    static const char *const empty[] = {""};
+    CIO_ASSERT_ERR(cio_stream_read_until_any(p.s, empty, 1, buf, sizeof(buf), NULL), -EINVAL);
+    CIO_ASSERT_ERR(cio_stream_read_until_any(p.s, seps, 0, buf, sizeof(buf), NULL), -EINVAL);
+    close(p.peer);
+    cio_stream_close(p.s);
+    return 0;
+}
+
+static void test_read_until_any(void)
+{
+    CIO_ASSERT_OK(net_run(main_read_until_any, NULL));
+}
+
+/* cio_stream_from_fd on a regular file failed with -EPERM on epoll (it worked
+ * on io_uring): a file stream reads lines the same way on both. */
+static int main_file_stream(void *arg)
+{
+    (void)arg;
+    char path[] = "/tmp/cio-file-stream-XXXXXX";
+    int fd = mkstemp(path);
+    CIO_ASSERT(fd >= 0);
+    static char big[100000];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\n';
+    CIO_ASSERT_EQ(write(fd, "first\nsecond;", 13), 13);
+    CIO_ASSERT_EQ(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+    CIO_ASSERT_EQ(write(fd, "last", 4), 4);
+    CIO_ASSERT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    cio_stream *s;
+    CIO_ASSERT_OK(cio_stream_from_fd(&s, fd, NULL));
+    char line[64];
+    CIO_ASSERT_EQ(cio_stream_read_line(s, line, sizeof(line)), 6);
+    CIO_ASSERT_STR_EQ(line, "first\n");
+    CIO_ASSERT_EQ(cio_stream_read_until(s, ";", 1, line, sizeof(line)), 7);
+    static char back[sizeof(big)];
+    CIO_ASSERT_EQ(cio_stream_read_exactly(s, back, sizeof(back), NULL), (ssize_t)sizeof(back));
+    CIO_ASSERT(memcmp(back, big, sizeof(big)) == 0);
+    CIO_ASSERT_EQ(cio_stream_at_eof(s), 0);
+    CIO_ASSERT_EQ(cio_stream_read_line(s, line, sizeof(line)), 4); /* the partial last line */
+    CIO_ASSERT_STR_EQ(line, "last");
+    CIO_ASSERT_EQ(cio_stream_at_eof(s), 1);
+    CIO_ASSERT_EQ(cio_stream_read_line(s, line, sizeof(line)), 0);
+    CIO_ASSERT_OK(cio_stream_close(s));
+    /* Writing through a file stream, then reading it back line by line. */
+    CIO_ASSERT_OK(cio_stream_open_file(&s, path, O_WRONLY | O_TRUNC, 0, NULL));
+    for (int i = 0; i < 3; i++) {
+        char l[16];
+        int n = snprintf(l, sizeof(l), "line %d\n", i);
+        CIO_ASSERT_OK(cio_stream_write(s, l, (size_t)n));
+    }
+    CIO_ASSERT_OK(cio_stream_drain(s));
+    CIO_ASSERT_OK(cio_stream_close(s));
+    CIO_ASSERT_OK(cio_stream_open_file(&s, path, O_RDONLY, 0, NULL));
+    int n = 0;
+    ssize_t r;
+    while ((r = cio_stream_read_line(s, line, sizeof(line))) > 0)
+        CIO_ASSERT_EQ(line[5] - '0', n++);
+    CIO_ASSERT_EQ(r, 0);
+    CIO_ASSERT_EQ(n, 3);
+    CIO_ASSERT_OK(cio_stream_close(s));
+    unlink(path);
+    CIO_ASSERT_ERR(cio_stream_open_file(&s, path, O_RDONLY, 0, NULL), -ENOENT);
+    CIO_ASSERT(strstr(cio_task_message(NULL), path) != NULL);
+    CIO_ASSERT(s == NULL);
+    return 0;
+}
+
+static void test_file_stream(void)
+{
+    CIO_ASSERT_OK(net_run(main_file_stream, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_at_eof_as_soon_as_known,
+             "at_eof is 1 once the buffer is empty and the FIN or a pipe's hangup is there"),
+    CIO_TEST(test_read_until_any, "read_until_any: the earliest of several separators"),
+    CIO_TEST(test_file_stream,
+             "a file stream: read_line, read_until, large reads, writes, on both backends"),
     CIO_TEST(test_echo, "open_connection by address, echo lines, addresses, TCP_NODELAY on"),
     CIO_TEST(test_connect_by_name, "a server and a client by host name (resolved on the pool)"),
     CIO_TEST(test_server_any_address, "a server on every address: IPv4 and IPv6 clients"),
