@@ -53,8 +53,9 @@ typedef struct cio_task cio_task;
 typedef struct cio_loop cio_loop;
 
 /* Which I/O backend the loop uses. AUTO picks io_uring where the kernel allows
- * it and the build has it, else epoll; the CIO_BACKEND environment variable
- * ("uring" or "epoll") overrides AUTO. */
+ * it and the build has it, else epoll, and epoll under Valgrind (which cannot
+ * follow the kernel's writes into io_uring buffers); the CIO_BACKEND
+ * environment variable ("uring" or "epoll") overrides AUTO. */
 typedef enum cio_backend_kind {
     CIO_BACKEND_AUTO = 0,
     CIO_BACKEND_EPOLL = 1,
@@ -81,7 +82,16 @@ typedef struct cio_opts {
 } cio_opts;
 
 /* 64 KiB: the default virtual size of a task's stack. Only touched pages cost
- * memory; an idle task costs one page. */
+ * memory; an idle task costs one page. Size it for the deepest call chain
+ * plus its largest local arrays (a 64 KiB buffer on the stack does not fit:
+ * use the heap, or give the task more with cio_task_opts.stack_size, or every
+ * task with cio_opts.stack_size). Protection: in release mode the first 4096
+ * pool stacks (and every task with its own stack_size) have a one-page guard,
+ * so a deep recursion faults (a plain SIGSEGV); the rest have a red zone
+ * checked when the task ends. Debug mode guards every stack with
+ * 1 MiB of address space and prints "stack overflow in task NAME" for a
+ * fault in it, or with the task's stack pointer below its stack (a frame
+ * larger than the guard), before the process dies. */
 #define CIO_DEFAULT_STACK_SIZE ((size_t)64 * 1024)
 
 /* Runs `main(arg)` as the first task of a new loop on this thread, like
@@ -127,7 +137,9 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
  * a failure of its own (a negative status other than -ECANCELED): that
  * failure is returned, and the caller's next suspending call sees the reason.
  * Errors (the handle is not released then): -EINVAL for NULL, a handle already
- * released, or a group's child; -EBUSY if t is already being waited on; -EPERM
+ * released (the natural port of `await asyncio.wait_for(asyncio.shield(t))`
+ * then `await t`: cio_shield released t when it was cancelled; debug mode
+ * reports it on stderr, and the task's message says so), or a group's child; -EBUSY if t is already being waited on; -EPERM
  * outside a task; -EDEADLK for a task joining itself. */
 CIO_API int cio_join(cio_task *t);
 

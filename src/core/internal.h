@@ -181,8 +181,12 @@ typedef struct cio__stack_pool {
     size_t nguarded;
     size_t stack_size;
     size_t page;
+    size_t guard;  /* bytes of PROT_NONE under a guarded stack */
     int guard_all; /* debug: every stack gets a guard page */
 } cio__stack_pool;
+
+/* Debug mode's guard region under each stack. */
+#define CIO__DEBUG_GUARD ((size_t)1024 * 1024)
 
 int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
 /* Lends t a stack of `size` bytes (0: the pool's size): sets t->stack_lo and

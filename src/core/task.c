@@ -183,10 +183,29 @@ static int join_unpark(cio_task *self, void *target)
     return 0;
 }
 
+/* A call on a handle that was already released: its status is gone. The
+ * record is still readable (records are recycled, never unmapped, while the
+ * loop lives) unless a new task took it, which nothing can tell apart. */
+static void released_handle(const cio_task *t, const char *call)
+{
+    cio_loop *l = cio__loop;
+    int dead = t && (t->magic == CIO__TASK_DEAD || (t->magic == CIO__TASK_LIVE && t->released));
+    if (!dead || t->group)
+        return;
+    if (l && l->debug)
+        fprintf(stderr,
+                "cio: %s on a task handle already released (by cio_join, cio_shield or "
+                "cio_detach): its status is lost\n",
+                call);
+    cio_fail(-EINVAL, "%s on a task handle already released", call);
+}
+
 int cio__join_begin(cio_task *t, cio_task **self, int *reason, int *status)
 {
-    if (!cio__task_valid(t) || t->released || t->group)
+    if (!cio__task_valid(t) || t->released || t->group) {
+        released_handle(t, "cio_join");
         return -EINVAL;
+    }
     *reason = cio__checkpoint(self);
     if (!*self)
         return -EPERM;
@@ -225,8 +244,10 @@ int cio_join(cio_task *t)
 
 void cio_detach(cio_task *t)
 {
-    if (!cio__task_valid(t) || t->released || t->group)
+    if (!cio__task_valid(t) || t->released || t->group) {
+        released_handle(t, "cio_detach");
         return;
+    }
     t->detached = 1;
     if (t->state == CIO__DONE && t->status < 0 && t->status != -ECANCELED)
         cio__report_unjoined(t->loop, t);
