@@ -18,9 +18,10 @@
 #ifndef CIO_CORE_H
 #define CIO_CORE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <errno.h>
+#include <sys/types.h> /* ssize_t, off_t, mode_t: every cio header may use them */
 
 #ifdef __cplusplus
 extern "C" {

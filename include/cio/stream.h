@@ -37,6 +37,10 @@
 extern "C" {
 #endif
 
+/* <netdb.h> defines struct addrinfo only with POSIX enabled (not under strict
+ * -std=c11): declared here so that the prototypes below mean the same struct. */
+struct addrinfo;
+
 typedef struct cio_stream cio_stream;
 typedef struct cio_server cio_server;
 typedef struct cio_tls_config cio_tls_config; /* see cio/tls.h */

@@ -51,7 +51,6 @@ typedef struct cio_lock {
     cio__waitq priv_waiters;
 } cio_lock;
 
-_Static_assert(sizeof(cio_lock) <= 3 * sizeof(void *), "cio_lock stays three words");
 
 /* Makes an unlocked lock. Returns 0 or -EINVAL (NULL). Suspends: no. */
 CIO_API int cio_lock_init(cio_lock *l);
@@ -92,7 +91,6 @@ typedef struct cio_event {
     int priv_set;
 } cio_event;
 
-_Static_assert(sizeof(cio_event) <= 3 * sizeof(void *), "cio_event stays three words");
 
 /* Makes a clear event. Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_event_init(cio_event *e);
@@ -128,7 +126,6 @@ typedef struct cio_cond {
     cio_lock priv_own; /* used when init is given no lock */
 } cio_cond;
 
-_Static_assert(sizeof(cio_cond) <= 6 * sizeof(void *), "cio_cond stays six words");
 
 /* Makes a condition over `lock`, or over a lock of its own when lock is NULL
  * (asyncio.Condition(lock=None)); cio_cond_lock returns it. Returns 0 or
@@ -187,7 +184,6 @@ typedef struct cio_sem {
     size_t priv_bound; /* bounded: the initial value; PTRDIFF_MAX otherwise */
 } cio_sem;
 
-_Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words");
 
 /* Makes a semaphore holding `value` permits. Returns 0 or -EINVAL (NULL, or a
  * value above PTRDIFF_MAX: a negative number converted to size_t, such as -1,
@@ -240,7 +236,6 @@ typedef struct cio_barrier {
     int priv_state;
 } cio_barrier;
 
-_Static_assert(sizeof(cio_barrier) <= 7 * sizeof(void *), "cio_barrier stays seven words");
 
 /* Makes a barrier for `parties` (>= 1, <= PTRDIFF_MAX: a negative number
  * converted to size_t is refused) tasks. Returns 0 or -EINVAL.
@@ -306,7 +301,6 @@ typedef struct cio_queue {
     int priv_shutdown;
 } cio_queue;
 
-_Static_assert(sizeof(cio_queue) <= 20 * sizeof(void *), "cio_queue stays small");
 
 /* Makes a FIFO queue holding at most `maxsize` items (0: unbounded). A bounded
  * queue allocates its storage here, once; an unbounded one grows as needed.
@@ -438,7 +432,6 @@ struct cio_gen {
     uint8_t priv_ignored;    /* the body yielded again after that */
 };
 
-_Static_assert(sizeof(struct cio_gen) <= 8 * sizeof(void *), "cio_gen stays eight words");
 
 /* Prepares a generator running fn(g, arg); nothing starts yet. Returns 0 or
  * -EINVAL. Suspends: no. */

@@ -9,6 +9,10 @@
 
 #include "internal.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_scope) <= 96, "cio_scope stays small: it lives on task stacks");
+
 static void set_innermost(cio_task *t, cio_scope *s)
 {
     t->scope = s;

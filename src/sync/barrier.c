@@ -11,6 +11,10 @@
  * 0 .. parties-1 with no gap or duplicate: as if it had never arrived. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_barrier) <= 7 * sizeof(void *), "cio_barrier stays seven words");
+
 enum { FILLING = 0, DRAINING, RESETTING, BROKEN };
 
 typedef struct barrier_waiter {

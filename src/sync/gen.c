@@ -11,6 +11,10 @@
  * run), DONE (the body returned, or the generator was closed). */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(struct cio_gen) <= 8 * sizeof(void *), "cio_gen stays eight words");
+
 enum { NEW = 0, RUNNING, SUSPENDED, READY, DONE };
 
 int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg)

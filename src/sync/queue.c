@@ -23,6 +23,10 @@
 
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_queue) <= 20 * sizeof(void *), "cio_queue stays small");
+
 enum { FIFO = 0, LIFO, PRIORITY };
 enum { OPEN = 0, SHUTDOWN, SHUTDOWN_IMMEDIATE };
 

@@ -5,6 +5,10 @@
  * never take a permit ahead of them. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words");
+
 static int init(cio_sem *s, size_t value, size_t bound)
 {
     if (!s)
