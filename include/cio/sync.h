@@ -366,9 +366,21 @@ CIO_API int cio_queue_join(cio_queue *q);
  * -ESHUTDOWN from now on, waiting putters wake with -ESHUTDOWN; gets go on
  * until the queue is empty, then fail with -ESHUTDOWN, and so do getters
  * waiting on an empty queue. With `immediate`, the items still queued are
- * dropped (each counts as done for join) and every getter fails at once.
- * Idempotent. Returns 0 or -EINVAL. Suspends: no. */
+ * dropped (each counts as done for join) and every getter fails at once:
+ * the queue only stores pointers, so what they point to is lost unless the
+ * caller can reach it otherwise; cio_queue_shutdown_drop hands each dropped
+ * item to a callback instead. Idempotent. Returns 0 or -EINVAL.
+ * Suspends: no. */
 CIO_API int cio_queue_shutdown(cio_queue *q, int immediate);
+
+/* Frees or otherwise disposes of an item an immediate shutdown drops. */
+typedef void (*cio_queue_drop_fn)(void *item, void *arg);
+
+/* cio_queue_shutdown(q, 1), calling drop(item, arg) for each queued item in
+ * the order gets would have taken them (free, say), before any waiter wakes.
+ * drop must not call functions on q. Returns 0 or -EINVAL (NULL q or drop).
+ * Suspends: no. */
+CIO_API int cio_queue_shutdown_drop(cio_queue *q, cio_queue_drop_fn drop, void *arg);
 
 /* Items ready to be taken (those promised to a woken getter are not counted).
  * 0 for NULL. Suspends: no. */

@@ -102,7 +102,8 @@ struct cio_task {
     uint8_t guarded; /* stack has a guard page */
     uint8_t pooled;  /* stack belongs to the pool */
     uint8_t scope_leak_reported;
-    uint8_t listed; /* wait.c: seen once in the handle array being checked */
+    uint8_t listed;       /* wait.c: seen once in the handle array being checked */
+    uint8_t gen_producer; /* runs an async generator's body (src/sync/gen.c) */
     int status;
     int wake_result; /* what cio__park returns */
     int saved_errno;
@@ -410,6 +411,10 @@ const char *cio__task_name(cio_task *t);
 void cio__deadlock_report(cio_loop *l);
 const char *cio__state_name(int state);
 int cio__debug_env(void);
+
+/* The shared executors (src/io/executor.c) live while some loop is open. */
+void cio__executors_loop_opened(void);
+void cio__executors_loop_closed(void);
 
 /* Callbacks (callback.c). */
 void cio__run_callback(cio_loop *l, struct cio_handle *h);

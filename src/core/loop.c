@@ -470,6 +470,7 @@ static int loop_open(cio_loop *l, const cio_opts *o)
     l->now = l->virtual_clock ? 0 : cio__clock_ns();
     if (l->debug)
         cio__stack_guard_handler_install();
+    cio__executors_loop_opened();
     return 0;
 }
 
@@ -481,7 +482,16 @@ static void loop_close(cio_loop *l)
     /* Handles of finished tasks that nobody joined or detached. */
     while (l->all) {
         cio_task *t = l->all;
-        if (t->state == CIO__DONE) {
+        int failed = t->state == CIO__DONE && t->status < 0 && t->status != -ECANCELED;
+        if (t->gen_producer && !t->released) {
+            /* Its owner never closed it: say so, not "a task needing join". */
+            if (l->debug || failed)
+                fprintf(stderr,
+                        "cio: an async generator (producer task %s) was never closed: call "
+                        "cio_gen_close or cio_gen_destroy when done with it%s%s\n",
+                        cio__task_name(t), t->message ? "; its failure: " : "",
+                        t->message ? t->message : "");
+        } else if (t->state == CIO__DONE) {
             if (t->status < 0 && t->status != -ECANCELED)
                 cio__report_unjoined(l, t);
             else if (l->debug)
@@ -505,6 +515,7 @@ static void loop_close(cio_loop *l)
     cio__ctx_free(&l->sched_ctx);
     pthread_mutex_destroy(&l->ts_lock);
     free(l->ts_calls);
+    cio__executors_loop_closed(); /* the last loop takes the worker threads with it */
 }
 
 int cio_run(cio_fn main, void *arg)

@@ -91,6 +91,7 @@ static int resume_producer(cio_gen *g, cio_task *self, int inject)
         int err = cio__spawn(self->loop, &g->priv_producer, producer_main, g, &o);
         if (err)
             return err;
+        g->priv_producer->gen_producer = 1; /* reports speak of a generator */
     } else if (g->priv_parked) {
         g->priv_parked = 0;
         cio__wake(g->priv_producer, inject);

@@ -1,6 +1,7 @@
 /* Tests of fd-level I/O on the backend CTest picks (CIO_BACKEND): sockets,
  * cancellation of in-flight operations, errors, files and executors. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -552,7 +553,60 @@ static void test_path_messages(void)
     CIO_ASSERT(strstr(cio_task_message(NULL), "not inside a task") != NULL);
 }
 
+static int noop_job(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int main_use_pools(void *arg)
+{
+    (void)arg;
+    CIO_ASSERT_OK(cio_to_thread(noop_job, NULL));
+    struct stat st;
+    CIO_ASSERT_OK(cio_stat("/", &st)); /* the file pool on epoll */
+    return 0;
+}
+
+static int count_threads(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    CIO_ASSERT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        /* io_uring's kernel workers (iou-wrk-N) are listed too, and leave
+         * on their own after the ring closes: not ours to count. */
+        char path[300], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (!fgets(comm, sizeof(comm), f))
+                comm[0] = 0;
+            fclose(f);
+        }
+        n += strncmp(comm, "iou-", 4) != 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Issue 14: the to_thread pool outlived cio_run until exit, where
+ * LeakSanitizer saw its threads' state. It now goes with the last loop. */
+static void test_pools_end_with_last_loop(void)
+{
+    CIO_ASSERT_EQ(count_threads(), 1);
+    CIO_ASSERT_OK(cio_test_run(main_use_pools, NULL));
+    CIO_ASSERT_EQ(count_threads(), 1);
+    CIO_ASSERT_OK(cio_test_run(main_use_pools, NULL)); /* and come back for the next one */
+    CIO_ASSERT_EQ(count_threads(), 1);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_pools_end_with_last_loop,
+             "to_thread's and the file pool's threads are joined when the last loop closes"),
     CIO_TEST(test_path_messages,
              "failing file calls name the path; outside a task: \"not inside a task\""),
     CIO_TEST(test_backend_in_use, "the loop runs on the backend CIO_BACKEND names"),

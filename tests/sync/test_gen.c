@@ -395,7 +395,33 @@ static void test_throw(void)
     CIO_ASSERT_OK(run_virtual(main_throw, NULL));
 }
 
+static int main_unclosed(void *arg)
+{
+    (void)arg;
+    static count_args a = {.n = 5};
+    CIO_ASSERT_OK(cio_gen_init(&gen, count, &a));
+    void *v;
+    CIO_ASSERT_OK(cio_gen_next(&gen, &v));
+    return 0; /* never closed */
+}
+
+/* Issue 14: debug mode called an unclosed generator "a task ... never
+ * released (cio_join or cio_detach)". */
+static void test_unclosed_generator_wording(void)
+{
+    cio_opts o = {.debug = 1, .no_sigint = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(main_unclosed, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "async generator (producer task gen) was never closed") != NULL);
+    CIO_ASSERT(strstr(out, "cio_join or cio_detach") == NULL);
+    free(out);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_unclosed_generator_wording,
+             "debug mode reports an unclosed generator as one, not as a task to join"),
     CIO_TEST(test_ignored_close,
              "a body that yields after close: close returns -EPROTO at once, no spin"),
     CIO_TEST(test_throw, "cio_gen_throw (athrow) raises at the yield; handled or propagated"),
