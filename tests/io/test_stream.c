@@ -1399,7 +1399,56 @@ static void test_file_stream(void)
     CIO_ASSERT_OK(net_run(main_file_stream, NULL));
 }
 
+/* Kept difference from asyncio (docs/guide.md, "No silent traps"): bytes that
+ * arrived before a reset are read first, the error comes where they end. */
+typedef struct reset_order {
+    cio_event go, done;
+} reset_order;
+
+static int write_then_reset(cio_stream *s, void *arg)
+{
+    reset_order *o = arg;
+    int err = cio_stream_write(s, "helloworld", 10);
+    if (!err)
+        err = cio_stream_drain(s);
+    cio_event_wait(&o->go);
+    struct linger lg = {1, 0}; /* close sends RST */
+    setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    cio_stream_close(s);
+    cio_event_set(&o->done);
+    return err;
+}
+
+static int main_reset_after_data(void *arg)
+{
+    (void)arg;
+    reset_order o;
+    cio_event_init(&o.go);
+    cio_event_init(&o.done);
+    cio_server *srv = net_server(write_then_reset, &o, NULL);
+    cio_stream *s;
+    CIO_ASSERT_OK(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL));
+    char buf[16];
+    CIO_ASSERT_EQ(cio_stream_read_exactly(s, buf, 5, NULL), 5);
+    NET_WAIT_UNTIL(cio_stream_read_buffered(s) == 5, 30); /* "world" is in our buffer */
+    cio_event_set(&o.go);
+    CIO_ASSERT_OK(cio_event_wait(&o.done)); /* the reset has been sent */
+    CIO_ASSERT_EQ(cio_stream_read(s, buf, sizeof(buf)), 5);
+    CIO_ASSERT(memcmp(buf, "world", 5) == 0);
+    CIO_ASSERT_ERR(cio_stream_read(s, buf, sizeof(buf)), -ECONNRESET);
+    cio_stream_close(s);
+    CIO_ASSERT_OK(cio_server_close(srv, 1.0));
+    return 0;
+}
+
+static void test_reset_after_buffered_data(void)
+{
+    CIO_ASSERT_OK(net_run(main_reset_after_data, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_reset_after_buffered_data,
+             "bytes buffered before a reset are read first; the reset comes after them"),
     CIO_TEST(test_at_eof_as_soon_as_known,
              "at_eof is 1 once the buffer is empty and the FIN or a pipe's hangup is there"),
     CIO_TEST(test_read_until_any, "read_until_any: the earliest of several separators"),
