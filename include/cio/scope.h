@@ -69,7 +69,9 @@ CIO_API int cio__timeout_at_enter(cio_scope *s, double when, const char *file, i
 CIO_API int cio__shield_enter(cio_scope *s, const char *file, int line);
 
 /* Leaves scope s (any kind). Returns -ETIMEDOUT if s is a timeout scope whose
- * deadline fired, -ECANCELED if s itself was cancelled with cio_scope_cancel,
+ * deadline fired (and, if the task has no failure message yet, sets "timed
+ * out: the timeout entered at FILE:LINE expired"; cio_wait_for sets "cio_wait_for
+ * timed out after N s"), -ECANCELED if s itself was cancelled with cio_scope_cancel,
  * 0 otherwise; CIO_ESCOPE (after a report naming where both scopes were
  * entered) if s is not the innermost open scope: the scopes inside s are
  * closed too. -EINVAL for NULL or a scope that is not open.

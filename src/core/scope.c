@@ -184,6 +184,10 @@ int cio_scope_exit(cio_scope *s)
         ret = CIO_ESCOPE;
     }
     pop(t);
+    if (!ret && s->priv_reason == -ETIMEDOUT && s->priv_kind == CIO__SCOPE_TIMEOUT && !t->message)
+        /* Whatever the code inside returned, the task says why it stopped. */
+        cio_fail(-ETIMEDOUT, "timed out: the timeout entered at %s:%d expired", s->priv_file,
+                 s->priv_line);
     return ret ? ret : s->priv_reason;
 }
 
@@ -277,7 +281,7 @@ int cio_wait_for(cio_fn fn, void *arg, double timeout)
      * into the timeout. A real error, or a result fn finished with (a join of
      * a task already done, say), is what fn returned and comes back. */
     if (err == -ETIMEDOUT && (status == -ETIMEDOUT || status == -ECANCELED))
-        return -ETIMEDOUT;
+        return cio_fail(-ETIMEDOUT, "cio_wait_for timed out after %g s", timeout);
     return status;
 }
 

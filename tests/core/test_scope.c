@@ -467,7 +467,41 @@ static void test_reschedule_past(void)
     CIO_ASSERT_OK(cio_test_run_virtual(main_reschedule_past, NULL));
 }
 
+static int sleep_5(void *arg)
+{
+    (void)arg;
+    return cio_sleep(5);
+}
+
+/* Issue 14: a timeout around a call that fails without a message (an HTTP
+ * request, say) left the task with none. */
+static int main_timeout_message(void *arg)
+{
+    (void)arg;
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "timed out: the timeout entered at") != NULL);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "test_scope.c") != NULL);
+    CIO_ASSERT_ERR(cio_wait_for(sleep_5, NULL, 0.5), -ETIMEDOUT);
+    CIO_ASSERT_STR_EQ(cio_task_message(NULL), "cio_wait_for timed out after 0.5 s");
+    /* A message the code inside set stays. */
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    cio_fail(-ETIMEDOUT, "GET /slow: no answer");
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT_STR_EQ(cio_task_message(NULL), "GET /slow: no answer");
+    return 0;
+}
+
+static void test_timeout_message(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout_message, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_timeout_message, "an expired timeout leaves a message saying where it was set"),
     CIO_TEST(test_reenter_open_scope,
              "entering an open scope again is -EINVAL, leaves it as it was; debug reports it"),
     CIO_TEST(test_wait_for_keeps_result,
