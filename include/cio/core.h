@@ -140,8 +140,9 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
  * Errors (the handle is not released then): -EINVAL for NULL, a handle already
  * released (the natural port of `await asyncio.wait_for(asyncio.shield(t))`
  * then `await t`: cio_shield released t when it was cancelled; debug mode
- * reports it on stderr, and the task's message says so), or a group's child; -EBUSY if t is already being waited on; -EPERM
- * outside a task; -EDEADLK for a task joining itself. */
+ * reports it on stderr, and the task's message says so), or a group's
+ * child; -EBUSY if t is already being waited on; -EPERM outside a task;
+ * -EDEADLK for a task joining itself. */
 CIO_API int cio_join(cio_task *t);
 
 /* Releases the handle without waiting (fire and forget). The loop still owns

@@ -40,7 +40,6 @@ typedef struct cio_scope {
     cio__timer priv_timer;
 } cio_scope;
 
-
 /* Enters a plain cancel scope (Trio's CancelScope): cancel it with
  * cio_scope_cancel, leave it with cio_scope_exit. Returns 0, or -EPERM outside
  * a task, -EINVAL for NULL. */

@@ -51,7 +51,6 @@ typedef struct cio_lock {
     cio__waitq priv_waiters;
 } cio_lock;
 
-
 /* Makes an unlocked lock. Returns 0 or -EINVAL (NULL). Suspends: no. */
 CIO_API int cio_lock_init(cio_lock *l);
 
@@ -91,7 +90,6 @@ typedef struct cio_event {
     int priv_set;
 } cio_event;
 
-
 /* Makes a clear event. Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_event_init(cio_event *e);
 
@@ -125,7 +123,6 @@ typedef struct cio_cond {
     cio__waitq priv_waiters;
     cio_lock priv_own; /* used when init is given no lock */
 } cio_cond;
-
 
 /* Makes a condition over `lock`, or over a lock of its own when lock is NULL
  * (asyncio.Condition(lock=None)); cio_cond_lock returns it. Returns 0 or
@@ -184,7 +181,6 @@ typedef struct cio_sem {
     size_t priv_bound; /* bounded: the initial value; PTRDIFF_MAX otherwise */
 } cio_sem;
 
-
 /* Makes a semaphore holding `value` permits. Returns 0 or -EINVAL (NULL, or a
  * value above PTRDIFF_MAX: a negative number converted to size_t, such as -1,
  * which asyncio rejects with ValueError). Suspends: no. */
@@ -235,7 +231,6 @@ typedef struct cio_barrier {
     size_t priv_count;
     int priv_state;
 } cio_barrier;
-
 
 /* Makes a barrier for `parties` (>= 1, <= PTRDIFF_MAX: a negative number
  * converted to size_t is refused) tasks. Returns 0 or -EINVAL.
@@ -300,7 +295,6 @@ typedef struct cio_queue {
     int priv_kind;
     int priv_shutdown;
 } cio_queue;
-
 
 /* Makes a FIFO queue holding at most `maxsize` items (0: unbounded). A bounded
  * queue allocates its storage here, once; an unbounded one grows as needed.
@@ -443,7 +437,6 @@ struct cio_gen {
     uint8_t priv_close_told; /* a yield has returned -ECANCELED for the close */
     uint8_t priv_ignored;    /* the body yielded again after that */
 };
-
 
 /* Prepares a generator running fn(g, arg); nothing starts yet. Returns 0 or
  * -EINVAL. Suspends: no. */

@@ -25,7 +25,8 @@ extern "C" {
  * returns 0; read each status with cio_task_status. Either way the handles stay
  * valid: release each one with cio_join (which returns at once) or cio_detach.
  * Returns 0, the first failure, -EINVAL (NULL array with n > 0, a NULL or
- * released handle, or one listed twice), -EBUSY (a handle already watched), -EPERM outside a task.
+ * released handle, or one listed twice), -EBUSY (a handle already watched),
+ * -EPERM outside a task.
  * Suspends: yes, unless all are done.
  * Cancellation: cancels every task, waits for all of them, returns the reason.
  * Cost: no allocation. */
