@@ -273,6 +273,7 @@ int cio_gen_close(cio_gen *g)
         /* The producer is parked for good; later nexts return -ENOENT. */
         g->priv_state = DONE;
         g->priv_reported = 1;
+        g->priv_closing = 0;
         cio_detach(g->priv_producer);
         g->priv_producer = NULL;
         return cio_fail(-EPROTO, "the generator's body yielded again after cio_gen_close (its "
