@@ -431,8 +431,13 @@ static void install_sigint(cio_loop *l)
     sigemptyset(&sa.sa_mask);
     /* Only when the program has not chosen its own handling. */
     struct sigaction old;
-    if (sigaction(SIGINT, NULL, &old) < 0 || old.sa_handler != SIG_DFL)
+    if (sigaction(SIGINT, NULL, &old) < 0 || old.sa_handler != SIG_DFL) {
+        if (l->debug && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+            fprintf(stderr, "cio: SIGINT is ignored (inherited from the parent, as under nohup): "
+                            "Ctrl-C will not cancel the main task; signal(SIGINT, SIG_DFL) "
+                            "before cio_run restores it\n");
         return;
+    }
     sigint_count = 0;
     sigint_loop = l;
     if (sigaction(SIGINT, &sa, &l->old_sigint) == 0)

@@ -233,6 +233,21 @@ static void test_valgrind_picks_epoll(void)
     CIO_ASSERT_OK(cio_run_opts(backend_is_epoll, NULL, &o));
 }
 
+static int return_0(void *arg);
+
+/* Issue 14: an inherited SIG_IGN for SIGINT silently turned Ctrl-C off. */
+static void test_ignored_sigint_reported(void)
+{
+    signal(SIGINT, SIG_IGN);
+    cio_opts o = {.debug = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(return_0, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "SIGINT is ignored") != NULL);
+    free(out);
+}
+
 static int return_0(void *arg)
 {
     (void)arg;
@@ -278,6 +293,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_slow_step_warning,
              "debug mode warns of a task running 150 ms without suspending"),
     CIO_TEST(test_stack_overflow_named, "debug mode names the task whose stack overflowed"),
+    CIO_TEST(test_ignored_sigint_reported,
+             "debug mode says when an inherited SIG_IGN turns off Ctrl-C"),
     CIO_TEST(test_valgrind_picks_epoll, "under Valgrind the AUTO backend is epoll"),
     CIO_TEST(test_join_released_handle_reported,
              "debug mode reports cio_join on a handle cio_shield already released"),
