@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 JOBS=$(nproc 2>/dev/null || echo 2)
-PACKAGES=(gcc make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
+PACKAGES=(gcc g++ make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
     libcurl4-openssl-dev libjansson-dev nginx-light curl
     zlib1g-dev node-llhttp libwslay-dev libpq-dev postgresql-15 pgbouncer
     libsqlite3-dev sqlite3

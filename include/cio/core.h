@@ -18,9 +18,10 @@
 #ifndef CIO_CORE_H
 #define CIO_CORE_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <errno.h>
+#include <sys/types.h> /* ssize_t, off_t, mode_t: every cio header may use them */
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,8 +54,9 @@ typedef struct cio_task cio_task;
 typedef struct cio_loop cio_loop;
 
 /* Which I/O backend the loop uses. AUTO picks io_uring where the kernel allows
- * it and the build has it, else epoll; the CIO_BACKEND environment variable
- * ("uring" or "epoll") overrides AUTO. */
+ * it and the build has it, else epoll, and epoll under Valgrind (which cannot
+ * follow the kernel's writes into io_uring buffers); the CIO_BACKEND
+ * environment variable ("uring" or "epoll") overrides AUTO. */
 typedef enum cio_backend_kind {
     CIO_BACKEND_AUTO = 0,
     CIO_BACKEND_EPOLL = 1,
@@ -81,7 +83,16 @@ typedef struct cio_opts {
 } cio_opts;
 
 /* 64 KiB: the default virtual size of a task's stack. Only touched pages cost
- * memory; an idle task costs one page. */
+ * memory; an idle task costs one page. Size it for the deepest call chain
+ * plus its largest local arrays (a 64 KiB buffer on the stack does not fit:
+ * use the heap, or give the task more with cio_task_opts.stack_size, or every
+ * task with cio_opts.stack_size). Protection: in release mode the first 4096
+ * pool stacks (and every task with its own stack_size) have a one-page guard,
+ * so a deep recursion faults (a plain SIGSEGV); the rest have a red zone
+ * checked when the task ends. Debug mode guards every stack with
+ * 1 MiB of address space and prints "stack overflow in task NAME" for a
+ * fault in it, or with the task's stack pointer below its stack (a frame
+ * larger than the guard), before the process dies. */
 #define CIO_DEFAULT_STACK_SIZE ((size_t)64 * 1024)
 
 /* Runs `main(arg)` as the first task of a new loop on this thread, like
@@ -123,10 +134,15 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
 /* Waits for t to finish and releases the handle (`await task`). Returns t's
  * status. Suspends: yes, unless t has finished.
  * Cancellation: cancels t too and still waits for it to finish (asyncio's
- * propagation), then returns the caller's cancel reason.
+ * propagation), then returns the caller's cancel reason, unless t ended with
+ * a failure of its own (a negative status other than -ECANCELED): that
+ * failure is returned, and the caller's next suspending call sees the reason.
  * Errors (the handle is not released then): -EINVAL for NULL, a handle already
- * released, or a group's child; -EBUSY if t is already being waited on; -EPERM
- * outside a task; -EDEADLK for a task joining itself. */
+ * released (the natural port of `await asyncio.wait_for(asyncio.shield(t))`
+ * then `await t`: cio_shield released t when it was cancelled; debug mode
+ * reports it on stderr, and the task's message says so), or a group's
+ * child; -EBUSY if t is already being waited on; -EPERM outside a task;
+ * -EDEADLK for a task joining itself. */
 CIO_API int cio_join(cio_task *t);
 
 /* Releases the handle without waiting (fire and forget). The loop still owns
@@ -149,7 +165,13 @@ CIO_API int cio_task_done(const cio_task *t);
 CIO_API int cio_task_status(const cio_task *t);
 
 /* The failure message t set with cio_fail, or NULL. Valid until the handle is
- * released. */
+ * released. NULL t means the running task, or outside any task the thread's
+ * own message (a suspending call made outside a task sets "NAME: not inside a
+ * task"); that one is valid until the next cio_fail outside a task.
+ * A message is the latest cio_fail's: read it right after the call that
+ * failed. cio's calls that fail with something to say (a path, a host, a
+ * limit) set one; a failure that needs no explanation (-EINVAL for a NULL
+ * argument, the cancel reason) leaves the previous message in place. */
 CIO_API const char *cio_task_message(const cio_task *t);
 
 /* t's name ("Task-N" unless set). Valid until the handle is released. */
@@ -160,8 +182,8 @@ CIO_API void cio_task_set_name(cio_task *t, const char *name);
 
 /* Attaches a message to the current task's failure, as a Python exception
  * carries text, and returns err so that `return cio_fail(-EIO, "...")` reads
- * naturally. A later call replaces the message. Outside a task it only returns
- * err. */
+ * naturally. A later call replaces the message. Outside a task the message
+ * goes to the thread (see cio_task_message(NULL)). */
 CIO_API int cio_fail(int err, const char *fmt, ...) CIO_PRINTF(2, 3);
 
 /* Suspends the current task for `seconds` (asyncio.sleep). 0 yields once.

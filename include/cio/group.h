@@ -54,7 +54,30 @@ CIO_API int cio_group_wait(cio_group *g);
  * failure: cio_group_wait then returns 0 unless a child failed (Trio's rule). */
 CIO_API void cio_group_cancel(cio_group *g);
 
-/* Number of children that failed. */
+/* Records a failure of the body itself (the code between cio_group_new and
+ * cio_group_wait), as asyncio's TaskGroup puts the body's exception into its
+ * ExceptionGroup with the children's: the failure joins the list under the
+ * owner's name with its current cio_fail message, and, if it is the first,
+ * cancels the group like a child's failure. Call it from the owner before
+ * cio_group_wait (which then returns the first failure). Returns `status`,
+ * -EINVAL (status >= 0, NULL, after the wait, not the owner), -EPERM outside
+ * a task, -ENOMEM. Suspends: no.
+ *
+ *     if ((err = step(g)) < 0)
+ *         cio_group_fail(g, err);      // the children are cancelled
+ *     err = cio_group_wait(g);         // every failure is listed */
+CIO_API int cio_group_fail(cio_group *g, int status);
+
+/* Copies every failure of `inner`, a group already waited (typically nested
+ * in g's body), into g's list, the way an ExceptionGroup raised by an inner
+ * TaskGroup becomes part of the outer one's; any failure cancels g as a
+ * child's would. `inner` is unchanged (free it as usual). Returns inner's
+ * first failure status, 0 if it had none, -EINVAL (NULL, same group, inner
+ * not waited, g waited), -ENOMEM. Suspends: no. */
+CIO_API int cio_group_absorb(cio_group *g, const cio_group *inner);
+
+/* Number of failures recorded: children, the body (cio_group_fail) and
+ * absorbed inner groups. */
 CIO_API size_t cio_group_nfailed(const cio_group *g);
 
 /* The i-th failure (in the order they happened): status, and the child's name

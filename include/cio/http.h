@@ -91,6 +91,7 @@ CIO_API const char *cio_http_response_header(const cio_http_response *r, const c
 CIO_API const char *cio_http_response_url(const cio_http_response *r);
 /* "HTTP/1.1", "HTTP/2". */
 CIO_API const char *cio_http_response_version(const cio_http_response *r);
+/* Frees a response. NULL is a no-op (safe after a failed request). */
 CIO_API void cio_http_response_free(cio_http_response *r);
 
 /* aiohttp's raise_for_status: 0 for 1xx-3xx; for 4xx/5xx returns -EPROTO...

@@ -72,7 +72,11 @@ CIO_API int cio_close(int fd);
 
 /* ---- files (aiofiles) ----
  * Native io_uring operations on that backend; on epoll, regular files never
- * report readiness, so these run on the loop's file worker pool. */
+ * report readiness, so these run on the loop's file worker pool. For buffered
+ * reads and reading line by line, wrap a file in a stream
+ * (cio_stream_open_file in cio/stream.h). The calls taking a path set a
+ * cio_fail message naming it when they fail ("open /x/y: No such file or
+ * directory"). All suspend; Cancellation: return the reason. */
 
 /* open(2) with O_CLOEXEC added. Returns the fd or -errno. */
 CIO_API int cio_open(const char *path, int flags, mode_t mode);

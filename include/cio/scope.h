@@ -40,8 +40,6 @@ typedef struct cio_scope {
     cio__timer priv_timer;
 } cio_scope;
 
-_Static_assert(sizeof(cio_scope) <= 96, "cio_scope stays small: it lives on task stacks");
-
 /* Enters a plain cancel scope (Trio's CancelScope): cancel it with
  * cio_scope_cancel, leave it with cio_scope_exit. Returns 0, or -EPERM outside
  * a task, -EINVAL for NULL. */
@@ -70,7 +68,9 @@ CIO_API int cio__timeout_at_enter(cio_scope *s, double when, const char *file, i
 CIO_API int cio__shield_enter(cio_scope *s, const char *file, int line);
 
 /* Leaves scope s (any kind). Returns -ETIMEDOUT if s is a timeout scope whose
- * deadline fired, -ECANCELED if s itself was cancelled with cio_scope_cancel,
+ * deadline fired (and, if the task has no failure message yet, sets "timed
+ * out: the timeout entered at FILE:LINE expired"; cio_wait_for sets "cio_wait_for
+ * timed out after N s"), -ECANCELED if s itself was cancelled with cio_scope_cancel,
  * 0 otherwise; CIO_ESCOPE (after a report naming where both scopes were
  * entered) if s is not the innermost open scope: the scopes inside s are
  * closed too. -EINVAL for NULL or a scope that is not open.
@@ -87,8 +87,9 @@ CIO_API int cio_shield_exit(cio_scope *s);
 CIO_API void cio_scope_cancel(cio_scope *s);
 
 /* Moves s's deadline to `seconds` from now (CIO_FOREVER: no deadline), like
- * asyncio.Timeout.reschedule. A scope that already expired stays expired.
- * Returns 0 or -EINVAL (NULL, not open, not a timeout scope, bad duration). */
+ * asyncio.Timeout.reschedule. `seconds` <= 0 (a deadline already past)
+ * expires the scope at once. A scope that already expired stays expired.
+ * Returns 0 or -EINVAL (NULL, not open, not a timeout scope, NaN). */
 CIO_API int cio_timeout_reschedule(cio_scope *s, double seconds);
 
 /* s's deadline on the cio_now() clock, or CIO_FOREVER. */
@@ -98,9 +99,12 @@ CIO_API double cio_timeout_deadline(const cio_scope *s);
 CIO_API int cio_timeout_expired(const cio_scope *s);
 
 /* Runs fn(arg) in the current task under a timeout (asyncio.wait_for): returns
- * fn's status, or -ETIMEDOUT if the deadline fired while fn ran (fn's suspending
- * calls saw -ETIMEDOUT and it unwound). A stackful task needs no new task for
- * this: fn runs inline. Returns -EINVAL for NULL fn or a bad timeout.
+ * fn's status, or -ETIMEDOUT if the deadline fired while fn ran and fn
+ * unwound with -ETIMEDOUT or -ECANCELED (what its suspending calls returned).
+ * As in asyncio 3.12, a real failure fn returns (say -EIO) and a result fn
+ * finished with anyway (timeout 0 around a join of a task already done) come
+ * back as they are. A stackful task needs no new task for this: fn runs
+ * inline. Returns -EINVAL for NULL fn or a bad timeout.
  * Cancellation: an outer cancel wins over the timeout (its reason is returned). */
 CIO_API int cio_wait_for(cio_fn fn, void *arg, double timeout);
 
@@ -113,7 +117,11 @@ CIO_API int cio_shield(cio_task *t);
 
 /* For __attribute__((cleanup)): `cio_scope s CIO_SCOPE_AUTO = {0};` exits s
  * at the end of the block if it is still open. (Every enter call leaves s
- * zeroed when it fails, so the cleanup is safe after a failed enter too.) */
+ * zeroed when it fails, so the cleanup is safe after a failed enter too.)
+ *
+ * Entering a scope that is already open in the task (the same struct twice)
+ * is refused with -EINVAL and leaves it as it was; debug mode also reports it
+ * on stderr with both places it was entered. */
 #define CIO_SCOPE_AUTO __attribute__((cleanup(cio__scope_cleanup)))
 /* CIO_SCOPE_AUTO's cleanup: exits s if it is still open. */
 CIO_API void cio__scope_cleanup(cio_scope *s);

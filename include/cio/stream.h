@@ -37,6 +37,10 @@
 extern "C" {
 #endif
 
+/* <netdb.h> defines struct addrinfo only with POSIX enabled (not under strict
+ * -std=c11): declared here so that the prototypes below mean the same struct. */
+struct addrinfo;
+
 typedef struct cio_stream cio_stream;
 typedef struct cio_server cio_server;
 typedef struct cio_tls_config cio_tls_config; /* see cio/tls.h */
@@ -98,10 +102,28 @@ CIO_API int cio_open_connection(cio_stream **out, const char *host, int port,
 CIO_API int cio_open_unix_connection(cio_stream **out, const char *path,
                                      const cio_stream_opts *opts);
 
-/* Wraps a connected descriptor (socket or pipe; made non-blocking). The stream
- * owns fd from now on, even on failure. opts->tls must be NULL here (use
- * cio_stream_start_tls). Returns 0 or -ENOMEM / -EINVAL. Suspends: no. */
+/* Wraps a descriptor: a connected socket or a pipe (made non-blocking), or a
+ * regular file or block device (a file stream, below). The stream owns fd
+ * from now on, even on failure. opts->tls must be NULL here (use
+ * cio_stream_start_tls). Returns 0 or -ENOMEM / -EINVAL. Suspends: no.
+ *
+ * File streams (aiofiles' `async with open(...)`, `async for line in f`):
+ * the same calls on both backends (io_uring file operations, or the file
+ * worker pool on epoll, which cannot wait on regular files): buffered reads,
+ * read_line, read_until, peek. Reads start at the descriptor's offset and
+ * keep a position of their own; writes are not buffered (each
+ * cio_stream_write returns once its bytes are in the file) and keep their
+ * own position too, also from the descriptor's offset (O_APPEND: the end).
+ * The descriptor's own offset is not moved. write_eof only stops writes. */
 CIO_API int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts);
+
+/* Opens path (cio_open: flags such as O_RDONLY, O_WRONLY | O_CREAT, mode for a
+ * new file) and wraps it as a file stream (see cio_stream_from_fd). Returns 0
+ * and *out, or -errno with a cio_fail message naming the path.
+ * Suspends: yes (the open). Cancellation: returns the reason; nothing is left
+ * open. */
+CIO_API int cio_stream_open_file(cio_stream **out, const char *path, int flags, mode_t mode,
+                                 const cio_stream_opts *opts);
 
 /* ---- reading ---- */
 
@@ -124,6 +146,16 @@ CIO_API ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size
 CIO_API ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf,
                                       size_t cap);
 
+/* read_until with several separators (asyncio 3.13's readuntil with a tuple):
+ * reads up to and including whichever separator comes first in the stream (at
+ * the same place, the longest), and stores its index in *which (may be NULL).
+ * seps holds nseps (1 to 16) NUL-terminated, non-empty separators (for a
+ * separator holding a NUL byte, use cio_stream_read_until). Returns as
+ * cio_stream_read_until; -EINVAL for bad arguments. Suspends: yes.
+ * Cancellation: returns the reason, nothing consumed. */
+CIO_API ssize_t cio_stream_read_until_any(cio_stream *s, const char *const *seps, size_t nseps,
+                                          void *buf, size_t cap, size_t *which);
+
 /* cio_stream_read_until with "\n", NUL-terminated: the line and its NUL must
  * fit in cap (else -ENOBUFS, nothing consumed); the returned length does not
  * count the NUL. At EOF it returns the partial last line (possibly 0 bytes),
@@ -141,7 +173,11 @@ CIO_API ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min);
  * fewer are buffered. Suspends: no. */
 CIO_API int cio_stream_consume(cio_stream *s, size_t n);
 
-/* 1 once the peer closed its side and the buffer is empty. */
+/* 1 once the buffer is empty and the end of the input is known: a read
+ * returned 0, or (looked up without waiting, as asyncio learns EOF as soon as
+ * it arrives) the peer's FIN is in the socket, a pipe's writer is gone, a
+ * file's read position is at its end. Else 0. Suspends: no.
+ * Cost: one non-blocking system call while the end is not yet known. */
 CIO_API int cio_stream_at_eof(const cio_stream *s);
 
 /* Bytes in the read buffer / in the write buffer (transport's

@@ -51,8 +51,6 @@ typedef struct cio_lock {
     cio__waitq priv_waiters;
 } cio_lock;
 
-_Static_assert(sizeof(cio_lock) <= 3 * sizeof(void *), "cio_lock stays three words");
-
 /* Makes an unlocked lock. Returns 0 or -EINVAL (NULL). Suspends: no. */
 CIO_API int cio_lock_init(cio_lock *l);
 
@@ -92,8 +90,6 @@ typedef struct cio_event {
     int priv_set;
 } cio_event;
 
-_Static_assert(sizeof(cio_event) <= 3 * sizeof(void *), "cio_event stays three words");
-
 /* Makes a clear event. Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_event_init(cio_event *e);
 
@@ -127,8 +123,6 @@ typedef struct cio_cond {
     cio__waitq priv_waiters;
     cio_lock priv_own; /* used when init is given no lock */
 } cio_cond;
-
-_Static_assert(sizeof(cio_cond) <= 6 * sizeof(void *), "cio_cond stays six words");
 
 /* Makes a condition over `lock`, or over a lock of its own when lock is NULL
  * (asyncio.Condition(lock=None)); cio_cond_lock returns it. Returns 0 or
@@ -184,16 +178,17 @@ CIO_API int cio_cond_notify_all(cio_cond *c);
 typedef struct cio_sem {
     cio__waitq priv_waiters;
     size_t priv_value;
-    size_t priv_bound; /* bounded: the initial value; SIZE_MAX otherwise */
+    size_t priv_bound; /* bounded: the initial value; PTRDIFF_MAX otherwise */
 } cio_sem;
 
-_Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words");
-
-/* Makes a semaphore holding `value` permits. Returns 0 or -EINVAL. Suspends: no. */
+/* Makes a semaphore holding `value` permits. Returns 0 or -EINVAL (NULL, or a
+ * value above PTRDIFF_MAX: a negative number converted to size_t, such as -1,
+ * which asyncio rejects with ValueError). Suspends: no. */
 CIO_API int cio_sem_init(cio_sem *s, size_t value);
 
 /* Makes a bounded semaphore: releasing it above its initial value fails with
- * -EOVERFLOW (asyncio.BoundedSemaphore raises ValueError). Returns 0 or -EINVAL.
+ * -EOVERFLOW (asyncio.BoundedSemaphore raises ValueError). Returns 0 or -EINVAL
+ * (as cio_sem_init).
  * Suspends: no. */
 CIO_API int cio_sem_init_bounded(cio_sem *s, size_t value);
 
@@ -215,7 +210,7 @@ CIO_API int cio_sem_try_acquire(cio_sem *s);
 /* Gives a permit back: to the first waiter if any, else to the counter. May be
  * called from a task or a callback. Returns 0, -EINVAL, or -EOVERFLOW (a
  * bounded semaphore released more often than acquired, or the counter would
- * pass SIZE_MAX). Suspends: no. */
+ * pass PTRDIFF_MAX). Suspends: no. */
 CIO_API int cio_sem_release(cio_sem *s);
 
 /* The number of free permits (0 for NULL). Suspends: no. */
@@ -237,9 +232,8 @@ typedef struct cio_barrier {
     int priv_state;
 } cio_barrier;
 
-_Static_assert(sizeof(cio_barrier) <= 7 * sizeof(void *), "cio_barrier stays seven words");
-
-/* Makes a barrier for `parties` (>= 1) tasks. Returns 0 or -EINVAL.
+/* Makes a barrier for `parties` (>= 1, <= PTRDIFF_MAX: a negative number
+ * converted to size_t is refused) tasks. Returns 0 or -EINVAL.
  * Suspends: no. */
 CIO_API int cio_barrier_init(cio_barrier *b, size_t parties);
 
@@ -301,8 +295,6 @@ typedef struct cio_queue {
     int priv_kind;
     int priv_shutdown;
 } cio_queue;
-
-_Static_assert(sizeof(cio_queue) <= 20 * sizeof(void *), "cio_queue stays small");
 
 /* Makes a FIFO queue holding at most `maxsize` items (0: unbounded). A bounded
  * queue allocates its storage here, once; an unbounded one grows as needed.
@@ -368,9 +360,21 @@ CIO_API int cio_queue_join(cio_queue *q);
  * -ESHUTDOWN from now on, waiting putters wake with -ESHUTDOWN; gets go on
  * until the queue is empty, then fail with -ESHUTDOWN, and so do getters
  * waiting on an empty queue. With `immediate`, the items still queued are
- * dropped (each counts as done for join) and every getter fails at once.
- * Idempotent. Returns 0 or -EINVAL. Suspends: no. */
+ * dropped (each counts as done for join) and every getter fails at once:
+ * the queue only stores pointers, so what they point to is lost unless the
+ * caller can reach it otherwise; cio_queue_shutdown_drop hands each dropped
+ * item to a callback instead. Idempotent. Returns 0 or -EINVAL.
+ * Suspends: no. */
 CIO_API int cio_queue_shutdown(cio_queue *q, int immediate);
+
+/* Frees or otherwise disposes of an item an immediate shutdown drops. */
+typedef void (*cio_queue_drop_fn)(void *item, void *arg);
+
+/* cio_queue_shutdown(q, 1), calling drop(item, arg) for each queued item in
+ * the order gets would have taken them (free, say), before any waiter wakes.
+ * drop must not call functions on q. Returns 0 or -EINVAL (NULL q or drop).
+ * Suspends: no. */
+CIO_API int cio_queue_shutdown_drop(cio_queue *q, cio_queue_drop_fn drop, void *arg);
 
 /* Items ready to be taken (those promised to a woken getter are not counted).
  * 0 for NULL. Suspends: no. */
@@ -423,15 +427,16 @@ struct cio_gen {
     void *priv_arg;
     cio_task *priv_producer; /* its handle until joined */
     cio_task *priv_consumer; /* parked in next */
+    cio_task *priv_closer;   /* parked in close */
     void *priv_value;
     int priv_state;
     int priv_status;
     uint8_t priv_parked; /* the producer waits in cio_gen_yield */
     uint8_t priv_closing;
     uint8_t priv_reported;
+    uint8_t priv_close_told; /* a yield has returned -ECANCELED for the close */
+    uint8_t priv_ignored;    /* the body yielded again after that */
 };
-
-_Static_assert(sizeof(struct cio_gen) <= 8 * sizeof(void *), "cio_gen stays eight words");
 
 /* Prepares a generator running fn(g, arg); nothing starts yet. Returns 0 or
  * -EINVAL. Suspends: no. */
@@ -457,17 +462,34 @@ CIO_API int cio_gen_next(cio_gen *g, void **value);
 
 /* Called by the producer: hands `value` to the consumer and waits for the next
  * request. Returns 0 when the next value is wanted; -ECANCELED once the
- * generator is being closed (the producer should clean up and return); the
- * producer's own cancel reason; -EINVAL; -EPERM when not called from g's
- * producer. Suspends: yes. */
+ * generator is being closed (the producer should clean up and return; a body
+ * that yields again instead stays parked in that yield for good, the close
+ * returns -EPROTO at once, and the loop reports the parked task when it
+ * closes: Python raises "async generator ignored GeneratorExit"); the error
+ * a cio_gen_throw injected; the producer's own cancel reason; -EINVAL; -EPERM
+ * when not called from g's producer. Suspends: yes. */
 CIO_API int cio_gen_yield(cio_gen *g, void *value);
+
+/* Raises `err` (negative) inside the generator at its yield (`await
+ * agen.athrow(exc)`): the producer's pending cio_gen_yield returns err, and
+ * the body may handle it and yield again (that value is stored in *value and
+ * 0 returned, as athrow returns the next yielded value) or return. If the
+ * body returns err (or another failure) that status comes back once, then
+ * -ENOENT; a body that returns 0 gives -ENOENT. On a generator not started
+ * the body never runs: err comes straight back and the generator is done.
+ * A value left by a cancelled next is dropped. Returns also -EINVAL (err >= 0,
+ * NULL), -EBUSY (another task in next, or the producer is running after a
+ * cancelled next), -EPERM outside a task, or the cancel reason (as next).
+ * Suspends: yes. */
+CIO_API int cio_gen_throw(cio_gen *g, int err, void **value);
 
 /* Ends the generator early (`await gen.aclose()`) and waits for its producer
  * to finish. A producer waiting in cio_gen_yield sees -ECANCELED there and may
  * clean up, suspending freely; a producer running (after a cancelled next) is
  * cancelled (use a shield scope for cleanup that must wait). Later nexts
  * return -ENOENT. Returns 0, or the producer's failure status other than
- * -ECANCELED (its message becomes the caller's), -EBUSY when another close is
+ * -ECANCELED (its message becomes the caller's), -EPROTO when the body yielded
+ * again instead of returning (see cio_gen_yield), -EBUSY when another close is
  * under way, -EINVAL, -EPERM outside a task while the producer runs, or the
  * cancel reason after waiting for the producer as cio_join does.
  * Suspends: yes while the producer runs. */

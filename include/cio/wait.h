@@ -1,7 +1,11 @@
 /* cio waiting on several tasks: gather, wait, as_completed.
  *
  * A task handle can be watched by one waiter at a time (a join, a gather, a
- * wait or an as_completed); a second concurrent waiter gets -EBUSY.
+ * wait or an as_completed); a second concurrent waiter gets -EBUSY. A handle
+ * listed twice in one array is -EINVAL (with a cio_fail message naming it):
+ * asyncio deduplicates, but a C array is the caller's, and its order and
+ * length are what the caller reads afterwards, so cio refuses rather than
+ * reorder or shrink it.
  */
 #ifndef CIO_WAIT_H
 #define CIO_WAIT_H
@@ -20,8 +24,9 @@ extern "C" {
  * returned. With CIO_RETURN_EXCEPTIONS every task runs to its end and the call
  * returns 0; read each status with cio_task_status. Either way the handles stay
  * valid: release each one with cio_join (which returns at once) or cio_detach.
- * Returns 0, the first failure, -EINVAL (NULL array with n > 0 or a NULL
- * handle), -EBUSY (a handle already watched), -EPERM outside a task.
+ * Returns 0, the first failure, -EINVAL (NULL array with n > 0, a NULL or
+ * released handle, or one listed twice), -EBUSY (a handle already watched),
+ * -EPERM outside a task.
  * Suspends: yes, unless all are done.
  * Cancellation: cancels every task, waits for all of them, returns the reason.
  * Cost: no allocation. */
@@ -38,7 +43,8 @@ enum {
  * (asyncio.wait; CIO_FOREVER for none). Never cancels the tasks. On return the
  * array is reordered: tasks[0 .. *ndone) are finished, the rest still run (their
  * relative order is kept). Returns 0 (also when the timeout passed: check
- * *ndone), -EINVAL for bad arguments, -EBUSY, -EPERM, or the cancel reason
+ * *ndone), -EINVAL for bad arguments (n == 0, as asyncio raises ValueError
+ * for an empty set; a handle listed twice), -EBUSY, -EPERM, or the cancel reason
  * (the array is still partitioned then). Suspends: yes. No allocation. */
 CIO_API int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t *ndone);
 
@@ -66,7 +72,9 @@ CIO_API int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t
 
 /* Stores the next task to finish in *out. Returns 0, -ENOENT when every task
  * was delivered, -ETIMEDOUT when the iteration's timeout passed (asyncio raises
- * TimeoutError), or the cancel reason. Suspends: yes, until one finishes. */
+ * TimeoutError), -EBUSY while another task waits in next on the same iterator
+ * (one consumer per iterator), or the cancel reason.
+ * Suspends: yes, until one finishes. */
 CIO_API int cio_as_completed_next(cio_as_completed *ac, cio_task **out);
 
 /* Stops watching the tasks not yet delivered. Never cancels them. */

@@ -1,6 +1,7 @@
 /* Debug aids: task dumps, the deadlock report, the guard-page handler. */
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -88,13 +89,38 @@ void cio__deadlock_report(cio_loop *l)
 
 static struct sigaction old_segv;
 
+/* The stack pointer at the fault, or NULL where cio does not know how. */
+static char *fault_sp(void *ucv)
+{
+    ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    return (char *)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (char *)uc->uc_mcontext.sp;
+#else
+    (void)uc;
+    return NULL;
+#endif
+}
+
+/* A fault in t's guard region, or with t's stack pointer below its stack (a
+ * frame larger than the guard), is t's stack overflow. */
+static int is_overflow(const cio_task *t, const cio_loop *l, const char *addr, const char *sp)
+{
+    const char *lo = t->stack_lo;
+    if (!t->guarded || !lo)
+        return 0;
+    if (addr >= lo - l->stacks.guard && addr < lo)
+        return 1;
+    return sp && sp < lo && addr < lo && lo - sp < (ptrdiff_t)(64 * CIO__DEBUG_GUARD);
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
     cio_loop *l = cio__loop;
     cio_task *t = l ? l->current : NULL;
     char *addr = si->si_addr;
-    size_t page = l ? l->stacks.page : 4096;
-    if (t && t->guarded && addr >= (char *)t->stack_lo - page && addr < (char *)t->stack_lo) {
+    if (t && is_overflow(t, l, addr, fault_sp(uc))) {
         /* Only async-signal-safe calls from here on. */
         static const char a[] = "cio: stack overflow in task ";
         static const char b[] = " (raise cio_task_opts.stack_size or cio_opts.stack_size)\n";

@@ -99,24 +99,61 @@ cio_task *cio_group_spawn(cio_group *g, cio_fn fn, void *arg)
     return t;
 }
 
-static void record_failure(cio_group *g, cio_task *t)
+/* Appends a failure; takes ownership of `message` (freed if it cannot be
+ * kept). Returns 0 or -ENOMEM. */
+static int add_failure(cio_group *g, int status, const char *name, char *message)
 {
     if (g->nfailures == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4;
         group_failure *f = realloc(g->failures, cap * sizeof(*f));
         if (!f) {
-            fprintf(stderr, "cio: out of memory recording failure %d of task %s\n", t->status,
-                    cio__task_name(t));
-            return;
+            fprintf(stderr, "cio: out of memory recording failure %d of task %s\n", status, name);
+            free(message);
+            return -ENOMEM;
         }
         g->failures = f;
         g->cap = cap;
     }
     group_failure *f = &g->failures[g->nfailures++];
-    f->status = t->status;
-    memcpy(f->name, cio__task_name(t), sizeof(f->name));
-    f->message = t->message; /* moved: the record no longer owns it */
+    f->status = status;
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->message = message;
+    if (g->nfailures == 1)
+        cio_group_cancel(g);
+    return 0;
+}
+
+static void record_failure(cio_group *g, cio_task *t)
+{
+    char *message = t->message; /* moved: the record no longer owns it */
     t->message = NULL;
+    add_failure(g, t->status, cio__task_name(t), message);
+}
+
+int cio_group_fail(cio_group *g, int status)
+{
+    if (!g || status >= 0 || g->waited)
+        return -EINVAL;
+    cio_task *self = cio__self();
+    if (self != g->owner)
+        return self ? -EINVAL : -EPERM;
+    char *message = self->message ? strdup(self->message) : NULL;
+    int err = add_failure(g, status, cio__task_name(self), message);
+    return err ? err : status;
+}
+
+int cio_group_absorb(cio_group *g, const cio_group *inner)
+{
+    if (!g || !inner || g == inner || g->waited || !inner->waited)
+        return -EINVAL;
+    for (size_t i = 0; i < inner->nfailures; i++) {
+        const group_failure *f = &inner->failures[i];
+        char *message = f->message ? strdup(f->message) : NULL;
+        int err = add_failure(g, f->status, f->name, message);
+        if (err)
+            return err;
+    }
+    return inner->nfailures ? inner->failures[0].status : 0;
 }
 
 void cio__group_child_done(cio_task *t)
@@ -130,11 +167,8 @@ void cio__group_child_done(cio_task *t)
         t->sib_next->sib_prev = t->sib_prev;
     g->nlive--;
     /* A child cancelled on its own (or by the group) is not a failure. */
-    if (t->status < 0 && t->status != -ECANCELED) {
+    if (t->status < 0 && t->status != -ECANCELED)
         record_failure(g, t);
-        if (g->nfailures == 1)
-            cio_group_cancel(g);
-    }
     cio__task_free(t);
     if (!g->nlive && g->waiting)
         cio__wake(g->owner, 0);

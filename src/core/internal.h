@@ -102,6 +102,8 @@ struct cio_task {
     uint8_t guarded; /* stack has a guard page */
     uint8_t pooled;  /* stack belongs to the pool */
     uint8_t scope_leak_reported;
+    uint8_t listed;       /* wait.c: seen once in the handle array being checked */
+    uint8_t gen_producer; /* runs an async generator's body (src/sync/gen.c) */
     int status;
     int wake_result; /* what cio__park returns */
     int saved_errno;
@@ -180,8 +182,12 @@ typedef struct cio__stack_pool {
     size_t nguarded;
     size_t stack_size;
     size_t page;
+    size_t guard;  /* bytes of PROT_NONE under a guarded stack */
     int guard_all; /* debug: every stack gets a guard page */
 } cio__stack_pool;
+
+/* Debug mode's guard region under each stack. */
+#define CIO__DEBUG_GUARD ((size_t)1024 * 1024)
 
 int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
 /* Lends t a stack of `size` bytes (0: the pool's size): sets t->stack_lo and
@@ -316,16 +322,22 @@ static inline void cio__scope_set_reason(cio_scope *s, int reason)
     }
 }
 
+/* Outside a task: sets the thread's message "FUNC: not inside a task" (read
+ * with cio_task_message(NULL)) and returns -EPERM. */
+int cio__not_in_task(const char *func);
+
 /* The first step of every suspending call: stores the running task in *self
- * and returns 0, or returns -EPERM outside a task or the cancel reason. */
-static inline int cio__checkpoint(cio_task **self)
+ * and returns 0, or returns -EPERM outside a task (with a message naming the
+ * call) or the cancel reason. */
+static inline int cio__checkpoint_in(cio_task **self, const char *func)
 {
     cio_task *t = cio__self();
     *self = t;
     if (CIO__UNLIKELY(!t))
-        return -EPERM;
+        return cio__not_in_task(func);
     return cio__cancel_reason(t);
 }
+#define cio__checkpoint(self) cio__checkpoint_in((self), __func__)
 
 /* Suspends the running task t until cio__wake. Call cio__checkpoint first and
  * register t with the thing it waits on. `unpark` detaches t from that thing
@@ -399,6 +411,10 @@ const char *cio__task_name(cio_task *t);
 void cio__deadlock_report(cio_loop *l);
 const char *cio__state_name(int state);
 int cio__debug_env(void);
+
+/* The shared executors (src/io/executor.c) live while some loop is open. */
+void cio__executors_loop_opened(void);
+void cio__executors_loop_closed(void);
 
 /* Callbacks (callback.c). */
 void cio__run_callback(cio_loop *l, struct cio_handle *h);

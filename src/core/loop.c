@@ -431,8 +431,13 @@ static void install_sigint(cio_loop *l)
     sigemptyset(&sa.sa_mask);
     /* Only when the program has not chosen its own handling. */
     struct sigaction old;
-    if (sigaction(SIGINT, NULL, &old) < 0 || old.sa_handler != SIG_DFL)
+    if (sigaction(SIGINT, NULL, &old) < 0 || old.sa_handler != SIG_DFL) {
+        if (l->debug && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+            fprintf(stderr, "cio: SIGINT is ignored (inherited from the parent, as under nohup): "
+                            "Ctrl-C will not cancel the main task; signal(SIGINT, SIG_DFL) "
+                            "before cio_run restores it\n");
         return;
+    }
     sigint_count = 0;
     sigint_loop = l;
     if (sigaction(SIGINT, &sa, &l->old_sigint) == 0)
@@ -470,6 +475,7 @@ static int loop_open(cio_loop *l, const cio_opts *o)
     l->now = l->virtual_clock ? 0 : cio__clock_ns();
     if (l->debug)
         cio__stack_guard_handler_install();
+    cio__executors_loop_opened();
     return 0;
 }
 
@@ -481,7 +487,16 @@ static void loop_close(cio_loop *l)
     /* Handles of finished tasks that nobody joined or detached. */
     while (l->all) {
         cio_task *t = l->all;
-        if (t->state == CIO__DONE) {
+        int failed = t->state == CIO__DONE && t->status < 0 && t->status != -ECANCELED;
+        if (t->gen_producer && !t->released) {
+            /* Its owner never closed it: say so, not "a task needing join". */
+            if (l->debug || failed)
+                fprintf(stderr,
+                        "cio: an async generator (producer task %s) was never closed: call "
+                        "cio_gen_close or cio_gen_destroy when done with it%s%s\n",
+                        cio__task_name(t), t->message ? "; its failure: " : "",
+                        t->message ? t->message : "");
+        } else if (t->state == CIO__DONE) {
             if (t->status < 0 && t->status != -ECANCELED)
                 cio__report_unjoined(l, t);
             else if (l->debug)
@@ -505,6 +520,7 @@ static void loop_close(cio_loop *l)
     cio__ctx_free(&l->sched_ctx);
     pthread_mutex_destroy(&l->ts_lock);
     free(l->ts_calls);
+    cio__executors_loop_closed(); /* the last loop takes the worker threads with it */
 }
 
 int cio_run(cio_fn main, void *arg)

@@ -9,6 +9,10 @@
 
 #include "internal.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_scope) <= 96, "cio_scope stays small: it lives on task stacks");
+
 static void set_innermost(cio_task *t, cio_scope *s)
 {
     t->scope = s;
@@ -16,9 +20,37 @@ static void set_innermost(cio_task *t, cio_scope *s)
     t->scope_line = s->priv_line;
 }
 
+static int is_open_in(const cio_task *t, const cio_scope *s)
+{
+    for (const cio_scope *c = t->scope; c != &t->root; c = c->priv_parent)
+        if (c == s)
+            return 1;
+    return 0;
+}
+
+/* A scope entered again while it is open would become its own parent, and
+ * cancel delivery would loop on it for ever: refuse, leaving it untouched.
+ * The task's chain of open scopes is searched rather than s read: s is
+ * usually uninitialised here (and Valgrind would say so). The chain is as
+ * deep as the scopes nested in the task, a handful. */
+static int reentered(cio_scope *s, const char *file, int line)
+{
+    cio_task *t = cio__self();
+    if (!t || !t->nscopes || !is_open_in(t, s))
+        return 0;
+    if (t->loop->debug)
+        fprintf(stderr,
+                "cio: task %s enters at %s:%d the scope it entered at %s:%d and has not "
+                "exited; refused (-EINVAL)\n",
+                cio__task_name(t), file, line, s->priv_file, s->priv_line);
+    cio_fail(-EINVAL, "scope entered at %s:%d is entered again at %s:%d while open", s->priv_file,
+             s->priv_line, file, line);
+    return 1;
+}
+
 int cio__scope_push(cio_scope *s, int kind, const char *file, int line)
 {
-    if (!s)
+    if (!s || reentered(s, file, line))
         return -EINVAL;
     memset(s, 0, sizeof(*s)); /* a failed enter leaves a closed scope (CIO_SCOPE_AUTO) */
     cio_task *t = cio__self();
@@ -89,6 +121,8 @@ static int enter_timeout(cio_scope *s, int64_t deadline, const char *file, int l
 int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line)
 {
     int64_t ns;
+    if (s && reentered(s, file, line))
+        return -EINVAL;
     if (s)
         memset(s, 0, sizeof(*s));
     if (cio__duration_ns(seconds, &ns) < 0)
@@ -131,14 +165,6 @@ static void pop(cio_task *t)
     set_innermost(t, s->priv_parent);
 }
 
-static int is_open_in(const cio_task *t, const cio_scope *s)
-{
-    for (const cio_scope *c = t->scope; c != &t->root; c = c->priv_parent)
-        if (c == s)
-            return 1;
-    return 0;
-}
-
 int cio_scope_exit(cio_scope *s)
 {
     if (!s || !s->priv_open || s == &s->priv_task->root)
@@ -158,6 +184,10 @@ int cio_scope_exit(cio_scope *s)
         ret = CIO_ESCOPE;
     }
     pop(t);
+    if (!ret && s->priv_reason == -ETIMEDOUT && s->priv_kind == CIO__SCOPE_TIMEOUT && !t->message)
+        /* Whatever the code inside returned, the task says why it stopped. */
+        cio_fail(-ETIMEDOUT, "timed out: the timeout entered at %s:%d expired", s->priv_file,
+                 s->priv_line);
     return ret ? ret : s->priv_reason;
 }
 
@@ -187,10 +217,13 @@ void cio_scope_cancel(cio_scope *s)
 
 int cio_timeout_reschedule(cio_scope *s, double seconds)
 {
-    int64_t ns;
-    if (!s || !s->priv_open || s->priv_kind != CIO__SCOPE_TIMEOUT ||
-        cio__duration_ns(seconds, &ns) < 0)
+    int64_t ns = 0;
+    if (!s || !s->priv_open || s->priv_kind != CIO__SCOPE_TIMEOUT || seconds != seconds)
         return -EINVAL;
+    if (seconds > 0 && cio__duration_ns(seconds, &ns) < 0)
+        return -EINVAL;
+    /* A deadline already past (seconds <= 0) expires the scope at once, as
+     * asyncio's reschedule to a past time does. */
     cio_loop *l = s->priv_task->loop;
     return set_deadline(s, seconds == CIO_FOREVER ? INT64_MAX : cio__deadline_base(l) + ns);
 }
@@ -242,8 +275,13 @@ int cio_wait_for(cio_fn fn, void *arg, double timeout)
     int outer = cio_cancelled();
     if (outer)
         return outer;
-    if (err == -ETIMEDOUT || err == CIO_ESCOPE)
+    if (err == CIO_ESCOPE)
         return err;
+    /* As asyncio's timeout(): only the cancellation the deadline caused turns
+     * into the timeout. A real error, or a result fn finished with (a join of
+     * a task already done, say), is what fn returned and comes back. */
+    if (err == -ETIMEDOUT && (status == -ETIMEDOUT || status == -ECANCELED))
+        return cio_fail(-ETIMEDOUT, "cio_wait_for timed out after %g s", timeout);
     return status;
 }
 

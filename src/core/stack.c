@@ -8,7 +8,9 @@
  *
  * Protection. The first CIO__GUARD_BUDGET stacks of a pool, and every stack in
  * debug mode, get their own mapping with a PROT_NONE guard page below them, so
- * an overflow faults (and debug mode names the task). Beyond the budget stacks
+ * an overflow faults (and debug mode names the task). In debug mode the guard
+ * is CIO__DEBUG_GUARD (1 MiB of address space, no memory) so that one large
+ * frame cannot jump over it. Beyond the budget stacks
  * are carved from shared slabs without guard pages, because every guard page
  * splits a mapping and the kernel allows only vm.max_map_count (65530 by
  * default) of them: a million guarded stacks cannot exist. Those stacks keep a
@@ -60,23 +62,29 @@ int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all)
         stack_size = 4 * p->page;
     p->stack_size = (stack_size + p->page - 1) & ~(p->page - 1);
     p->guard_all = guard_all;
+    /* Debug mode: a frame bigger than a page (a large local array) skips a
+     * one-page guard and lands in whatever mapping lies below; a guard of
+     * CIO__DEBUG_GUARD catches frames up to that size. It costs address
+     * space only. */
+    p->guard = guard_all ? CIO__DEBUG_GUARD : p->page;
     p->hot = HOT_STACKS;
     return 0;
 }
 
-/* Maps one stack with a guard page below it. Returns its low end or NULL. */
-static void *map_guarded(size_t size, size_t page)
+/* Maps one stack with a guard region of `guard` bytes below it. Returns its
+ * low end or NULL. */
+static void *map_guarded(size_t size, size_t guard)
 {
-    char *m = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+    char *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
-    if (mprotect(m, page, PROT_NONE) < 0) {
-        munmap(m, size + page);
+    if (mprotect(m, guard, PROT_NONE) < 0) {
+        munmap(m, size + guard);
         return NULL;
     }
-    madvise(m + page, size, MADV_NOHUGEPAGE);
-    return m + page;
+    madvise(m + guard, size, MADV_NOHUGEPAGE);
+    return m + guard;
 }
 
 static int remember_mapping(cio__stack_pool *p, void *base)
@@ -98,12 +106,12 @@ static uintptr_t new_pool_stack(cio__stack_pool *p)
 {
     size_t size = p->stack_size;
     if (p->guard_all || p->nguarded < CIO__GUARD_BUDGET) {
-        void *lo = map_guarded(size, p->page);
+        void *lo = map_guarded(size, p->guard);
         if (!lo)
             return 0;
-        /* Tag the mapping's base with the guard bit: destroy unmaps size+page. */
-        if (remember_mapping(p, (void *)((uintptr_t)((char *)lo - p->page) | GUARDED_BIT)) < 0) {
-            munmap((char *)lo - p->page, size + p->page);
+        /* Tag the mapping's base with the guard bit: destroy unmaps size+guard. */
+        if (remember_mapping(p, (void *)((uintptr_t)((char *)lo - p->guard) | GUARDED_BIT)) < 0) {
+            munmap((char *)lo - p->guard, size + p->guard);
             return 0;
         }
         p->nguarded++;
@@ -160,7 +168,7 @@ int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size)
     size = (size + p->page - 1) & ~(p->page - 1);
     if (size < 4 * p->page)
         size = 4 * p->page;
-    void *lo = map_guarded(size, p->page);
+    void *lo = map_guarded(size, p->guard);
     if (!lo)
         return -ENOMEM;
     lend(t, lo, size, 1, 0);
@@ -208,7 +216,7 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
     VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 #endif
     if (!t->pooled) {
-        munmap((char *)lo - p->page, size + p->page);
+        munmap((char *)lo - p->guard, size + p->guard);
         return;
     }
     if (deep)
@@ -240,7 +248,7 @@ void cio__stacks_destroy(cio__stack_pool *p)
     for (size_t i = 0; i < p->nslabs; i++) {
         uintptr_t b = (uintptr_t)p->slabs[i];
         if (b & GUARDED_BIT)
-            munmap((void *)(b & ~GUARDED_BIT), p->stack_size + p->page);
+            munmap((void *)(b & ~GUARDED_BIT), p->stack_size + p->guard);
         else
             munmap((void *)b, p->stack_size * SLAB_STACKS);
     }

@@ -183,10 +183,29 @@ static int join_unpark(cio_task *self, void *target)
     return 0;
 }
 
+/* A call on a handle that was already released: its status is gone. The
+ * record is still readable (records are recycled, never unmapped, while the
+ * loop lives) unless a new task took it, which nothing can tell apart. */
+static void released_handle(const cio_task *t, const char *call)
+{
+    cio_loop *l = cio__loop;
+    int dead = t && (t->magic == CIO__TASK_DEAD || (t->magic == CIO__TASK_LIVE && t->released));
+    if (!dead || t->group)
+        return;
+    if (l && l->debug)
+        fprintf(stderr,
+                "cio: %s on a task handle already released (by cio_join, cio_shield or "
+                "cio_detach): its status is lost\n",
+                call);
+    cio_fail(-EINVAL, "%s on a task handle already released", call);
+}
+
 int cio__join_begin(cio_task *t, cio_task **self, int *reason, int *status)
 {
-    if (!cio__task_valid(t) || t->released || t->group)
+    if (!cio__task_valid(t) || t->released || t->group) {
+        released_handle(t, "cio_join");
         return -EINVAL;
+    }
     *reason = cio__checkpoint(self);
     if (!*self)
         return -EPERM;
@@ -215,13 +234,20 @@ int cio_join(cio_task *t)
     status = t->status;
     cio__task_release(t);
     reason = cio__cancel_reason(self);
-    return reason ? reason : status;
+    /* t's real failure beats our cancellation (asyncio propagates the task's
+     * exception when it ended with one); our next suspending call still sees
+     * the reason, cancellation being level-triggered. */
+    if (reason && !(status < 0 && status != -ECANCELED))
+        return reason;
+    return status;
 }
 
 void cio_detach(cio_task *t)
 {
-    if (!cio__task_valid(t) || t->released || t->group)
+    if (!cio__task_valid(t) || t->released || t->group) {
+        released_handle(t, "cio_detach");
         return;
+    }
     t->detached = 1;
     if (t->state == CIO__DONE && t->status < 0 && t->status != -ECANCELED)
         cio__report_unjoined(t->loop, t);
@@ -253,9 +279,26 @@ int cio_task_status(const cio_task *t)
     return t->state == CIO__DONE ? t->status : -EINPROGRESS;
 }
 
+/* cio_fail's message outside any task (a thread's code before or after
+ * cio_run, a plain callback, a to_thread function): a fixed buffer, so that a
+ * thread that ends leaves nothing to free. */
+static __thread char thread_message[256];
+
 const char *cio_task_message(const cio_task *t)
 {
+    if (!t) {
+        cio_task *self = cio__self();
+        return self ? self->message : thread_message[0] ? thread_message : NULL;
+    }
     return cio__task_valid(t) ? t->message : NULL;
+}
+
+int cio__not_in_task(const char *func)
+{
+    return cio_fail(-EPERM,
+                    "%s: not inside a task (suspending calls run in a task started by "
+                    "cio_run or cio_spawn)",
+                    func);
 }
 
 const char *cio_task_name(const cio_task *t)
@@ -275,11 +318,16 @@ void cio_task_set_name(cio_task *t, const char *name)
 int cio_fail(int err, const char *fmt, ...)
 {
     cio_task *t = cio__self();
-    if (!t || !fmt)
+    if (!fmt)
         return err;
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
+    if (!t) {
+        vsnprintf(thread_message, sizeof(thread_message), fmt, ap);
+        va_end(ap);
+        return err;
+    }
+    char *msg = NULL;
     int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
     if (n < 0)

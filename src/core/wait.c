@@ -8,19 +8,36 @@
 
 #include "internal.h"
 
-/* Checks handles for a multi-task wait: -EINVAL for a bad one, -EBUSY for one
- * already watched. */
+/* Checks handles for a multi-task wait: -EINVAL for a bad one or one listed
+ * twice (a duplicate would be counted twice and never finish twice, so the
+ * wait could never end), -EBUSY for one already watched. Linear: each handle
+ * is marked while the array is scanned, then the marks are cleared. */
 static int check_handles(cio_task **tasks, size_t n)
 {
     if (n && !tasks)
         return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (!cio__task_valid(tasks[i]) || tasks[i]->released || tasks[i]->group)
-            return -EINVAL;
-        if (tasks[i]->watch)
-            return -EBUSY;
+    int err = 0;
+    cio_task *twice = NULL;
+    size_t i;
+    for (i = 0; i < n && !err; i++) {
+        cio_task *t = tasks[i];
+        if (!cio__task_valid(t) || t->released || t->group)
+            err = -EINVAL;
+        else if (t->listed)
+            twice = t;
+        else if (t->watch)
+            err = -EBUSY;
+        else
+            t->listed = 1;
+        if (twice)
+            err = -EINVAL;
     }
-    return 0;
+    for (size_t j = 0; j < i; j++)
+        if (cio__task_valid(tasks[j]))
+            tasks[j]->listed = 0;
+    if (twice)
+        cio_fail(err, "task %s is listed twice", cio__task_name(twice));
+    return err;
 }
 
 static void unwatch(cio_task **tasks, size_t n, cio__watch *w)
@@ -171,6 +188,8 @@ int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t
         cio__duration_ns(timeout, &ns) < 0)
         return -EINVAL;
     *ndone = 0;
+    if (!n) /* asyncio raises ValueError: nothing could ever complete */
+        return cio_fail(-EINVAL, "cio_wait on an empty set of tasks");
     int err = check_handles(tasks, n);
     if (err)
         return err;
@@ -271,6 +290,9 @@ int cio_as_completed_next(cio_as_completed *ac, cio_task **out)
     int err = cio__checkpoint(&self);
     if (err)
         return err;
+    if (ac->priv_waiter) /* one waiter at a time: a second would never wake */
+        return cio_fail(-EBUSY, "another task (%s) waits on this as_completed iterator",
+                        cio__task_name(ac->priv_waiter));
     if (!ac->priv_head) {
         cio_loop *l = self->loop;
         if (ac->priv_deadline <= l->now)

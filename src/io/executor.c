@@ -275,16 +275,26 @@ void cio_executor_free(cio_executor *ex)
     free(ex);
 }
 
-/* ---- process-wide executors ---- */
+/* ---- process-wide executors ----
+ *
+ * to_thread's pool and the file pool are made on first use and torn down
+ * (their threads joined) when the last loop of the process closes, so a
+ * program that returns from cio_run leaves no thread behind: LeakSanitizer
+ * then sees no thread-local state (OpenSSL's, say) of idle workers, and an
+ * exit does not race them. A later loop makes them again. */
 
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static cio_executor *default_executor, *file_executor;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT, file_once = PTHREAD_ONCE_INIT;
+static size_t open_loops;
 
 static void free_shared(void)
 {
-    cio_executor_free(default_executor);
-    cio_executor_free(file_executor);
+    pthread_mutex_lock(&shared_lock);
+    cio_executor *d = default_executor, *f = file_executor;
     default_executor = file_executor = NULL;
+    pthread_mutex_unlock(&shared_lock);
+    cio_executor_free(d);
+    cio_executor_free(f);
 }
 
 /* A forked child has none of the parent's worker threads, and its loops none
@@ -304,43 +314,57 @@ static void reset_in_child(cio_executor *ex)
 
 static void shared_after_fork(void)
 {
+    pthread_mutex_init(&shared_lock, NULL);
     reset_in_child(default_executor);
     reset_in_child(file_executor);
 }
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
-static void register_atfork(void)
+static void register_hooks(void)
 {
     pthread_atfork(NULL, NULL, shared_after_fork);
+    atexit(free_shared); /* threads outside any loop's life: a loop still open at exit */
 }
 
-static void make_default(void)
+/* The executor in *slot, made with `threads` threads on first use. */
+static cio_executor *shared(cio_executor **slot, size_t threads)
 {
-    pthread_once(&atfork_once, register_atfork);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t threads = n > 4 ? (size_t)n : 4;
-    if (cio_executor_new(&default_executor, threads) == 0)
-        atexit(free_shared);
+    pthread_once(&hooks_once, register_hooks);
+    pthread_mutex_lock(&shared_lock);
+    if (!*slot)
+        cio_executor_new(slot, threads);
+    cio_executor *ex = *slot;
+    pthread_mutex_unlock(&shared_lock);
+    return ex;
 }
 
-static void make_file(void)
+void cio__executors_loop_opened(void)
 {
-    pthread_once(&atfork_once, register_atfork);
-    if (cio_executor_new(&file_executor, 4) == 0 && !default_executor)
-        atexit(free_shared);
+    pthread_mutex_lock(&shared_lock);
+    open_loops++;
+    pthread_mutex_unlock(&shared_lock);
+}
+
+void cio__executors_loop_closed(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    int last = --open_loops == 0;
+    pthread_mutex_unlock(&shared_lock);
+    if (last)
+        free_shared();
 }
 
 int cio_to_thread(cio_fn fn, void *arg)
 {
-    pthread_once(&default_once, make_default);
-    if (!default_executor)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    cio_executor *ex = shared(&default_executor, n > 4 ? (size_t)n : 4);
+    if (!ex)
         return -ENOMEM;
-    return cio_executor_run(default_executor, fn, arg);
+    return cio_executor_run(ex, fn, arg);
 }
 
 cio_executor *cio__file_executor(void)
 {
-    pthread_once(&file_once, make_file);
-    return file_executor;
+    return shared(&file_executor, 4);
 }

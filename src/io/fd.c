@@ -329,12 +329,21 @@ static ssize_t file_op(file_call *c)
     return err ? err : c->res;
 }
 
+/* A call on a path failed: the message names the path (not for the cancel
+ * reason, which is not the file's fault). Returns r. */
+static int path_result(int r, const char *what, const char *path)
+{
+    if (r < 0 && cio_current() && r != cio_cancelled()) /* outside: "not inside a task" */
+        cio_fail(r, "%s %s: %s", what, path, cio_strerror(r));
+    return r;
+}
+
 int cio_open(const char *path, int flags, mode_t mode)
 {
     if (!path)
         return -EINVAL;
     file_call c = {.kind = CIO__OP_OPENAT, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
-    return (int)file_op(&c);
+    return path_result((int)file_op(&c), "open", path);
 }
 
 ssize_t cio_pread(int fd, void *buf, size_t len, off_t offset)
@@ -360,7 +369,7 @@ int cio_stat(const char *path, struct stat *st)
     if (!path || !st)
         return -EINVAL;
     file_call c = {.kind = CIO__OP_STATX, .path = path, .buf = st};
-    return (int)file_op(&c);
+    return path_result((int)file_op(&c), "stat", path);
 }
 
 void cio__statx_to_stat(const struct statx *x, struct stat *st)
@@ -426,7 +435,9 @@ int cio_read_file(const char *path, char **data, size_t *len, size_t limit)
     cio_close(fd);
     if (err) {
         free(buf);
-        return err;
+        if (err == -EFBIG)
+            return cio_fail(err, "%s is larger than the limit of %zu bytes", path, limit);
+        return path_result(err, "read", path);
     }
     buf[n] = 0;
     *data = buf;

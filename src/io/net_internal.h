@@ -54,6 +54,8 @@ struct cio_stream {
     uint8_t wdirect;   /* plain stream: writes may go straight to send(2) */
     uint8_t rshort;    /* epoll: the last read came back short */
     uint8_t polled;    /* epoll: s->fd has been polled, so later polls can vouch for it */
+    uint8_t is_file;   /* a regular file or block device: pread/pwrite at roff/woff */
+    off_t roff, woff;  /* file streams: where the next read and write go */
     int werr;          /* sticky write error */
     unsigned busy;     /* calls in progress (and a server's hold) */
     size_t limit, high, low;
@@ -79,6 +81,7 @@ enum {
     CIO__FD_SOCKET,  /* a non-blocking TCP socket */
     CIO__FD_UNIX,    /* a non-blocking Unix-domain socket */
     CIO__FD_OTHER,   /* a non-blocking pipe or the like */
+    CIO__FD_FILE,    /* a regular file or block device (no readiness to wait for) */
 };
 
 /* -EINVAL (with a message) for options no stream can take. */

@@ -372,6 +372,38 @@ static const cio__stream_vt plain_vt = {
     .send = cio__stream_queue,
 };
 
+/* Files: a regular file is always "ready", so epoll refuses it (EPERM) and
+ * readiness means nothing; reads and writes go through cio_pread/cio_pwrite
+ * instead (io_uring operations, or the file worker pool on epoll), at
+ * positions of the stream's own, so both backends behave the same. */
+static ssize_t file_recv(cio_stream *s, void *dst, size_t cap)
+{
+    ssize_t r = cio_pread(s->fd, dst, cap, s->roff);
+    if (r > 0)
+        s->roff += r;
+    return s->closing ? -ECONNABORTED : r;
+}
+
+static const cio__stream_vt file_vt = {
+    .recv = file_recv, .send = cio__stream_queue, /* unused: cio_stream_write writes files itself */
+};
+
+/* cio_stream_write on a file: unbuffered, the task waits for each pwrite. */
+static int file_write(cio_stream *s, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t r = cio_pwrite(s->fd, p, n, s->woff);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return -EIO;
+        s->woff += r;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
 /* ---- the read side ---- */
 
 /* Reads more payload into the buffer. Returns the count, 0 at EOF, -errno. */
@@ -511,27 +543,57 @@ ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size_t *got)
     return read_leave(s, r < 0 ? r : (ssize_t)n);
 }
 
-/* read_until and read_line. `line`: NUL-terminate, and at EOF return the
- * partial line. */
-static ssize_t until(cio_stream *s, const char *sep, size_t seplen, char *buf, size_t cap, int line)
+/* The earliest of the separators in data[from, len): its start in *idx and
+ * its index in *which; at a tie the longest wins. Returns 0 if none is there. */
+static int find_sep(const char *data, size_t len, size_t from, const char *const *seps,
+                    const size_t *lens, size_t nseps, size_t *idx, size_t *which)
 {
+    int found = 0;
+    for (size_t i = 0; i < nseps; i++) {
+        if (len - from < lens[i])
+            continue;
+        const char *hit = memmem(data + from, len - from, seps[i], lens[i]);
+        if (!hit)
+            continue;
+        size_t at = (size_t)(hit - data);
+        if (!found || at < *idx || (at == *idx && lens[i] > lens[*which])) {
+            *idx = at;
+            *which = i;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+/* read_until, read_until_any and read_line. `line`: NUL-terminate, and at
+ * EOF return the partial line. */
+static ssize_t until(cio_stream *s, const char *const *seps, const size_t *lens, size_t nseps,
+                     char *buf, size_t cap, int line, size_t *which)
+{
+    size_t minlen = SIZE_MAX, maxlen = 0;
+    for (size_t i = 0; i < nseps; i++) {
+        minlen = lens[i] < minlen ? lens[i] : minlen;
+        maxlen = lens[i] > maxlen ? lens[i] : maxlen;
+    }
     size_t scanned = 0;
     for (;;) {
         const char *data = s->rb.p + s->rb.off;
         size_t len = s->rb.len;
-        if (len >= seplen) {
-            size_t from = scanned >= seplen ? scanned - (seplen - 1) : 0;
-            const char *hit = memmem(data + from, len - from, sep, seplen);
-            if (hit) {
-                size_t idx = (size_t)(hit - data), total = idx + seplen;
+        if (len >= minlen) {
+            size_t from = scanned >= maxlen ? scanned - (maxlen - 1) : 0;
+            size_t idx = 0, w = 0;
+            if (find_sep(data, len, from, seps, lens, nseps, &idx, &w)) {
+                size_t total = idx + lens[w];
                 if (idx > s->limit || total + (line ? 1 : 0) > cap)
                     return -ENOBUFS;
                 take(s, buf, total);
                 if (line)
                     buf[total] = 0;
+                if (which)
+                    *which = w;
                 return (ssize_t)total;
             }
-            if (len + 1 - seplen > s->limit)
+            if (len + 1 - minlen > s->limit)
                 return -ENOBUFS;
         }
         scanned = len;
@@ -557,7 +619,25 @@ ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, vo
     int err = read_enter(s);
     if (err)
         return err;
-    return read_leave(s, until(s, sep, sep_len, buf, cap, 0));
+    const char *seps[1] = {sep};
+    return read_leave(s, until(s, seps, &sep_len, 1, buf, cap, 0, NULL));
+}
+
+#define MAX_SEPS 16
+
+ssize_t cio_stream_read_until_any(cio_stream *s, const char *const *seps, size_t nseps, void *buf,
+                                  size_t cap, size_t *which)
+{
+    size_t lens[MAX_SEPS];
+    if (!seps || !nseps || nseps > MAX_SEPS || (!buf && cap))
+        return -EINVAL;
+    for (size_t i = 0; i < nseps; i++)
+        if (!seps[i] || !(lens[i] = strlen(seps[i])))
+            return -EINVAL;
+    int err = read_enter(s);
+    if (err)
+        return err;
+    return read_leave(s, until(s, seps, lens, nseps, buf, cap, 0, which));
 }
 
 ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap)
@@ -567,7 +647,9 @@ ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap)
     int err = read_enter(s);
     if (err)
         return err;
-    return read_leave(s, until(s, "\n", 1, buf, cap, 1));
+    static const char *const nl[1] = {"\n"};
+    static const size_t one = 1;
+    return read_leave(s, until(s, nl, &one, 1, buf, cap, 1, NULL));
 }
 
 ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min)
@@ -607,9 +689,37 @@ int cio_stream_consume(cio_stream *s, size_t n)
     return 0;
 }
 
+/* Whether the end of the input is known without reading: the peer's FIN
+ * waits in the socket, a pipe's writer is gone with nothing left, a file's
+ * position is at its end. Looks only while no read is in progress. */
+static int eof_known(cio_stream *s)
+{
+    if (s->rbusy || s->closing || s->fd < 0)
+        return 0;
+    if (s->is_file) { /* not sticky: the file may grow */
+        struct stat st;
+        return fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= s->roff;
+    }
+    if (s->vt != &plain_vt) /* TLS: the end is close_notify, inside the records */
+        return 0;
+    if (s->is_socket) {
+        char c;
+        if (recv(s->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            s->eof = 1;
+    } else {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) && !(p.revents & POLLIN))
+            s->eof = 1;
+    }
+    return s->eof;
+}
+
 int cio_stream_at_eof(const cio_stream *s)
 {
-    return s && s->eof && !s->rb.len;
+    if (!s || s->rb.len)
+        return 0;
+    /* at_eof asks; it does not change what reads return, so the cast is fair */
+    return s->eof || eof_known((cio_stream *)s);
 }
 
 size_t cio_stream_read_buffered(const cio_stream *s)
@@ -656,6 +766,8 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t n)
     if (err)
         return err;
     const char *p = buf;
+    if (s->is_file)
+        return write_leave(s, file_write(s, p, n));
     while (n) {
         size_t queued = wbuffered(s);
         if (queued >= s->high) {
@@ -715,7 +827,7 @@ int cio_stream_write_eof(cio_stream *s)
         if (s->is_socket) {
             if (shutdown(s->fd, SHUT_WR) < 0)
                 err = -errno;
-        } else if (!s->rop) { /* a pipe: its end is its close */
+        } else if (!s->rop && !s->is_file) { /* a pipe: its end is its close */
             close(s->fd);
             s->fd = -1;
         }
@@ -825,13 +937,20 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int k
         goto fail;
     if (kind == CIO__FD_UNKNOWN) {
         struct stat st;
-        int fl = fcntl(fd, F_GETFL);
-        if (fstat(fd, &st) < 0 || fl < 0 ||
-            (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        if (fstat(fd, &st) < 0) {
             err = -errno;
             goto fail;
         }
-        kind = S_ISSOCK(st.st_mode) ? CIO__FD_SOCKET : CIO__FD_OTHER;
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+            kind = CIO__FD_FILE; /* left blocking: pread/pwrite never wait for readiness */
+        } else {
+            int fl = fcntl(fd, F_GETFL);
+            if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+                err = -errno;
+                goto fail;
+            }
+            kind = S_ISSOCK(st.st_mode) ? CIO__FD_SOCKET : CIO__FD_OTHER;
+        }
     }
     s = calloc(1, sizeof(*s));
     if (!s) {
@@ -839,11 +958,16 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int k
         goto fail;
     }
     s->fd = fd;
-    s->is_socket = kind != CIO__FD_OTHER;
+    s->is_socket = kind != CIO__FD_OTHER && kind != CIO__FD_FILE;
+    if (kind == CIO__FD_FILE) {
+        off_t at = lseek(fd, 0, SEEK_CUR);
+        s->is_file = 1;
+        s->roff = s->woff = at > 0 ? at : 0;
+    }
     s->limit = o->limit ? o->limit : CIO_STREAM_LIMIT;
     s->high = high;
     s->low = low;
-    s->vt = &plain_vt;
+    s->vt = s->is_file ? &file_vt : &plain_vt;
     s->wdirect = 1;
     s->close_timeout = CIO_FOREVER;
     if (kind != CIO__FD_OTHER && kind != CIO__FD_UNIX && !o->no_tcp_nodelay) {
@@ -855,6 +979,22 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int k
 fail:
     close(fd);
     return err;
+}
+
+int cio_stream_open_file(cio_stream **out, const char *path, int flags, mode_t mode,
+                         const cio_stream_opts *opts)
+{
+    if (out)
+        *out = NULL;
+    if (!out || !path || (opts && opts->tls))
+        return -EINVAL;
+    int fd = cio_open(path, flags, mode);
+    if (fd < 0)
+        return fd; /* cio_open's message names the path */
+    int err = cio__stream_new(out, fd, opts, CIO__FD_UNKNOWN);
+    if (err)
+        return cio_fail(err, "cannot make a stream of %s: %s", path, cio_strerror(err));
+    return 0;
 }
 
 int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)

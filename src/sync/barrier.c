@@ -11,6 +11,10 @@
  * 0 .. parties-1 with no gap or duplicate: as if it had never arrived. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_barrier) <= 7 * sizeof(void *), "cio_barrier stays seven words");
+
 enum { FILLING = 0, DRAINING, RESETTING, BROKEN };
 
 typedef struct barrier_waiter {
@@ -24,6 +28,8 @@ int cio_barrier_init(cio_barrier *b, size_t parties)
 {
     if (!b || parties < 1)
         return -EINVAL;
+    if (parties > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
+        return cio_fail(-EINVAL, "barrier of %zu parties (a negative number?)", parties);
     b->priv_fill.priv_head = b->priv_fill.priv_tail = NULL;
     b->priv_block.priv_head = b->priv_block.priv_tail = NULL;
     b->priv_parties = parties;

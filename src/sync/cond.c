@@ -7,6 +7,10 @@
  * wakeup is lost. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_cond) <= 6 * sizeof(void *), "cio_cond stays six words");
+
 int cio_cond_init(cio_cond *c, cio_lock *lock)
 {
     if (!c)

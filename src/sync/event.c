@@ -1,6 +1,10 @@
 /* cio_event: asyncio.Event. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_event) <= 3 * sizeof(void *), "cio_event stays three words");
+
 int cio_event_init(cio_event *e)
 {
     if (!e)

@@ -11,6 +11,10 @@
  * run), DONE (the body returned, or the generator was closed). */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(struct cio_gen) <= 8 * sizeof(void *), "cio_gen stays eight words");
+
 enum { NEW = 0, RUNNING, SUSPENDED, READY, DONE };
 
 int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg)
@@ -34,6 +38,8 @@ static int producer_main(void *arg)
         g->priv_consumer = NULL;
         cio__wake(c, 0);
     }
+    if (g->priv_closer)
+        cio__wake(g->priv_closer, 0);
     return status;
 }
 
@@ -76,27 +82,29 @@ static int reap(cio_gen *g)
     return status;
 }
 
-/* Lets the producer compute the next value. */
-static int resume_producer(cio_gen *g, cio_task *self)
+/* Lets the producer compute the next value; its parked yield returns
+ * `inject` (0, or the error cio_gen_throw puts there). */
+static int resume_producer(cio_gen *g, cio_task *self, int inject)
 {
     if (g->priv_state == NEW) {
         cio_task_opts o = {.name = "gen"};
         int err = cio__spawn(self->loop, &g->priv_producer, producer_main, g, &o);
         if (err)
             return err;
+        g->priv_producer->gen_producer = 1; /* reports speak of a generator */
     } else if (g->priv_parked) {
         g->priv_parked = 0;
-        cio__wake(g->priv_producer, 0);
+        cio__wake(g->priv_producer, inject);
     }
     /* Else the producer was cancelled out of its yield and is ending. */
     g->priv_state = RUNNING;
     return 0;
 }
 
-int cio_gen_next(cio_gen *g, void **value)
+/* next and throw: resumes the producer (with `inject` at its yield) unless a
+ * value is already waiting, then waits for its next yield or its end. */
+static int step(cio_gen *g, void **value, int inject)
 {
-    if (!g || !value)
-        return -EINVAL;
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -120,9 +128,10 @@ int cio_gen_next(cio_gen *g, void **value)
             return 0;
         case NEW:
         case SUSPENDED:
-            err = resume_producer(g, self);
+            err = resume_producer(g, self, inject);
             if (err)
                 return err;
+            inject = 0;
             break;
         default: /* RUNNING: a cancelled next already asked */
             break;
@@ -138,6 +147,50 @@ int cio_gen_next(cio_gen *g, void **value)
     }
 }
 
+int cio_gen_next(cio_gen *g, void **value)
+{
+    if (!g || !value)
+        return -EINVAL;
+    return step(g, value, 0);
+}
+
+int cio_gen_throw(cio_gen *g, int err, void **value)
+{
+    if (!g || !value || err >= 0)
+        return -EINVAL;
+    *value = NULL;
+    if (!cio__self())
+        return -EPERM;
+    switch (g->priv_state) {
+    case NEW: /* Python: the body never starts; the error comes straight back */
+        g->priv_state = DONE;
+        g->priv_reported = 1;
+        return err;
+    case READY: /* a value a cancelled next left behind: the throw replaces it */
+        g->priv_value = NULL;
+        g->priv_state = SUSPENDED;
+        break;
+    case RUNNING: /* the producer is between yields: nowhere to put the error */
+        return g->priv_closing ? -ENOENT : -EBUSY;
+    default:
+        break;
+    }
+    return step(g, value, err);
+}
+
+/* The body yielded again after its yield returned -ECANCELED for a close
+ * (Python: "async generator ignored GeneratorExit"). Returning to it would let
+ * it spin for ever; it stays parked here for good instead, and the closer
+ * returns -EPROTO at once. The loop reports the parked task when it closes. */
+static int ignored_close(cio_gen *g, cio_task *self)
+{
+    g->priv_ignored = 1;
+    if (g->priv_closer)
+        cio__wake(g->priv_closer, 0);
+    cio__park(self, "gen yield after close (ignored cio_gen_close)", g, NULL, NULL);
+    return -ECANCELED; /* never reached: nothing wakes it */
+}
+
 int cio_gen_yield(cio_gen *g, void *value)
 {
     if (!g)
@@ -145,8 +198,12 @@ int cio_gen_yield(cio_gen *g, void *value)
     cio_task *self = cio__self();
     if (!self || self != g->priv_producer)
         return -EPERM;
-    if (g->priv_closing)
+    if (g->priv_closing) {
+        if (g->priv_close_told)
+            return ignored_close(g, self);
+        g->priv_close_told = 1;
         return -ECANCELED;
+    }
     int err = cio__cancel_reason(self);
     if (err)
         return err;
@@ -163,7 +220,20 @@ int cio_gen_yield(cio_gen *g, void *value)
     err = cio__park(self, "gen yield", g, producer_unpark, g);
     if (err)
         return err; /* closed (-ECANCELED) or cancelled */
-    return g->priv_closing ? -ECANCELED : cio__cancel_reason(self);
+    if (g->priv_closing) {
+        g->priv_close_told = 1;
+        return -ECANCELED;
+    }
+    return cio__cancel_reason(self);
+}
+
+/* The closer was cancelled: pass it on to the producer and keep waiting. */
+static int close_unpark(cio_task *t, void *data)
+{
+    (void)t;
+    cio_gen *g = data;
+    cio_cancel(g->priv_producer);
+    return 0;
 }
 
 int cio_gen_close(cio_gen *g)
@@ -188,13 +258,27 @@ int cio_gen_close(cio_gen *g)
     if (g->priv_parked) {
         g->priv_parked = 0;
         g->priv_value = NULL;
+        g->priv_close_told = 1;
         cio__wake(g->priv_producer, -ECANCELED); /* its yield returns it */
     } else {
         cio_cancel(g->priv_producer); /* busy after a cancelled next */
     }
     /* Wait without releasing the handle, to read the producer's message. Like
      * cio_join, this waits for the producer even if we are cancelled. */
-    cio_gather(&g->priv_producer, 1, CIO_RETURN_EXCEPTIONS);
+    g->priv_closer = self;
+    while (g->priv_state != DONE && !g->priv_ignored)
+        cio__park(self, "gen close", g, close_unpark, g);
+    g->priv_closer = NULL;
+    if (g->priv_ignored) {
+        /* The producer is parked for good; later nexts return -ENOENT. */
+        g->priv_state = DONE;
+        g->priv_reported = 1;
+        g->priv_closing = 0;
+        cio_detach(g->priv_producer);
+        g->priv_producer = NULL;
+        return cio_fail(-EPROTO, "the generator's body yielded again after cio_gen_close (its "
+                                 "cio_gen_yield returned -ECANCELED: it must return)");
+    }
     g->priv_closing = 0;
     int reason = cio__cancel_reason(self);
     if (reason)

@@ -5,6 +5,10 @@
  * `owner == NULL` alone tells whether an acquire may take it. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_lock) <= 3 * sizeof(void *), "cio_lock stays three words");
+
 int cio_lock_init(cio_lock *l)
 {
     if (!l)

@@ -23,6 +23,10 @@
 
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_queue) <= 20 * sizeof(void *), "cio_queue stays small");
+
 enum { FIFO = 0, LIFO, PRIORITY };
 enum { OPEN = 0, SHUTDOWN, SHUTDOWN_IMMEDIATE };
 
@@ -363,13 +367,16 @@ int cio_queue_join(cio_queue *q)
     return unclaimed(self, r);
 }
 
-int cio_queue_shutdown(cio_queue *q, int immediate)
+static int shutdown_queue(cio_queue *q, int immediate, cio_queue_drop_fn drop, void *arg)
 {
     if (!q)
         return -EINVAL;
     if (immediate) {
         size_t dropped = q->priv_n;
         q->priv_shutdown = SHUTDOWN_IMMEDIATE;
+        /* In the order gets would have taken them; drop must not touch q. */
+        while (drop && q->priv_n)
+            drop(store_pop(q), arg);
         q->priv_n = q->priv_head = q->priv_gclaim = 0;
         q->priv_unfinished -= dropped < q->priv_unfinished ? dropped : q->priv_unfinished;
         if (!q->priv_unfinished)
@@ -381,6 +388,18 @@ int cio_queue_shutdown(cio_queue *q, int immediate)
     cio__waitq_wake_all(&q->priv_getters, -ESHUTDOWN);
     cio__waitq_wake_all(&q->priv_putters, -ESHUTDOWN);
     return 0;
+}
+
+int cio_queue_shutdown(cio_queue *q, int immediate)
+{
+    return shutdown_queue(q, immediate, NULL, NULL);
+}
+
+int cio_queue_shutdown_drop(cio_queue *q, cio_queue_drop_fn drop, void *arg)
+{
+    if (!drop)
+        return -EINVAL;
+    return shutdown_queue(q, 1, drop, arg);
 }
 
 /* ---- sizes ---- */

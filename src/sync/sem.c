@@ -5,10 +5,16 @@
  * never take a permit ahead of them. */
 #include "sync.h"
 
+/* The struct is public (callers embed it); its size is kept in check here,
+ * outside the header, which C++ must compile too. */
+_Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words");
+
 static int init(cio_sem *s, size_t value, size_t bound)
 {
     if (!s)
         return -EINVAL;
+    if (value > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
+        return cio_fail(-EINVAL, "semaphore of %zu permits (a negative number?)", value);
     s->priv_waiters.priv_head = s->priv_waiters.priv_tail = NULL;
     s->priv_value = value;
     s->priv_bound = bound;
@@ -17,7 +23,7 @@ static int init(cio_sem *s, size_t value, size_t bound)
 
 int cio_sem_init(cio_sem *s, size_t value)
 {
-    return init(s, value, SIZE_MAX);
+    return init(s, value, CIO__SYNC_COUNT_MAX);
 }
 
 int cio_sem_init_bounded(cio_sem *s, size_t value)

@@ -132,6 +132,122 @@ static void test_stack_overflow_named(void)
     CIO_ASSERT(strstr(buf, "stack overflow in task deep-diver") != NULL);
 }
 
+/* Issue 14: a frame bigger than the guard page (a large local array) jumped
+ * over it and crashed with no message, even in debug mode. */
+__attribute__((noinline)) static int big_frame(int i)
+{
+    volatile char big[256 * 1024]; /* four times the default stack */
+    big[i] = 1;                    /* the lowest byte: 192 KiB below the stack */
+    return big[i];
+}
+
+static int overflow_big(void *arg)
+{
+    (void)arg;
+    return big_frame(0);
+}
+
+static int main_overflow_big(void *arg)
+{
+    (void)arg;
+    cio_task *t;
+    cio_spawn_opts(&t, overflow_big, NULL, &(cio_task_opts){.name = "big-array"});
+    return cio_join(t);
+}
+
+static void test_stack_overflow_large_frame(void)
+{
+    int pipefd[2];
+    CIO_ASSERT_EQ(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        cio_opts o = {.debug = 1, .no_sigint = 1};
+        int err = cio_run_opts(main_overflow_big, NULL, &o);
+        fprintf(stderr, "cio_run returned %d\n", err);
+        _exit(0); /* not reached: the overflow kills the process */
+    }
+    close(pipefd[1]);
+    char buf[4096] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof(buf) - 1 && (r = read(pipefd[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    int status;
+    waitpid(pid, &status, 0);
+    CIO_ASSERT(!(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    if (!strstr(buf, "stack overflow in task big-array"))
+        CIO_FAIL_AT("no report; stderr was: %s", buf);
+}
+
+static int sleep_2_return_7(void *arg)
+{
+    (void)arg;
+    cio_sleep(2);
+    return 7;
+}
+
+static int shield_arg(void *arg)
+{
+    return cio_shield(arg);
+}
+
+/* Issue 14: `await wait_for(shield(t))` then `await t`, ported, joins a handle
+ * cio_shield released: -EINVAL silently, and t's result is lost. */
+static int main_join_released(void *arg)
+{
+    (void)arg;
+    cio_task *t = cio_spawn(sleep_2_return_7, NULL);
+    CIO_ASSERT_ERR(cio_wait_for(shield_arg, t, 1), -ETIMEDOUT);
+    CIO_ASSERT_ERR(cio_join(t), -EINVAL);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "already released") != NULL);
+    return 0;
+}
+
+static void test_join_released_handle_reported(void)
+{
+    cio_opts o = {.debug = 1, .no_sigint = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(main_join_released, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "cio_join on a task handle already released") != NULL);
+    free(out);
+}
+
+static int backend_is_epoll(void *arg)
+{
+    (void)arg;
+    return strcmp(cio_backend_name(), "epoll") == 0 ? 0 : -1;
+}
+
+/* Issue 14: under Valgrind io_uring gave hundreds of false reports; AUTO picks
+ * epoll there. Run by CTest under Valgrind without CIO_BACKEND (the
+ * test_debug_valgrind_backend test); a plain run has nothing to check. */
+static void test_valgrind_picks_epoll(void)
+{
+    if (!getenv("CIO_TEST_UNDER_VALGRIND"))
+        CIO_SKIP("only meaningful under Valgrind");
+    unsetenv("CIO_BACKEND");
+    cio_opts o = {.no_sigint = 1, .virtual_clock = 1};
+    CIO_ASSERT_OK(cio_run_opts(backend_is_epoll, NULL, &o));
+}
+
+static int return_0(void *arg);
+
+/* Issue 14: an inherited SIG_IGN for SIGINT silently turned Ctrl-C off. */
+static void test_ignored_sigint_reported(void)
+{
+    signal(SIGINT, SIG_IGN);
+    cio_opts o = {.debug = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(return_0, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "SIGINT is ignored") != NULL);
+    free(out);
+}
+
 static int return_0(void *arg)
 {
     (void)arg;
@@ -177,6 +293,13 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_slow_step_warning,
              "debug mode warns of a task running 150 ms without suspending"),
     CIO_TEST(test_stack_overflow_named, "debug mode names the task whose stack overflowed"),
+    CIO_TEST(test_ignored_sigint_reported,
+             "debug mode says when an inherited SIG_IGN turns off Ctrl-C"),
+    CIO_TEST(test_valgrind_picks_epoll, "under Valgrind the AUTO backend is epoll"),
+    CIO_TEST(test_join_released_handle_reported,
+             "debug mode reports cio_join on a handle cio_shield already released"),
+    CIO_TEST(test_stack_overflow_large_frame,
+             "debug mode names the task when a frame larger than a page jumps the guard"),
     CIO_TEST(test_leaked_handle_reported, "debug mode reports a handle never joined or detached"),
     CIO_TEST(test_debug_from_environment, "CIO_DEBUG=1 turns debug mode on"),
 }))

@@ -177,7 +177,54 @@ static void test_group_cancel_and_bad_input(void)
     CIO_ASSERT_ERR(cio_group_new(&g), -EPERM);
 }
 
+/* Issue 14: the body's own error and an inner group's failures could not join
+ * the children's in the group's list (asyncio's ExceptionGroup holds them all). */
+static int main_group_aggregate(void *arg)
+{
+    (void)arg;
+    child c[3] = {{1, -EIO, 0, 0}, {2, -EPIPE, 0, 0}, {10, 0, 0, 0}};
+    cio_group *outer, *inner;
+    CIO_ASSERT_OK(cio_group_new(&outer));
+    CIO_ASSERT(cio_group_spawn(outer, run_child, &c[2]) != NULL);
+    /* An inner group whose two children both fail at once. */
+    c[1].secs = 1;
+    CIO_ASSERT_OK(cio_group_new(&inner));
+    CIO_ASSERT(cio_group_spawn(inner, run_child, &c[0]) != NULL);
+    CIO_ASSERT(cio_group_spawn(inner, run_child, &c[1]) != NULL);
+    int err = cio_group_wait(inner);
+    CIO_ASSERT(err == -EIO || err == -EPIPE);
+    CIO_ASSERT_EQ(cio_group_nfailed(inner), 2);
+    CIO_ASSERT_ERR(cio_group_absorb(outer, inner), err);
+    cio_group_free(inner);
+    CIO_ASSERT_ERR(cio_yield(), -ECANCELED); /* the outer group was cancelled */
+    /* The body fails too, with its own message. */
+    cio_fail(-ENOSPC, "body ran out of room");
+    CIO_ASSERT_ERR(cio_group_fail(outer, -ENOSPC), -ENOSPC);
+    CIO_ASSERT_ERR(cio_group_wait(outer), err); /* the first failure */
+    CIO_ASSERT_EQ(c[2].cancelled, 1);
+    CIO_ASSERT_EQ(cio_group_nfailed(outer), 3);
+    int st;
+    const char *name, *msg;
+    CIO_ASSERT_OK(cio_group_failure(outer, 2, &st, &name, &msg));
+    CIO_ASSERT_ERR(st, -ENOSPC);
+    CIO_ASSERT_STR_EQ(name, "main");
+    CIO_ASSERT_STR_EQ(msg, "body ran out of room");
+    CIO_ASSERT_OK(cio_group_failure(outer, 0, &st, NULL, &msg));
+    CIO_ASSERT(strstr(msg, "child of 1 s failed") != NULL);
+    CIO_ASSERT_ERR(cio_group_fail(outer, -EIO), -EINVAL); /* after the wait */
+    CIO_ASSERT_ERR(cio_group_absorb(outer, outer), -EINVAL);
+    cio_group_free(outer);
+    return 0;
+}
+
+static void test_group_aggregate(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_group_aggregate, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_group_aggregate,
+             "the body's failure and an inner group's failures join the group's list"),
     CIO_TEST(test_group_waits_for_all, "a group waits for every child; wait once"),
     CIO_TEST(test_group_failure_cancels_siblings_and_body,
              "the first failure cancels siblings and the body; all failures are kept"),

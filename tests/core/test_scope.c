@@ -144,8 +144,8 @@ static int main_reschedule(void *arg)
     CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     CIO_ASSERT_OK(cio_timeout_reschedule(&s, CIO_FOREVER));
     CIO_ASSERT_OK(cio_sleep(5));
-    CIO_ASSERT_ERR(cio_timeout_reschedule(&s, -1), -EINVAL);
-    CIO_ASSERT_OK(cio_timeout_exit(&s));
+    CIO_ASSERT_OK(cio_timeout_reschedule(&s, -1)); /* past: expires at once */
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
     CIO_ASSERT_ERR(cio_timeout_reschedule(&s, 1), -EINVAL); /* not open */
     return 0;
 }
@@ -371,7 +371,142 @@ static void test_shield_task(void)
     CIO_ASSERT_OK(cio_test_run_virtual(main_shield_task, NULL));
 }
 
+/* Issue 14: entering an open timeout scope made it its own parent, and when
+ * it fired the loop spun for ever delivering the cancel. */
+static int main_reenter(void *arg)
+{
+    (void)arg;
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_timeout_enter(&s, 2), -EINVAL);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "entered again") != NULL);
+    CIO_ASSERT_ERR(cio_scope_enter(&s), -EINVAL);
+    CIO_ASSERT_ERR(cio_shield_enter(&s), -EINVAL);
+    CIO_ASSERT_CMP(cio_timeout_deadline(&s), ==, 1.0); /* untouched */
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    CIO_ASSERT_CMP(cio_now(), ==, 1.0);
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1)); /* closed: it may be entered again */
+    CIO_ASSERT_OK(cio_timeout_exit(&s));
+    return 0;
+}
+
+static void test_reenter_open_scope(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_reenter, NULL));
+    cio_opts o = {0};
+    o.virtual_clock = 1;
+    o.no_sigint = 1;
+    o.debug = 1;
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(main_reenter, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "has not exited; refused") != NULL);
+    free(out);
+}
+
+static int sleep_then(void *arg)
+{
+    int *status = arg;
+    cio_sleep(1);
+    return *status;
+}
+
+static int join_arg(void *arg)
+{
+    return cio_join(arg);
+}
+
+/* Issue 14: wait_for and a cancelled join said -ETIMEDOUT although the task
+ * failed with a real error at that moment, and wait_for(..., 0) threw away a
+ * finished task's result. */
+static int main_wait_for_keeps_result(void *arg)
+{
+    (void)arg;
+    int eio = -EIO, ok = 42;
+    /* t's timer was armed first: it fails at 1.0 just before the deadline. */
+    cio_task *t = cio_spawn(sleep_then, &eio);
+    CIO_ASSERT_OK(cio_yield());
+    CIO_ASSERT_ERR(cio_wait_for(join_arg, t, 1.0), -EIO);
+    CIO_ASSERT_CMP(cio_now(), ==, 1.0);
+    t = cio_spawn(sleep_then, &ok);
+    CIO_ASSERT_OK(cio_sleep(2)); /* t is done */
+    CIO_ASSERT_EQ(cio_wait_for(join_arg, t, 0), 42);
+    /* A task that does not finish still times out. */
+    t = cio_spawn(sleep_then, &ok);
+    CIO_ASSERT_ERR(cio_wait_for(join_arg, t, 0.5), -ETIMEDOUT);
+    return 0;
+}
+
+static void test_wait_for_keeps_result(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_wait_for_keeps_result, NULL));
+}
+
+/* Issue 14: a reschedule to a past deadline was -EINVAL and kept the old one. */
+static int main_reschedule_past(void *arg)
+{
+    (void)arg;
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 10));
+    CIO_ASSERT_OK(cio_timeout_reschedule(&s, -1));
+    CIO_ASSERT_EQ(cio_timeout_expired(&s), 1);
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    CIO_ASSERT_CMP(cio_now(), ==, 0.0);
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 10));
+    CIO_ASSERT_ERR(cio_timeout_reschedule(&s, __builtin_nan("")), -EINVAL);
+    CIO_ASSERT_OK(cio_timeout_reschedule(&s, 0));
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    return 0;
+}
+
+static void test_reschedule_past(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_reschedule_past, NULL));
+}
+
+static int sleep_5(void *arg)
+{
+    (void)arg;
+    return cio_sleep(5);
+}
+
+/* Issue 14: a timeout around a call that fails without a message (an HTTP
+ * request, say) left the task with none. */
+static int main_timeout_message(void *arg)
+{
+    (void)arg;
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "timed out: the timeout entered at") != NULL);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "test_scope.c") != NULL);
+    CIO_ASSERT_ERR(cio_wait_for(sleep_5, NULL, 0.5), -ETIMEDOUT);
+    CIO_ASSERT_STR_EQ(cio_task_message(NULL), "cio_wait_for timed out after 0.5 s");
+    /* A message the code inside set stays. */
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    cio_fail(-ETIMEDOUT, "GET /slow: no answer");
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    CIO_ASSERT_STR_EQ(cio_task_message(NULL), "GET /slow: no answer");
+    return 0;
+}
+
+static void test_timeout_message(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_timeout_message, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_timeout_message, "an expired timeout leaves a message saying where it was set"),
+    CIO_TEST(test_reenter_open_scope,
+             "entering an open scope again is -EINVAL, leaves it as it was; debug reports it"),
+    CIO_TEST(test_wait_for_keeps_result,
+             "wait_for keeps a real error at the deadline and a finished task's result"),
+    CIO_TEST(test_reschedule_past, "a reschedule to a past deadline expires the scope at once"),
     CIO_TEST(test_timeout_fires, "a timeout interrupts a sleep with -ETIMEDOUT, level-triggered"),
     CIO_TEST(test_timeout_not_reached, "a timeout closed in time never fires"),
     CIO_TEST(test_nested_timeouts, "nested timeouts: the earlier deadline fires its own scope"),

@@ -324,9 +324,121 @@ static void test_no_early_wake_after_long_step(void)
     CIO_ASSERT_CMP(slept[1], >=, 0.09);
 }
 
+/* Issue 14: the same handle twice made gather and as_completed wait for ever
+ * and wait block until its timeout. */
+static int main_duplicates(void *arg)
+{
+    (void)arg;
+    job jobs[2] = {{1, 10, 0}, {2, 20, 0}};
+    cio_task *t[2];
+    spawn_jobs(t, jobs, 2);
+    cio_task *dup[3] = {t[0], t[1], t[0]};
+    CIO_ASSERT_ERR(cio_gather(dup, 3, 0), -EINVAL);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "listed twice") != NULL);
+    size_t ndone = 7;
+    CIO_ASSERT_ERR(cio_wait(dup, 3, CIO_ALL_COMPLETED, 100, &ndone), -EINVAL);
+    CIO_ASSERT_EQ(ndone, 0);
+    cio_as_completed ac;
+    CIO_ASSERT_ERR(cio_as_completed_init(&ac, dup, 3, CIO_FOREVER), -EINVAL);
+    CIO_ASSERT_CMP(cio_now(), ==, 0.0); /* refused at once */
+    /* Nothing was left watched or marked: the array without the duplicate works. */
+    CIO_ASSERT_OK(cio_gather(t, 2, 0));
+    CIO_ASSERT_CMP(cio_now(), ==, 2.0);
+    join_all(t, 2);
+    return 0;
+}
+
+static void test_duplicate_handles(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_duplicates, NULL));
+}
+
+static int main_wait_empty(void *arg)
+{
+    (void)arg;
+    size_t ndone = 7;
+    cio_task *none[1];
+    CIO_ASSERT_ERR(cio_wait(none, 0, CIO_FIRST_COMPLETED, CIO_FOREVER, &ndone), -EINVAL);
+    CIO_ASSERT_EQ(ndone, 0);
+    return 0;
+}
+
+static void test_wait_empty(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_wait_empty, NULL));
+}
+
+typedef struct ac_pair {
+    cio_as_completed *ac;
+    int err;
+    cio_task *got;
+} ac_pair;
+
+static int ac_consumer(void *arg)
+{
+    ac_pair *p = arg;
+    p->err = cio_as_completed_next(p->ac, &p->got);
+    return 0;
+}
+
+static int main_as_completed_two_waiters(void *arg)
+{
+    (void)arg;
+    job jobs[1] = {{1, 10, 0}};
+    cio_task *t[1];
+    spawn_jobs(t, jobs, 1);
+    cio_as_completed ac;
+    CIO_ASSERT_OK(cio_as_completed_init(&ac, t, 1, CIO_FOREVER));
+    ac_pair a = {&ac, 1, NULL}, b = {&ac, 1, NULL};
+    cio_task *ca = cio_spawn(ac_consumer, &a);
+    CIO_ASSERT_OK(cio_yield()); /* a waits in next */
+    cio_task *cb = cio_spawn(ac_consumer, &b);
+    CIO_ASSERT_OK(cio_yield());
+    CIO_ASSERT_ERR(b.err, -EBUSY); /* refused at once, not parked for ever */
+    CIO_ASSERT_OK(cio_join(cb));
+    CIO_ASSERT_OK(cio_join(ca));
+    CIO_ASSERT_OK(a.err);
+    CIO_ASSERT(a.got == t[0]);
+    cio_as_completed_destroy(&ac);
+    join_all(t, 1);
+    return 0;
+}
+
+static void test_as_completed_two_waiters(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_as_completed_two_waiters, NULL));
+}
+/* Issue 14: two tasks that finish in the same loop step are both in
+ * FIRST_COMPLETED's done set, as in asyncio. */
+static int main_first_completed_same_step(void *arg)
+{
+    (void)arg;
+    job jobs[3] = {{1, 10, 0}, {1, 20, 0}, {5, 50, 0}};
+    cio_task *t[3];
+    spawn_jobs(t, jobs, 3);
+    size_t ndone = 0;
+    CIO_ASSERT_OK(cio_wait(t, 3, CIO_FIRST_COMPLETED, CIO_FOREVER, &ndone));
+    CIO_ASSERT_EQ(ndone, 2);
+    CIO_ASSERT_CMP(cio_now(), ==, 1.0);
+    join_all(t, 3);
+    return 0;
+}
+
+static void test_first_completed_same_step(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_first_completed_same_step, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_no_early_wake_after_long_step,
              "a sleep or timeout set after a 50 ms step is not cut short by a stale clock"),
+    CIO_TEST(test_duplicate_handles,
+             "a handle listed twice is -EINVAL at once for gather, wait and as_completed"),
+    CIO_TEST(test_wait_empty, "cio_wait on an empty set is -EINVAL (asyncio: ValueError)"),
+    CIO_TEST(test_as_completed_two_waiters,
+             "a second task in next on one as_completed iterator gets -EBUSY"),
+    CIO_TEST(test_first_completed_same_step,
+             "FIRST_COMPLETED sees every task that finished in the same loop step"),
     CIO_TEST(test_gather, "gather waits for all; total time is the longest, not the sum"),
     CIO_TEST(test_gather_cancels_rest_on_failure,
              "gather's first failure cancels the rest and waits for them"),

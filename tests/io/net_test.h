@@ -69,6 +69,20 @@ static inline int net_free_port(void)
     return port;
 }
 
+/* Waits until cond(arg) holds, looking again every millisecond, and fails
+ * the test if it does not within `limit` seconds: a test waits for the state
+ * it needs, never a fixed time hoping the state has come (which fails on a
+ * busy machine). */
+#define NET_WAIT_UNTIL(cond, limit)                                                                \
+    do {                                                                                           \
+        double until_ = cio_now() + (limit);                                                       \
+        while (!(cond)) {                                                                          \
+            if (cio_now() > until_)                                                                \
+                CIO_FAIL_AT("waited %.0f s for %s", (double)(limit), #cond);                       \
+            CIO_ASSERT_OK(cio_sleep(0.001));                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* cio_test_run, then a leak check once the loop is gone. */
 static inline int net_run(cio_fn main, void *arg)
 {

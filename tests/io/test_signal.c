@@ -158,10 +158,17 @@ static int main_fifo(void *arg)
     /* One instance at a time: each wakes exactly one waiter, oldest first. */
     for (int k = 1; k <= 3; k++) {
         raise(SIGUSR1);
-        CIO_ASSERT_OK(cio_sleep(0.02));
         int woken = 0;
-        for (int i = 0; i < 3; i++)
-            woken += j[i].got == SIGUSR1;
+        double until = cio_now() + 30; /* wait for the wakeup, however busy */
+        for (;;) {
+            woken = 0;
+            for (int i = 0; i < 3; i++)
+                woken += j[i].got == SIGUSR1;
+            if (woken >= k)
+                break;
+            CIO_ASSERT_CMP(cio_now(), <, until);
+            CIO_ASSERT_OK(cio_sleep(0.001));
+        }
         CIO_ASSERT_EQ(woken, k);
         CIO_ASSERT_EQ(j[k - 1].got, SIGUSR1);
     }
@@ -191,7 +198,7 @@ static int main_fanout(void *arg)
     cio_task *ta = cio_spawn(wait_job, &ja);
     cio_task *tb = cio_spawn(wait_job, &jb);
     cio_task *tc = cio_spawn(wait_job, &jc);
-    CIO_ASSERT_OK(cio_sleep(0.01));
+    CIO_ASSERT_OK(cio_yield()); /* the three run in order (FIFO) and park */
     /* SIGUSR2 reaches b and c, whoever reads the signalfd; a waits on. */
     raise(SIGUSR2);
     CIO_ASSERT_OK(cio_join(tb));
@@ -233,7 +240,7 @@ static int main_cancel(void *arg)
     cio_task *t1 = cio_spawn(wait_job, &j1);
     CIO_ASSERT_OK(cio_yield());
     cio_task *t2 = cio_spawn(wait_job, &j2);
-    CIO_ASSERT_OK(cio_sleep(0.01));
+    CIO_ASSERT_OK(cio_yield()); /* t2 runs and waits in line */
     cio_cancel(t1);
     CIO_ASSERT_ERR(cio_join(t1), -ECANCELED);
     CIO_ASSERT_EQ(j1.got, -ECANCELED);
@@ -279,7 +286,7 @@ static int main_close_waiting(void *arg)
     CIO_ASSERT_OK(cio_yield());
     cio_task *t2 = cio_spawn(wait_job, &j2);
     cio_task *to = cio_spawn(wait_job, &jo);
-    CIO_ASSERT_OK(cio_sleep(0.01));
+    CIO_ASSERT_OK(cio_yield()); /* both run and park */
     cio_signal_set_close(s);
     CIO_ASSERT_ERR(cio_join(t1), -EBADF);
     CIO_ASSERT_ERR(cio_join(t2), -EBADF);

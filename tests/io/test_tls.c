@@ -391,13 +391,12 @@ static int main_close(void *arg)
     NET_WRITE(s, "more");
     /* close sends close_notify: the server reads a clean EOF. */
     CIO_ASSERT_OK(cio_stream_close(s));
-    for (int i = 0; i < 100 && !eof_seen; i++)
-        cio_sleep(0.01);
+    NET_WAIT_UNTIL(eof_seen, 30);
     CIO_ASSERT_EQ(eof_seen, 1);
     /* A close under another task's TLS read: -ECONNABORTED, nothing leaks. */
     CIO_ASSERT_OK(cio_open_connection(&s, "localhost", cio_server_port(srv), &o));
     cio_task *t = cio_spawn(tls_reader, s);
-    CIO_ASSERT_OK(cio_sleep(0.02));
+    CIO_ASSERT_OK(cio_yield()); /* it runs first (FIFO) and parks in its read */
     CIO_ASSERT_OK(cio_stream_close(s));
     CIO_ASSERT_ERR(cio_join(t), -ECONNABORTED);
     cio_tls_config_free(scfg);

@@ -78,7 +78,7 @@ static int main_cancel(void *arg)
     cio_timeout_exit(&sc);
     /* A receiver in another task when the endpoint closes: -ECONNABORTED. */
     cio_task *t = cio_spawn(udp_reader, u);
-    CIO_ASSERT_OK(cio_sleep(0.02));
+    CIO_ASSERT_OK(cio_yield()); /* it runs first (FIFO) and parks in its recv */
     CIO_ASSERT_ERR(cio_udp_recv(u, buf, sizeof(buf)), -EBUSY); /* one receiver at a time */
     CIO_ASSERT_OK(cio_udp_close(u));
     CIO_ASSERT_ERR(cio_join(t), -ECONNABORTED);

@@ -261,7 +261,18 @@ static void test_cancel_after_release(void)
     CIO_ASSERT_OK(run_virtual(main_cancel_after_release, NULL));
 }
 
+/* Issue 14: -4 became SIZE_MAX - 3 parties, a barrier that never fills. */
+static void test_negative_parties(void)
+{
+    cio_barrier b;
+    CIO_ASSERT_ERR(cio_barrier_init(&b, (size_t)-4), -EINVAL);
+    CIO_ASSERT_ERR(cio_barrier_init(&b, (size_t)-1), -EINVAL);
+    CIO_ASSERT_OK(cio_barrier_init(&b, 4));
+    cio_barrier_destroy(&b);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_negative_parties, "a negative party count converted to size_t is -EINVAL"),
     CIO_TEST(test_bad_input, "NULL or 0 parties -EINVAL; wait outside a task -EPERM"),
     CIO_TEST(test_rounds_and_indices, "rounds fill at the last arrival; indices in arrival order"),
     CIO_TEST(test_one_party, "a barrier of one party never waits"),

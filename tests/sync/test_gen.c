@@ -305,7 +305,127 @@ static void test_misuse(void)
     CIO_ASSERT_ERR(cio_gen_next(&g, &v), -EPERM); /* outside a task */
 }
 
+/* A body that ignores the close and keeps yielding. */
+static int stubborn(cio_gen *g, void *arg)
+{
+    int *yields = arg;
+    for (;;) {
+        (*yields)++;
+        cio_gen_yield(g, P(*yields)); /* the return value ignored: the bug */
+    }
+    return 0;
+}
+
+/* Issue 14: cio_gen_close spun for ever on such a body; Python raises
+ * "async generator ignored GeneratorExit" at once. */
+static int main_ignored_close(void *arg)
+{
+    (void)arg;
+    int yields = 0;
+    CIO_ASSERT_OK(cio_gen_init(&gen, stubborn, &yields));
+    void *v;
+    CIO_ASSERT_OK(cio_gen_next(&gen, &v));
+    CIO_ASSERT_EQ(I(v), 1);
+    CIO_ASSERT_ERR(cio_gen_close(&gen), -EPROTO);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "yielded again") != NULL);
+    CIO_ASSERT_EQ(yields, 2); /* told once, yielded once more, parked for good */
+    CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ENOENT);
+    CIO_ASSERT_OK(cio_gen_close(&gen)); /* closed already */
+    cio_gen_destroy(&gen);              /* returns at once */
+    return 0;
+}
+
+static void test_ignored_close(void)
+{
+    cio_test_capture_stderr_begin(); /* the loop reports the parked producer */
+    int err = run_virtual(main_ignored_close, NULL);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "ignored cio_gen_close") != NULL);
+    free(out);
+}
+
+/* Yields 1, 2, 3; an error thrown in is handled once (it yields -err instead)
+ * and the second one ends the body with that error. */
+static int catcher(cio_gen *g, void *arg)
+{
+    (void)arg;
+    int caught = 0;
+    for (int i = 1; i <= 3; i++) {
+        int err = cio_gen_yield(g, P(i));
+        trace("y%d:%s", i, ename(err));
+        if (err == -ECANCELED)
+            return err;
+        if (err && caught++)
+            return cio_fail(err, "thrown twice");
+        if (err && (err = cio_gen_yield(g, P(-err))) != 0)
+            return err;
+    }
+    return 0;
+}
+
+/* Issue 14: async generators had no athrow. */
+static int main_throw(void *arg)
+{
+    (void)arg;
+    void *v;
+    CIO_ASSERT_OK(cio_gen_init(&gen, catcher, NULL));
+    CIO_ASSERT_OK(cio_gen_next(&gen, &v));
+    CIO_ASSERT_EQ(I(v), 1);
+    CIO_ASSERT_OK(cio_gen_throw(&gen, -EIO, &v)); /* handled: the next yield comes back */
+    CIO_ASSERT_EQ(I(v), EIO);
+    CIO_ASSERT_OK(cio_gen_next(&gen, &v));
+    CIO_ASSERT_EQ(I(v), 2);
+    CIO_ASSERT_ERR(cio_gen_throw(&gen, -EPIPE, &v), -EPIPE); /* not handled: it comes back */
+    CIO_ASSERT(v == NULL);
+    CIO_ASSERT_STR_EQ(cio_task_message(cio_current()), "thrown twice");
+    CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ENOENT);
+    CIO_ASSERT_STR_EQ(traced(), "y1:EIO y2:EPIPE");
+    cio_gen_destroy(&gen);
+    /* On a generator not started the body never runs. */
+    CIO_ASSERT_OK(cio_gen_init(&gen, catcher, NULL));
+    CIO_ASSERT_ERR(cio_gen_throw(&gen, -EIO, &v), -EIO);
+    CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ENOENT);
+    CIO_ASSERT_ERR(cio_gen_throw(&gen, 5, &v), -EINVAL);
+    cio_gen_destroy(&gen);
+    return 0;
+}
+
+static void test_throw(void)
+{
+    CIO_ASSERT_OK(run_virtual(main_throw, NULL));
+}
+
+static int main_unclosed(void *arg)
+{
+    (void)arg;
+    static count_args a = {.n = 5};
+    CIO_ASSERT_OK(cio_gen_init(&gen, count, &a));
+    void *v;
+    CIO_ASSERT_OK(cio_gen_next(&gen, &v));
+    return 0; /* never closed */
+}
+
+/* Issue 14: debug mode called an unclosed generator "a task ... never
+ * released (cio_join or cio_detach)". */
+static void test_unclosed_generator_wording(void)
+{
+    cio_opts o = {.debug = 1, .no_sigint = 1, .virtual_clock = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(main_unclosed, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT(strstr(out, "async generator (producer task gen) was never closed") != NULL);
+    CIO_ASSERT(strstr(out, "cio_join or cio_detach") == NULL);
+    free(out);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_unclosed_generator_wording,
+             "debug mode reports an unclosed generator as one, not as a task to join"),
+    CIO_TEST(test_ignored_close,
+             "a body that yields after close: close returns -EPROTO at once, no spin"),
+    CIO_TEST(test_throw, "cio_gen_throw (athrow) raises at the yield; handled or propagated"),
     CIO_TEST(test_iterate, "values in order, then -ENOENT for good; the body starts lazily"),
     CIO_TEST(test_lazy, "the producer runs only between a next and its yield"),
     CIO_TEST(test_failure_reaches_consumer,

@@ -636,7 +636,46 @@ static void test_destroy_with_waiter(void)
     CIO_ASSERT_OK(run_virtual(main_destroy_with_waiter, NULL));
 }
 
+static void free_item(void *item, void *arg)
+{
+    int *freed = arg;
+    trace("drop%d", *(int *)item);
+    free(item);
+    (*freed)++;
+}
+
+/* Issue 14: an immediate shutdown dropped queued pointers with no way to free
+ * what they point to. */
+static int main_shutdown_drop(void *arg)
+{
+    (void)arg;
+    cio_queue dq;
+    CIO_ASSERT_OK(cio_queue_init(&dq, 0));
+    for (int i = 1; i <= 3; i++) {
+        int *p = malloc(sizeof(*p));
+        *p = i;
+        CIO_ASSERT_OK(cio_queue_put(&dq, p));
+    }
+    int freed = 0;
+    CIO_ASSERT_ERR(cio_queue_shutdown_drop(&dq, NULL, NULL), -EINVAL);
+    CIO_ASSERT_OK(cio_queue_shutdown_drop(&dq, free_item, &freed));
+    CIO_ASSERT_EQ(freed, 3);
+    CIO_ASSERT_STR_EQ(traced(), "drop1 drop2 drop3");
+    CIO_ASSERT_EQ(cio_queue_qsize(&dq), 0);
+    void *v;
+    CIO_ASSERT_ERR(cio_queue_get_nowait(&dq, &v), -ESHUTDOWN);
+    CIO_ASSERT_OK(cio_queue_join(&dq)); /* dropped items count as done */
+    cio_queue_destroy(&dq);
+    return 0;
+}
+
+static void test_shutdown_drop(void)
+{
+    CIO_ASSERT_OK(run_virtual(main_shutdown_drop, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_shutdown_drop, "an immediate shutdown hands each dropped item to a callback"),
     CIO_TEST(test_bad_input, "NULL -EINVAL; huge maxsize -ENOMEM; blocking calls need a task"),
     CIO_TEST(test_orders, "FIFO, LIFO and priority orders"),
     CIO_TEST(test_priority_stable, "equal priorities come out in put order"),

@@ -46,8 +46,17 @@ static void test_bad_input(void)
     CIO_ASSERT_ERR(cio_sem_acquire(&s), -EPERM); /* outside a task */
     CIO_ASSERT_OK(cio_sem_try_acquire(&s));      /* needs no task */
     CIO_ASSERT_OK(cio_sem_release(&s));
-    cio_sem_init(&s, SIZE_MAX);
+    CIO_ASSERT_OK(cio_sem_init(&s, PTRDIFF_MAX));
     CIO_ASSERT_ERR(cio_sem_release(&s), -EOVERFLOW); /* the counter is full */
+}
+
+/* Issue 14: -1 became SIZE_MAX permits and the semaphore never blocked. */
+static void test_negative_size(void)
+{
+    cio_sem s;
+    CIO_ASSERT_ERR(cio_sem_init(&s, (size_t)-1), -EINVAL);
+    CIO_ASSERT_ERR(cio_sem_init_bounded(&s, (size_t)-1), -EINVAL);
+    CIO_ASSERT_ERR(cio_sem_init(&s, (size_t)PTRDIFF_MAX + 1), -EINVAL);
 }
 
 static void test_bounded(void)
@@ -258,9 +267,47 @@ static void test_cancelled_scope(void)
     CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
+static int worker_release(void *arg)
+{
+    int err = worker(arg);
+    if (!err)
+        cio_sem_release(&sem);
+    return err;
+}
+
+/* Issue 14 (Python 3.12's fix): a task that releases and at once acquires
+ * again must queue behind the waiter the permit was promised to, and locked()
+ * is true while every permit is promised. */
+static int main_no_barging(void *arg)
+{
+    (void)arg;
+    cio_sem_init(&sem, 1);
+    CIO_ASSERT_OK(cio_sem_acquire(&sem));
+    cio_task *w = spawn_ok(worker_release, "w");
+    settle();                             /* w waits */
+    CIO_ASSERT_OK(cio_sem_release(&sem)); /* promised to w, which has not run */
+    CIO_ASSERT_EQ(cio_sem_locked(&sem), 1);
+    CIO_ASSERT_EQ(cio_sem_value(&sem), 0);
+    CIO_ASSERT_ERR(cio_sem_try_acquire(&sem), -EAGAIN);
+    CIO_ASSERT_OK(cio_sem_acquire(&sem)); /* waits for w's release */
+    trace("main");
+    CIO_ASSERT_OK(cio_join(w));
+    CIO_ASSERT_STR_EQ(traced(), "w:0 main");
+    CIO_ASSERT_OK(cio_sem_release(&sem));
+    return 0;
+}
+
+static void test_no_barging(void)
+{
+    CIO_ASSERT_OK(run_virtual(main_no_barging, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_no_barging,
+             "release then acquire queues behind the promised waiter; locked() counts it"),
     CIO_TEST(test_basic, "value/acquire/try_acquire/release/locked"),
     CIO_TEST(test_bad_input, "NULL -EINVAL; acquire outside a task -EPERM; counter overflow"),
+    CIO_TEST(test_negative_size, "a negative size converted to size_t is -EINVAL"),
     CIO_TEST(test_bounded, "a bounded semaphore released too often gives -EOVERFLOW"),
     CIO_TEST(test_fifo_handoff, "permits go to waiters in arrival order; no barging"),
     CIO_TEST(test_at_most_n, "the guide's demo: at most 3 of 10 at once, 4 waves"),
