@@ -14,20 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
-/* ---- socket watchers ---- */
+/* ---- socket watchers ----
+ *
+ * A watcher belongs to a socket number, not to one of curl's assignments:
+ * curl reports a kept-alive socket removed when a transfer ends and added
+ * again when the next one starts on it, so a watcher whose tasks are parked
+ * on their `wanted` events simply stays in the session's table (indexed by
+ * fd) and serves the next transfer: no task is cancelled or spawned and no
+ * memory moves per request. A watcher is retired (its tasks cancelled) when
+ * curl closes its socket (on_close_socket), when a removal finds a task
+ * parked on the socket's readiness, and when the session closes. */
 
 typedef struct watcher {
     cio_http_session *s;
     curl_socket_t fd;
-    int want;            /* CURL_POLL_IN / OUT / INOUT */
-    int removed;         /* curl is done with the socket */
-    int refs;            /* curl's assignment + live watcher tasks */
+    int want;            /* CURL_POLL_IN / OUT / INOUT; 0 while curl does not watch */
+    int retired;         /* out of the table: the tasks end */
+    int refs;            /* the table's + live watcher tasks */
+    int polling[2];      /* the task is parked on the socket's readiness */
     cio_task *task[2];   /* the watcher tasks while they run */
     cio_event wanted[2]; /* set when the direction becomes wanted */
-    struct watcher *next;
 } watcher;
 
 static void watcher_release(watcher *w)
@@ -67,20 +77,22 @@ static void socket_action(cio_http_session *s, curl_socket_t fd, int ev)
 static int watch(watcher *w, int dir)
 {
     int flag = dir ? CURL_POLL_OUT : CURL_POLL_IN;
-    while (!w->removed) {
+    while (!w->retired) {
         if (!(w->want & flag)) {
             if (cio_event_wait(&w->wanted[dir]))
                 break;
             cio_event_clear(&w->wanted[dir]);
             continue;
         }
+        w->polling[dir] = 1;
         int err = dir ? cio_wait_writable(w->fd) : cio_wait_readable(w->fd);
+        w->polling[dir] = 0;
         if (err == -EBUSY) { /* a cancelled wait on a reused fd is still draining */
             if (cio_yield())
                 break;
             continue;
         }
-        if (w->removed || (err < 0 && cio_cancelled()))
+        if (w->retired || (err < 0 && cio_cancelled()))
             break;
         if (w->want & flag)
             socket_action(w->s, w->fd,
@@ -103,62 +115,93 @@ static int watch_out(void *arg)
     return watch(arg, 1);
 }
 
-/* curl is done with the socket (and will close it): stop both watchers,
- * including one parked on the socket's readiness. */
-static void watcher_remove(watcher *w)
+static watcher *watcher_find(cio_http_session *s, curl_socket_t fd)
 {
-    w->removed = 1;
+    return fd >= 0 && (size_t)fd < s->nwatchers ? s->watchers[fd] : NULL;
+}
+
+/* Takes w out of the table and stops both tasks, including one parked on
+ * the socket's readiness (the socket may be closed right after). */
+static void watcher_retire(watcher *w)
+{
+    cio_http_session *s = w->s;
+    s->watchers[w->fd] = NULL;
+    w->retired = 1;
     for (int dir = 0; dir < 2; dir++)
         if (w->task[dir])
             cio_cancel(w->task[dir]);
+    watcher_release(w); /* the table's reference */
+}
+
+static watcher *watcher_new(cio_http_session *s, curl_socket_t fd)
+{
+    if ((size_t)fd >= s->nwatchers) {
+        size_t n = s->nwatchers ? s->nwatchers : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        watcher **t = realloc(s->watchers, n * sizeof(*t));
+        if (!t)
+            return NULL;
+        memset(t + s->nwatchers, 0, (n - s->nwatchers) * sizeof(*t));
+        s->watchers = t;
+        s->nwatchers = n;
+    }
+    watcher *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->s = s;
+    w->fd = fd;
+    w->refs = 1;
+    cio_event_init(&w->wanted[0]);
+    cio_event_init(&w->wanted[1]);
+    cio_task_opts o = {.name = "http-socket"};
+    for (int dir = 0; dir < 2; dir++) {
+        cio_task *t;
+        if (cio_spawn_opts(&t, dir ? watch_out : watch_in, w, &o) == 0) {
+            w->refs++;
+            w->task[dir] = t;
+            cio_detach(t);
+        }
+    }
+    s->watchers[fd] = w;
+    return w;
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     cio_http_session *s = userp;
-    watcher *w = socketp;
+    watcher *w = watcher_find(s, fd);
     if (what == CURL_POLL_REMOVE) {
+        /* Usually the socket goes back to curl's pool: the tasks stay parked
+         * on their events for the next transfer. A task parked on the
+         * socket itself is stopped, as curl may close it. */
         if (w) {
-            curl_multi_assign(s->multi, fd, NULL);
-            for (watcher **p = &s->watchers; *p; p = &(*p)->next)
-                if (*p == w) {
-                    *p = w->next;
-                    break;
-                }
-            watcher_remove(w);
-            watcher_release(w); /* curl's reference */
+            w->want = 0;
+            if (w->polling[0] || w->polling[1])
+                watcher_retire(w);
         }
         return 0;
     }
-    if (!w) {
-        w = calloc(1, sizeof(*w));
-        if (!w)
-            return -1;
-        w->s = s;
-        w->fd = fd;
-        w->refs = 1;
-        cio_event_init(&w->wanted[0]);
-        cio_event_init(&w->wanted[1]);
-        cio_task_opts o = {.name = "http-socket"};
-        for (int dir = 0; dir < 2; dir++) {
-            cio_task *t;
-            if (cio_spawn_opts(&t, dir ? watch_out : watch_in, w, &o) == 0) {
-                w->refs++;
-                w->task[dir] = t;
-                cio_detach(t);
-            }
-        }
-        w->next = s->watchers;
-        s->watchers = w;
-        curl_multi_assign(s->multi, fd, w);
-    }
+    if (!w && !(w = watcher_new(s, fd)))
+        return -1;
     w->want = what;
     if (what & CURL_POLL_IN)
         cio_event_set(&w->wanted[0]);
     if (what & CURL_POLL_OUT)
         cio_event_set(&w->wanted[1]);
     return 0;
+}
+
+/* curl closes a socket: its watcher goes with it. */
+static int on_close_socket(void *userp, curl_socket_t fd)
+{
+    cio_http_session *s = userp;
+    watcher *w = watcher_find(s, fd);
+    if (w)
+        watcher_retire(w);
+    return close(fd);
 }
 
 static void timer_fired(void *arg)
@@ -250,12 +293,10 @@ void cio_http_session_close(cio_http_session *s)
         cio_handle_cancel(s->timer);
     if (s->multi)
         curl_multi_cleanup(s->multi); /* closes the pool: REMOVE for each socket */
-    while (s->watchers) {
-        watcher *w = s->watchers;
-        s->watchers = w->next;
-        watcher_remove(w);
-        watcher_release(w);
-    }
+    for (size_t i = 0; i < s->nwatchers; i++)
+        if (s->watchers[i])
+            watcher_retire(s->watchers[i]);
+    free(s->watchers);
     for (size_t i = 0; i < s->nspare; i++)
         curl_easy_cleanup(s->spare[i]);
     free(s->spare);
@@ -419,6 +460,8 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, s);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,

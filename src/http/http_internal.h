@@ -43,8 +43,9 @@ struct cio_http_session {
     char *ca_file;
     struct curl_slist *headers;
     struct cio__http_xfer *xfers; /* transfers in flight */
-    struct watcher *watchers;     /* sockets curl watches */
-    CURL **spare;                 /* easy handles kept for reuse */
+    struct watcher **watchers;    /* socket watchers, indexed by fd */
+    size_t nwatchers;
+    CURL **spare; /* easy handles kept for reuse */
     size_t nspare;
 };
 
