@@ -224,6 +224,14 @@ static int on_timer(CURLM *multi, long ms, void *userp)
     return 0;
 }
 
+static char *env_dup(const char *lower, const char *upper)
+{
+    const char *v = getenv(lower);
+    if (!v && upper)
+        v = getenv(upper);
+    return v ? strdup(v) : NULL;
+}
+
 /* ---- sessions ---- */
 
 int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *opts)
@@ -258,6 +266,11 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
             goto fail;
         s->headers = l;
     }
+    /* The proxy environment, read once (libcurl would read it per transfer). */
+    s->env.http_proxy = env_dup("http_proxy", NULL);
+    s->env.https_proxy = env_dup("https_proxy", "HTTPS_PROXY");
+    s->env.all_proxy = env_dup("all_proxy", "ALL_PROXY");
+    s->env.no_proxy = env_dup("no_proxy", "NO_PROXY");
     s->o.base_url = NULL; /* owned copies above */
     s->o.ca_file = NULL;
     s->o.headers = NULL;
@@ -303,6 +316,10 @@ void cio_http_session_close(cio_http_session *s)
     curl_slist_free_all(s->headers);
     free(s->base_url);
     free(s->ca_file);
+    free(s->env.http_proxy);
+    free(s->env.https_proxy);
+    free(s->env.all_proxy);
+    free(s->env.no_proxy);
     free(s);
 }
 
@@ -420,18 +437,66 @@ void cio__http_xfer_free(cio__http_xfer *x)
 {
     cio__http_xfer_detach(x);
     cio_http_session *s = x->s;
-    if (x->easy && !x->aborted && s->nspare < CIO__HTTP_SPARE_HANDLES) {
-        curl_easy_reset(x->easy); /* reused: saves curl's per-handle setup */
+    /* A handle that finished cleanly keeps its session-wide options for the
+     * next transfer; one left paused or mid-transfer is not trusted again. */
+    if (x->easy && x->done && !x->aborted && !x->paused && s->nspare < CIO__HTTP_SPARE_HANDLES)
         s->spare[s->nspare++] = x->easy;
-    } else if (x->easy) {
+    else if (x->easy)
         curl_easy_cleanup(x->easy);
-    }
     curl_slist_free_all(x->req_headers);
     free(x->url);
     free(x->body);
     cio__http_headers_clear(&x->headers);
     cio_event_destroy(&x->done_ev);
     cio_event_destroy(&x->data_ev);
+}
+
+/* A new easy handle with the options that are the same for every transfer
+ * of the session; cio__http_xfer_start sets the rest each time. */
+static CURL *easy_new(cio_http_session *s)
+{
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, s);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)((s->o.connect_timeout > 0 ? s->o.connect_timeout : 10) * 1000));
+    double idle = s->o.read_idle_timeout > 0 ? s->o.read_idle_timeout : 60;
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(idle + 0.999));
+    if (s->o.max_redirects >= 0) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->o.max_redirects ? s->o.max_redirects : 10L);
+    }
+    if (s->o.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    return e;
+}
+
+/* The proxy for url from the environment the session read when it was
+ * created, as libcurl would pick it: http_proxy (lower case only) for
+ * http://, https_proxy or HTTPS_PROXY for https://, then all_proxy or
+ * ALL_PROXY; "" for none. NULL for other schemes: libcurl looks itself. */
+static const char *session_proxy(const cio_http_session *s, const char *url)
+{
+    const char *p;
+    if (strncasecmp(url, "http://", 7) == 0 || !strstr(url, "://"))
+        p = s->env.http_proxy;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        p = s->env.https_proxy;
+    else
+        return NULL;
+    return p ? p : s->env.all_proxy ? s->env.all_proxy : "";
 }
 
 int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
@@ -445,7 +510,7 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     cio_event_init(&x->data_ev);
     if (!req || !req->url || !req->method)
         return -EINVAL;
-    x->easy = s->nspare ? s->spare[--s->nspare] : curl_easy_init();
+    x->easy = s->nspare ? s->spare[--s->nspare] : easy_new(s);
     if (!x->easy)
         return -ENOMEM;
     x->url = build_url(s, x->easy, req);
@@ -455,33 +520,13 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, s);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)((s->o.connect_timeout > 0 ? s->o.connect_timeout : 10) * 1000));
-    double idle = s->o.read_idle_timeout > 0 ? s->o.read_idle_timeout : 60;
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(idle + 0.999));
+    const char *proxy = session_proxy(s, x->url);
+    curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, proxy ? (s->env.no_proxy ? s->env.no_proxy : "") : NULL);
     double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
-    if (total > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(total * 1000));
-    if (s->o.max_redirects >= 0) {
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->o.max_redirects ? s->o.max_redirects : 10L);
-    }
-    if (s->o.insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (s->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total > 0 ? (long)(total * 1000) : 0L);
     for (struct curl_slist *h = s->headers; h; h = h->next)
         if (!(x->req_headers = curl_slist_append(x->req_headers, h->data)))
             return -ENOMEM;
@@ -495,11 +540,15 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
             return -ENOMEM;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
-    if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(req->method, "HEAD") == 0) {
+    /* A reused handle still has the last transfer's method and body. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (void *)NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (strcmp(req->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
+    } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         if (req->body || strcmp(req->method, "POST") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

@@ -45,7 +45,10 @@ struct cio_http_session {
     struct cio__http_xfer *xfers; /* transfers in flight */
     struct watcher **watchers;    /* socket watchers, indexed by fd */
     size_t nwatchers;
-    CURL **spare; /* easy handles kept for reuse */
+    struct { /* the proxy environment when the session was created */
+        char *http_proxy, *https_proxy, *all_proxy, *no_proxy;
+    } env;
+    CURL **spare; /* easy handles kept for reuse, session options set */
     size_t nspare;
 };
 
