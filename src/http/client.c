@@ -271,6 +271,12 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
     s->env.https_proxy = env_dup("https_proxy", "HTTPS_PROXY");
     s->env.all_proxy = env_dup("all_proxy", "ALL_PROXY");
     s->env.no_proxy = env_dup("no_proxy", "NO_PROXY");
+    /* CIO_HTTP_CLIENT=libcurl sends every request through libcurl. */
+    const char *mode = getenv("CIO_HTTP_CLIENT");
+    s->native_off = mode && strcmp(mode, "libcurl") == 0;
+    s->pool = cio__http_pool_new(s->o.max_connections, s->o.max_host_connections);
+    if (!s->pool)
+        goto fail;
     s->o.base_url = NULL; /* owned copies above */
     s->o.ca_file = NULL;
     s->o.headers = NULL;
@@ -302,6 +308,7 @@ void cio_http_session_close(cio_http_session *s)
         cio_event_set(&x->done_ev);
         cio_event_set(&x->data_ev);
     }
+    cio__http_pool_close(s->pool);
     if (s->timer)
         cio_handle_cancel(s->timer);
     if (s->multi)
@@ -384,7 +391,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 /* Builds the full URL with the base URL and the query. */
-static char *build_url(cio_http_session *s, CURL *easy, const cio_http_request *req)
+char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_request *req)
 {
     const char *url = req->url;
     char *joined = NULL;
@@ -487,7 +494,7 @@ static CURL *easy_new(cio_http_session *s)
  * created, as libcurl would pick it: http_proxy (lower case only) for
  * http://, https_proxy or HTTPS_PROXY for https://, then all_proxy or
  * ALL_PROXY; "" for none. NULL for other schemes: libcurl looks itself. */
-static const char *session_proxy(const cio_http_session *s, const char *url)
+const char *cio__http_session_proxy(const cio_http_session *s, const char *url)
 {
     const char *p;
     if (strncasecmp(url, "http://", 7) == 0 || !strstr(url, "://"))
@@ -513,7 +520,7 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     x->easy = s->nspare ? s->spare[--s->nspare] : easy_new(s);
     if (!x->easy)
         return -ENOMEM;
-    x->url = build_url(s, x->easy, req);
+    x->url = cio__http_build_url(s, x->easy, req);
     if (!x->url)
         return -ENOMEM;
     CURL *e = x->easy;
@@ -522,7 +529,7 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    const char *proxy = session_proxy(s, x->url);
+    const char *proxy = cio__http_session_proxy(s, x->url);
     curl_easy_setopt(e, CURLOPT_PROXY, proxy);
     curl_easy_setopt(e, CURLOPT_NOPROXY, proxy ? (s->env.no_proxy ? s->env.no_proxy : "") : NULL);
     double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
@@ -626,8 +633,11 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *req, cio_
     if (!s || !req || !out)
         return -EINVAL;
     *out = NULL;
+    int err;
+    if (cio__http_native_send(s, req, out, &err))
+        return err;
     cio__http_xfer x;
-    int err = cio__http_xfer_start(&x, s, req, 0);
+    err = cio__http_xfer_start(&x, s, req, 0);
     if (!err)
         err = cio__http_xfer_wait(&x);
     if (!err)
