@@ -1,10 +1,22 @@
 /* libcio-http, the client: aiohttp's ClientSession / httpx's AsyncClient for
- * cio, driven by libcurl's multi-socket API on cio's loop.
+ * cio, driven by libcurl's multi-socket API on cio's loop, with a native
+ * HTTP/1.1 path for plain http:// requests.
  *
  * A task calls cio_http_request (or cio_http_get ...) and suspends until the
  * response has arrived, while the loop serves every other transfer. A session
- * holds the connection pool; closing it closes every connection. Redirects,
+ * holds the connection pools; closing it closes every connection. Redirects,
  * gzip/deflate, HTTPS with verification, and HTTP/2 come from libcurl.
+ * cio_http_request_send of an http:// URL with no proxy (GET and HEAD, or
+ * any method when redirects are off, without headers such as Host or
+ * Accept-Encoding of the caller's) goes over cio streams instead: keep-alive
+ * connections in a per-session pool with the same limits, responses parsed by
+ * llhttp (strict), gzip/deflate decoded with zlib, a redirect handed to
+ * libcurl, and a GET, HEAD, PUT or DELETE retried once on a new connection
+ * when a pooled one turns out closed by the server. Streams always use
+ * libcurl. The environment variable CIO_HTTP_CLIENT=libcurl, read when a
+ * session is created, sends everything through libcurl. Cost: ~13,000
+ * instructions and 2 system calls a request on the native path, ~76,000 and
+ * 4 through libcurl.
  *
  * Errors: a negative errno, and the calling task's cio_fail message carries
  * libcurl's explanation and the URL. -ENOENT: unknown host; -ECONNREFUSED;
@@ -20,6 +32,7 @@
 #define CIO_HTTP_H
 
 #include <stddef.h>
+#include <sys/types.h> /* ssize_t */
 
 #include "core.h"
 

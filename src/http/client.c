@@ -14,20 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http_internal.h"
 
-/* ---- socket watchers ---- */
+/* ---- socket watchers ----
+ *
+ * A watcher belongs to a socket number, not to one of curl's assignments:
+ * curl reports a kept-alive socket removed when a transfer ends and added
+ * again when the next one starts on it, so a watcher whose tasks are parked
+ * on their `wanted` events simply stays in the session's table (indexed by
+ * fd) and serves the next transfer: no task is cancelled or spawned and no
+ * memory moves per request. A watcher is retired (its tasks cancelled) when
+ * curl closes its socket (on_close_socket), when a removal finds a task
+ * parked on the socket's readiness, and when the session closes. */
 
 typedef struct watcher {
     cio_http_session *s;
     curl_socket_t fd;
-    int want;            /* CURL_POLL_IN / OUT / INOUT */
-    int removed;         /* curl is done with the socket */
-    int refs;            /* curl's assignment + live watcher tasks */
+    int want;            /* CURL_POLL_IN / OUT / INOUT; 0 while curl does not watch */
+    int retired;         /* out of the table: the tasks end */
+    int refs;            /* the table's + live watcher tasks */
+    int polling[2];      /* the task is parked on the socket's readiness */
     cio_task *task[2];   /* the watcher tasks while they run */
     cio_event wanted[2]; /* set when the direction becomes wanted */
-    struct watcher *next;
 } watcher;
 
 static void watcher_release(watcher *w)
@@ -67,20 +77,22 @@ static void socket_action(cio_http_session *s, curl_socket_t fd, int ev)
 static int watch(watcher *w, int dir)
 {
     int flag = dir ? CURL_POLL_OUT : CURL_POLL_IN;
-    while (!w->removed) {
+    while (!w->retired) {
         if (!(w->want & flag)) {
             if (cio_event_wait(&w->wanted[dir]))
                 break;
             cio_event_clear(&w->wanted[dir]);
             continue;
         }
+        w->polling[dir] = 1;
         int err = dir ? cio_wait_writable(w->fd) : cio_wait_readable(w->fd);
+        w->polling[dir] = 0;
         if (err == -EBUSY) { /* a cancelled wait on a reused fd is still draining */
             if (cio_yield())
                 break;
             continue;
         }
-        if (w->removed || (err < 0 && cio_cancelled()))
+        if (w->retired || (err < 0 && cio_cancelled()))
             break;
         if (w->want & flag)
             socket_action(w->s, w->fd,
@@ -103,62 +115,93 @@ static int watch_out(void *arg)
     return watch(arg, 1);
 }
 
-/* curl is done with the socket (and will close it): stop both watchers,
- * including one parked on the socket's readiness. */
-static void watcher_remove(watcher *w)
+static watcher *watcher_find(cio_http_session *s, curl_socket_t fd)
 {
-    w->removed = 1;
+    return fd >= 0 && (size_t)fd < s->nwatchers ? s->watchers[fd] : NULL;
+}
+
+/* Takes w out of the table and stops both tasks, including one parked on
+ * the socket's readiness (the socket may be closed right after). */
+static void watcher_retire(watcher *w)
+{
+    cio_http_session *s = w->s;
+    s->watchers[w->fd] = NULL;
+    w->retired = 1;
     for (int dir = 0; dir < 2; dir++)
         if (w->task[dir])
             cio_cancel(w->task[dir]);
+    watcher_release(w); /* the table's reference */
+}
+
+static watcher *watcher_new(cio_http_session *s, curl_socket_t fd)
+{
+    if ((size_t)fd >= s->nwatchers) {
+        size_t n = s->nwatchers ? s->nwatchers : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        watcher **t = realloc(s->watchers, n * sizeof(*t));
+        if (!t)
+            return NULL;
+        memset(t + s->nwatchers, 0, (n - s->nwatchers) * sizeof(*t));
+        s->watchers = t;
+        s->nwatchers = n;
+    }
+    watcher *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->s = s;
+    w->fd = fd;
+    w->refs = 1;
+    cio_event_init(&w->wanted[0]);
+    cio_event_init(&w->wanted[1]);
+    cio_task_opts o = {.name = "http-socket"};
+    for (int dir = 0; dir < 2; dir++) {
+        cio_task *t;
+        if (cio_spawn_opts(&t, dir ? watch_out : watch_in, w, &o) == 0) {
+            w->refs++;
+            w->task[dir] = t;
+            cio_detach(t);
+        }
+    }
+    s->watchers[fd] = w;
+    return w;
 }
 
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     cio_http_session *s = userp;
-    watcher *w = socketp;
+    watcher *w = watcher_find(s, fd);
     if (what == CURL_POLL_REMOVE) {
+        /* Usually the socket goes back to curl's pool: the tasks stay parked
+         * on their events for the next transfer. A task parked on the
+         * socket itself is stopped, as curl may close it. */
         if (w) {
-            curl_multi_assign(s->multi, fd, NULL);
-            for (watcher **p = &s->watchers; *p; p = &(*p)->next)
-                if (*p == w) {
-                    *p = w->next;
-                    break;
-                }
-            watcher_remove(w);
-            watcher_release(w); /* curl's reference */
+            w->want = 0;
+            if (w->polling[0] || w->polling[1])
+                watcher_retire(w);
         }
         return 0;
     }
-    if (!w) {
-        w = calloc(1, sizeof(*w));
-        if (!w)
-            return -1;
-        w->s = s;
-        w->fd = fd;
-        w->refs = 1;
-        cio_event_init(&w->wanted[0]);
-        cio_event_init(&w->wanted[1]);
-        cio_task_opts o = {.name = "http-socket"};
-        for (int dir = 0; dir < 2; dir++) {
-            cio_task *t;
-            if (cio_spawn_opts(&t, dir ? watch_out : watch_in, w, &o) == 0) {
-                w->refs++;
-                w->task[dir] = t;
-                cio_detach(t);
-            }
-        }
-        w->next = s->watchers;
-        s->watchers = w;
-        curl_multi_assign(s->multi, fd, w);
-    }
+    if (!w && !(w = watcher_new(s, fd)))
+        return -1;
     w->want = what;
     if (what & CURL_POLL_IN)
         cio_event_set(&w->wanted[0]);
     if (what & CURL_POLL_OUT)
         cio_event_set(&w->wanted[1]);
     return 0;
+}
+
+/* curl closes a socket: its watcher goes with it. */
+static int on_close_socket(void *userp, curl_socket_t fd)
+{
+    cio_http_session *s = userp;
+    watcher *w = watcher_find(s, fd);
+    if (w)
+        watcher_retire(w);
+    return close(fd);
 }
 
 static void timer_fired(void *arg)
@@ -179,6 +222,14 @@ static int on_timer(CURLM *multi, long ms, void *userp)
     if (ms >= 0) /* never call curl back from inside its own callback */
         s->timer = cio_call_later((double)ms / 1000.0, timer_fired, s);
     return 0;
+}
+
+static char *env_dup(const char *lower, const char *upper)
+{
+    const char *v = getenv(lower);
+    if (!v && upper)
+        v = getenv(upper);
+    return v ? strdup(v) : NULL;
 }
 
 /* ---- sessions ---- */
@@ -215,6 +266,17 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
             goto fail;
         s->headers = l;
     }
+    /* The proxy environment, read once (libcurl would read it per transfer). */
+    s->env.http_proxy = env_dup("http_proxy", NULL);
+    s->env.https_proxy = env_dup("https_proxy", "HTTPS_PROXY");
+    s->env.all_proxy = env_dup("all_proxy", "ALL_PROXY");
+    s->env.no_proxy = env_dup("no_proxy", "NO_PROXY");
+    /* CIO_HTTP_CLIENT=libcurl sends every request through libcurl. */
+    const char *mode = getenv("CIO_HTTP_CLIENT");
+    s->native_off = mode && strcmp(mode, "libcurl") == 0;
+    s->pool = cio__http_pool_new(s->o.max_connections, s->o.max_host_connections);
+    if (!s->pool)
+        goto fail;
     s->o.base_url = NULL; /* owned copies above */
     s->o.ca_file = NULL;
     s->o.headers = NULL;
@@ -246,22 +308,25 @@ void cio_http_session_close(cio_http_session *s)
         cio_event_set(&x->done_ev);
         cio_event_set(&x->data_ev);
     }
+    cio__http_pool_close(s->pool);
     if (s->timer)
         cio_handle_cancel(s->timer);
     if (s->multi)
         curl_multi_cleanup(s->multi); /* closes the pool: REMOVE for each socket */
-    while (s->watchers) {
-        watcher *w = s->watchers;
-        s->watchers = w->next;
-        watcher_remove(w);
-        watcher_release(w);
-    }
+    for (size_t i = 0; i < s->nwatchers; i++)
+        if (s->watchers[i])
+            watcher_retire(s->watchers[i]);
+    free(s->watchers);
     for (size_t i = 0; i < s->nspare; i++)
         curl_easy_cleanup(s->spare[i]);
     free(s->spare);
     curl_slist_free_all(s->headers);
     free(s->base_url);
     free(s->ca_file);
+    free(s->env.http_proxy);
+    free(s->env.https_proxy);
+    free(s->env.all_proxy);
+    free(s->env.no_proxy);
     free(s);
 }
 
@@ -326,7 +391,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 }
 
 /* Builds the full URL with the base URL and the query. */
-static char *build_url(cio_http_session *s, CURL *easy, const cio_http_request *req)
+char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_request *req)
 {
     const char *url = req->url;
     char *joined = NULL;
@@ -379,18 +444,66 @@ void cio__http_xfer_free(cio__http_xfer *x)
 {
     cio__http_xfer_detach(x);
     cio_http_session *s = x->s;
-    if (x->easy && !x->aborted && s->nspare < CIO__HTTP_SPARE_HANDLES) {
-        curl_easy_reset(x->easy); /* reused: saves curl's per-handle setup */
+    /* A handle that finished cleanly keeps its session-wide options for the
+     * next transfer; one left paused or mid-transfer is not trusted again. */
+    if (x->easy && x->done && !x->aborted && !x->paused && s->nspare < CIO__HTTP_SPARE_HANDLES)
         s->spare[s->nspare++] = x->easy;
-    } else if (x->easy) {
+    else if (x->easy)
         curl_easy_cleanup(x->easy);
-    }
     curl_slist_free_all(x->req_headers);
     free(x->url);
     free(x->body);
     cio__http_headers_clear(&x->headers);
     cio_event_destroy(&x->done_ev);
     cio_event_destroy(&x->data_ev);
+}
+
+/* A new easy handle with the options that are the same for every transfer
+ * of the session; cio__http_xfer_start sets the rest each time. */
+static CURL *easy_new(cio_http_session *s)
+{
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, s);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)((s->o.connect_timeout > 0 ? s->o.connect_timeout : 10) * 1000));
+    double idle = s->o.read_idle_timeout > 0 ? s->o.read_idle_timeout : 60;
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(idle + 0.999));
+    if (s->o.max_redirects >= 0) {
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->o.max_redirects ? s->o.max_redirects : 10L);
+    }
+    if (s->o.insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    return e;
+}
+
+/* The proxy for url from the environment the session read when it was
+ * created, as libcurl would pick it: http_proxy (lower case only) for
+ * http://, https_proxy or HTTPS_PROXY for https://, then all_proxy or
+ * ALL_PROXY; "" for none. NULL for other schemes: libcurl looks itself. */
+const char *cio__http_session_proxy(const cio_http_session *s, const char *url)
+{
+    const char *p;
+    if (strncasecmp(url, "http://", 7) == 0 || !strstr(url, "://"))
+        p = s->env.http_proxy;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        p = s->env.https_proxy;
+    else
+        return NULL;
+    return p ? p : s->env.all_proxy ? s->env.all_proxy : "";
 }
 
 int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
@@ -404,41 +517,23 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     cio_event_init(&x->data_ev);
     if (!req || !req->url || !req->method)
         return -EINVAL;
-    x->easy = s->nspare ? s->spare[--s->nspare] : curl_easy_init();
+    x->easy = s->nspare ? s->spare[--s->nspare] : easy_new(s);
     if (!x->easy)
         return -ENOMEM;
-    x->url = build_url(s, x->easy, req);
+    x->url = cio__http_build_url(s, x->easy, req);
     if (!x->url)
         return -ENOMEM;
     CURL *e = x->easy;
     curl_easy_setopt(e, CURLOPT_URL, x->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl has */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)((s->o.connect_timeout > 0 ? s->o.connect_timeout : 10) * 1000));
-    double idle = s->o.read_idle_timeout > 0 ? s->o.read_idle_timeout : 60;
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(idle + 0.999));
+    const char *proxy = cio__http_session_proxy(s, x->url);
+    curl_easy_setopt(e, CURLOPT_PROXY, proxy);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, proxy ? (s->env.no_proxy ? s->env.no_proxy : "") : NULL);
     double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
-    if (total > 0)
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(total * 1000));
-    if (s->o.max_redirects >= 0) {
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(e, CURLOPT_MAXREDIRS, s->o.max_redirects ? s->o.max_redirects : 10L);
-    }
-    if (s->o.insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-    if (s->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total > 0 ? (long)(total * 1000) : 0L);
     for (struct curl_slist *h = s->headers; h; h = h->next)
         if (!(x->req_headers = curl_slist_append(x->req_headers, h->data)))
             return -ENOMEM;
@@ -452,11 +547,15 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
             return -ENOMEM;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);
-    if (strcmp(req->method, "GET") == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(req->method, "HEAD") == 0) {
+    /* A reused handle still has the last transfer's method and body. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (void *)NULL);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (strcmp(req->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    } else {
+    } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         if (req->body || strcmp(req->method, "POST") == 0) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -534,8 +633,11 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *req, cio_
     if (!s || !req || !out)
         return -EINVAL;
     *out = NULL;
+    int err;
+    if (cio__http_native_send(s, req, out, &err))
+        return err;
     cio__http_xfer x;
-    int err = cio__http_xfer_start(&x, s, req, 0);
+    err = cio__http_xfer_start(&x, s, req, 0);
     if (!err)
         err = cio__http_xfer_wait(&x);
     if (!err)

@@ -34,6 +34,8 @@ int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data,
 const char *cio__http_reason(int status);
 
 struct watcher;
+typedef struct cio__http_pool cio__http_pool;
+typedef struct cio__http_conn cio__http_conn;
 
 struct cio_http_session {
     CURLM *multi;
@@ -43,8 +45,14 @@ struct cio_http_session {
     char *ca_file;
     struct curl_slist *headers;
     struct cio__http_xfer *xfers; /* transfers in flight */
-    struct watcher *watchers;     /* sockets curl watches */
-    CURL **spare;                 /* easy handles kept for reuse */
+    struct watcher **watchers;    /* socket watchers, indexed by fd */
+    size_t nwatchers;
+    struct { /* the proxy environment when the session was created */
+        char *http_proxy, *https_proxy, *all_proxy, *no_proxy;
+    } env;
+    cio__http_pool *pool; /* the native path's idle connections */
+    int native_off;       /* CIO_HTTP_CLIENT=libcurl */
+    CURL **spare;         /* easy handles kept for reuse, session options set */
     size_t nspare;
 };
 
@@ -77,6 +85,25 @@ int cio__http_xfer_wait(cio__http_xfer *x);
 int cio__http_xfer_result(cio__http_xfer *x);
 void cio__http_xfer_detach(cio__http_xfer *x);
 void cio__http_xfer_free(cio__http_xfer *x);
+
+/* The full URL of req: the base URL joined, the query encoded (easy may be
+ * NULL). malloc'd, or NULL. */
+char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_request *req);
+/* The proxy libcurl would use for url ("" for none; NULL: not http(s)). */
+const char *cio__http_session_proxy(const cio_http_session *s, const char *url);
+
+/* The native HTTP/1.1 path (native.c). cio__http_native_send returns 0 when
+ * the request is not for it (libcurl then sends it), else 1 with the
+ * request's result in *result and *out as cio_http_request_send's. */
+cio__http_pool *cio__http_pool_new(long max_total, long max_host);
+void cio__http_pool_close(cio__http_pool *p);
+int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out,
+                          int *result);
+
+/* A response from parts; takes body (malloc'd, NUL-terminated) and the
+ * headers (left empty) on success. */
+int cio__http_response_new(cio_http_response **out, int status, char *body, size_t len,
+                           cio__http_headers *headers, const char *url, const char *version);
 
 /* Moves a finished transfer's body and headers into a new response. */
 int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);

@@ -105,6 +105,24 @@ int cio__http_response_take(cio__http_xfer *x, cio_http_response **out)
     return 0;
 }
 
+int cio__http_response_new(cio_http_response **out, int status, char *body, size_t len,
+                           cio__http_headers *headers, const char *url, const char *version)
+{
+    cio_http_response *r = calloc(1, sizeof(*r));
+    if (!r || !(r->url = strdup(url))) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->status = status;
+    r->body = body;
+    r->len = len;
+    r->headers = *headers;
+    memset(headers, 0, sizeof(*headers));
+    snprintf(r->version, sizeof(r->version), "%s", version);
+    *out = r;
+    return 0;
+}
+
 int cio_http_response_status(const cio_http_response *r)
 {
     return r ? r->status : -EINVAL;

@@ -271,6 +271,74 @@ static void test_json(void)
     with_nginx(main_json);
 }
 
+/* Easy handles are reused with their session options: a reused handle must
+ * not keep the last request's method, body or timeout. nginx answers 405 to
+ * a POST on a static file. */
+static int main_reuse(void *arg)
+{
+    (void)arg;
+    cio_http_session *s = session();
+    cio_http_response *r;
+    for (int i = 0; i < 3; i++) {
+        CIO_ASSERT_OK(cio_http_post(s, "/hello.txt", "x=1", 3, NULL, &r));
+        CIO_ASSERT_EQ(cio_http_response_status(r), 405);
+        cio_http_response_free(r);
+        cio_http_request head = {.method = "HEAD", .url = "/hello.txt", .timeout = 5};
+        CIO_ASSERT_OK(cio_http_request_send(s, &head, &r));
+        size_t len;
+        cio_http_response_body(r, &len);
+        CIO_ASSERT_EQ(len, 0);
+        cio_http_response_free(r);
+        CIO_ASSERT_OK(cio_http_get(s, "/hello.txt", &r));
+        CIO_ASSERT_EQ(cio_http_response_status(r), 200);
+        CIO_ASSERT_STR_EQ(cio_http_response_body(r, &len), "Hello from nginx\n");
+        cio_http_response_free(r);
+    }
+    cio_http_session_close(s);
+    return 0;
+}
+
+static void test_handles_reused_cleanly(void)
+{
+    with_nginx(main_reuse);
+}
+
+/* The proxy environment is read when a session is created: http_proxy
+ * pointing at a closed port refuses, no_proxy exempts the host, and a later
+ * change of the environment does not affect a live session. */
+static int main_proxy_env(void *arg)
+{
+    (void)arg;
+    char proxy[64];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", fixture_free_port());
+    cio_http_session *plain = session();
+    setenv("http_proxy", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    cio_http_session *proxied = session();
+    setenv("no_proxy", "127.0.0.1", 1);
+    cio_http_session *exempt = session();
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    cio_http_response *r;
+    CIO_ASSERT_ERR(cio_http_get(proxied, "/hello.txt", &r), -ECONNREFUSED);
+    CIO_ASSERT_OK(cio_http_get(exempt, "/hello.txt", &r));
+    CIO_ASSERT_EQ(cio_http_response_status(r), 200);
+    cio_http_response_free(r);
+    CIO_ASSERT_OK(cio_http_get(plain, "/hello.txt", &r));
+    CIO_ASSERT_EQ(cio_http_response_status(r), 200);
+    cio_http_response_free(r);
+    cio_http_session_close(plain);
+    cio_http_session_close(proxied);
+    cio_http_session_close(exempt);
+    return 0;
+}
+
+static void test_proxy_environment(void)
+{
+    with_nginx(main_proxy_env);
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_get_and_head, "GET and HEAD against nginx: status, body, headers any case"),
     CIO_TEST(test_status_and_raise, "4xx statuses are responses; raise_for_status names them"),
@@ -281,4 +349,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_cancel_mid_transfer, "a timeout mid-transfer aborts it; the session goes on"),
     CIO_TEST(test_errors_name_the_url, "refused, unknown host, bad URL: errno and the URL"),
     CIO_TEST(test_json, "JSON helpers parse bodies and report bad JSON and 404s"),
+    CIO_TEST(test_handles_reused_cleanly, "POST, HEAD, GET in turn on reused handles"),
+    CIO_TEST(test_proxy_environment, "http_proxy and no_proxy are read when a session opens"),
 }))
