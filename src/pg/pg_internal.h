@@ -147,7 +147,13 @@ int cio__pg_conn_error(cio_pg_conn *c, int err, const char *what);
 void cio__pg_error_clear(cio_pg_conn *c);
 
 /* result.c */
+struct cio_pg_result {
+    PGresult *res;
+    struct chunk *arena; /* logically mutable: getters format into it */
+};
 cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Frees what r holds, not r (fetchval's result lives on its stack). */
+void cio__pg_result_clear(cio_pg_result *r);
 /* Replaces r's PGresult (freeing the old one and r's formatted values). */
 void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
 
