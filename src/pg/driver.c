@@ -68,6 +68,40 @@ void cio__pg_req_free(pg_req *r)
     free(r);
 }
 
+pg_req *cio__pg_req_take(cio_pg_conn *c, int kind, int nsteps)
+{
+    pg_req *r = c->spare;
+    if (!r || nsteps > 2)
+        return cio__pg_req_new(kind, nsteps);
+    c->spare = NULL;
+    cio_event_destroy(&r->row_ev);
+    cio_event_destroy(&r->done_ev);
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->nsteps = nsteps;
+    r->steps = r->inl;
+    cio_event_init(&r->done_ev);
+    cio_event_init(&r->row_ev);
+    return r;
+}
+
+void cio__pg_req_give(cio_pg_conn *c, pg_req *r)
+{
+    if (!r)
+        return;
+    if (c->spare || r->steps != r->inl || r->ring || !r->done) {
+        cio__pg_req_free(r);
+        return;
+    }
+    for (int i = 0; i < r->nsteps; i++) {
+        PQclear(r->steps[i].res);
+        free(r->steps[i].owned_sql);
+        r->steps[i].res = NULL;
+        r->steps[i].owned_sql = NULL;
+    }
+    c->spare = r;
+}
+
 void cio__pg_wake(cio_pg_conn *c)
 {
     if (c->parked) {

@@ -59,7 +59,7 @@ static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
     int script = cache < 0 || (n == 0 && !cache && is_script(sql));
     if (cache < 0)
         cache = 0;
-    pg_req *r = cio__pg_req_new(script ? REQ_SCRIPT : REQ_PIPELINE, 1);
+    pg_req *r = cio__pg_req_take(c, script ? REQ_SCRIPT : REQ_PIPELINE, 1);
     if (!r)
         return -ENOMEM;
     r->steps[0].kind = STEP_EXEC;
@@ -86,7 +86,7 @@ static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
         *out = r->steps[0].res;
         r->steps[0].res = NULL;
     }
-    cio__pg_req_free(r);
+    cio__pg_req_give(c, r);
     return err;
 }
 
