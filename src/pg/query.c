@@ -38,18 +38,14 @@ static int is_script(const char *sql)
     return 0;
 }
 
-/* Whether sql mentions "advisory" or "set_config" (any case). One pass that
- * stops only at "ad" and "se": strcasestr twice cost ~900
- * instructions per query (W12), this ~3 per byte. */
+/* Whether sql mentions "advisory" or "set_config" (any case). strcspn jumps
+ * to the next a or s: strcasestr twice cost ~900 instructions per query
+ * (W12). */
 static int mentions_session_change(const char *sql)
 {
-    for (const char *p = sql; *p; p++) {
-        char ch = (char)(*p | 0x20), next = (char)(p[1] | 0x20);
-        if (ch == 'a' && next == 'd' && strncasecmp(p, "advisory", 8) == 0)
+    for (const char *p = sql; *(p += strcspn(p, "aAsS")); p++)
+        if (strncasecmp(p, "advisory", 8) == 0 || strncasecmp(p, "set_config", 10) == 0)
             return 1;
-        if (ch == 's' && next == 'e' && strncasecmp(p, "set_config", 10) == 0)
-            return 1;
-    }
     return 0;
 }
 
