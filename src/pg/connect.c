@@ -164,6 +164,7 @@ static void conn_free(cio_pg_conn *c)
     }
     cio__pg_stmt_free(c);
     cio__pg_error_clear(c);
+    cio__pg_req_free(c->spare);
     free(c);
 }
 

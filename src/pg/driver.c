@@ -68,6 +68,40 @@ void cio__pg_req_free(pg_req *r)
     free(r);
 }
 
+pg_req *cio__pg_req_take(cio_pg_conn *c, int kind, int nsteps)
+{
+    pg_req *r = c->spare;
+    if (!r || nsteps > 2)
+        return cio__pg_req_new(kind, nsteps);
+    c->spare = NULL;
+    cio_event_destroy(&r->row_ev);
+    cio_event_destroy(&r->done_ev);
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->nsteps = nsteps;
+    r->steps = r->inl;
+    cio_event_init(&r->done_ev);
+    cio_event_init(&r->row_ev);
+    return r;
+}
+
+void cio__pg_req_give(cio_pg_conn *c, pg_req *r)
+{
+    if (!r)
+        return;
+    if (c->spare || r->steps != r->inl || r->ring || !r->done) {
+        cio__pg_req_free(r);
+        return;
+    }
+    for (int i = 0; i < r->nsteps; i++) {
+        PQclear(r->steps[i].res);
+        free(r->steps[i].owned_sql);
+        r->steps[i].res = NULL;
+        r->steps[i].owned_sql = NULL;
+    }
+    c->spare = r;
+}
+
 void cio__pg_wake(cio_pg_conn *c)
 {
     if (c->parked) {
@@ -310,14 +344,38 @@ int cio__pg_consume(cio_pg_conn *c)
     }
 }
 
+/* Command tags that change session state; by the first letter, as this runs
+ * for every result (a strncmp over the whole list cost ~300 instructions per
+ * executemany row). */
 static int is_dirty_tag(const char *tag)
 {
-    static const char *const tags[] = {"SET",     "RESET", "LISTEN",       "PREPARE",    "DECLARE",
-                                       "DISCARD", "LOAD",  "CREATE TABLE", "SELECT INTO"};
-    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
-        if (strncmp(tag, tags[i], strlen(tags[i])) == 0)
-            return 1;
-    return 0;
+#define TAG_IS(t) (strncmp(tag, t, sizeof t - 1) == 0)
+    switch (tag[0]) {
+    case 'S':
+        return TAG_IS("SET") || TAG_IS("SELECT INTO");
+    case 'R':
+        return TAG_IS("RESET");
+    case 'L':
+        return TAG_IS("LISTEN") || TAG_IS("LOAD");
+    case 'P':
+        return TAG_IS("PREPARE");
+    case 'D':
+        return TAG_IS("DECLARE") || TAG_IS("DISCARD");
+    case 'C':
+        return TAG_IS("CREATE TABLE");
+    default:
+        return 0;
+    }
+#undef TAG_IS
+}
+
+/* PQcmdTuples' digits as a number (it is all digits or empty). */
+static int64_t tag_rows(const char *digits)
+{
+    int64_t n = 0;
+    for (; *digits >= '0' && *digits <= '9'; digits++)
+        n = n * 10 + (*digits - '0');
+    return n;
 }
 
 static int ring_push(pg_req *r, PGresult *res)
@@ -383,8 +441,8 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
         const char *tag = PQcmdStatus(res);
         if (tag && is_dirty_tag(tag))
             r->dirty = 1;
-        if (!s->keep && *PQcmdTuples(res))
-            r->rows += strtoll(PQcmdTuples(res), NULL, 10);
+        if (!s->keep)
+            r->rows += tag_rows(PQcmdTuples(res));
         if (s->keep) {
             PQclear(s->res);
             s->res = res;

@@ -100,6 +100,7 @@ typedef struct cio_pg_conn {
     size_t stmt_cap, stmt_count, stmt_max;
     stmt_entry *lru_head, *lru_tail; /* head: most recent */
     unsigned stmt_seq;
+    pg_req *spare;     /* a done request kept for the next query */
     char **deallocate; /* names to DEALLOCATE with the next request */
     size_t ndeallocate, deallocate_cap;
     /* Last error (error.c). */
@@ -116,6 +117,11 @@ int cio__pg_driver_start(cio_pg_conn *c);
 void cio__pg_driver_stop(cio_pg_conn *c);
 pg_req *cio__pg_req_new(int kind, int nsteps);
 void cio__pg_req_free(pg_req *r);
+/* cio__pg_req_new, reusing the connection's spare request when nsteps <= 2,
+ * and the way back: a done request becomes the spare (or is freed). Saves a
+ * calloc and a free of ~400 bytes per query. */
+pg_req *cio__pg_req_take(cio_pg_conn *c, int kind, int nsteps);
+void cio__pg_req_give(cio_pg_conn *c, pg_req *r);
 /* Queues r and waits for it. Returns r's status, or the cancel reason (r now
  * belongs to the driver, *rp is set to NULL). */
 int cio__pg_submit_wait(cio_pg_conn *c, pg_req **rp);
@@ -147,7 +153,13 @@ int cio__pg_conn_error(cio_pg_conn *c, int err, const char *what);
 void cio__pg_error_clear(cio_pg_conn *c);
 
 /* result.c */
+struct cio_pg_result {
+    PGresult *res;
+    struct chunk *arena; /* logically mutable: getters format into it */
+};
 cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Frees what r holds, not r (fetchval's result lives on its stack). */
+void cio__pg_result_clear(cio_pg_result *r);
 /* Replaces r's PGresult (freeing the old one and r's formatted values). */
 void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
 

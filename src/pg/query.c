@@ -3,6 +3,7 @@
  * again and the query retried once, outside a transaction. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pg_internal.h"
 
@@ -37,13 +38,24 @@ static int is_script(const char *sql)
     return 0;
 }
 
+/* Whether sql mentions "advisory" or "set_config" (any case). strcspn jumps
+ * to the next a or s: strcasestr twice cost ~900 instructions per query
+ * (W12). */
+static int mentions_session_change(const char *sql)
+{
+    for (const char *p = sql; *(p += strcspn(p, "aAsS")); p++)
+        if (strncasecmp(p, "advisory", 8) == 0 || strncasecmp(p, "set_config", 10) == 0)
+            return 1;
+    return 0;
+}
+
 static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,
                     int cache, PGresult **out, int *retry)
 {
     int script = cache < 0 || (n == 0 && !cache && is_script(sql));
     if (cache < 0)
         cache = 0;
-    pg_req *r = cio__pg_req_new(script ? REQ_SCRIPT : REQ_PIPELINE, 1);
+    pg_req *r = cio__pg_req_take(c, script ? REQ_SCRIPT : REQ_PIPELINE, 1);
     if (!r)
         return -ENOMEM;
     r->steps[0].kind = STEP_EXEC;
@@ -70,7 +82,7 @@ static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
         *out = r->steps[0].res;
         r->steps[0].res = NULL;
     }
-    cio__pg_req_free(r);
+    cio__pg_req_give(c, r);
     return err;
 }
 
@@ -82,7 +94,7 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, siz
     if (out)
         *out = NULL;
     /* Session changes no command tag shows (the driver sees SET, LISTEN...). */
-    if (strcasestr(sql, "advisory") || strcasestr(sql, "set_config"))
+    if (!c->dirty && mentions_session_change(sql))
         c->dirty = 1;
     int retry = 0;
     int err = run_once(c, sql, params, n, cache, out, &retry);
@@ -139,39 +151,40 @@ int cio_pg_fetchrow(cio_pg_conn *c, cio_pg_result **out, const char *sql,
     return 1;
 }
 
-static int fetch_first(cio_pg_conn *c, cio_pg_result **res, const char *sql,
+/* fetchval's query: the first value of the first row, decoded from a result
+ * on the caller's stack (no heap wrapper per query). */
+static int fetch_first(cio_pg_conn *c, cio_pg_result *res, const char *sql,
                        const cio_pg_param *params, size_t n)
 {
-    int err = cio_pg_fetch(c, res, sql, params, n);
+    res->res = NULL;
+    res->arena = NULL;
+    int err = cio__pg_run(c, sql, params, n, 1, &res->res);
     if (err)
         return err;
-    if (cio_pg_nrows(*res) == 0 || cio_pg_ncols(*res) == 0) {
-        cio_pg_result_free(*res);
-        *res = NULL;
+    if (PQntuples(res->res) == 0 || PQnfields(res->res) == 0)
         return -ENODATA;
-    }
     return 0;
 }
 
 int cio_pg_fetchval_int(cio_pg_conn *c, int64_t *out, const char *sql, const cio_pg_param *params,
                         size_t nparams)
 {
-    cio_pg_result *r;
+    cio_pg_result r;
     int err = fetch_first(c, &r, sql, params, nparams);
     if (!err)
-        err = cio_pg_get_int(r, 0, 0, out);
-    cio_pg_result_free(r);
+        err = cio_pg_get_int(&r, 0, 0, out);
+    cio__pg_result_clear(&r);
     return err;
 }
 
 int cio_pg_fetchval_double(cio_pg_conn *c, double *out, const char *sql, const cio_pg_param *params,
                            size_t nparams)
 {
-    cio_pg_result *r;
+    cio_pg_result r;
     int err = fetch_first(c, &r, sql, params, nparams);
     if (!err)
-        err = cio_pg_get_double(r, 0, 0, out);
-    cio_pg_result_free(r);
+        err = cio_pg_get_double(&r, 0, 0, out);
+    cio__pg_result_clear(&r);
     return err;
 }
 
@@ -181,12 +194,12 @@ int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql, const cio_
     if (!out)
         return -EINVAL;
     *out = NULL;
-    cio_pg_result *r;
+    cio_pg_result r;
     int err = fetch_first(c, &r, sql, params, nparams);
     const char *s = NULL;
     size_t len = 0;
     if (!err)
-        err = cio_pg_get_text(r, 0, 0, &s, &len);
+        err = cio_pg_get_text(&r, 0, 0, &s, &len);
     if (!err) {
         *out = malloc(len + 1);
         if (*out) {
@@ -196,6 +209,6 @@ int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql, const cio_
             err = -ENOMEM;
         }
     }
-    cio_pg_result_free(r);
+    cio__pg_result_clear(&r);
     return err;
 }

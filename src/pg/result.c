@@ -22,11 +22,6 @@ typedef struct chunk {
     char data[];
 } chunk;
 
-struct cio_pg_result {
-    PGresult *res;
-    chunk *arena; /* logically mutable: getters format into it */
-};
-
 typedef struct val {
     uint32_t oid;
     const char *p;
@@ -52,15 +47,22 @@ void cio__pg_result_reset(cio_pg_result *r, PGresult *res)
     r->res = res;
 }
 
-void cio_pg_result_free(cio_pg_result *r)
+void cio__pg_result_clear(cio_pg_result *r)
 {
-    if (!r)
-        return;
     for (chunk *c = r->arena, *n; c; c = n) {
         n = c->next;
         free(c);
     }
+    r->arena = NULL;
     PQclear(r->res);
+    r->res = NULL;
+}
+
+void cio_pg_result_free(cio_pg_result *r)
+{
+    if (!r)
+        return;
+    cio__pg_result_clear(r);
     free(r);
 }
 

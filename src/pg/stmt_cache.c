@@ -85,10 +85,28 @@ static void queue_deallocate(cio_pg_conn *c, const char *name)
         c->deallocate[c->ndeallocate++] = copy;
 }
 
+static int key_matches(const stmt_entry *e, const pg_step *s, size_t sqllen, size_t keylen)
+{
+    if (e->keylen != keylen || memcmp(e->key, s->sql, sqllen + 1) != 0)
+        return 0;
+    for (size_t i = 0; i < s->nparams; i++)
+        if (memcmp(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4) != 0)
+            return 0;
+    return 1;
+}
+
 static int plan_step(cio_pg_conn *c, pg_step *s)
 {
     size_t sqllen = strlen(s->sql);
     size_t keylen = sqllen + 1 + 4 * s->nparams;
+    /* The most recent statement first, compared without hashing: a loop
+     * running one query (the common case) skips the byte-wise hash. */
+    stmt_entry *mru = c->lru_head;
+    if (mru && key_matches(mru, s, sqllen, keylen)) {
+        s->kind = STEP_EXEC_PREPARED;
+        memcpy(s->name, mru->name, sizeof s->name);
+        return 1;
+    }
     uint64_t h = fnv(s->sql, sqllen + 1, 0xcbf29ce484222325ull);
     for (size_t i = 0; i < s->nparams; i++)
         h = fnv(&s->params[i].oid, 4, h);
@@ -102,12 +120,7 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
     }
     stmt_entry **bucket = &c->stmt_tab[h & (c->stmt_cap - 1)];
     for (stmt_entry *e = *bucket; e; e = e->hnext) {
-        if (e->hash != h || e->keylen != keylen || memcmp(e->key, s->sql, sqllen + 1) != 0)
-            continue;
-        int same = 1;
-        for (size_t i = 0; same && i < s->nparams; i++)
-            same = memcmp(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4) == 0;
-        if (!same)
+        if (e->hash != h || !key_matches(e, s, sqllen, keylen))
             continue;
         lru_unlink(c, e);
         lru_front(c, e);
