@@ -3,6 +3,7 @@
 #   ./dev.sh demo   build (release) and run the demo: the guides' async API client
 #   ./dev.sh test   build and run the whole test suite: release build, then
 #                   ASan+UBSan build, then the core tests under Valgrind
+#   ./dev.sh test --busy [hogs]   the release suite next to CPU hogs
 #   ./dev.sh fuzz [seconds]   run the HTTP request fuzzer (clang) for that long
 # Each installs missing Debian packages first (as root), or prints the exact
 # apt-get line to run and stops.
@@ -65,6 +66,11 @@ demo)
     ;;
 test)
     ensure_packages
+    if [ "${2:-}" = "--busy" ]; then # the release suite next to CPU hogs (default: one a core)
+        echo "== release build, tests next to ${3:-$JOBS} busy loop(s)"
+        build build/release -DCIO_BUILD_TESTS=ON
+        exec scripts/test-busy.sh -n "${3:-$JOBS}" build/release -LE valgrind
+    fi
     echo "== release build"
     build build/release -DCIO_BUILD_TESTS=ON
     run_ctest build/release -LE valgrind
@@ -92,7 +98,7 @@ fuzz)
         build/fuzz/corpus tests/fuzz/corpus
     ;;
 *)
-    echo "usage: ./dev.sh demo | ./dev.sh test | ./dev.sh fuzz [seconds]" >&2
+    echo "usage: ./dev.sh demo | ./dev.sh test [--busy [hogs]] | ./dev.sh fuzz [seconds]" >&2
     exit 2
     ;;
 esac

@@ -170,8 +170,9 @@ CIO_API int cio_task_status(const cio_task *t);
  * task"); that one is valid until the next cio_fail outside a task.
  * A message is the latest cio_fail's: read it right after the call that
  * failed. cio's calls that fail with something to say (a path, a host, a
- * limit) set one; a failure that needs no explanation (-EINVAL for a NULL
- * argument, the cancel reason) leaves the previous message in place. */
+ * limit) set one; -EINVAL for a bad argument says "NAME: invalid argument";
+ * a cancel reason clears it (NULL), and an expired timeout's scope exit
+ * says where it was entered: a message never tells of an earlier call. */
 CIO_API const char *cio_task_message(const cio_task *t);
 
 /* t's name ("Task-N" unless set). Valid until the handle is released. */

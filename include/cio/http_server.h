@@ -62,6 +62,18 @@ typedef int (*cio_http_handler)(cio_http_req *req, cio_http_resp *resp, void *ar
  * not suspend. */
 typedef void (*cio_http_log_fn)(void *arg, int status, int err, const char *what);
 
+/* Builds the body of a response the server makes itself: 404, 405 (Allow
+ * is kept), 500 for a failing handler, and the error replies above (400,
+ * 408, 413, 431, 501, 505). status is the code, reason its phrase ("Not
+ * Found"). Writes at most cap (CIO_HTTP_ERROR_BODY_MAX) bytes into buf and
+ * returns how many; a negative return or one over cap gives the default
+ * body. Called on the connection's task; must not suspend. */
+typedef long (*cio_http_error_body_fn)(void *arg, int status, const char *reason, char *buf,
+                                       size_t cap);
+
+/* The largest body an error_body callback may write. */
+#define CIO_HTTP_ERROR_BODY_MAX 1024
+
 /* The stored cost of one request header counted against max_header_bytes on
  * top of its name and value: the bookkeeping that holds it. */
 #define CIO_HTTP_HEADER_COST 64
@@ -92,6 +104,13 @@ typedef struct cio_http_server_opts {
     cio_http_log_fn log;     /* NULL: client failures are dropped, handler
                                 failures go to stderr (unless quiet) */
     void *log_arg;
+    /* The server's own replies (404, 405, 500, 400, 413, ...): their
+     * Content-Type (NULL: "text/plain", body "404 Not Found\n"). With
+     * "application/json" and no error_body the body is
+     * {"status":404,"error":"Not Found"}. */
+    const char *error_content_type;
+    cio_http_error_body_fn error_body; /* NULL: the default body above */
+    void *error_body_arg;
     cio_stream_opts stream; /* TLS (stream.tls) for HTTPS, buffer limits */
 } cio_http_server_opts;
 

@@ -93,7 +93,7 @@ void cio__run_callback(cio_loop *l, struct cio_handle *h)
 int cio_call_soon_threadsafe(cio_loop *l, cio_callback_fn fn, void *arg)
 {
     if (!l || !fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     pthread_mutex_lock(&l->ts_lock);
     int err = 0;
     if (l->ts_closed) {

@@ -31,7 +31,7 @@ struct cio_group {
 int cio__group_new(cio_group **out, const char *file, int line)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid("cio_group_new");
     *out = NULL;
     cio_task *self = cio__self();
     if (!self)
@@ -70,7 +70,7 @@ int cio_group_spawn_opts(cio_group *g, cio_task **out, cio_fn fn, void *arg,
     if (out)
         *out = NULL;
     if (!g || !fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_loop *l = cio__loop;
     if (!l || l != g->owner->loop)
         return -EPERM;
@@ -133,7 +133,7 @@ static void record_failure(cio_group *g, cio_task *t)
 int cio_group_fail(cio_group *g, int status)
 {
     if (!g || status >= 0 || g->waited)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (self != g->owner)
         return self ? -EINVAL : -EPERM;
@@ -145,7 +145,7 @@ int cio_group_fail(cio_group *g, int status)
 int cio_group_absorb(cio_group *g, const cio_group *inner)
 {
     if (!g || !inner || g == inner || g->waited || !inner->waited)
-        return -EINVAL;
+        return cio__invalid(__func__);
     for (size_t i = 0; i < inner->nfailures; i++) {
         const group_failure *f = &inner->failures[i];
         char *message = f->message ? strdup(f->message) : NULL;
@@ -185,7 +185,7 @@ static int group_unpark(cio_task *self, void *data)
 int cio_group_wait(cio_group *g)
 {
     if (!g || g->waited)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (self != g->owner)
         return self ? -EINVAL : -EPERM;

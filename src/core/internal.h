@@ -322,6 +322,24 @@ static inline void cio__scope_set_reason(cio_scope *s, int reason)
     }
 }
 
+/* A call failing without a message of its own (a bad argument, a cancel
+ * reason) clears the one an earlier call left, so that cio_task_message never
+ * tells of an unrelated failure; returns err. Only failure paths call these:
+ * success costs nothing. cio__invalid(func) sets "FUNC: invalid argument"
+ * (func NULL: clears) and returns -EINVAL. */
+void cio__clear_message(void) __attribute__((cold));
+void cio__invalid_message(const char *func) __attribute__((cold));
+static inline int cio__fail_bare(int err)
+{
+    cio__clear_message();
+    return err;
+}
+static inline int cio__invalid(const char *func)
+{
+    cio__invalid_message(func);
+    return -EINVAL;
+}
+
 /* Outside a task: sets the thread's message "FUNC: not inside a task" (read
  * with cio_task_message(NULL)) and returns -EPERM. */
 int cio__not_in_task(const char *func);
@@ -335,7 +353,8 @@ static inline int cio__checkpoint_in(cio_task **self, const char *func)
     *self = t;
     if (CIO__UNLIKELY(!t))
         return cio__not_in_task(func);
-    return cio__cancel_reason(t);
+    int reason = cio__cancel_reason(t);
+    return CIO__LIKELY(!reason) ? 0 : cio__fail_bare(reason);
 }
 #define cio__checkpoint(self) cio__checkpoint_in((self), __func__)
 

@@ -227,8 +227,11 @@ void cio__deliver_cancel(cio_task *t)
         return;
     cio__unpark_fn unpark = t->unpark;
     t->unpark = NULL; /* ask once */
-    if (unpark(t, t->unpark_data))
+    if (unpark(t, t->unpark_data)) {
+        free(t->message); /* the call now fails with the reason, no message */
+        t->message = NULL;
         cio__wake(t, reason);
+    }
 }
 
 /* The loop reads the clock (about 20 ns) when it is about to wait, after it
@@ -532,12 +535,12 @@ int cio_run_opts(cio_fn main, void *arg, const cio_opts *opts)
 {
     static const cio_opts defaults;
     if (!main)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (cio__loop)
         return -EBUSY;
     const cio_opts *o = opts ? opts : &defaults;
     if (o->backend < CIO_BACKEND_AUTO || o->backend > CIO_BACKEND_URING)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_loop *l = calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;

@@ -50,8 +50,10 @@ static int reentered(cio_scope *s, const char *file, int line)
 
 int cio__scope_push(cio_scope *s, int kind, const char *file, int line)
 {
-    if (!s || reentered(s, file, line))
-        return -EINVAL;
+    if (!s)
+        return cio__invalid("cio_scope_enter");
+    if (reentered(s, file, line))
+        return -EINVAL;       /* with its message */
     memset(s, 0, sizeof(*s)); /* a failed enter leaves a closed scope (CIO_SCOPE_AUTO) */
     cio_task *t = cio__self();
     if (!t)
@@ -122,11 +124,11 @@ int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line)
 {
     int64_t ns;
     if (s && reentered(s, file, line))
-        return -EINVAL;
+        return -EINVAL; /* with its message */
     if (s)
         memset(s, 0, sizeof(*s));
     if (cio__duration_ns(seconds, &ns) < 0)
-        return -EINVAL;
+        return cio__invalid("cio_timeout_enter");
     cio_loop *l = cio__loop;
     if (!l || !l->current)
         return -EPERM;
@@ -137,7 +139,7 @@ int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line)
 int cio__timeout_at_enter(cio_scope *s, double when, const char *file, int line)
 {
     if (when != when)
-        return -EINVAL;
+        return cio__invalid("cio_timeout_at_enter");
     cio_loop *l = cio__loop;
     if (!l || !l->current)
         return -EPERM;
@@ -168,10 +170,10 @@ static void pop(cio_task *t)
 int cio_scope_exit(cio_scope *s)
 {
     if (!s || !s->priv_open || s == &s->priv_task->root)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *t = s->priv_task;
     if (t != cio__self() || !is_open_in(t, s))
-        return -EINVAL;
+        return cio__invalid(__func__);
     int ret = 0;
     if (t->scope != s) {
         fprintf(stderr,
@@ -219,9 +221,9 @@ int cio_timeout_reschedule(cio_scope *s, double seconds)
 {
     int64_t ns = 0;
     if (!s || !s->priv_open || s->priv_kind != CIO__SCOPE_TIMEOUT || seconds != seconds)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (seconds > 0 && cio__duration_ns(seconds, &ns) < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     /* A deadline already past (seconds <= 0) expires the scope at once, as
      * asyncio's reschedule to a past time does. */
     cio_loop *l = s->priv_task->loop;
@@ -265,7 +267,7 @@ void cio__scope_close_leaked(cio_task *t)
 int cio_wait_for(cio_fn fn, void *arg, double timeout)
 {
     if (!fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_scope s;
     int err = cio_timeout_enter(&s, timeout);
     if (err)

@@ -83,10 +83,10 @@ int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task
 int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (!fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_loop *l = cio__loop;
     if (!l)
         return -EPERM;
@@ -190,8 +190,10 @@ static void released_handle(const cio_task *t, const char *call)
 {
     cio_loop *l = cio__loop;
     int dead = t && (t->magic == CIO__TASK_DEAD || (t->magic == CIO__TASK_LIVE && t->released));
-    if (!dead || t->group)
+    if (!dead || t->group) {
+        cio__invalid_message(call);
         return;
+    }
     if (l && l->debug)
         fprintf(stderr,
                 "cio: %s on a task handle already released (by cio_join, cio_shield or "
@@ -275,7 +277,7 @@ int cio_task_done(const cio_task *t)
 int cio_task_status(const cio_task *t)
 {
     if (!cio__task_valid(t))
-        return -EINVAL;
+        return cio__invalid(__func__);
     return t->state == CIO__DONE ? t->status : -EINPROGRESS;
 }
 
@@ -291,6 +293,28 @@ const char *cio_task_message(const cio_task *t)
         return self ? self->message : thread_message[0] ? thread_message : NULL;
     }
     return cio__task_valid(t) ? t->message : NULL;
+}
+
+void cio__clear_message(void)
+{
+    cio_task *t = cio__self();
+    if (!t)
+        thread_message[0] = 0;
+    else if (t->message) {
+        free(t->message);
+        t->message = NULL;
+    }
+}
+
+void cio__invalid_message(const char *func)
+{
+    if (!func)
+        cio__clear_message();
+    else
+        cio_fail(-EINVAL,
+                 "%s: invalid argument (NULL, out of range, or not in the state "
+                 "the call needs)",
+                 func);
 }
 
 int cio__not_in_task(const char *func)
@@ -354,7 +378,7 @@ int cio_sleep(double seconds)
 {
     int64_t ns;
     if (cio__duration_ns(seconds, &ns) < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (ns == 0)
         return cio_yield();
     cio_task *t;

@@ -15,7 +15,7 @@
 static int check_handles(cio_task **tasks, size_t n)
 {
     if (n && !tasks)
-        return -EINVAL;
+        return cio__invalid(NULL);
     int err = 0;
     cio_task *twice = NULL;
     size_t i;
@@ -186,7 +186,7 @@ int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t
     int64_t ns;
     if (!ndone || return_when < CIO_ALL_COMPLETED || return_when > CIO_FIRST_EXCEPTION ||
         cio__duration_ns(timeout, &ns) < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *ndone = 0;
     if (!n) /* asyncio raises ValueError: nothing could ever complete */
         return cio_fail(-EINVAL, "cio_wait on an empty set of tasks");
@@ -252,7 +252,7 @@ int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t n, doub
 {
     int64_t ns;
     if (!ac || cio__duration_ns(timeout, &ns) < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     memset(ac, 0, sizeof(*ac));
     int err = check_handles(tasks, n);
     if (err)
@@ -282,7 +282,7 @@ static void ac_timed_out(cio__timer *tm)
 int cio_as_completed_next(cio_as_completed *ac, cio_task **out)
 {
     if (!ac || !out || !ac->priv_open)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (ac->priv_delivered == ac->priv_n)
         return -ENOENT;

@@ -122,6 +122,12 @@ int cio__http_write(conn *c, const void *p, size_t n);
 int cio__http_drain(conn *c);
 /* An error response (text body, Connection: close); the connection lingers. */
 void cio__http_send_error(conn *c, int status);
+/* The body of a reply the server makes itself (opts.error_body or the
+ * default for opts.error_content_type) into buf, which holds
+ * CIO_HTTP_ERROR_BODY_MAX + 1 bytes; returns its length. */
+size_t cio__http_error_body(const cio_http_server_opts *o, int status, char *buf);
+/* Fills r with the server's own reply for status (its type and body). */
+int cio__http_resp_error(cio_http_resp *r, int status);
 
 /* server_router.c */
 int cio__http_dispatch(conn *c, cio_http_resp *resp);

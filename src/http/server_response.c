@@ -337,20 +337,52 @@ int cio__http_finish_response(cio_http_resp *r)
     return err;
 }
 
+size_t cio__http_error_body(const cio_http_server_opts *o, int status, char *buf)
+{
+    const char *reason = cio__http_reason(status);
+    if (o->error_body) {
+        long n = o->error_body(o->error_body_arg, status, reason, buf, CIO_HTTP_ERROR_BODY_MAX);
+        if (n >= 0 && n <= CIO_HTTP_ERROR_BODY_MAX)
+            return (size_t)n;
+    }
+    const char *ct = o->error_content_type;
+    int json = ct && strncmp(ct, "application/json", 16) == 0;
+    int n = snprintf(buf, CIO_HTTP_ERROR_BODY_MAX + 1,
+                     json ? "{\"status\":%d,\"error\":\"%s\"}\n" : "%d %s\n", status, reason);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+int cio__http_resp_error(cio_http_resp *r, int status)
+{
+    const cio_http_server_opts *o = &r->c->srv->app->o;
+    char body[CIO_HTTP_ERROR_BODY_MAX + 1];
+    size_t n = cio__http_error_body(o, status, body);
+    cio_http_resp_status(r, status);
+    int err = 0;
+    if (o->error_content_type || o->error_body)
+        err = cio_http_resp_header(r, "Content-Type",
+                                   o->error_content_type ? o->error_content_type : "text/plain");
+    return err ? err : cio_http_resp_body(r, body, n);
+}
+
 /* An error response that ends the connection. */
 void cio__http_send_error(conn *c, int status)
 {
+    const cio_http_server_opts *o = &c->srv->app->o;
     c->broken = 1;
     c->linger = 1; /* the client may be sending still: let it read this */
-    char body[64];
-    int n = snprintf(body, sizeof(body), "%d %s\n", status, cio__http_reason(status));
-    char head[512]; /* the head (under 256 bytes) and the body, for one write */
-    int h = snprintf(head, 256,
-                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\nContent-Type: text/plain\r\n"
-                     "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                     status, cio__http_reason(status), http_date(), n);
-    if (h < 0 || h >= 256)
-        return;
-    memcpy(head + h, body, (size_t)n); /* one write: the head leaves room for it */
-    cio__http_write(c, head, (size_t)h + (size_t)n);
+    char body[CIO_HTTP_ERROR_BODY_MAX + 1];
+    size_t n = cio__http_error_body(o, status, body);
+    char line[256];
+    outbuf ob;
+    out_init(&ob); /* the head and the body, for one write */
+    int h = snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: cio\r\n", status,
+                     cio__http_reason(status), http_date());
+    out_put(&ob, line, (size_t)h);
+    out_str(&ob, "Content-Type: ");
+    out_str(&ob, o->error_content_type ? o->error_content_type : "text/plain");
+    h = snprintf(line, sizeof(line), "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+    out_put(&ob, line, (size_t)h);
+    out_put(&ob, body, n);
+    out_send(&ob, c);
 }

@@ -159,10 +159,7 @@ static int handler_failed(conn *c, cio_http_resp *resp, int status)
         fprintf(stderr, "cio http: %s %s failed: %s%s%s\n", r->method, r->path,
                 cio_strerror(status), why ? ": " : "", why ? why : "");
     cio__http_headers_clear(&resp->headers);
-    cio_http_resp_status(resp, code);
-    char body[64];
-    int n = snprintf(body, sizeof(body), "%d %s\n", code, cio__http_reason(code));
-    cio_http_resp_body(resp, body, (size_t)n);
+    cio__http_resp_error(resp, code);
     return 0;
 }
 
@@ -197,11 +194,9 @@ int cio__http_dispatch(conn *c, cio_http_resp *resp)
             err = status; /* the response is half sent: only closing is left */
     } else {
         r->nparams = 0;
-        cio_http_resp_status(resp, allow[0] ? 405 : 404);
         if (allow[0])
             cio_http_resp_header(resp, "Allow", allow);
-        const char *text = allow[0] ? "405 Method Not Allowed\n" : "404 Not Found\n";
-        cio_http_resp_body(resp, text, strlen(text));
+        cio__http_resp_error(resp, allow[0] ? 405 : 404);
     }
     /* r->param_values point into segs: the handler is done with them. */
     for (size_t i = 0; i < nsegs; i++)

@@ -27,7 +27,7 @@ typedef struct barrier_waiter {
 int cio_barrier_init(cio_barrier *b, size_t parties)
 {
     if (!b || parties < 1)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (parties > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
         return cio_fail(-EINVAL, "barrier of %zu parties (a negative number?)", parties);
     b->priv_fill.priv_head = b->priv_fill.priv_tail = NULL;
@@ -86,7 +86,7 @@ static int wait_to_enter(cio_barrier *b, cio_task *self)
 int cio_barrier_wait(cio_barrier *b, size_t *index)
 {
     if (!b)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (!err)
@@ -120,7 +120,7 @@ int cio_barrier_wait(cio_barrier *b, size_t *index)
 int cio_barrier_reset(cio_barrier *b)
 {
     if (!b)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (b->priv_count > 0) {
         b->priv_state = RESETTING;
         cio__waitq_wake_all(&b->priv_fill, -EPIPE);
@@ -134,7 +134,7 @@ int cio_barrier_reset(cio_barrier *b)
 int cio_barrier_abort(cio_barrier *b)
 {
     if (!b)
-        return -EINVAL;
+        return cio__invalid(__func__);
     b->priv_state = BROKEN;
     cio__waitq_wake_all(&b->priv_fill, -EPIPE);
     cio__waitq_wake_all(&b->priv_block, 0); /* they see BROKEN */

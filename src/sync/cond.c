@@ -14,7 +14,7 @@ _Static_assert(sizeof(cio_cond) <= 6 * sizeof(void *), "cio_cond stays six words
 int cio_cond_init(cio_cond *c, cio_lock *lock)
 {
     if (!c)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_lock_init(&c->priv_own);
     c->priv_lock = lock ? lock : &c->priv_own;
     c->priv_waiters.priv_head = c->priv_waiters.priv_tail = NULL;
@@ -60,7 +60,7 @@ static int notify(cio_cond *c, int n)
 int cio_cond_wait(cio_cond *c)
 {
     if (!c)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int reason = cio__checkpoint(&self);
     if (!self || c->priv_lock->priv_owner != self)
@@ -87,7 +87,7 @@ int cio_cond_wait(cio_cond *c)
 int cio_cond_wait_for(cio_cond *c, cio_pred_fn pred, void *arg)
 {
     if (!c || !pred)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self || c->priv_lock->priv_owner != self)
         return -EPERM;
@@ -105,7 +105,7 @@ int cio_cond_wait_for(cio_cond *c, cio_pred_fn pred, void *arg)
 int cio_cond_notify(cio_cond *c, int n)
 {
     if (!c || n < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self || c->priv_lock->priv_owner != self)
         return -EPERM;

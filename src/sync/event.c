@@ -8,7 +8,7 @@ _Static_assert(sizeof(cio_event) <= 3 * sizeof(void *), "cio_event stays three w
 int cio_event_init(cio_event *e)
 {
     if (!e)
-        return -EINVAL;
+        return cio__invalid(__func__);
     e->priv_waiters.priv_head = e->priv_waiters.priv_tail = NULL;
     e->priv_set = 0;
     return 0;
@@ -23,7 +23,7 @@ void cio_event_destroy(cio_event *e)
 int cio_event_set(cio_event *e)
 {
     if (!e)
-        return -EINVAL;
+        return cio__invalid(__func__);
     e->priv_set = 1;
     cio__waitq_wake_all(&e->priv_waiters, 0);
     return 0;
@@ -32,7 +32,7 @@ int cio_event_set(cio_event *e)
 int cio_event_clear(cio_event *e)
 {
     if (!e)
-        return -EINVAL;
+        return cio__invalid(__func__);
     e->priv_set = 0;
     return 0;
 }
@@ -45,7 +45,7 @@ int cio_event_is_set(const cio_event *e)
 int cio_event_wait(cio_event *e)
 {
     if (!e)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)

@@ -20,7 +20,7 @@ enum { NEW = 0, RUNNING, SUSPENDED, READY, DONE };
 int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg)
 {
     if (!g || !fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *g = (cio_gen){.priv_fn = fn, .priv_arg = arg, .priv_state = NEW};
     return 0;
 }
@@ -150,14 +150,14 @@ static int step(cio_gen *g, void **value, int inject)
 int cio_gen_next(cio_gen *g, void **value)
 {
     if (!g || !value)
-        return -EINVAL;
+        return cio__invalid(__func__);
     return step(g, value, 0);
 }
 
 int cio_gen_throw(cio_gen *g, int err, void **value)
 {
     if (!g || !value || err >= 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *value = NULL;
     if (!cio__self())
         return -EPERM;
@@ -194,7 +194,7 @@ static int ignored_close(cio_gen *g, cio_task *self)
 int cio_gen_yield(cio_gen *g, void *value)
 {
     if (!g)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self || self != g->priv_producer)
         return -EPERM;
@@ -239,7 +239,7 @@ static int close_unpark(cio_task *t, void *data)
 int cio_gen_close(cio_gen *g)
 {
     if (!g)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (g->priv_state == NEW) {
         g->priv_state = DONE;
         g->priv_reported = 1;

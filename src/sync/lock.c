@@ -12,7 +12,7 @@ _Static_assert(sizeof(cio_lock) <= 3 * sizeof(void *), "cio_lock stays three wor
 int cio_lock_init(cio_lock *l)
 {
     if (!l)
-        return -EINVAL;
+        return cio__invalid(__func__);
     l->priv_owner = NULL;
     l->priv_waiters.priv_head = l->priv_waiters.priv_tail = NULL;
     return 0;
@@ -41,7 +41,7 @@ void cio__lock_pass(cio_lock *l)
 int cio_lock_acquire(cio_lock *l)
 {
     if (!l)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -76,7 +76,7 @@ void cio__lock_acquire_uncancellable(cio_lock *l, cio_task *self)
 int cio_lock_try_acquire(cio_lock *l)
 {
     if (!l)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self)
         return -EPERM;
@@ -91,7 +91,7 @@ int cio_lock_try_acquire(cio_lock *l)
 int cio_lock_release(cio_lock *l)
 {
     if (!l)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self || l->priv_owner != self)
         return -EPERM;

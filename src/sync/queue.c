@@ -206,7 +206,7 @@ static void *take(cio_queue *q)
 static int init(cio_queue *q, int kind, size_t maxsize, cio_queue_cmp_fn cmp, void *cmp_arg)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(NULL);
     memset(q, 0, sizeof(*q));
     q->priv_kind = kind;
     q->priv_maxsize = maxsize;
@@ -237,7 +237,7 @@ int cio_queue_init_lifo(cio_queue *q, size_t maxsize)
 int cio_queue_init_priority(cio_queue *q, size_t maxsize, cio_queue_cmp_fn cmp, void *cmp_arg)
 {
     if (!cmp)
-        return -EINVAL;
+        return cio__invalid(__func__);
     return init(q, PRIORITY, maxsize, cmp, cmp_arg);
 }
 
@@ -258,7 +258,7 @@ void cio_queue_destroy(cio_queue *q)
 int cio_queue_put_nowait(cio_queue *q, void *item)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (q->priv_shutdown)
         return -ESHUTDOWN;
     if (!has_room(q))
@@ -278,7 +278,7 @@ static int unclaimed(cio_task *self, int r)
 int cio_queue_put(cio_queue *q, void *item)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -305,7 +305,7 @@ int cio_queue_put(cio_queue *q, void *item)
 int cio_queue_get_nowait(cio_queue *q, void **item)
 {
     if (!q || !item)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (q->priv_n == q->priv_gclaim)
         return q->priv_shutdown ? -ESHUTDOWN : -EAGAIN;
     *item = take(q);
@@ -315,7 +315,7 @@ int cio_queue_get_nowait(cio_queue *q, void **item)
 int cio_queue_get(cio_queue *q, void **item)
 {
     if (!q || !item)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -347,7 +347,7 @@ int cio_queue_get(cio_queue *q, void **item)
 int cio_queue_task_done(cio_queue *q)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (!q->priv_unfinished)
         return -EOVERFLOW;
     if (--q->priv_unfinished == 0)
@@ -358,7 +358,7 @@ int cio_queue_task_done(cio_queue *q)
 int cio_queue_join(cio_queue *q)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err || !q->priv_unfinished)
@@ -370,7 +370,7 @@ int cio_queue_join(cio_queue *q)
 static int shutdown_queue(cio_queue *q, int immediate, cio_queue_drop_fn drop, void *arg)
 {
     if (!q)
-        return -EINVAL;
+        return cio__invalid(NULL);
     if (immediate) {
         size_t dropped = q->priv_n;
         q->priv_shutdown = SHUTDOWN_IMMEDIATE;
@@ -398,7 +398,7 @@ int cio_queue_shutdown(cio_queue *q, int immediate)
 int cio_queue_shutdown_drop(cio_queue *q, cio_queue_drop_fn drop, void *arg)
 {
     if (!drop)
-        return -EINVAL;
+        return cio__invalid(__func__);
     return shutdown_queue(q, 1, drop, arg);
 }
 

@@ -12,7 +12,7 @@ _Static_assert(sizeof(cio_sem) <= 4 * sizeof(void *), "cio_sem stays four words"
 static int init(cio_sem *s, size_t value, size_t bound)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(NULL);
     if (value > CIO__SYNC_COUNT_MAX) /* a negative int converted to size_t */
         return cio_fail(-EINVAL, "semaphore of %zu permits (a negative number?)", value);
     s->priv_waiters.priv_head = s->priv_waiters.priv_tail = NULL;
@@ -47,7 +47,7 @@ static void pass(cio_sem *s)
 int cio_sem_acquire(cio_sem *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -71,7 +71,7 @@ int cio_sem_acquire(cio_sem *s)
 int cio_sem_try_acquire(cio_sem *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (!s->priv_value)
         return -EAGAIN;
     s->priv_value--;
@@ -81,7 +81,7 @@ int cio_sem_try_acquire(cio_sem *s)
 int cio_sem_release(cio_sem *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(__func__);
     /* Unbounded: the counter is full. Bounded: nobody holds a permit (with
      * waiters the value is 0, so this holds only for a bound of 0). */
     if (s->priv_value >= s->priv_bound)

@@ -269,6 +269,61 @@ static void test_names_and_messages(void)
     CIO_ASSERT_OK(cio_test_run_virtual(main_names_messages, NULL));
 }
 
+/* Issue 14: a call failing without a message of its own left the previous,
+ * unrelated message in place, so a program reading it after the failure was
+ * told about something else. */
+static int cancel_later(void *arg)
+{
+    CIO_ASSERT_OK(cio_sleep(1));
+    cio_scope_cancel(arg);
+    return 0;
+}
+
+static int main_stale_messages(void *arg)
+{
+    (void)arg;
+    /* A bad argument: the call's own message. */
+    cio_fail(-EIO, "disk full (unrelated)");
+    CIO_ASSERT_ERR(cio_sleep(-1), -EINVAL);
+    const char *m = cio_task_message(cio_current());
+    CIO_ASSERT(m && strstr(m, "cio_sleep") && !strstr(m, "disk full"));
+    cio_fail(-EIO, "disk full (unrelated)");
+    CIO_ASSERT_ERR(cio_join(NULL), -EINVAL);
+    CIO_ASSERT(!strstr(cio_task_message(cio_current()), "disk full"));
+    /* A cancel reason seen at a call's first step: no message. */
+    cio_scope s;
+    CIO_ASSERT_OK(cio_scope_enter(&s));
+    cio_scope_cancel(&s);
+    cio_fail(-EIO, "disk full (unrelated)");
+    CIO_ASSERT_ERR(cio_sleep(1), -ECANCELED);
+    CIO_ASSERT(cio_task_message(cio_current()) == NULL);
+    CIO_ASSERT_ERR(cio_scope_exit(&s), -ECANCELED);
+    /* A cancel delivered while parked: no message either. */
+    CIO_ASSERT_OK(cio_scope_enter(&s));
+    cio_task *c = cio_spawn(cancel_later, &s);
+    cio_fail(-EIO, "disk full (unrelated)");
+    CIO_ASSERT_ERR(cio_sleep(10), -ECANCELED);
+    CIO_ASSERT(cio_task_message(cio_current()) == NULL);
+    CIO_ASSERT_ERR(cio_scope_exit(&s), -ECANCELED);
+    CIO_ASSERT_OK(cio_join(c));
+    /* An expired timeout says where it was entered, even after an old message. */
+    cio_fail(-EIO, "disk full (unrelated)");
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
+    CIO_ASSERT_ERR(cio_sleep(5), -ETIMEDOUT);
+    CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
+    m = cio_task_message(cio_current());
+    CIO_ASSERT(m && strstr(m, "timeout entered at") && !strstr(m, "disk full"));
+    /* A message set by the failing call itself stays: the task ends with it. */
+    CIO_ASSERT_ERR(cio_fail(-EIO, "mine"), -EIO);
+    CIO_ASSERT_STR_EQ(cio_task_message(cio_current()), "mine");
+    return 0;
+}
+
+static void test_no_stale_messages(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_stale_messages, NULL));
+}
+
 /* ---- cio_run's ownership ---- */
 
 static int finished_leftover;
@@ -514,6 +569,9 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_outside_loop, "suspending calls outside a loop return -EPERM"),
     CIO_TEST(test_nested_run_refused, "cio_run inside a running loop returns -EBUSY"),
     CIO_TEST(test_names_and_messages, "task names, default names and cio_fail messages"),
+    CIO_TEST(test_no_stale_messages,
+             "a call failing with no message of its own (bad argument, cancel, timeout) "
+             "does not leave an earlier, unrelated message in place"),
     CIO_TEST(test_run_cancels_leftovers, "cio_run cancels and awaits tasks left when main returns"),
     CIO_TEST(test_unjoined_failure_reported, "a detached task's failure is reported at close"),
     CIO_TEST(test_errno_saved_across_switches, "errno is per task across switches"),

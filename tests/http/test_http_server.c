@@ -432,6 +432,86 @@ static void test_bad_input(void)
     free(err);
 }
 
+/* The server's own replies in JSON: opts.error_content_type alone gives the
+ * default JSON body; opts.error_body writes its own. */
+static int error_body_calls;
+
+static long json_error_body(void *arg, int status, const char *reason, char *buf, size_t cap)
+{
+    error_body_calls++;
+    int n = snprintf(buf, cap, "{\"code\":%d,\"message\":\"%s\",\"app\":\"%s\"}", status, reason,
+                     (const char *)arg);
+    return n;
+}
+
+/* Checks one reply: status line, JSON type, the body exactly. */
+static void expect_json_reply(const char *out, const char *status_line, const char *body)
+{
+    CIO_ASSERT(strncmp(out, status_line, strlen(status_line)) == 0);
+    CIO_ASSERT(strstr(out, "\r\nContent-Type: application/json\r\n"));
+    const char *b = strstr(out, "\r\n\r\n");
+    CIO_ASSERT(b);
+    CIO_ASSERT_STR_EQ(b + 4, body);
+    char cl[64];
+    snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", strlen(body));
+    CIO_ASSERT(strstr(out, cl));
+}
+
+static int t_json_errors(cio_http_server **srv)
+{
+    (void)srv;
+    const char *get404 = "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    expect_json_reply(raw_exchange(get404, strlen(get404), 5), "HTTP/1.1 404 ",
+                      "{\"status\":404,\"error\":\"Not Found\"}\n");
+    const char *del = "DELETE /posts/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char *out = raw_exchange(del, strlen(del), 5);
+    expect_json_reply(out, "HTTP/1.1 405 ", "{\"status\":405,\"error\":\"Method Not Allowed\"}\n");
+    CIO_ASSERT(strstr(out, "\r\nAllow: GET\r\n"));
+    const char *big = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+    expect_json_reply(raw_exchange(big, strlen(big), 5), "HTTP/1.1 413 ",
+                      "{\"status\":413,\"error\":\"Payload Too Large\"}\n");
+    const char *bad = "GET / HTTP/1.1\r\nHost : x\r\n\r\n"; /* whitespace before the colon */
+    expect_json_reply(raw_exchange(bad, strlen(bad), 5), "HTTP/1.1 400 ",
+                      "{\"status\":400,\"error\":\"Bad Request\"}\n");
+    const char *fail = "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    expect_json_reply(raw_exchange(fail, strlen(fail), 5), "HTTP/1.1 500 ",
+                      "{\"status\":500,\"error\":\"Internal Server Error\"}\n");
+    const char *ok = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    CIO_ASSERT(strstr(raw_exchange(ok, strlen(ok), 5), "\r\n\r\nHello, World!"));
+    return 0;
+}
+
+static int t_error_body_fn(cio_http_server **srv)
+{
+    (void)srv;
+    const char *get404 = "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    expect_json_reply(raw_exchange(get404, strlen(get404), 5), "HTTP/1.1 404 ",
+                      "{\"code\":404,\"message\":\"Not Found\",\"app\":\"demo\"}");
+    const char *del = "DELETE /posts/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    const char *out = raw_exchange(del, strlen(del), 5);
+    expect_json_reply(out, "HTTP/1.1 405 ",
+                      "{\"code\":405,\"message\":\"Method Not Allowed\",\"app\":\"demo\"}");
+    CIO_ASSERT(strstr(out, "\r\nAllow: GET\r\n"));
+    const char *big = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+    expect_json_reply(raw_exchange(big, strlen(big), 5), "HTTP/1.1 413 ",
+                      "{\"code\":413,\"message\":\"Payload Too Large\",\"app\":\"demo\"}");
+    const char *bad = "GARBAGE\r\n\r\n";
+    expect_json_reply(raw_exchange(bad, strlen(bad), 5), "HTTP/1.1 400 ",
+                      "{\"code\":400,\"message\":\"Bad Request\",\"app\":\"demo\"}");
+    CIO_ASSERT_EQ(error_body_calls, 4);
+    return 0;
+}
+
+static void test_json_error_replies(void)
+{
+    cio_http_server_opts o = {
+        .max_body_bytes = 1024, .quiet = 1, .error_content_type = "application/json"};
+    run_harness(t_json_errors, &o);
+    o.error_body = json_error_body;
+    o.error_body_arg = "demo";
+    run_harness(t_error_body_fn, &o);
+}
+
 static int t_timeouts(cio_http_server **srv)
 {
     (void)srv;
@@ -648,6 +728,9 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "a 3 KiB head and a 100 KiB body, plain and chunked, arrive whole and in order"),
     CIO_TEST(test_bad_input,
              "malformed, smuggling, 431, 413 and a failing handler; the server goes on"),
+    CIO_TEST(test_json_error_replies,
+             "the server's own 404, 405 (Allow kept), 413, 400 and 500 in JSON: the default "
+             "JSON body and an app's error_body"),
     CIO_TEST(test_slowloris_and_idle_timeouts, "slow headers get 408; idle connections close"),
     CIO_TEST(test_own_client_json_methods, "libcio-http's client: JSON with POST/PUT/PATCH/DELETE"),
     CIO_TEST(test_client_cut_anywhere,

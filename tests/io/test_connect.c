@@ -7,6 +7,7 @@
  * timeout scope well under that. */
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include "net_test.h"
@@ -32,7 +33,11 @@ static black_hole black_hole_open(void)
         CIO_ASSERT(h.fill[i] >= 0);
         connect(h.fill[i], (struct sockaddr *)&sin, sizeof(sin)); /* EINPROGRESS */
     }
-    cio_sleep(0.05); /* the handshakes complete */
+    /* Wait (by the kernel's word, not a clock) until a handshake completed:
+     * then the queue of a backlog-0 listener is full. */
+    struct pollfd pf[2] = {{.fd = h.fill[0], .events = POLLOUT},
+                           {.fd = h.fill[1], .events = POLLOUT}};
+    CIO_ASSERT(poll(pf, 2, 30000) > 0);
     return h;
 }
 

@@ -254,8 +254,7 @@ static int main_expired(void *arg)
     silent_client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in to = net_loopback(cio_server_port(closing_server));
     CIO_ASSERT(connect(silent_client, (struct sockaddr *)&to, sizeof(to)) == 0);
-    for (int i = 0; i < 500 && cio_server_connections(closing_server) == 0; i++)
-        cio_sleep(0.002);
+    NET_WAIT_UNTIL(cio_server_connections(closing_server) != 0, 30);
     CIO_ASSERT_EQ(cio_server_connections(closing_server), 1); /* its handler waits */
     /* A child that outlives a failed test must not hold the runner's
      * output open, nor live long. */
