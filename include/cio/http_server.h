@@ -129,7 +129,8 @@ CIO_API void cio_http_app_free(cio_http_app *app);
 
 /* Starts serving app on host:port (NULL host: all addresses; port 0: a free
  * one, see cio_http_server_port). Returns 0 or -errno. Suspends: only to
- * resolve a host name. */
+ * resolve a host name. Cancellation: returns the reason; nothing is left
+ * listening. */
 CIO_API int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, int port);
 
 /* The port the server listens on (the one picked for port 0), or -EINVAL for
@@ -140,7 +141,10 @@ CIO_API int cio_http_server_port(const cio_http_server *srv);
  * in-flight requests finish for up to the app's shutdown_grace, cancels the
  * rest, and frees the server. Returns 0 or the caller's cancel reason.
  * Call it from a task of its own, never from a handler of this server (the
- * handler's connection would outlive the server it belongs to). */
+ * handler's connection would outlive the server it belongs to).
+ * Suspends: yes, up to shutdown_grace and the handlers' ends.
+ * Cancellation: cancels the remaining handlers at once, still frees the
+ * server, and returns the reason. */
 CIO_API int cio_http_server_close(cio_http_server *srv);
 
 /* ---- requests ---- */
@@ -171,7 +175,8 @@ CIO_API int cio_http_req_body(cio_http_req *r, const char **body, size_t *len);
 /* Streams the body instead: returns up to cap bytes, 0 at its end, -errno
  * as cio_http_req_body. Suspends: yes. Cancellation: as cio_http_req_body. */
 CIO_API ssize_t cio_http_req_read(cio_http_req *r, void *buf, size_t cap);
-/* Parses the body as JSON (json_decref the result). -EBADMSG if it is not. */
+/* Parses the body as JSON (json_decref the result). -EBADMSG if it is not.
+ * Suspends: yes (reads the body). Cancellation: as cio_http_req_body. */
 CIO_API int cio_http_req_json(cio_http_req *r, json_t **out);
 
 /* Takes the connection over for another protocol (a WebSocket upgrade, for
@@ -207,7 +212,10 @@ CIO_API int cio_http_resp_write(cio_http_resp *r, const void *data, size_t len);
 /* Sends a file as the body with sendfile(2) on plain connections (read and
  * write on TLS). Returns 0 or -errno. When the file cannot be opened it sets a
  * 404 response and returns the error: return 0 from the handler to send that
- * 404 (returning the error gives 500). */
+ * 404 (returning the error gives 500).
+ * Suspends: yes (backpressure), each wait bounded by send_timeout.
+ * Cancellation: returns the reason; the response is cut short and the
+ * connection closes. */
 CIO_API int cio_http_resp_file(cio_http_resp *r, const char *path, const char *content_type);
 
 #ifdef __cplusplus

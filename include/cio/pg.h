@@ -453,7 +453,8 @@ CIO_API int cio_pg_listener_new(cio_pg_listener **out, const char *dsn, const ci
 /* Closes the connection and frees the listener. NULL is a no-op. */
 CIO_API void cio_pg_listener_free(cio_pg_listener *l);
 /* LISTENs on channel (any name: it is quoted); kept across reconnects.
- * Returns 0 or a query error. Suspends: yes. */
+ * Returns 0 or a query error. Suspends: yes.
+ * Cancellation: returns the reason; the channel is not kept. */
 CIO_API int cio_pg_listen(cio_pg_listener *l, const char *channel);
 /* Waits for the next notification (an async iterator: call it in a loop).
  * *out is valid until the next call or free. When the connection dropped, it
@@ -538,7 +539,8 @@ typedef struct cio_pg_pool_stats {
 CIO_API int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *opts);
 
 /* Closes every connection and frees the pool. Connections still acquired are
- * closed when released. NULL is a no-op. Suspends: briefly (as cio_pg_close). */
+ * closed when released. NULL is a no-op. Suspends: briefly (as cio_pg_close).
+ * Cancellation: still closes everything. */
 CIO_API void cio_pg_pool_free(cio_pg_pool *p);
 
 /* Takes a connection: an idle one, a new one while below max_size, or waits

@@ -266,7 +266,8 @@ CIO_API int cio_sqlite_interact(cio_sqlite *db, cio_sqlite_fn fn, void *arg, int
  * never on the loop: they must not call cio. Stops at the first non-zero
  * status and returns it. Do not replace the progress or busy handlers (they
  * carry cancellation; see cio_sqlite_progress_hook). Suspends: yes, one hop
- * per connection. */
+ * per connection. Cancellation: returns the reason; connections fn already
+ * ran on keep what it set, the others are not visited. */
 CIO_API int cio_sqlite_interact_all(cio_sqlite *db, cio_sqlite_fn fn, void *arg);
 
 /* Installs a progress hook on the connection of the worker thread this is
