@@ -45,6 +45,15 @@ static int start(cio_pg_conn *c, const char *sql, pg_req **rp)
     return err;
 }
 
+/* The caller gives up on a COPY it started: the socket goes back to the
+ * driver, which reads the result that follows and serves the next request. */
+static void drop_copy(cio_pg_conn *c, pg_req *r)
+{
+    c->copy_owner = NULL;
+    r->copy = COPY_NONE;
+    cio__pg_abandon(c, r);
+}
+
 /* Gives the socket back and waits for the COPY's final result. */
 static int finish(cio_pg_conn *c, pg_req *r, int err, int64_t *rows)
 {
@@ -139,9 +148,7 @@ int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_read_fn fn, void
         /* CopyFail: the server rolls the COPY back; the error result that
          * follows is the driver's to read. */
         PQputCopyEnd(c->pg, "COPY cancelled by the client");
-        c->copy_owner = NULL;
-        r->copy = COPY_NONE;
-        cio__pg_abandon(c, r);
+        drop_copy(c, r);
         return err;
     }
     if (PQputCopyEnd(c->pg, NULL) < 0)
@@ -149,9 +156,7 @@ int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_read_fn fn, void
     if (!err)
         err = flush_all(c);
     if (err) {
-        c->copy_owner = NULL;
-        r->copy = COPY_NONE;
-        cio__pg_abandon(c, r);
+        drop_copy(c, r);
         return err;
     }
     return finish(c, r, 0, rows);
@@ -172,9 +177,7 @@ int cio_pg_copy_out(cio_pg_conn *c, const char *sql, cio_pg_copy_write_fn fn, vo
         return ended_early(c, r);
     if (r->copy != COPY_OUT) {
         PQputCopyEnd(c->pg, "not a COPY TO STDOUT");
-        c->copy_owner = NULL;
-        r->copy = COPY_NONE;
-        cio__pg_abandon(c, r);
+        drop_copy(c, r);
         return cio_fail(-EINVAL, "PostgreSQL: not a COPY TO STDOUT: %s", sql);
     }
     for (;;) {
