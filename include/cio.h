@@ -15,5 +15,6 @@
 #include "cio/tls.h"
 #include "cio/udp.h"
 #include "cio/sync.h"
+#include "cio/fault.h"
 
 #endif

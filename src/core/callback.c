@@ -5,6 +5,7 @@
  * wake the backend; the loop turns them into call_soon callbacks. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 static struct cio_handle *handle_new(cio_loop *l, cio_callback_fn fn, void *arg)
@@ -12,7 +13,7 @@ static struct cio_handle *handle_new(cio_loop *l, cio_callback_fn fn, void *arg)
     struct cio_handle *h = l->handle_free;
     if (h)
         l->handle_free = h->free_next;
-    else if (!(h = malloc(sizeof(*h))))
+    else if (!(h = cio__malloc(sizeof(*h))))
         return NULL;
     h->run.kind = CIO__RUN_CALLBACK;
     h->timer.idx = 0;
@@ -100,7 +101,7 @@ int cio_call_soon_threadsafe(cio_loop *l, cio_callback_fn fn, void *arg)
         err = -ESHUTDOWN;
     } else if (l->ts_n == l->ts_cap) {
         size_t cap = l->ts_cap ? l->ts_cap * 2 : 16;
-        cio__ts_call *c = realloc(l->ts_calls, cap * sizeof(*c));
+        cio__ts_call *c = cio__realloc(l->ts_calls, cap * sizeof(*c));
         if (!c)
             err = -ENOMEM;
         else {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 #if !defined(CIO_CTX_UCONTEXT) && (defined(__x86_64__) || defined(__aarch64__))
@@ -58,7 +59,7 @@ static void uc_entry(unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned a_lo)
 static ucontext_t *uc_of(cio__ctx *c)
 {
     if (!c->uc)
-        c->uc = calloc(1, sizeof(ucontext_t));
+        c->uc = cio__calloc(1, sizeof(ucontext_t));
     return c->uc;
 }
 

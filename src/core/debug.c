@@ -4,6 +4,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 const char *cio__state_name(int state)
@@ -140,7 +141,7 @@ void cio__stack_guard_handler_install(void)
     static __thread char *altstack;
     if (!altstack) {
         size_t size = 64 * 1024;
-        altstack = malloc(size);
+        altstack = cio__malloc(size);
         if (!altstack)
             return;
         stack_t ss = {.ss_sp = altstack, .ss_size = size};

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 typedef struct group_failure {
@@ -36,7 +37,7 @@ int cio__group_new(cio_group **out, const char *file, int line)
     cio_task *self = cio__self();
     if (!self)
         return -EPERM;
-    cio_group *g = calloc(1, sizeof(*g));
+    cio_group *g = cio__calloc(1, sizeof(*g));
     if (!g)
         return -ENOMEM;
     int err = cio__scope_push(&g->scope, CIO__SCOPE_CANCEL, file, line);
@@ -105,7 +106,7 @@ static int add_failure(cio_group *g, int status, const char *name, char *message
 {
     if (g->nfailures == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4;
-        group_failure *f = realloc(g->failures, cap * sizeof(*f));
+        group_failure *f = cio__realloc(g->failures, cap * sizeof(*f));
         if (!f) {
             fprintf(stderr, "cio: out of memory recording failure %d of task %s\n", status, name);
             free(message);
@@ -137,7 +138,7 @@ int cio_group_fail(cio_group *g, int status)
     cio_task *self = cio__self();
     if (self != g->owner)
         return self ? -EINVAL : -EPERM;
-    char *message = self->message ? strdup(self->message) : NULL;
+    char *message = self->message ? cio__strdup(self->message) : NULL;
     int err = add_failure(g, status, cio__task_name(self), message);
     return err ? err : status;
 }
@@ -148,7 +149,7 @@ int cio_group_absorb(cio_group *g, const cio_group *inner)
         return cio__invalid(__func__);
     for (size_t i = 0; i < inner->nfailures; i++) {
         const group_failure *f = &inner->failures[i];
-        char *message = f->message ? strdup(f->message) : NULL;
+        char *message = f->message ? cio__strdup(f->message) : NULL;
         int err = add_failure(g, f->status, f->name, message);
         if (err)
             return err;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -282,7 +283,7 @@ static void run_task(cio_loop *l, cio_task *t)
 {
     if (CIO__UNLIKELY(!t->stack_lo) && give_stack(l, t) < 0) {
         t->status = -ENOMEM; /* it never ran: say why */
-        t->message = strdup("no memory for the task's stack");
+        t->message = cio__strdup("no memory for the task's stack");
         t->state = CIO__DONE;
         cio__task_finished(t);
         return;
@@ -541,7 +542,7 @@ int cio_run_opts(cio_fn main, void *arg, const cio_opts *opts)
     const cio_opts *o = opts ? opts : &defaults;
     if (o->backend < CIO_BACKEND_AUTO || o->backend > CIO_BACKEND_URING)
         return cio__invalid(__func__);
-    cio_loop *l = calloc(1, sizeof(*l));
+    cio_loop *l = cio__calloc(1, sizeof(*l));
     if (!l)
         return -ENOMEM;
     int err = loop_open(l, o);

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 #if defined(__has_include)
@@ -91,7 +92,7 @@ static int remember_mapping(cio__stack_pool *p, void *base)
 {
     if (p->nslabs == p->slabcap) {
         size_t cap = p->slabcap ? p->slabcap * 2 : 64;
-        void **s = realloc(p->slabs, cap * sizeof(*s));
+        void **s = cio__realloc(p->slabs, cap * sizeof(*s));
         if (!s)
             return -ENOMEM;
         p->slabs = s;
@@ -223,7 +224,7 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
         madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);
     if (p->nidle == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 1024;
-        cio_task **idle = realloc(p->idle, cap * sizeof(*idle));
+        cio_task **idle = cio__realloc(p->idle, cap * sizeof(*idle));
         if (!idle) { /* keep the memory mapped but forget the stack: no crash */
             return;
         }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 const char *cio__task_name(cio_task *t)
@@ -22,7 +23,7 @@ const char *cio__task_name(cio_task *t)
 cio_task *cio__task_alloc(cio_loop *l)
 {
     if (!l->task_free) {
-        void **chunks = realloc(l->task_chunks, (l->ntask_chunks + 1) * sizeof(*chunks));
+        void **chunks = cio__realloc(l->task_chunks, (l->ntask_chunks + 1) * sizeof(*chunks));
         if (!chunks)
             return NULL;
         l->task_chunks = chunks;
@@ -125,9 +126,9 @@ void cio__report_unjoined(cio_loop *l, cio_task *t)
     cio__task_name(t);
     char *line = NULL;
     int n =
-        asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name, t->status,
+        cio__asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name, t->status,
                  cio_strerror(t->status), t->message ? ": " : "", t->message ? t->message : "");
-    char **a = realloc(l->unjoined, (l->nunjoined + 1) * sizeof(*a));
+    char **a = cio__realloc(l->unjoined, (l->nunjoined + 1) * sizeof(*a));
     if (n < 0 || !a) { /* out of memory: say it now rather than never */
         fprintf(stderr, "cio: task %s failed with %d and nobody joined it\n", t->name, t->status);
         free(n < 0 ? NULL : line);

@@ -25,6 +25,7 @@
  * sleepers). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "internal.h"
 
 static inline int earlier(const cio__heap_entry *a, const cio__heap_entry *b)
@@ -79,7 +80,7 @@ int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline)
         cio__timer_disarm(l, t);
     if (h->n == h->cap) {
         uint32_t cap = h->cap ? h->cap * 2 : 64;
-        cio__heap_entry *a = realloc(h->a, cap * sizeof(*a));
+        cio__heap_entry *a = cio__realloc(h->a, cap * sizeof(*a));
         if (!a)
             return -ENOMEM;
         h->a = a;

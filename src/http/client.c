@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "http_internal.h"
 
 /* ---- socket watchers ----
@@ -139,14 +140,14 @@ static watcher *watcher_new(cio_http_session *s, curl_socket_t fd)
         size_t n = s->nwatchers ? s->nwatchers : 64;
         while (n <= (size_t)fd)
             n *= 2;
-        watcher **t = realloc(s->watchers, n * sizeof(*t));
+        watcher **t = cio__realloc(s->watchers, n * sizeof(*t));
         if (!t)
             return NULL;
         memset(t + s->nwatchers, 0, (n - s->nwatchers) * sizeof(*t));
         s->watchers = t;
         s->nwatchers = n;
     }
-    watcher *w = calloc(1, sizeof(*w));
+    watcher *w = cio__calloc(1, sizeof(*w));
     if (!w)
         return NULL;
     w->s = s;
@@ -229,7 +230,7 @@ static char *env_dup(const char *lower, const char *upper)
     const char *v = getenv(lower);
     if (!v && upper)
         v = getenv(upper);
-    return v ? strdup(v) : NULL;
+    return v ? cio__strdup(v) : NULL;
 }
 
 /* ---- sessions ---- */
@@ -248,17 +249,17 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
             return -ENOMEM;
         curl_ready = 1;
     }
-    cio_http_session *s = calloc(1, sizeof(*s));
+    cio_http_session *s = cio__calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
     s->o = opts ? *opts : defaults;
     s->multi = curl_multi_init();
-    s->spare = calloc(CIO__HTTP_SPARE_HANDLES, sizeof(*s->spare));
+    s->spare = cio__calloc(CIO__HTTP_SPARE_HANDLES, sizeof(*s->spare));
     if (!s->multi || !s->spare)
         goto fail;
-    if (s->o.base_url && !(s->base_url = strdup(s->o.base_url)))
+    if (s->o.base_url && !(s->base_url = cio__strdup(s->o.base_url)))
         goto fail;
-    if (s->o.ca_file && !(s->ca_file = strdup(s->o.ca_file)))
+    if (s->o.ca_file && !(s->ca_file = cio__strdup(s->o.ca_file)))
         goto fail;
     for (const char *const *h = s->o.headers; h && *h; h++) {
         struct curl_slist *l = curl_slist_append(s->headers, *h);
@@ -398,7 +399,7 @@ char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_reques
     if (s->base_url && !strstr(url, "://")) {
         size_t bl = strlen(s->base_url);
         int slash = bl && s->base_url[bl - 1] == '/';
-        if (asprintf(&joined, "%s%s%s", s->base_url, (slash || url[0] == '/') ? "" : "/",
+        if (cio__asprintf(&joined, "%s%s%s", s->base_url, (slash || url[0] == '/') ? "" : "/",
                      (slash && url[0] == '/') ? url + 1 : url) < 0)
             return NULL;
         url = joined;
@@ -406,7 +407,7 @@ char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_reques
     size_t cap = strlen(url) + 1;
     for (const char *const *q = req->query; q && q[0] && q[1]; q += 2)
         cap += 3 * (strlen(q[0]) + strlen(q[1])) + 2;
-    char *full = malloc(cap);
+    char *full = cio__malloc(cap);
     if (full) {
         strcpy(full, url);
         char sep = strchr(url, '?') ? '&' : '?';

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "../core/alloc.h"
 #include "http_internal.h"
 
 /* ---- the pool ----
@@ -34,7 +35,7 @@ struct cio__http_conn {
 
 cio__http_pool *cio__http_pool_new(long max_total, long max_host)
 {
-    cio__http_pool *p = calloc(1, sizeof(*p));
+    cio__http_pool *p = cio__calloc(1, sizeof(*p));
     if (!p)
         return NULL;
     cio_event_init(&p->freed);
@@ -141,7 +142,7 @@ static int conn_acquire(cio__http_pool *p, const char *key, int only_new, cio__h
                 return err;
             continue;
         }
-        cio__http_conn *c = calloc(1, sizeof(*c));
+        cio__http_conn *c = cio__calloc(1, sizeof(*c));
         if (!c)
             return -ENOMEM;
         c->pool = p;

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/alloc.h"
 #include "http_internal.h"
 
 struct cio_http_response {
@@ -20,7 +21,7 @@ int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data,
         size_t c = *cap ? *cap : 1024;
         while (c < *len + n + 1)
             c *= 2;
-        char *b = realloc(*buf, c);
+        char *b = cio__realloc(*buf, c);
         if (!b)
             return -ENOMEM;
         *buf = b;
@@ -37,13 +38,13 @@ int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_le
 {
     if (h->n == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 16;
-        cio__http_header *v = realloc(h->v, cap * sizeof(*v));
+        cio__http_header *v = cio__realloc(h->v, cap * sizeof(*v));
         if (!v)
             return -ENOMEM;
         h->v = v;
         h->cap = cap;
     }
-    char *n = strndup(name, name_len), *v = strndup(value, value_len);
+    char *n = cio__strndup(name, name_len), *v = cio__strndup(value, value_len);
     if (!n || !v) {
         free(n);
         free(v);
@@ -75,7 +76,7 @@ void cio__http_headers_clear(cio__http_headers *h)
 
 int cio__http_response_take(cio__http_xfer *x, cio_http_response **out)
 {
-    cio_http_response *r = calloc(1, sizeof(*r));
+    cio_http_response *r = cio__calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
     long status = 0;
@@ -83,7 +84,7 @@ int cio__http_response_take(cio__http_xfer *x, cio_http_response **out)
     r->status = (int)status;
     char *url = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
-    r->url = strdup(url ? url : x->url);
+    r->url = cio__strdup(url ? url : x->url);
     long version = 0;
     curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
     snprintf(r->version, sizeof(r->version), "%s",
@@ -108,8 +109,8 @@ int cio__http_response_take(cio__http_xfer *x, cio_http_response **out)
 int cio__http_response_new(cio_http_response **out, int status, char *body, size_t len,
                            cio__http_headers *headers, const char *url, const char *version)
 {
-    cio_http_response *r = calloc(1, sizeof(*r));
-    if (!r || !(r->url = strdup(url))) {
+    cio_http_response *r = cio__calloc(1, sizeof(*r));
+    if (!r || !(r->url = cio__strdup(url))) {
         free(r);
         return -ENOMEM;
     }

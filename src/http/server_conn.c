@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "server_internal.h"
 
 /* ---- logging ---- */
@@ -195,7 +196,7 @@ static void serve(cio_http_server *srv, cio_stream *s, conn *c)
 static int connection(cio_stream *s, void *arg)
 {
     cio_http_server *srv = arg;
-    conn *c = calloc(1, sizeof(*c));
+    conn *c = cio__calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     serve(srv, s, c);
@@ -213,7 +214,7 @@ static int connection(cio_stream *s, void *arg)
 int cio__http_serve_stream(cio_http_app *app, cio_stream *s)
 {
     cio_http_server srv = {.app = app};
-    conn *c = calloc(1, sizeof(*c));
+    conn *c = cio__calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     serve(&srv, s, c);
@@ -228,7 +229,7 @@ int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, i
     if (!out || !app)
         return -EINVAL;
     *out = NULL;
-    cio_http_server *srv = calloc(1, sizeof(*srv));
+    cio_http_server *srv = cio__calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
     srv->app = app;

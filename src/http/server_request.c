@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/alloc.h"
 #include "server_internal.h"
 
 /* ---- parser callbacks ---- */
@@ -305,7 +306,7 @@ int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s, co
      * out of the stream, whose next reads then give what follows. */
     size_t n = cio_stream_read_buffered(c->s);
     free(r->early);
-    if (!(r->early = malloc(n ? n : 1)))
+    if (!(r->early = cio__malloc(n ? n : 1)))
         return -ENOMEM;
     ssize_t got = n ? cio_stream_read(c->s, r->early, n) : 0; /* buffered: no wait */
     if (got != (ssize_t)n)
@@ -363,7 +364,7 @@ static int hexval(int ch)
 /* Percent-decodes [s, s+n) ('+' is a space in a query). */
 static char *url_decode(const char *s, size_t n)
 {
-    char *out = malloc(n + 1), *o = out;
+    char *out = cio__malloc(n + 1), *o = out;
     if (!out)
         return NULL;
     for (size_t i = 0; i < n; i++) {
@@ -394,11 +395,11 @@ const char *cio_http_req_query_param(cio_http_req *r, const char *name)
         int match = key && strlen(key) == nl && memcmp(key, name, nl) == 0;
         free(key);
         if (match) {
-            char **d = realloc(r->decoded, (r->ndecoded + 1) * sizeof(*d));
+            char **d = cio__realloc(r->decoded, (r->ndecoded + 1) * sizeof(*d));
             if (!d)
                 return NULL;
             r->decoded = d;
-            char *v = eq ? url_decode(eq + 1, len - kl - 1) : strdup("");
+            char *v = eq ? url_decode(eq + 1, len - kl - 1) : cio__strdup("");
             if (!v)
                 return NULL;
             d[r->ndecoded++] = v;
@@ -529,7 +530,7 @@ void cio__http_req_reset(cio_http_req *r, conn *c)
  * ("http://host/path?q", RFC 9112 section 3.2.2) is routed by its path. */
 void cio__http_split_url(cio_http_req *r)
 {
-    if (!r->url && !(r->url = strdup("/"))) {
+    if (!r->url && !(r->url = cio__strdup("/"))) {
         r->path = "/";
         r->query = "";
         return;
@@ -542,7 +543,7 @@ void cio__http_split_url(cio_http_req *r)
         u += scheme + strcspn(u + scheme, "/?");
     if (*u != '/' && strcmp(u, "*") != 0) { /* no path at all: "/" */
         char *p;
-        if (asprintf(&p, "/%s", u) < 0)
+        if (cio__asprintf(&p, "/%s", u) < 0)
             p = NULL;
         free(r->url);
         r->url = u = p;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "server_internal.h"
 
 /* ---- responses ---- */
@@ -128,7 +129,7 @@ static void out_put(outbuf *o, const void *data, size_t n)
         size_t cap = o->cap * 2;
         while (cap < o->len + n)
             cap *= 2;
-        char *h = o->p == o->stack ? malloc(cap) : realloc(o->p, cap);
+        char *h = o->p == o->stack ? cio__malloc(cap) : cio__realloc(o->p, cap);
         if (!h) {
             o->err = -ENOMEM;
             return;
@@ -206,7 +207,7 @@ int cio_http_resp_body(cio_http_resp *r, const void *data, size_t len)
     if (r->head_sent)
         return -EALREADY;
     /* Exactly the size asked for: a growable buffer would hold up to twice. */
-    char *b = malloc(len + 1);
+    char *b = cio__malloc(len + 1);
     if (!b)
         return -ENOMEM;
     if (len)

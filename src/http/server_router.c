@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "server_internal.h"
 
 /* ---- apps and routes ---- */
@@ -13,7 +14,7 @@ int cio_http_app_new(cio_http_app **out, const cio_http_server_opts *opts)
     static const cio_http_server_opts defaults;
     if (!out)
         return -EINVAL;
-    cio_http_app *app = calloc(1, sizeof(*app));
+    cio_http_app *app = cio__calloc(1, sizeof(*app));
     if (!app)
         return -ENOMEM;
     app->o = opts ? *opts : defaults;
@@ -74,12 +75,12 @@ static int split_path(const char *p, size_t len, char ***segs, size_t *n)
             break;
         if (*n == cap) {
             cap = cap ? cap * 2 : 4;
-            char **s = realloc(*segs, cap * sizeof(*s));
+            char **s = cio__realloc(*segs, cap * sizeof(*s));
             if (!s)
                 return -ENOMEM;
             *segs = s;
         }
-        if (!((*segs)[(*n)++] = strndup(p + start, i - start)))
+        if (!((*segs)[(*n)++] = cio__strndup(p + start, i - start)))
             return -ENOMEM;
     }
     return 0;
@@ -92,7 +93,7 @@ int cio_http_app_route(cio_http_app *app, const char *method, const char *patter
         return -EINVAL;
     if (app->nroutes == app->cap) {
         size_t cap = app->cap ? app->cap * 2 : 8;
-        route *r = realloc(app->routes, cap * sizeof(*r));
+        route *r = cio__realloc(app->routes, cap * sizeof(*r));
         if (!r)
             return -ENOMEM;
         app->routes = r;
@@ -103,7 +104,7 @@ int cio_http_app_route(cio_http_app *app, const char *method, const char *patter
     snprintf(r->method, sizeof(r->method), "%s", method);
     r->fn = handler;
     r->arg = arg;
-    if (!(r->pattern = strdup(pattern)) ||
+    if (!(r->pattern = cio__strdup(pattern)) ||
         split_path(pattern, strlen(pattern), &r->segs, &r->nsegs) < 0) {
         route_free(r);
         return -ENOMEM;

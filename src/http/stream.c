@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "http_internal.h"
 
 struct cio_http_stream {
@@ -24,7 +25,7 @@ int cio_http_stream_open(cio_http_session *s, const cio_http_request *req, cio_h
     if (!s || !req || !out)
         return -EINVAL;
     *out = NULL;
-    cio_http_stream *st = calloc(1, sizeof(*st));
+    cio_http_stream *st = cio__calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
     cio__http_xfer *x = &st->x;

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "backend.h"
 
 typedef struct fd_slot {
@@ -30,7 +31,7 @@ typedef struct epoll_state {
 
 static int ep_init(cio__backend *b)
 {
-    epoll_state *s = calloc(1, sizeof(*s));
+    epoll_state *s = cio__calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -70,7 +71,7 @@ static fd_slot *slot_for(epoll_state *s, int fd)
         size_t n = s->nfds ? s->nfds : 64;
         while (n <= (size_t)fd)
             n *= 2;
-        fd_slot *p = realloc(s->fds, n * sizeof(*p));
+        fd_slot *p = cio__realloc(s->fds, n * sizeof(*p));
         if (!p)
             return NULL;
         memset(p + s->nfds, 0, (n - s->nfds) * sizeof(*p));

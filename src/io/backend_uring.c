@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "backend.h"
 
 #define RING_ENTRIES 1024
@@ -42,7 +43,7 @@ static int try_setup(uring_state *s, unsigned flags)
 
 static int ur_init(cio__backend *b)
 {
-    uring_state *s = calloc(1, sizeof(*s));
+    uring_state *s = cio__calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
     static const unsigned choices[] = {

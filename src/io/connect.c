@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "cio/sync.h"
 #include "net_internal.h"
 
@@ -155,7 +156,7 @@ static int connect_race(const char *host, int port, struct addrinfo *list, doubl
     size_t n = 0;
     for (struct addrinfo *ai = list; ai; ai = ai->ai_next)
         n++;
-    race r = {.winner = -1, .racers = calloc(n ? n : 1, sizeof(racer))};
+    race r = {.winner = -1, .racers = cio__calloc(n ? n : 1, sizeof(racer))};
     if (!r.racers)
         return cio_fail(-ENOMEM, "connect to %s:%d: out of memory", host, port);
     cio_event_init(&r.ended);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "net_internal.h"
 
 #define DNS_THREADS 4
@@ -359,7 +360,7 @@ int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *h
         return cio__gai_error(gai, errno, host, port);
 
     size_t hl = strlen(host) + 1, pl = port ? strlen(port) + 1 : 0;
-    dns_job *j = calloc(1, sizeof(*j) + hl + pl);
+    dns_job *j = cio__calloc(1, sizeof(*j) + hl + pl);
     if (!j)
         return -ENOMEM;
     j->host = j->strs;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "io_internal.h"
 
 struct inbox;
@@ -139,10 +140,10 @@ int cio_executor_new(cio_executor **out, size_t threads)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (size_t)n : 1;
     }
-    cio_executor *ex = calloc(1, sizeof(*ex));
+    cio_executor *ex = cio__calloc(1, sizeof(*ex));
     if (!ex)
         return -ENOMEM;
-    ex->threads = calloc(threads, sizeof(*ex->threads));
+    ex->threads = cio__calloc(threads, sizeof(*ex->threads));
     if (!ex->threads) {
         free(ex);
         return -ENOMEM;

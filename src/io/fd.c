@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "../core/internal.h"
 #include "io_internal.h"
 
@@ -403,7 +404,7 @@ int cio_read_file(const char *path, char **data, size_t *len, size_t limit)
     if (fd < 0)
         return fd;
     size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
+    char *buf = cio__malloc(cap + 1);
     int err = buf ? 0 : -ENOMEM;
     while (!err) {
         if (n == cap) {
@@ -411,7 +412,7 @@ int cio_read_file(const char *path, char **data, size_t *len, size_t limit)
                 err = -EFBIG;
                 break;
             }
-            char *bigger = realloc(buf, cap * 2 + 1);
+            char *bigger = cio__realloc(buf, cap * 2 + 1);
             if (!bigger) {
                 err = -ENOMEM;
                 break;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "cio/process.h"
 #include "cio/scope.h"
 #include "cio/group.h"
@@ -227,7 +228,7 @@ static void *reaper(void *arg)
         if (norphans == 0)
             break;
         if (cap < norphans + 1) {
-            struct pollfd *bigger = realloc(fds, (norphans + 1) * sizeof(*fds));
+            struct pollfd *bigger = cio__realloc(fds, (norphans + 1) * sizeof(*fds));
             if (bigger) {
                 fds = bigger;
                 cap = norphans + 1;
@@ -292,7 +293,7 @@ static void adopt(pid_t pid, int pidfd)
     pthread_mutex_lock(&reap_lock);
     if (norphans == orphans_cap) {
         size_t cap = orphans_cap ? orphans_cap * 2 : 16;
-        orphan *bigger = realloc(orphans, cap * sizeof(*bigger));
+        orphan *bigger = cio__realloc(orphans, cap * sizeof(*bigger));
         if (!bigger) {
             pthread_mutex_unlock(&reap_lock);
             fprintf(stderr, "cio: out of memory: child %d will not be reaped\n", (int)pid);
@@ -406,7 +407,7 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
         if (modes[i] == CIO_STDIO_FD && user_fds[i] < 0)
             return -EINVAL;
     }
-    cio_process *p = calloc(1, sizeof(*p));
+    cio_process *p = cio__calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->pidfd = -1;
@@ -669,7 +670,7 @@ static int collect(void *arg)
     for (;;) {
         if (cap - n < 1024) {
             size_t bigger = cap ? cap * 2 : 4096;
-            char *b = realloc(*j->buf, bigger + 1);
+            char *b = cio__realloc(*j->buf, bigger + 1);
             if (!b)
                 return -ENOMEM;
             *j->buf = b;
@@ -724,7 +725,7 @@ int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
         return -EPERM;
     for (int i = 1; i <= 2; i++) {
         char **buf = i == 1 ? &res->out : &res->err;
-        if (p->fds[i] >= 0 && !(*buf = calloc(1, 1)))
+        if (p->fds[i] >= 0 && !(*buf = cio__calloc(1, 1)))
             return -ENOMEM;
     }
     cio_scope limit;

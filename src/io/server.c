@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "net_internal.h"
 
 #define MAX_LISTENERS 8
@@ -199,7 +200,7 @@ static void multi_done(cio__op *op)
     if (op->res >= 0) {
         if (l->nready == l->cap) {
             size_t cap = l->cap ? l->cap * 2 : 16;
-            int *p = realloc(l->ready, cap * sizeof(*p));
+            int *p = cio__realloc(l->ready, cap * sizeof(*p));
             if (p) {
                 l->ready = p;
                 l->cap = cap;
@@ -309,7 +310,7 @@ static int server_new(cio_server **out, cio_conn_fn handler, void *arg, const ci
         return cio_fail(-EINVAL, "start_server: the TLS config is not a server config");
     if (cio__check_opts(opts))
         return -EINVAL;
-    cio_server *srv = calloc(1, sizeof(*srv));
+    cio_server *srv = cio__calloc(1, sizeof(*srv));
     if (!srv)
         return -ENOMEM;
     srv->handler = handler;
@@ -482,7 +483,7 @@ int cio_start_unix_server(cio_server **out, const char *path, cio_conn_fn handle
     int err = server_new(&srv, handler, arg, opts);
     if (err)
         return err;
-    srv->unix_path = strdup(path);
+    srv->unix_path = cio__strdup(path);
     err = srv->unix_path ? listen_on(srv, (struct sockaddr *)&sun, sizeof(sun)) : -ENOMEM;
     if (err) {
         server_free(srv);

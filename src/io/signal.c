@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "cio/signal.h"
 #include "io_internal.h"
 
@@ -209,14 +210,14 @@ int cio_signal_set_open(cio_signal_set **out, const int *signos, size_t n)
     hub *h = thread_hub;
     int made = 0, err;
     if (!h) {
-        h = calloc(1, sizeof(*h));
+        h = cio__calloc(1, sizeof(*h));
         if (!h)
             return -ENOMEM;
         h->fd = -1;
         sigemptyset(&h->watched);
         made = 1;
     }
-    cio_signal_set *s = calloc(1, sizeof(*s));
+    cio_signal_set *s = cio__calloc(1, sizeof(*s));
     if (!s) {
         err = -ENOMEM;
         goto fail;

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "net_internal.h"
 
 #define RBUF_MIN 4096         /* first read buffer */
@@ -57,7 +58,7 @@ static int buf_reserve(cio__buf *b, size_t extra, size_t min_cap)
     size_t cap = b->cap ? b->cap : min_cap;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->p, cap);
+    char *p = cio__realloc(b->p, cap);
     if (!p)
         return -ENOMEM;
     b->p = p;
@@ -952,7 +953,7 @@ int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int k
             kind = S_ISSOCK(st.st_mode) ? CIO__FD_SOCKET : CIO__FD_OTHER;
         }
     }
-    s = calloc(1, sizeof(*s));
+    s = cio__calloc(1, sizeof(*s));
     if (!s) {
         err = -ENOMEM;
         goto fail;

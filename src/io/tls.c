@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "net_internal.h"
 
 #define RAW_SIZE (16 * 1024 + 512) /* one full TLS record per read */
@@ -45,7 +46,7 @@ typedef struct tls_state {
 
 static int config_new(cio_tls_config **out, int server)
 {
-    cio_tls_config *c = calloc(1, sizeof(*c));
+    cio_tls_config *c = cio__calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -210,7 +211,7 @@ int cio_tls_config_set_alpn(cio_tls_config *cfg, const char *protocols)
         return -EINVAL;
     /* Wire format: a length byte before each name; one more byte in front
      * holds the total for the server's callback. */
-    unsigned char *wire = malloc(n + 2);
+    unsigned char *wire = cio__malloc(n + 2);
     if (!wire)
         return -ENOMEM;
     size_t w = 1, start = 1;
@@ -280,7 +281,7 @@ static int pump_out(cio_stream *s, tls_state *t)
 /* Reads wire bytes into rbio. Returns the count, 0 at EOF, or -errno. */
 static ssize_t pump_in(cio_stream *s, tls_state *t)
 {
-    if (!t->raw && !(t->raw = malloc(RAW_SIZE)))
+    if (!t->raw && !(t->raw = cio__malloc(RAW_SIZE)))
         return -ENOMEM;
     ssize_t r = cio__stream_raw_recv(s, t->raw, RAW_SIZE);
     if (r > 0 && BIO_write(t->rbio, t->raw, (int)r) != (int)r)
@@ -432,7 +433,7 @@ int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *name)
 {
     if (!cfg->server && cfg->verify && !name)
         return cio_fail(-EINVAL, "start_tls: a client that verifies needs a server hostname");
-    tls_state *t = calloc(1, sizeof(*t));
+    tls_state *t = cio__calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
     describe_peer(s, t, cfg->server ? NULL : name);

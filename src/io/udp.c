@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "net_internal.h"
 
 struct cio_udp {
@@ -215,7 +216,7 @@ int cio_udp_open(cio_udp **out, const char *local_host, int local_port, const ch
                        cio__addr_str(remote->ai_addr, a, sizeof(a)), cio_strerror(err));
         goto done;
     }
-    cio_udp *u = calloc(1, sizeof(*u));
+    cio_udp *u = cio__calloc(1, sizeof(*u));
     if (!u) {
         err = -ENOMEM;
         goto done;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 #define MAX_KEYS 64
@@ -71,9 +72,9 @@ static int resolve_hosts(dsn *d)
     const char *hosts = dsn_get(d, "host");
     if (!hosts || dsn_get(d, "hostaddr"))
         return 0;
-    char *list = strdup(hosts);
+    char *list = cio__strdup(hosts);
     size_t cap = strlen(hosts) * 4 + 64;
-    char *out = calloc(1, cap);
+    char *out = cio__calloc(1, cap);
     int err = list && out ? 0 : -ENOMEM;
     int need = 0;
     char *save = NULL;
@@ -176,7 +177,7 @@ int cio_pg_connect(cio_pg_conn **out, const char *conninfo, const cio_pg_opts *o
     int err = cio_cancelled();
     if (err)
         return err;
-    cio_pg_conn *c = calloc(1, sizeof *c);
+    cio_pg_conn *c = cio__calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
     if (opts)

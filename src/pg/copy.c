@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 #define CHUNK 65536
@@ -133,7 +134,7 @@ int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy_read_fn fn, void
         finish(c, r, -EINVAL, NULL);
         return cio_fail(-EINVAL, "PostgreSQL: not a COPY FROM STDIN: %s", sql);
     }
-    char *buf = malloc(CHUNK);
+    char *buf = cio__malloc(CHUNK);
     err = buf ? 0 : -ENOMEM;
     while (!err) {
         ssize_t n = fn(arg, buf, CHUNK);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 #define DRIVER_STACK ((size_t)256 * 1024)
@@ -32,14 +33,14 @@ typedef struct cancel_job {
 
 pg_req *cio__pg_req_new(int kind, int nsteps)
 {
-    pg_req *r = calloc(1, sizeof *r);
+    pg_req *r = cio__calloc(1, sizeof *r);
     if (!r)
         return NULL;
     r->kind = kind;
     r->nsteps = nsteps;
     r->steps = r->inl;
     if (nsteps > 2) {
-        r->steps = calloc((size_t)nsteps, sizeof *r->steps);
+        r->steps = cio__calloc((size_t)nsteps, sizeof *r->steps);
         if (!r->steps) {
             free(r);
             return NULL;
@@ -181,10 +182,10 @@ static int send_step(cio_pg_conn *c, pg_step *s)
     const char **vals = vals_s;
     int *lens = lens_s, *fmts = fmts_s;
     if (n > 16) {
-        types = malloc(n * sizeof *types);
-        vals = malloc(n * sizeof *vals);
-        lens = malloc(n * sizeof *lens);
-        fmts = malloc(n * sizeof *fmts);
+        types = cio__malloc(n * sizeof *types);
+        vals = cio__malloc(n * sizeof *vals);
+        lens = cio__malloc(n * sizeof *lens);
+        fmts = cio__malloc(n * sizeof *fmts);
         if (!types || !vals || !lens || !fmts) {
             free(types);
             free(vals);
@@ -234,10 +235,10 @@ static int send_deallocates(cio_pg_conn *c)
     if (!r)
         return -ENOMEM;
     r->internal = 1;
-    char **sqls = calloc(n, sizeof *sqls);
+    char **sqls = cio__calloc(n, sizeof *sqls);
     int err = sqls ? 0 : -ENOMEM;
     for (size_t i = 0; !err && i < n; i++) {
-        if (asprintf(&sqls[i], "DEALLOCATE \"%s\"", c->deallocate[i]) < 0) {
+        if (cio__asprintf(&sqls[i], "DEALLOCATE \"%s\"", c->deallocate[i]) < 0) {
             sqls[i] = NULL;
             err = -ENOMEM;
         }
@@ -382,7 +383,7 @@ static int ring_push(pg_req *r, PGresult *res)
 {
     if (r->rcount == r->rcap) {
         size_t cap = r->rcap ? 2 * r->rcap : 64;
-        PGresult **n = malloc(cap * sizeof *n);
+        PGresult **n = cio__malloc(cap * sizeof *n);
         if (!n)
             return -ENOMEM;
         for (size_t i = 0; i < r->rcount; i++)
@@ -560,7 +561,7 @@ static void maybe_cancel(cio_pg_conn *c)
     if (cio_now() < c->cancel_at)
         return; /* a short query usually ends by itself: cheaper than a cancel */
     h->cancel_sent = 1;
-    cancel_job *job = calloc(1, sizeof *job);
+    cancel_job *job = cio__calloc(1, sizeof *job);
     if (!job)
         return;
     job->cancel = PQgetCancel(c->pg);
@@ -806,7 +807,7 @@ void cio__pg_submit_internal(cio_pg_conn *c, const char *sql)
         c->broken = 1; /* the session state is now unknown */
         return;
     }
-    char *copy = strdup(sql);
+    char *copy = cio__strdup(sql);
     if (!copy) {
         cio__pg_req_free(r);
         c->broken = 1;

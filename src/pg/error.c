@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 int cio__pg_errno_of(const char *st)
@@ -54,7 +55,7 @@ int cio__pg_error_from(cio_pg_conn *c, const PGresult *res, char sqlstate[6])
     cio__pg_error_clear(c);
     size_t ls = strlen(sev) + 1, lm = strlen(msg) + 1, ld = strlen(det) + 1;
     size_t lh = strlen(hint) + 1;
-    c->err_buf = malloc(ls + lm + ld + lh);
+    c->err_buf = cio__malloc(ls + lm + ld + lh);
     if (c->err_buf) {
         char *p = c->err_buf;
         c->err.severity = memcpy(p, sev, ls);

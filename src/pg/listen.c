@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 typedef struct note {
@@ -30,7 +31,7 @@ static void push_note(cio_pg_listener *l, const char *channel, const char *paylo
                       int gap)
 {
     size_t lc = channel ? strlen(channel) + 1 : 0, lp = payload ? strlen(payload) + 1 : 0;
-    note *n = calloc(1, sizeof *n + lc + lp);
+    note *n = cio__calloc(1, sizeof *n + lc + lp);
     if (!n)
         return; /* dropped, like a notification sent while disconnected */
     char *p = (char *)(n + 1);
@@ -62,7 +63,7 @@ static int listen_on(cio_pg_conn *c, const char *channel)
     char *q = PQescapeIdentifier(c->pg, channel, strlen(channel));
     if (!q)
         return -ENOMEM;
-    char *sql = malloc(strlen(q) + 8);
+    char *sql = cio__malloc(strlen(q) + 8);
     int err = sql ? 0 : -ENOMEM;
     if (sql) {
         strcpy(sql, "LISTEN ");
@@ -96,8 +97,8 @@ int cio_pg_listener_new(cio_pg_listener **out, const char *dsn, const cio_pg_opt
     if (!out || !dsn)
         return -EINVAL;
     *out = NULL;
-    cio_pg_listener *l = calloc(1, sizeof *l);
-    if (!l || !(l->dsn = strdup(dsn))) {
+    cio_pg_listener *l = cio__calloc(1, sizeof *l);
+    if (!l || !(l->dsn = cio__strdup(dsn))) {
         free(l);
         return -ENOMEM;
     }
@@ -135,11 +136,11 @@ int cio_pg_listen(cio_pg_listener *l, const char *channel)
 {
     if (!l || !channel)
         return -EINVAL;
-    char **ch = realloc(l->channels, (l->nchannels + 1) * sizeof *ch);
+    char **ch = cio__realloc(l->channels, (l->nchannels + 1) * sizeof *ch);
     if (!ch)
         return -ENOMEM;
     l->channels = ch;
-    if (!(ch[l->nchannels] = strdup(channel)))
+    if (!(ch[l->nchannels] = cio__strdup(channel)))
         return -ENOMEM;
     l->nchannels++;
     if (!l->conn || l->broken)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 typedef struct batch_item {
@@ -23,7 +24,7 @@ int cio_pg_batch_new(cio_pg_batch **out)
 {
     if (!out)
         return -EINVAL;
-    *out = calloc(1, sizeof **out);
+    *out = cio__calloc(1, sizeof **out);
     return *out ? 0 : -ENOMEM;
 }
 
@@ -52,7 +53,7 @@ int cio_pg_batch_add(cio_pg_batch *b, const char *sql, const cio_pg_param *param
         return -EINVAL;
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 16;
-        batch_item *it = realloc(b->items, cap * sizeof *it);
+        batch_item *it = cio__realloc(b->items, cap * sizeof *it);
         if (!it)
             return -ENOMEM;
         b->items = it;
@@ -72,8 +73,8 @@ int cio_pg_batch_run(cio_pg_conn *c, cio_pg_batch *b)
     if (!c || !b || !b->n || b->n > INT32_MAX || b->results)
         return -EINVAL;
     pg_req *r = cio__pg_req_new(REQ_PIPELINE, (int)b->n);
-    b->results = calloc(b->n, sizeof *b->results);
-    b->status = calloc(b->n, sizeof *b->status);
+    b->results = cio__calloc(b->n, sizeof *b->results);
+    b->status = cio__calloc(b->n, sizeof *b->status);
     if (!r || !b->results || !b->status) {
         cio__pg_req_free(r);
         clear_results(b);

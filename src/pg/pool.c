@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 typedef struct waiter {
@@ -113,8 +114,8 @@ int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *
     if (!out || !dsn)
         return -EINVAL;
     *out = NULL;
-    cio_pg_pool *p = calloc(1, sizeof *p);
-    if (!p || !(p->dsn = strdup(dsn))) {
+    cio_pg_pool *p = cio__calloc(1, sizeof *p);
+    if (!p || !(p->dsn = cio__strdup(dsn))) {
         free(p);
         return -ENOMEM;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err)
@@ -201,7 +202,7 @@ int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql, const cio_
     if (!err)
         err = cio_pg_get_text(&r, 0, 0, &s, &len);
     if (!err) {
-        *out = malloc(len + 1);
+        *out = cio__malloc(len + 1);
         if (*out) {
             memcpy(*out, s, len);
             (*out)[len] = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 #define PG_EPOCH_DAYS 10957 /* 1970-01-01 to 2000-01-01 */
@@ -30,7 +31,7 @@ typedef struct val {
 
 cio_pg_result *cio__pg_result_wrap(PGresult *res)
 {
-    cio_pg_result *r = calloc(1, sizeof *r);
+    cio_pg_result *r = cio__calloc(1, sizeof *r);
     if (r)
         r->res = res;
     return r;
@@ -69,7 +70,7 @@ void cio_pg_result_free(cio_pg_result *r)
 static char *arena_alloc(const cio_pg_result *cr, size_t n)
 {
     cio_pg_result *r = (cio_pg_result *)cr;
-    chunk *c = malloc(sizeof *c + n);
+    chunk *c = cio__malloc(sizeof *c + n);
     if (!c)
         return NULL;
     c->next = r->arena;
@@ -251,7 +252,7 @@ static int v_double(const val *v, double *out)
         *out = f;
     } else if (v->oid == CIO_PG_NUMERIC) {
         size_t cap = (size_t)numeric_size(v);
-        char small[128], *buf = cap <= sizeof small ? small : malloc(cap);
+        char small[128], *buf = cap <= sizeof small ? small : cio__malloc(cap);
         if (!buf)
             return -ENOMEM;
         int err = numeric_text(v, buf, cap);

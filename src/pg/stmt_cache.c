@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 struct stmt_entry {
@@ -74,13 +75,13 @@ static void queue_deallocate(cio_pg_conn *c, const char *name)
 {
     if (c->ndeallocate == c->deallocate_cap) {
         size_t cap = c->deallocate_cap ? 2 * c->deallocate_cap : 8;
-        char **n = realloc(c->deallocate, cap * sizeof *n);
+        char **n = cio__realloc(c->deallocate, cap * sizeof *n);
         if (!n)
             return; /* the statement just stays on the server */
         c->deallocate = n;
         c->deallocate_cap = cap;
     }
-    char *copy = strdup(name);
+    char *copy = cio__strdup(name);
     if (copy)
         c->deallocate[c->ndeallocate++] = copy;
 }
@@ -114,7 +115,7 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
         c->stmt_cap = 64;
         while (c->stmt_cap < 2 * cache_max(c))
             c->stmt_cap *= 2;
-        c->stmt_tab = calloc(c->stmt_cap, sizeof *c->stmt_tab);
+        c->stmt_tab = cio__calloc(c->stmt_cap, sizeof *c->stmt_tab);
         if (!c->stmt_tab)
             return -ENOMEM;
     }
@@ -128,7 +129,7 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
         memcpy(s->name, e->name, sizeof s->name);
         return 1;
     }
-    stmt_entry *e = malloc(sizeof *e + keylen);
+    stmt_entry *e = cio__malloc(sizeof *e + keylen);
     if (!e)
         return -ENOMEM;
     e->hash = h;

@@ -4,6 +4,7 @@
  * never in memory at once. Closing a stream early is a cancellation. */
 #include <stdlib.h>
 
+#include "../core/alloc.h"
 #include "pg_internal.h"
 
 struct cio_pg_stream {
@@ -18,7 +19,7 @@ int cio_pg_stream_open(cio_pg_stream **out, cio_pg_conn *c, const char *sql,
     if (!out || !c || !sql || (nparams && !params))
         return -EINVAL;
     *out = NULL;
-    cio_pg_stream *s = calloc(1, sizeof *s);
+    cio_pg_stream *s = cio__calloc(1, sizeof *s);
     pg_req *r = cio__pg_req_new(REQ_PIPELINE, 1);
     cio_pg_result *row = cio__pg_result_wrap(NULL);
     if (!s || !r || !row) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "sqlite_internal.h"
 
 static int check(cio_sqlite *db, const char *sql, const cio_sqlite_arg *args, size_t nargs)
@@ -65,7 +66,7 @@ void cio_sqlite_cursor_close(cio_sqlite_cursor *c)
     if (c->pin && c->stmt) {
         /* The statement is open on its worker: have it reset there. Nobody
          * waits; the worker frees the request. */
-        request *r = calloc(1, sizeof(*r));
+        request *r = cio__calloc(1, sizeof(*r));
         if (r) {
             r->kind = REQ_RESET;
             r->pin = c->pin;
@@ -87,7 +88,7 @@ static int query(cio_sqlite *db, cio_sqlite_cursor **out, const char *sql,
     int err = check(db, sql, args, nargs);
     if (err)
         return err;
-    cio_sqlite_cursor *c = calloc(1, sizeof(*c));
+    cio_sqlite_cursor *c = cio__calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
     c->db = db;
@@ -184,7 +185,7 @@ int cio_sqlite_fetchval_text(cio_sqlite *db, char **out, const char *sql,
     size_t len;
     const char *t = cio_sqlite_column_text(c, 0, &len);
     if (t) {
-        *out = malloc(len + 1);
+        *out = cio__malloc(len + 1);
         if (*out) {
             memcpy(*out, t, len + 1);
         } else {

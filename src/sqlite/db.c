@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../core/alloc.h"
 #include "sqlite_internal.h"
 
 static void db_free(cio_sqlite *db)
@@ -67,11 +68,11 @@ static int db_init(cio_sqlite *db, const char *path, const cio_sqlite_opts *opts
     db->nreaders = db->memory || db->opts.readers < 0 ? 0 : db->opts.readers;
     if (db->opts.read_only && db->nreaders == 0)
         db->nreaders = 1; /* a read-only database has readers only */
-    db->path = strdup(path);
+    db->path = cio__strdup(path);
     db->loop = cio_loop_current();
     pthread_mutex_init(&db->mu, NULL);
     if (!db->opts.read_only) {
-        db->writer = calloc(1, sizeof(*db->writer));
+        db->writer = cio__calloc(1, sizeof(*db->writer));
         if (!db->writer)
             return -ENOMEM;
         db->writer->is_writer = 1;
@@ -79,7 +80,7 @@ static int db_init(cio_sqlite *db, const char *path, const cio_sqlite_opts *opts
         pthread_cond_init(&db->writer->cond, NULL);
     }
     if (db->nreaders) {
-        db->readers = calloc((size_t)db->nreaders, sizeof(*db->readers));
+        db->readers = cio__calloc((size_t)db->nreaders, sizeof(*db->readers));
         if (!db->readers) {
             db->nreaders = 0;
             return -ENOMEM;
@@ -117,7 +118,7 @@ int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlite_opts *
     int err = cio_cancelled();
     if (err)
         return err;
-    cio_sqlite *db = calloc(1, sizeof(*db));
+    cio_sqlite *db = cio__calloc(1, sizeof(*db));
     if (!db)
         return -ENOMEM;
     db->open_file = file;
@@ -271,7 +272,7 @@ int64_t cio_sqlite_wal_size(const cio_sqlite *db)
     if (db->memory)
         return 0;
     char *wal = NULL;
-    if (asprintf(&wal, "%s-wal", db->path) < 0)
+    if (cio__asprintf(&wal, "%s-wal", db->path) < 0)
         return -ENOMEM;
     struct stat st;
     int rc = stat(wal, &st);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/alloc.h"
 #include "sqlite_internal.h"
 
 /* ---- errors ---- */
@@ -91,7 +92,7 @@ static cached_stmt *cache_slot(worker *w)
 {
     size_t cap = w->db->opts.stmt_cache;
     if (!w->cache) {
-        w->cache = calloc(cap, sizeof(*w->cache));
+        w->cache = cio__calloc(cap, sizeof(*w->cache));
         if (!w->cache)
             return NULL;
     }
@@ -235,7 +236,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     size_t n = *cap ? *cap : 64;
     while (n < need)
         n *= 2;
-    void *q = realloc(*p, n * elem);
+    void *q = cio__realloc(*p, n * elem);
     if (!q)
         return -ENOMEM;
     *p = q;
@@ -286,12 +287,12 @@ static int take_names(cio_sqlite_cursor *cur, sqlite3_stmt *st)
     cur->ncols = sqlite3_column_count(st);
     if (!cur->ncols)
         return 0;
-    cur->names = calloc((size_t)cur->ncols, sizeof(char *));
+    cur->names = cio__calloc((size_t)cur->ncols, sizeof(char *));
     if (!cur->names)
         return -ENOMEM;
     for (int i = 0; i < cur->ncols; i++) {
         const char *n = sqlite3_column_name(st, i);
-        cur->names[i] = strdup(n ? n : "");
+        cur->names[i] = cio__strdup(n ? n : "");
         if (!cur->names[i])
             return -ENOMEM;
     }
@@ -439,7 +440,7 @@ static void explain_cantopen(request *r, cio_sqlite *db)
 {
     if (db->memory || db->opts.read_only || access(db->path, F_OK) == 0)
         return;
-    char *copy = strdup(db->path);
+    char *copy = cio__strdup(db->path);
     if (!copy)
         return;
     const char *d = dirname(copy);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "sync.h"
 
 /* The struct is public (callers embed it); its size is kept in check here,
@@ -51,7 +52,7 @@ static int grow(cio_queue *q)
     size_t esize = entry_size(q);
     if (cap < q->priv_cap || cap > SIZE_MAX / esize)
         return -ENOMEM;
-    char *buf = malloc(cap * esize);
+    char *buf = cio__malloc(cap * esize);
     if (!buf)
         return -ENOMEM;
     if (q->priv_kind == FIFO) {
@@ -216,7 +217,7 @@ static int init(cio_queue *q, int kind, size_t maxsize, cio_queue_cmp_fn cmp, vo
         size_t esize = entry_size(q);
         if (maxsize > SIZE_MAX / esize)
             return -ENOMEM;
-        q->priv_buf = malloc(maxsize * esize);
+        q->priv_buf = cio__malloc(maxsize * esize);
         if (!q->priv_buf)
             return -ENOMEM;
         q->priv_cap = maxsize;

@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "../core/alloc.h"
 #include "ws_internal.h"
 
 /* ---- wslay's callbacks: the stream underneath ---- */
@@ -80,7 +81,7 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
                 size_t nearly)
 {
     static const cio_ws_opts defaults;
-    cio_ws *ws = calloc(1, sizeof(*ws));
+    cio_ws *ws = cio__calloc(1, sizeof(*ws));
     if (!ws)
         return -ENOMEM;
     ws->server = server;
@@ -129,7 +130,7 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
     if (wslay_frame_context_init(&ws->fr, &cb, ws) != 0)
         goto nomem;
     if (nearly) {
-        ws->early = malloc(nearly);
+        ws->early = cio__malloc(nearly);
         if (!ws->early)
             goto nomem;
         memcpy(ws->early, early, nearly);
@@ -254,7 +255,7 @@ static int push_part(cio_ws *ws, int fin)
     if (!p) {
         if (!fin)
             return 0;
-        p = calloc(1, sizeof(*p) + 1);
+        p = cio__calloc(1, sizeof(*p) + 1);
         if (!p)
             return -ENOMEM;
         p->type = ws->m_type;
@@ -294,7 +295,7 @@ static int sink(cio_ws *ws, const uint8_t *data, size_t n)
              * at most a part; grown as bytes come. */
             size_t want = ws->f_len - ws->f_got > n ? (size_t)(ws->f_len - ws->f_got) : n;
             size_t cap = want < 256 ? 256 : want > WS_PART_MAX ? WS_PART_MAX : want;
-            p = malloc(sizeof(*p) + cap + 1);
+            p = cio__malloc(sizeof(*p) + cap + 1);
             if (!p)
                 return -ENOMEM;
             p->type = ws->m_type;
@@ -308,7 +309,7 @@ static int sink(cio_ws *ws, const uint8_t *data, size_t n)
             size_t cap = p->cap * 2 > p->len + k ? p->cap * 2 : p->len + k;
             if (cap > WS_PART_MAX)
                 cap = WS_PART_MAX;
-            ws_part *q = realloc(p, sizeof(*q) + cap + 1);
+            ws_part *q = cio__realloc(p, sizeof(*q) + cap + 1);
             if (!q)
                 return -ENOMEM;
             q->cap = cap;
@@ -665,7 +666,7 @@ int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg)
             if (a->len + p->len > a->cap) {
                 /* Doubling: a message of k parts costs O(size) copying. */
                 size_t cap = a->cap * 2 > a->len + p->len ? a->cap * 2 : a->len + p->len;
-                ws_part *b = realloc(a, sizeof(*b) + cap + 1);
+                ws_part *b = cio__realloc(a, sizeof(*b) + cap + 1);
                 if (!b) {
                     free(p);
                     err = -ENOMEM;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../core/alloc.h"
 #include "ws_internal.h"
 
 typedef struct ext_params {
@@ -160,7 +161,7 @@ int cio__ws_deflate_client(const char *answer, const cio_ws_opts *o, ws_deflate_
 
 int cio__ws_deflate_new(ws_deflate **out, const ws_deflate_params *p)
 {
-    ws_deflate *d = calloc(1, sizeof(*d));
+    ws_deflate *d = cio__calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
     d->p = *p;
@@ -188,7 +189,7 @@ int cio__ws_deflate_message(ws_deflate *d, const void *in, size_t n, uint8_t **o
         d->def_ready = 1;
     }
     size_t cap = deflateBound(&d->def, (uLong)n) + 16;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = cio__malloc(cap);
     if (!buf)
         return -ENOMEM;
     d->def.next_in = (Bytef *)(uintptr_t)in;

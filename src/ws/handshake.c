@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "../core/alloc.h"
 #include "cio/tls.h"
 #include "ws_internal.h"
 
@@ -178,7 +179,7 @@ int cio_ws_accept(cio_http_req *req, cio_http_resp *resp, cio_ws **out, const ci
     err = cio__ws_new(&ws, 1, s, opts, early, nearly);
     if (err)
         return cio_fail(err, "WebSocket accept: out of memory");
-    if (proto && !(ws->subprotocol = strdup(proto)))
+    if (proto && !(ws->subprotocol = cio__strdup(proto)))
         err = -ENOMEM;
     if (!err && dp.enabled)
         err = cio__ws_deflate_new(&ws->dfl, &dp);
@@ -412,7 +413,7 @@ static int check_answer(cio_ws *ws, char *head, const char *key, const cio_ws_op
             return cio_fail(-EPROTO,
                             "WebSocket connect: the server chose subprotocol %s, not offered",
                             a.protocol);
-        if (!(ws->subprotocol = strdup(a.protocol)))
+        if (!(ws->subprotocol = cio__strdup(a.protocol)))
             return -ENOMEM;
     }
     if (a.extensions) {
@@ -452,7 +453,7 @@ static int connect_in_time(cio_ws **out, const char *url, const cio_ws_opts *o)
     RAND_bytes(raw, sizeof(raw));
     EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
     cio_ws *ws = NULL;
-    char *head = malloc(HEAD_MAX + 1);
+    char *head = cio__malloc(HEAD_MAX + 1);
     err = head ? send_request(s, &u, key, o) : -ENOMEM;
     if (!err) {
         ssize_t n = cio_stream_read_until(s, "\r\n\r\n", 4, head, HEAD_MAX);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "ws_internal.h"
 
 static size_t cost(size_t len)
@@ -86,7 +87,7 @@ static void enqueue(cio_ws *ws, ws_frame *f, int front)
 static ws_frame *frame_new(uint8_t opcode, uint8_t fin, uint8_t rsv, const void *data, size_t len,
                            ws_payload *shared)
 {
-    ws_frame *f = malloc(sizeof(*f) + (shared ? 0 : len));
+    ws_frame *f = cio__malloc(sizeof(*f) + (shared ? 0 : len));
     if (!f)
         return NULL;
     f->next = NULL;
@@ -373,7 +374,7 @@ ssize_t cio_ws_broadcast(cio_ws *const *conns, size_t n, cio_ws_type type, const
         return -EINVAL;
     if (type == CIO_WS_TEXT && !cio__ws_utf8_valid(data, len))
         return -EILSEQ;
-    ws_payload *pl = malloc(sizeof(*pl) + len);
+    ws_payload *pl = cio__malloc(sizeof(*pl) + len);
     if (!pl)
         return -ENOMEM;
     pl->refs = 1;
