@@ -35,6 +35,8 @@ NOT_SUSPENDING = {
                             "connection exists yet, so nothing waits",
     "cio_http_req_hijack": "reads only the bytes already buffered "
                            "(cio_stream_read_buffered), which never waits",
+    "cio_start_unix_server": "start_acceptors joins the acceptors started before one that "
+                             "failed to start; a Unix server has one socket, so none",
     "cio_ws_send_nowait": "send_msg(..., wait=0): wait_room returns -EAGAIN instead of waiting",
 }
 
@@ -284,11 +286,15 @@ def comment_references(src_dir):
             text = f.read()
         for m in re.finditer(r"/\*.*?\*/|//[^\n]*", text, re.S):
             body = m.group(0)
-            for r in re.finditer(r"\b(cio_\w+)(\*?)(\s*\()?", body):
+            for r in re.finditer(r"\b(cio_\w+)(\*?)(\()?", body):
                 line = text.count("\n", 0, m.start() + r.start()) + 1
                 before = body[max(0, r.start() - 8):r.start()]
                 as_call = bool(r.group(3)) or bool(re.search(r"\bcalls?\s+$", before))
                 yield rel, line, r.group(1) + r.group(2), as_call
+
+
+# "Cancellation:", or "Cancellation (and other errors):".
+CANCELLATION = re.compile(r"Cancellation(\s*\([^)]*\))?:")
 
 
 def suspends_note(comment):
@@ -320,7 +326,8 @@ def check(src_dir):
         if fn["name"] not in defined:
             errors.append("%s: declared but not defined in src/" % where)
         can = note == "yes" or graph is not None
-        full = note is not None and "Cancellation:" in comment
+        cancellation = CANCELLATION.search(comment)
+        full = note is not None and cancellation
         if can:
             table.append((fn, graph, full))
             if note is None:
@@ -329,7 +336,7 @@ def check(src_dir):
             elif note == "no":
                 errors.append("%s: comment says 'Suspends: no' but it calls %s"
                               % (where, " -> ".join(graph)))
-            if "Cancellation:" not in comment:
+            if not cancellation:
                 errors.append("%s: can suspend but its comment has no 'Cancellation:'" % where)
     known, callable_ = header_names(src_dir)
     for rel, line, name, as_call in comment_references(src_dir):

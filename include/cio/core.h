@@ -194,7 +194,11 @@ CIO_API int cio_fail(int err, const char *fmt, ...) CIO_PRINTF(2, 3);
 CIO_API int cio_sleep(double seconds);
 
 /* Lets every other ready task run once, then continues (asyncio.sleep(0)).
- * Returns 0, the cancel reason, or -EPERM outside a task. Suspends: yes. */
+ * Returns 0, the cancel reason, or -EPERM outside a task. Suspends: yes
+ * (unless nothing else can run and no timer is due: then it returns at once).
+ * Cancellation: the reason is returned only when the task was cancelled
+ * before the call; a cancel that arrives while it yields shows at the next
+ * suspending call (cio_yield returns 0). */
 CIO_API int cio_yield(void);
 
 /* Seconds on the loop's monotonic clock (asyncio's loop.time()); the virtual

@@ -87,7 +87,12 @@ CIO_API int cio_group_failure(const cio_group *g, size_t i, int *status, const c
                               const char **message);
 
 /* Frees the group. Must follow cio_group_wait; a group freed while open is
- * waited first (reported as a bug). NULL is a no-op. */
+ * waited first (reported as a bug on stderr; from a task other than the
+ * owner, or when that wait fails, the group is leaked rather than freed under
+ * live children). NULL is a no-op.
+ * Suspends: only for that forgotten wait, as cio_group_wait.
+ * Cancellation: as cio_group_wait (the children are cancelled and waited for),
+ * then the group is freed. */
 CIO_API void cio_group_free(cio_group *g);
 
 #ifdef __cplusplus

@@ -2,7 +2,7 @@
  * cio, driven by libcurl's multi-socket API on cio's loop, with a native
  * HTTP/1.1 path for plain http:// requests.
  *
- * A task calls cio_http_request (or cio_http_get ...) and suspends until the
+ * A task calls cio_http_request_send (or cio_http_get ...) and suspends until the
  * response has arrived, while the loop serves every other transfer. A session
  * holds the connection pools; closing it closes every connection. Redirects,
  * gzip/deflate, HTTPS with verification, and HTTP/2 come from libcurl.
@@ -65,7 +65,12 @@ typedef struct cio_http_session_opts {
 CIO_API int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *opts);
 
 /* Closes every connection and frees the session. Transfers still running in
- * other tasks fail with -ESHUTDOWN. NULL is a no-op. */
+ * other tasks fail with -ESHUTDOWN; connections they are using close under
+ * them. NULL is a no-op.
+ * Suspends: only for the moment the kernel takes to confirm that a
+ * connection's in-flight write is cancelled (as cio_stream_close; not
+ * cancellable). Cancellation: changes nothing: every connection is closed and
+ * the session freed. */
 CIO_API void cio_http_session_close(cio_http_session *s);
 
 /* One request. Zero-initialise; method and url are required. */
@@ -85,11 +90,14 @@ typedef struct cio_http_request {
 /* Sends req and waits for the whole response. Returns 0 and *out (free it
  * with cio_http_response_free), or -errno (see the top of this header); any
  * HTTP status is success here: check it or use cio_http_raise_for_status.
- * Suspends: yes. */
+ * Suspends: yes, until the whole response is in.
+ * Cancellation: returns the reason; the transfer is removed and its connection
+ * closed (never pooled half-read); *out is NULL. */
 CIO_API int cio_http_request_send(cio_http_session *s, const cio_http_request *req,
                                   cio_http_response **out);
 
-/* Shorthands for cio_http_request_send. */
+/* Shorthands for cio_http_request_send. Suspends: yes.
+ * Cancellation: as cio_http_request_send. */
 CIO_API int cio_http_get(cio_http_session *s, const char *url, cio_http_response **out);
 CIO_API int cio_http_post(cio_http_session *s, const char *url, const void *body, size_t len,
                           const char *content_type, cio_http_response **out);
@@ -116,12 +124,18 @@ CIO_API int cio_http_raise_for_status(const cio_http_response *r);
 
 /* Sends req and returns once the response headers are in; read the body with
  * cio_http_stream_read as it arrives (libcurl is paused while the reader lags,
- * so memory stays bounded). *status (if not NULL) gets the status code. */
+ * so memory stays bounded). *status (if not NULL) gets the status code.
+ * Returns 0 and *out (close it with cio_http_stream_close), or -errno.
+ * Suspends: yes, until the response head. Cancellation: returns the reason;
+ * the transfer is removed and *out is NULL. */
 CIO_API int cio_http_stream_open(cio_http_session *s, const cio_http_request *req,
                                  cio_http_stream **out, int *status);
 
 /* Reads the next bytes of the body. Returns the count, 0 at the end, or -errno.
- * Suspends: yes, until bytes arrive. */
+ * Suspends: yes, until bytes arrive. Cancellation: returns the reason when it
+ * has to wait (bytes already received are returned even in a cancelled
+ * scope); the transfer goes on, so a later read continues where this one
+ * stopped, or close the stream. */
 CIO_API ssize_t cio_http_stream_read(cio_http_stream *st, void *buf, size_t cap);
 
 /* A response header of the stream (as cio_http_response_header). */
@@ -135,11 +149,13 @@ CIO_API void cio_http_stream_close(cio_http_stream *st);
 typedef struct json_t json_t;
 
 /* GET url and parse the body as JSON (after raise_for_status). Returns 0 and
- * *out (json_decref it), or -errno; -EBADMSG for a body that is not JSON. */
+ * *out (json_decref it), or -errno; -EBADMSG for a body that is not JSON.
+ * Suspends: yes. Cancellation: as cio_http_request_send. */
 CIO_API int cio_http_get_json(cio_http_session *s, const char *url, json_t **out);
 
 /* Sends `json` as the body (application/json) with the given method and parses
- * the response as JSON into *out (NULL: ignore the body). */
+ * the response as JSON into *out (NULL: ignore the body). Suspends: yes.
+ * Cancellation: as cio_http_request_send. */
 CIO_API int cio_http_send_json(cio_http_session *s, const char *method, const char *url,
                                const json_t *json, int *status, json_t **out);
 

@@ -28,38 +28,51 @@ extern "C" {
 #endif
 
 /* Reads up to len bytes (read(2)). Returns the count, 0 at end of file, or
- * -errno. Suspends: yes, until some data or EOF. */
+ * -errno. Suspends: yes, until some data or EOF.
+ * Cancellation: as above (the reason, or the result that won the race). */
 CIO_API ssize_t cio_read(int fd, void *buf, size_t len);
 
 /* Writes up to len bytes (write(2)); may write fewer. Returns the count or
- * -errno. Suspends: yes, until some room. */
+ * -errno. Suspends: yes, until some room.
+ * Cancellation: as above; a write that won the race is returned (a count). */
 CIO_API ssize_t cio_write(int fd, const void *buf, size_t len);
 
 /* Writes all len bytes, suspending as often as needed. Returns len, or -errno
- * (then *written, if not NULL, says how much went out before the error). */
+ * (then *written, if not NULL, says how much went out before the error).
+ * Suspends: yes, while the descriptor has no room.
+ * Cancellation: returns the reason; *written says how much went out. */
 CIO_API ssize_t cio_write_all(int fd, const void *buf, size_t len, size_t *written);
 
 /* recv(2) / send(2). send always adds MSG_NOSIGNAL: a peer that went away
- * gives -EPIPE, never SIGPIPE. */
+ * gives -EPIPE, never SIGPIPE. Suspends: yes, until data / room.
+ * Cancellation: as above. */
 CIO_API ssize_t cio_recv(int fd, void *buf, size_t len, int flags);
 CIO_API ssize_t cio_send(int fd, const void *buf, size_t len, int flags);
 
-/* recvfrom(2) / sendto(2) for datagram sockets. addr/alen may be NULL. */
+/* recvfrom(2) / sendto(2) for datagram sockets. addr/alen may be NULL.
+ * Suspends: yes, until a datagram / room. Cancellation: as above. */
 CIO_API ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
                              socklen_t *alen);
 CIO_API ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags,
                            const struct sockaddr *addr, socklen_t alen);
 
 /* Accepts a connection on a listening socket. Returns the new descriptor
- * (close-on-exec, non-blocking) or -errno. addr/alen may be NULL. */
+ * (close-on-exec, non-blocking) or -errno. addr/alen may be NULL.
+ * Suspends: yes, until a connection arrives.
+ * Cancellation: as above; an accept that won the race returns its descriptor
+ * (the caller owns it). */
 CIO_API int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen);
 
 /* Connects a socket (made by cio_socket). Returns 0 or -errno
- * (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...). */
+ * (-ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH, ...). Suspends: yes, until
+ * connected or refused. Cancellation: returns the reason; the socket is left
+ * half-connected: close it. */
 CIO_API int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen);
 
 /* Waits until fd is readable / writable (or has an error or hang-up): what a
- * foreign library such as libpq or libcurl needs. Returns 0 or -errno. */
+ * foreign library such as libpq or libcurl needs. Returns 0 or -errno.
+ * Suspends: yes. Cancellation: returns the reason; nothing was read or
+ * written. */
 CIO_API int cio_wait_readable(int fd);
 CIO_API int cio_wait_writable(int fd);
 
@@ -78,17 +91,25 @@ CIO_API int cio_close(int fd);
  * cio_fail message naming it when they fail ("open /x/y: No such file or
  * directory"). All suspend; Cancellation: return the reason. */
 
-/* open(2) with O_CLOEXEC added. Returns the fd or -errno. */
+/* open(2) with O_CLOEXEC added, pread(2), pwrite(2), fsync(2). Return the fd,
+ * the count, 0 or -errno.
+ * Suspends: yes, until the operation is done.
+ * Cancellation: on io_uring as for every call here (a result that won the race
+ * is returned: an fd to close, a count); on epoll the worker thread's system
+ * call cannot be interrupted, so the call waits for it to end and returns the
+ * reason (the work was done: a file written, a descriptor opened). */
 CIO_API int cio_open(const char *path, int flags, mode_t mode);
 CIO_API ssize_t cio_pread(int fd, void *buf, size_t len, off_t offset);
 CIO_API ssize_t cio_pwrite(int fd, const void *buf, size_t len, off_t offset);
 CIO_API int cio_fsync(int fd);
-/* stat(2). Returns 0 or -errno. */
+/* stat(2). Returns 0 or -errno. Suspends: yes. Cancellation: as cio_open. */
 CIO_API int cio_stat(const char *path, struct stat *st);
 
 /* Reads a whole file into a malloc'd buffer (NUL-terminated for convenience;
  * the NUL is not counted). Returns 0 and sets *data and *len, or -errno (and
- * -EFBIG past `limit` bytes; 0 means no limit). The caller frees *data. */
+ * -EFBIG past `limit` bytes; 0 means no limit). The caller frees *data.
+ * Suspends: yes (open, reads). Cancellation: returns the reason; nothing is
+ * left allocated or open. */
 CIO_API int cio_read_file(const char *path, char **data, size_t *len, size_t limit);
 
 /* ---- executors: run blocking functions on threads ----
@@ -115,7 +136,9 @@ CIO_API void cio_executor_free(cio_executor *ex);
 
 /* Runs fn(arg) on the default executor (asyncio.to_thread): created on first
  * use with max(4, CPUs) threads, freed at process exit. Same rules as
- * cio_executor_run. */
+ * cio_executor_run. Returns fn's status, or -ENOMEM when the executor cannot
+ * be made. Suspends: yes. Cancellation: as cio_executor_run (waits for fn,
+ * then returns the reason). */
 CIO_API int cio_to_thread(cio_fn fn, void *arg);
 
 #ifdef __cplusplus

@@ -260,24 +260,32 @@ CIO_API const cio_pg_error *cio_pg_last_error(const cio_pg_conn *c);
 
 /* Runs a command (asyncpg's execute). *rows_affected (may be NULL) gets the
  * count from the command tag (0 where the command has none). With no
- * parameters, sql may hold several statements (simple query protocol). */
+ * parameters, sql may hold several statements (simple query protocol).
+ * Suspends: yes. Cancellation: as above (the reason; the server query is
+ * cancelled by the driver). */
 CIO_API int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
                            size_t nparams, int64_t *rows_affected);
 
 /* Runs a query and returns all its rows (asyncpg's fetch) in *out, to free
- * with cio_pg_result_free. */
+ * with cio_pg_result_free. *out is NULL on failure.
+ * Suspends: yes. Cancellation: as above (the reason; the server query is
+ * cancelled by the driver). */
 CIO_API int cio_pg_fetch(cio_pg_conn *c, cio_pg_result **out, const char *sql,
                          const cio_pg_param *params, size_t nparams);
 
 /* Runs a query and returns its first row as a result of one row (asyncpg's
- * fetchrow). Returns 1 and *out, or 0 with *out NULL when there is no row. */
+ * fetchrow). Returns 1 and *out, or 0 with *out NULL when there is no row.
+ * Suspends: yes. Cancellation: as above (the reason; the server query is
+ * cancelled by the driver). */
 CIO_API int cio_pg_fetchrow(cio_pg_conn *c, cio_pg_result **out, const char *sql,
                             const cio_pg_param *params, size_t nparams);
 
 /* Runs a query and reads the first column of its first row (asyncpg's
  * fetchval) as an integer, a double, or a malloc'd NUL-terminated text copy
  * (free it). Returns 0, -ENODATA when the value is NULL or there is no row,
- * -EDOM when the column has another type. */
+ * -EDOM when the column has another type.
+ * Suspends: yes. Cancellation: as above (the reason; the server query is
+ * cancelled by the driver). */
 CIO_API int cio_pg_fetchval_int(cio_pg_conn *c, int64_t *out, const char *sql,
                                 const cio_pg_param *params, size_t nparams);
 CIO_API int cio_pg_fetchval_double(cio_pg_conn *c, double *out, const char *sql,
@@ -290,7 +298,9 @@ CIO_API int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql,
  * -ERANGE for a row or column out of range, -EDOM when the column's type has
  * no such reading. Suspends: no. */
 
+/* Frees a result. NULL is a no-op. */
 CIO_API void cio_pg_result_free(cio_pg_result *r);
+/* The number of rows / of columns (0 for NULL). */
 CIO_API size_t cio_pg_nrows(const cio_pg_result *r);
 CIO_API int cio_pg_ncols(const cio_pg_result *r);
 /* A column's name, or NULL out of range. */
@@ -337,6 +347,8 @@ typedef struct cio_pg_interval {
     int32_t days;
     int32_t months;
 } cio_pg_interval;
+/* interval: its three parts as the server keeps them (months and days are
+ * not folded into microseconds). */
 CIO_API int cio_pg_get_interval(const cio_pg_result *r, size_t row, int col, cio_pg_interval *out);
 /* json and jsonb as a zero-copy text view. */
 CIO_API int cio_pg_get_json(const cio_pg_result *r, size_t row, int col, const char **out,
@@ -450,7 +462,9 @@ typedef struct cio_pg_notification {
 /* Opens a listener on a connection of its own. Returns 0 and *out or a
  * connect error. Suspends: yes. Cancellation: returns the reason. */
 CIO_API int cio_pg_listener_new(cio_pg_listener **out, const char *dsn, const cio_pg_opts *opts);
-/* Closes the connection and frees the listener. NULL is a no-op. */
+/* Closes the connection and frees the listener. NULL is a no-op.
+ * Suspends: briefly, as cio_pg_close. Cancellation: still closes and frees
+ * everything. */
 CIO_API void cio_pg_listener_free(cio_pg_listener *l);
 /* LISTENs on channel (any name: it is quoted); kept across reconnects.
  * Returns 0 or a query error. Suspends: yes.
@@ -502,13 +516,16 @@ CIO_API int cio_pg_tx_begin(cio_pg_tx *tx, cio_pg_conn *c, const cio_pg_tx_opts 
 CIO_API int cio_pg_tx_commit(cio_pg_tx *tx);
 
 /* Rolls back (to the savepoint). Returns 0 or a query error; tx is closed.
- * Suspends: yes, unless the caller is cancelled: then the rollback is queued
- * ahead of anything else on the connection and the reason returned at once. */
+ * Suspends: yes, unless the caller is cancelled.
+ * Cancellation: the rollback is queued ahead of anything else on the
+ * connection (also when the cancel arrives while it runs) and the reason is
+ * returned at once; tx is closed. */
 CIO_API int cio_pg_tx_rollback(cio_pg_tx *tx);
 
 /* Ends the scope the way `async with conn.transaction()` does: commits when
  * err is 0, else rolls back and returns err. Returns err, or the commit's
- * error. Suspends and Cancellation: as commit / rollback. */
+ * error (a failing rollback is not reported: err is). Suspends: yes.
+ * Cancellation: as commit / rollback. */
 CIO_API int cio_pg_tx_end(cio_pg_tx *tx, int err);
 
 /* ---- pool (asyncpg.create_pool) ---- */

@@ -174,8 +174,12 @@ CIO_API void cio_process_output_free(cio_process_output *res);
 
 /* Releases p: closes the pipes it still owns and its pidfd. A child that is
  * still running is neither killed nor waited for here: cio's reaper thread
- * reaps it when it exits. Always releases; NULL is a no-op. Must not be
- * called while a task waits on p. Suspends: no. */
+ * reaps it when it exits (if the reaper cannot take it, out of memory or
+ * threads, a message on stderr says the child will not be reaped). NULL is a
+ * no-op. The one exception to "close always releases": called while a task
+ * still waits on p (cio_process_wait, cio_process_communicate), it releases
+ * nothing, says so on stderr and returns; close p again once that wait has
+ * returned. Suspends: no. */
 CIO_API void cio_process_close(cio_process *p);
 
 #ifdef __cplusplus

@@ -105,6 +105,7 @@ CIO_API int cio_timeout_expired(const cio_scope *s);
  * finished with anyway (timeout 0 around a join of a task already done) come
  * back as they are. A stackful task needs no new task for this: fn runs
  * inline. Returns -EINVAL for NULL fn or a bad timeout.
+ * Suspends: only as fn does.
  * Cancellation: an outer cancel wins over the timeout (its reason is returned). */
 CIO_API int cio_wait_for(cio_fn fn, void *arg, double timeout);
 
@@ -112,7 +113,10 @@ CIO_API int cio_wait_for(cio_fn fn, void *arg, double timeout);
  * (asyncio.shield): if the caller is cancelled, cio_shield returns the reason
  * at once and t goes on running, detached (the loop still owns it and reports
  * its failure). Otherwise returns t's status and releases the handle.
- * Returns -EINVAL for NULL, -EBUSY if t is already being waited on. */
+ * Returns -EINVAL for NULL, -EBUSY if t is already being waited on.
+ * Suspends: yes, until t finishes (not when it had).
+ * Cancellation: returns the reason at once; t is detached, not cancelled, and
+ * the handle is no longer the caller's. */
 CIO_API int cio_shield(cio_task *t);
 
 /* For __attribute__((cleanup)): `cio_scope s CIO_SCOPE_AUTO = {0};` exits s

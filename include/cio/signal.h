@@ -84,7 +84,9 @@ CIO_API void cio_signal_set_close(cio_signal_set *s);
 /* Waits for one signal: a set of one, opened for the duration of the call.
  * The signal is blocked only while the call waits, so an instance sent before
  * the call has the thread's usual handling; use a set to miss none.
- * Returns signo or -errno as cio_signal_set_wait (-EINVAL for a bad signo). */
+ * Returns signo or -errno as cio_signal_set_wait (-EINVAL for a bad signo).
+ * Suspends: yes. Cancellation: returns the reason; the set is closed, so a
+ * signal arriving after the call gets the thread's usual handling. */
 CIO_API int cio_signal_wait(int signo);
 
 #ifdef __cplusplus

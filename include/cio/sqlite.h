@@ -313,12 +313,17 @@ CIO_API int cio_sqlite_rollback(cio_sqlite_tx *tx);
 
 /* Ends tx by the task's outcome, as `async with db.transaction()`: commits
  * when status is 0 and the task is not cancelled, otherwise rolls back.
- * Returns status when it is non-zero, else the commit's result. */
+ * Returns status when it is non-zero, else the commit's result.
+ * Suspends: yes. Cancellation: rolls back (the rollback always runs) and
+ * returns status, or the reason when status was 0. */
 CIO_API int cio_sqlite_tx_end(cio_sqlite_tx *tx, int status);
 
 /* Runs fn(arg) inside a transaction and ends it with cio_sqlite_tx_end:
  * committed if fn returns 0, rolled back if it fails or the task is
- * cancelled. Returns fn's status or the commit's error. */
+ * cancelled. Returns fn's status or the commit's error.
+ * Suspends: yes (begin, fn's own calls, commit or rollback).
+ * Cancellation: as cio_sqlite_begin before fn runs, then as
+ * cio_sqlite_tx_end. */
 CIO_API int cio_sqlite_transaction(cio_sqlite *db, cio_fn fn, void *arg);
 
 /* ---- WAL, backup ---- */

@@ -98,7 +98,10 @@ CIO_API int cio_getaddrinfo(const char *host, const char *port, const struct add
 CIO_API int cio_open_connection(cio_stream **out, const char *host, int port,
                                 const cio_stream_opts *opts);
 
-/* Connects to a Unix-domain socket at path (-ENAMETOOLONG past sun_path). */
+/* Connects to a Unix-domain socket at path (-ENAMETOOLONG past sun_path);
+ * with opts->tls, then runs the TLS handshake. Returns as
+ * cio_open_connection. Suspends: yes (the connect, the handshake).
+ * Cancellation: returns the reason; nothing is left open. */
 CIO_API int cio_open_unix_connection(cio_stream **out, const char *path,
                                      const cio_stream_opts *opts);
 
@@ -134,6 +137,7 @@ CIO_API ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n);
 
 /* Reads exactly n bytes. Returns n, or -EPIPE if EOF came first (then *got, if
  * not NULL, says how many bytes arrived and are in buf).
+ * Suspends: yes, until n bytes or EOF.
  * Cancellation (and other errors): returns the reason and puts the bytes that
  * had arrived back in the stream, so nothing is lost (*got is 0). */
 CIO_API ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size_t *got);
@@ -142,7 +146,9 @@ CIO_API ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size
  * of the data placed in buf (cap bytes at most), -ENOBUFS if the separator is
  * not within the limit or does not fit in buf (nothing consumed), or -EPIPE at
  * EOF before the separator (the partial data stays readable with
- * cio_stream_read). Cancellation: returns the reason, nothing consumed. */
+ * cio_stream_read). Suspends: yes, until the separator, the limit or EOF.
+ * Cancellation: returns the reason, nothing consumed (what arrived stays
+ * buffered). */
 CIO_API ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf,
                                       size_t cap);
 
@@ -159,14 +165,17 @@ CIO_API ssize_t cio_stream_read_until_any(cio_stream *s, const char *const *seps
 /* cio_stream_read_until with "\n", NUL-terminated: the line and its NUL must
  * fit in cap (else -ENOBUFS, nothing consumed); the returned length does not
  * count the NUL. At EOF it returns the partial last line (possibly 0 bytes),
- * as asyncio's readline does. */
+ * as asyncio's readline does. Suspends: yes.
+ * Cancellation: returns the reason, nothing consumed. */
 CIO_API ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap);
 
 /* For parsers, without a copy: waits until at least `min` bytes are buffered
  * (1 if min is 0) or EOF, and points *data at the buffered bytes. Returns how
  * many are buffered (fewer than min only at EOF; 0 at EOF with none), -EINVAL
  * if min exceeds the limit, or -errno. *data is valid until the next call on
- * s. Nothing is consumed: see cio_stream_consume. */
+ * s. Nothing is consumed: see cio_stream_consume.
+ * Suspends: yes, while fewer than min bytes are buffered.
+ * Cancellation: returns the reason; what arrived stays buffered. */
 CIO_API ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min);
 
 /* Drops n buffered bytes (after cio_stream_peek). Returns 0 or -EINVAL if
@@ -199,18 +208,31 @@ CIO_API int cio_stream_write(cio_stream *s, const void *buf, size_t n);
 /* Waits until everything written has gone out to the descriptor (stronger
  * than asyncio's drain, which stops at the high-water mark): after it, the
  * caller may use the descriptor directly (sendfile). Returns 0 or the write
- * error. Cancellation: returns the reason; the data stays queued. */
+ * error. Suspends: yes, while anything is queued.
+ * Cancellation: returns the reason; the data stays queued and goes on going
+ * out. */
 CIO_API int cio_stream_drain(cio_stream *s);
 
 /* Flushes and half-closes the write side (TLS: close_notify, then shutdown
- * SHUT_WR; a pipe: closes it). Reading goes on. Later writes give -EPIPE. */
+ * SHUT_WR; a pipe: closes it). Reading goes on. Later writes give -EPIPE.
+ * Returns 0 or the write error.
+ * Suspends: yes, until the write buffer is out.
+ * Cancellation: returns the reason; the write side stays open (nothing was
+ * shut) and the data stays queued. */
 CIO_API int cio_stream_write_eof(cio_stream *s);
 
 /* Flushes what is buffered (TLS: after close_notify; bounded by the task's
  * scopes, so a cancelled task discards it), closes the descriptor and frees
  * the stream. Always releases; returns the flush error or the cancel reason,
- * if any. Calls other tasks are making on s end with -ECONNABORTED. NULL is a
- * no-op; so is closing a stream a server handler got a second time. */
+ * if any. Calls other tasks are making on s end with -ECONNABORTED (the memory
+ * goes when the last of them returns). NULL is a no-op; so is closing a
+ * stream a server handler got a second time. Outside a task nothing is
+ * flushed.
+ * Suspends: yes, while the buffer flushes (bounded by the stream's close
+ * timeout), then for the moment the kernel takes to confirm that an in-flight
+ * write is cancelled (that wait is not cancellable).
+ * Cancellation: the buffered data is discarded, the descriptor closed and the
+ * stream freed all the same; returns the reason. */
 CIO_API int cio_stream_close(cio_stream *s);
 
 /* Addresses (getpeername / getsockname). Return 0 or -errno. */
@@ -229,6 +251,8 @@ CIO_API int cio_stream_fd(const cio_stream *s);
  * ignored). Bytes already buffered count as the start of the handshake.
  * Returns 0, CIO_ETLS, CIO_ECERT (cio/tls.h), -ETIMEDOUT, -ENOTSUP without
  * TLS support, -EBUSY while another task uses s. After a failure only
+ * cio_stream_close is useful. Suspends: yes, for the handshake.
+ * Cancellation: returns the reason; the handshake is abandoned and only
  * cio_stream_close is useful. */
 CIO_API int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg, const char *server_hostname);
 
@@ -248,12 +272,14 @@ typedef int (*cio_conn_fn)(cio_stream *s, void *arg);
  * the like: the server pauses 100 ms with a message on stderr and keeps
  * serving the connections it has. Returns 0 and *out, or -errno
  * (-EADDRINUSE, -EINVAL, ...) with a cio_fail message. Suspends: yes (to
- * resolve a host name). */
+ * resolve a host name; and, when a later acceptor task cannot start, to stop those
+ * already started). Cancellation: returns the reason; nothing is left
+ * listening. */
 CIO_API int cio_start_server(cio_server **out, const char *host, int port, cio_conn_fn handler,
                              void *arg, const cio_stream_opts *opts);
 
 /* Same on a Unix-domain socket at path (an existing socket file is replaced,
- * and removed at close). */
+ * and removed at close). Suspends: no (one socket: no acceptor to stop). */
 CIO_API int cio_start_unix_server(cio_server **out, const char *path, cio_conn_fn handler,
                                   void *arg, const cio_stream_opts *opts);
 
@@ -264,7 +290,8 @@ CIO_API int cio_server_port(const cio_server *srv);
 CIO_API size_t cio_server_connections(const cio_server *srv);
 
 /* Waits until the server is closed (serve_forever). Returns 0 once it is, or
- * the cancel reason (the server stays open: close it). */
+ * the cancel reason. Suspends: yes, until cio_server_close.
+ * Cancellation: returns the reason; the server stays open (close it). */
 CIO_API int cio_server_serve_forever(cio_server *srv);
 
 /* Stops accepting, then waits for the running handlers for up to `grace`
@@ -272,7 +299,10 @@ CIO_API int cio_server_serve_forever(cio_server *srv);
  * Returns 0 or the caller's cancel reason (a cancelled caller skips the grace
  * period; the server is freed all the same). Called from one of the server's
  * own handlers, it stops accepting and returns 0 at once; the rest happens in
- * a task of its own. Suspends: yes. */
+ * a task of its own. Suspends: yes, up to grace and the handlers' ends.
+ * Cancellation: skips what is left of the grace period, cancels the handlers,
+ * waits for them (that wait is not cancellable: they must end before the
+ * server's memory goes), frees the server and returns the reason. */
 CIO_API int cio_server_close(cio_server *srv, double grace);
 
 #ifdef __cplusplus

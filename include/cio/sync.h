@@ -136,9 +136,12 @@ CIO_API void cio_cond_destroy(cio_cond *c);
 /* The lock the condition uses, or NULL for NULL. Suspends: no. */
 CIO_API cio_lock *cio_cond_lock(cio_cond *c);
 
-/* cio_lock_acquire / _release / _locked on the condition's lock: the same
- * returns, suspension and cancellation as those. */
+/* cio_lock_acquire on the condition's lock: the same returns.
+ * Suspends: yes, as cio_lock_acquire. Cancellation: as cio_lock_acquire
+ * (returns the reason without the lock). */
 CIO_API int cio_cond_acquire(cio_cond *c);
+/* cio_lock_release / cio_lock_locked on the condition's lock: the same
+ * returns. Suspends: no. */
 CIO_API int cio_cond_release(cio_cond *c);
 CIO_API int cio_cond_locked(const cio_cond *c);
 
@@ -160,7 +163,9 @@ typedef int (*cio_pred_fn)(void *arg);
  * holds (asyncio's wait_for). The caller must hold the lock; pred runs with
  * the lock held. Returns 0 when pred holds, or what cio_cond_wait returned
  * (the lock is held again in both cases, but -EINVAL and -EPERM).
- * Suspends: yes, unless pred already holds and the task is not cancelled. */
+ * Suspends: yes, unless pred already holds and the task is not cancelled.
+ * Cancellation: as cio_cond_wait: returns the reason holding the lock again
+ * (pred is not checked after). */
 CIO_API int cio_cond_wait_for(cio_cond *c, cio_pred_fn pred, void *arg);
 
 /* Wakes up to n waiters, first come first served; each re-acquires the lock
@@ -444,7 +449,9 @@ CIO_API int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg);
 
 /* Closes the generator if it still runs and releases its producer. NULL is a
  * no-op. Call it from a task of the loop while the producer may still run.
- * Suspends: yes while the producer cleans up (see cio_gen_close). */
+ * Suspends: yes while the producer cleans up (see cio_gen_close), and to
+ * join it. Cancellation: as cio_gen_close: the producer is cancelled and still
+ * waited for, so the generator is released all the same. */
 CIO_API void cio_gen_destroy(cio_gen *g);
 
 /* Gets the next value (`await anext(gen)`) into *value: starts the producer
@@ -467,7 +474,9 @@ CIO_API int cio_gen_next(cio_gen *g, void **value);
  * returns -EPROTO at once, and the loop reports the parked task when it
  * closes: Python raises "async generator ignored GeneratorExit"); the error
  * a cio_gen_throw injected; the producer's own cancel reason; -EINVAL; -EPERM
- * when not called from g's producer. Suspends: yes. */
+ * when not called from g's producer. Suspends: yes, until the next request.
+ * Cancellation (the producer's own): returns the reason; the value is not
+ * taken back (a consumer waiting in next already has it). */
 CIO_API int cio_gen_yield(cio_gen *g, void *value);
 
 /* Raises `err` (negative) inside the generator at its yield (`await
@@ -480,7 +489,9 @@ CIO_API int cio_gen_yield(cio_gen *g, void *value);
  * A value left by a cancelled next is dropped. Returns also -EINVAL (err >= 0,
  * NULL), -EBUSY (another task in next, or the producer is running after a
  * cancelled next), -EPERM outside a task, or the cancel reason (as next).
- * Suspends: yes. */
+ * Suspends: yes. Cancellation: as cio_gen_next: returns the reason; if the
+ * error was already injected the producer goes on with it, and what it yields
+ * next is kept for the next call. */
 CIO_API int cio_gen_throw(cio_gen *g, int err, void **value);
 
 /* Ends the generator early (`await gen.aclose()`) and waits for its producer
@@ -492,7 +503,10 @@ CIO_API int cio_gen_throw(cio_gen *g, int err, void **value);
  * again instead of returning (see cio_gen_yield), -EBUSY when another close is
  * under way, -EINVAL, -EPERM outside a task while the producer runs, or the
  * cancel reason after waiting for the producer as cio_join does.
- * Suspends: yes while the producer runs. */
+ * Suspends: yes while the producer runs.
+ * Cancellation: passed on to the producer (cancelled), which is still waited
+ * for; then the reason is returned and a failure of the producer stays for the
+ * next call to report. */
 CIO_API int cio_gen_close(cio_gen *g);
 
 #ifdef __cplusplus

@@ -45,7 +45,8 @@ CIO_API int cio_udp_open(cio_udp **out, const char *local_host, int local_port,
 /* Sends one datagram to addr / to the connected peer. Returns n or -errno
  * (-EMSGSIZE, -ECONNREFUSED after an ICMP error on a connected endpoint,
  * -EDESTADDRREQ without an address on an unconnected one). Suspends: yes,
- * while the socket's send buffer is full. */
+ * while the socket's send buffer is full. Cancellation: returns the reason,
+ * nothing sent (or, on io_uring, n when the send won the race). */
 CIO_API ssize_t cio_udp_send_to(cio_udp *u, const void *buf, size_t n, const struct sockaddr *addr,
                                 socklen_t alen);
 CIO_API ssize_t cio_udp_send(cio_udp *u, const void *buf, size_t n);

@@ -45,7 +45,10 @@ enum {
  * relative order is kept). Returns 0 (also when the timeout passed: check
  * *ndone), -EINVAL for bad arguments (n == 0, as asyncio raises ValueError
  * for an empty set; a handle listed twice), -EBUSY, -EPERM, or the cancel reason
- * (the array is still partitioned then). Suspends: yes. No allocation. */
+ * (the array is still partitioned then). Suspends: yes, unless the condition
+ * already holds. Cancellation: returns the reason; the tasks are not
+ * cancelled and go on running, and the array is partitioned as on a timeout.
+ * Cost: no allocation. */
 CIO_API int cio_wait(cio_task **tasks, size_t n, int return_when, double timeout, size_t *ndone);
 
 /* Iterates over tasks in the order they finish (asyncio.as_completed). Embed it,
@@ -74,7 +77,9 @@ CIO_API int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t
  * was delivered, -ETIMEDOUT when the iteration's timeout passed (asyncio raises
  * TimeoutError), -EBUSY while another task waits in next on the same iterator
  * (one consumer per iterator), or the cancel reason.
- * Suspends: yes, until one finishes. */
+ * Suspends: yes, until one finishes. Cancellation: returns the reason;
+ * nothing is delivered or lost (the next call returns the next task), and the
+ * tasks are not cancelled. */
 CIO_API int cio_as_completed_next(cio_as_completed *ac, cio_task **out);
 
 /* Stops watching the tasks not yet delivered. Never cancels them. */

@@ -176,7 +176,9 @@ CIO_API int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg);
  * 256 KiB of it): *fin says whether it ends the message; type is the
  * message's. For large messages: with max_message set to SIZE_MAX no limit
  * applies. Do not mix with cio_ws_recv inside one message (-EBUSY).
- * Returns, suspends and cancels as cio_ws_recv. */
+ * Returns as cio_ws_recv. Suspends: yes while nothing has arrived.
+ * Cancellation: as cio_ws_recv: returns the reason; nothing is lost, the next
+ * call returns the next part. */
 CIO_API int cio_ws_recv_part(cio_ws *ws, cio_ws_msg *part, int *fin);
 
 /* Releases a message's memory; msg is zeroed. NULL is a no-op. */
@@ -197,7 +199,8 @@ CIO_API void cio_ws_msg_free(cio_ws_msg *msg);
  * Cost: one copy into the queue (none when the socket takes it at once). */
 CIO_API int cio_ws_send(cio_ws *ws, cio_ws_type type, const void *data, size_t len);
 
-/* cio_ws_send of a NUL-terminated string as text. */
+/* cio_ws_send of a NUL-terminated string as text. Suspends: yes, as
+ * cio_ws_send. Cancellation: as cio_ws_send (nothing queued). */
 CIO_API int cio_ws_send_text(cio_ws *ws, const char *text);
 
 /* Queues a message without waiting: -EAGAIN when the queue is above
@@ -208,8 +211,8 @@ CIO_API int cio_ws_send_nowait(cio_ws *ws, cio_ws_type type, const void *data, s
 /* Streams a message in fragments: the first call opens a message of `type`,
  * later calls continue it (type ignored), the call with fin=1 ends it.
  * Meanwhile other tasks' sends wait. Text may split UTF-8 sequences between
- * fragments (checked across them). Never compressed. Returns and suspends as
- * cio_ws_send.
+ * fragments (checked across them). Never compressed. Returns as cio_ws_send.
+ * Suspends: yes, as cio_ws_send.
  * Cancellation: a fragment queued goes out; a cancelled fragment that was not
  * queued leaves the message unfinishable, so the connection fails with 1011
  * (-ECANCELED for later calls). */
