@@ -14,6 +14,15 @@
  *     for cio_cancel, -ETIMEDOUT for an expired timeout) until the code leaves
  *     the scope. See docs/guide.md.
  *   - A suspending call made outside a task (no running loop) returns -EPERM.
+ *   - One release per constructor, by its verb: _new / _free, _open / _connect
+ *     / _spawn / _start / _serve / _listener_new... / _close, _init /
+ *     _destroy, _enter / _exit, _begin / _commit, _rollback or _end, cio_spawn
+ *     / cio_join or cio_detach. A release accepts NULL as a no-op and always
+ *     releases, also when it returns an error or the caller is cancelled. The
+ *     few exceptions say so in their comments; docs/guide.md ("Handles and
+ *     their release") lists them.
+ *   - scripts/check-contract.py checks these notes against the code (CTest:
+ *     test_contract).
  */
 #ifndef CIO_CORE_H
 #define CIO_CORE_H

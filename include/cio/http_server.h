@@ -139,7 +139,8 @@ CIO_API int cio_http_server_port(const cio_http_server *srv);
 
 /* Graceful shutdown: stops accepting, closes idle keep-alive connections, lets
  * in-flight requests finish for up to the app's shutdown_grace, cancels the
- * rest, and frees the server. Returns 0 or the caller's cancel reason.
+ * rest, and frees the server. Returns 0 or the caller's cancel reason; NULL
+ * gives -EINVAL (not a no-op, unlike cio_server_close).
  * Call it from a task of its own, never from a handler of this server (the
  * handler's connection would outlive the server it belongs to).
  * Suspends: yes, up to shutdown_grace and the handlers' ends.

@@ -131,7 +131,9 @@ CIO_API int cio_executor_new(cio_executor **out, size_t threads);
 CIO_API int cio_executor_run(cio_executor *ex, cio_fn fn, void *arg);
 
 /* Stops ex's threads after the queued work is done and frees it. Must not be
- * called while a cio_executor_run on it is waiting. NULL is a no-op. */
+ * called while a cio_executor_run on it is waiting. NULL is a no-op.
+ * Suspends: no, but blocks the thread (the whole loop) until the queued work
+ * is done. Cost: one pthread_join per worker thread. */
 CIO_API void cio_executor_free(cio_executor *ex);
 
 /* Runs fn(arg) on the default executor (asyncio.to_thread): created on first

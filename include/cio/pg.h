@@ -423,7 +423,8 @@ CIO_API int cio_pg_stream_open(cio_pg_stream **out, cio_pg_conn *c, const char *
  * row is buffered. Cancellation: returns the reason; the stream stays open. */
 CIO_API int cio_pg_stream_next(cio_pg_stream *s, const cio_pg_result **row);
 /* Ends the stream; one closed before its end is cancelled and drained by the
- * driver, without waiting. Returns the query's error, or 0. Suspends: no. */
+ * driver, without waiting. Returns the query's error, or 0. NULL is a no-op
+ * (0). Suspends: no. */
 CIO_API int cio_pg_stream_close(cio_pg_stream *s);
 
 /* ---- COPY ---- */

@@ -297,7 +297,8 @@ CIO_API int cio_server_serve_forever(cio_server *srv);
 /* Stops accepting, then waits for the running handlers for up to `grace`
  * seconds, cancels those still running, waits for them, and frees the server.
  * Returns 0 or the caller's cancel reason (a cancelled caller skips the grace
- * period; the server is freed all the same). Called from one of the server's
+ * period; the server is freed all the same); NULL is a no-op (0), a negative
+ * or NaN grace -EINVAL (nothing done). Called from one of the server's
  * own handlers, it stops accepting and returns 0 at once; the rest happens in
  * a task of its own. Suspends: yes, up to grace and the handlers' ends.
  * Cancellation: skips what is left of the grace period, cancels the handlers,
