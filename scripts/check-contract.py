@@ -13,6 +13,8 @@ Names written in header comments as cio_xxx( must exist.
     check-contract.py [SOURCE_DIR]            check; exit 1 naming file:line
     check-contract.py --list [SOURCE_DIR]     also list the suspending functions
     check-contract.py --count [SOURCE_DIR]    print the contract count only
+    check-contract.py --self-test [SOURCE_DIR] plant one defect of each kind in
+                                              a copy and expect each reported
 
 The call graph is coarse on purpose: a call through a struct member
 (s->vt->recv(...)) is taken to reach every function stored in a member of
@@ -105,11 +107,19 @@ def split_directives(text):
     return "\n".join(code), macros
 
 
+PARSE_ERRORS = []
+
+
 def definitions(path, rel):
     """Yields (name, is_static, body) for each function defined in the file."""
     with open(path, encoding="utf-8") as f:
         text = strip_comments_and_strings(f.read())
     code, macros = split_directives(text)
+    if code.count("{") != code.count("}"):
+        # both branches of an #if opening a brace: the graph would be wrong
+        PARSE_ERRORS.append("%s: braces do not balance once preprocessor lines are "
+                            "dropped; the call graph cannot read it" % rel)
+        return
     for name, body in macros.items():
         yield name, False, body
     depth = 0
@@ -311,7 +321,7 @@ def check(src_dir):
     edges = call_graph(src_dir)
     paths = suspending_nodes(edges)
     defined = {n[1] for n in edges if n[0] is None}
-    errors = []
+    errors = list(PARSE_ERRORS)
     table = []
     for fn in header_functions(src_dir):
         where = "%s:%d: %s" % (fn["file"], fn["line"], fn["name"])
@@ -355,9 +365,71 @@ def check(src_dir):
     return errors, table
 
 
+def self_test(src_dir):
+    """Copies include/ and src/ to a temporary tree, plants one defect of each
+    kind the check exists for, and expects each to be reported. Returns 0/1."""
+    import shutil
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="check-contract.")
+    try:
+        for d in ("include", "src"):
+            shutil.copytree(os.path.join(src_dir, d), os.path.join(tmp, d))
+        errors, _ = check(tmp)
+        if errors:
+            print("self-test: the unmodified tree already fails:")
+            print("\n".join(errors))
+            return 1
+
+        def plant(rel, old, new):
+            path = os.path.join(tmp, rel)
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            if old not in text:
+                raise SystemExit("self-test: %r not found in %s" % (old, rel))
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text.replace(old, new, 1))
+
+        core = os.path.join("include", "cio", "core.h")
+        # 1. a suspending function whose comment lost its Cancellation: note
+        plant(core, "Cancellation: returns the reason at once; the timer is gone.",
+              "It returns the reason at once.")
+        # 2. a function the call graph sees suspending, documented "Suspends: no"
+        plant(os.path.join("include", "cio", "io.h"),
+              "-errno. Suspends: yes, until some data or EOF.", "-errno. Suspends: no.")
+        # 3. a public function without a comment
+        plant(os.path.join("include", "cio", "wait.h"),
+              "\nCIO_API void cio_as_completed_destroy", "\n\nCIO_API void cio_as_completed_destroy")
+        # 4. a comment naming a function that does not exist
+        plant(core, "(asyncio.sleep). 0 yields once.", "(asyncio.sleep). 0 yields once, as cio_nap() does.")
+        # 5. a function that now reaches cio__park through a new call
+        plant(os.path.join("src", "io", "udp.c"), "int cio_udp_port(const cio_udp *u)\n{",
+              "int cio_udp_port(const cio_udp *u)\n{\n    cio_yield();")
+        del PARSE_ERRORS[:]
+        errors, _ = check(tmp)
+        want = [("core.h", "cio_sleep", "no 'Cancellation:'"),
+                ("io.h", "cio_read", "'Suspends: no'"),
+                ("wait.h", "cio_as_completed_destroy", "no comment"),
+                ("core.h", "cio_nap", "no header declares"),
+                ("udp.h", "cio_udp_port", "no 'Suspends:'")]
+        failed = 0
+        for header, name, what in want:
+            if not any(header in e and name in e and what in e for e in errors):
+                print("self-test: not reported: %s %s (%s)" % (header, name, what))
+                failed = 1
+        if failed:
+            print("what was reported:\n" + "\n".join(errors))
+        else:
+            print("self-test: all %d planted defects reported" % len(want))
+        return failed
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main(argv):
     args = [a for a in argv[1:] if not a.startswith("--")]
     src_dir = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    if "--self-test" in argv:
+        return self_test(src_dir)
     errors, table = check(src_dir)
     full = sum(1 for _, _, f in table if f)
     if "--count" in argv:

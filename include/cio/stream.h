@@ -217,8 +217,9 @@ CIO_API int cio_stream_drain(cio_stream *s);
  * SHUT_WR; a pipe: closes it). Reading goes on. Later writes give -EPIPE.
  * Returns 0 or the write error.
  * Suspends: yes, until the write buffer is out.
- * Cancellation: returns the reason; the write side stays open (nothing was
- * shut) and the data stays queued. */
+ * Cancellation: returns the reason; the socket's write side is not shut
+ * (on TLS the close_notify may already be queued) and the data stays
+ * queued. */
 CIO_API int cio_stream_write_eof(cio_stream *s);
 
 /* Flushes what is buffered (TLS: after close_notify; bounded by the task's
