@@ -2,13 +2,15 @@
 """The header contract, checked.
 
 Every public function (a CIO_API declaration in include/cio/*.h) must have a
-comment. Every one that can suspend must say so ("Suspends: ...", anything
-but "no") and say what cancellation does ("Cancellation: ..."). A function
-can suspend when its comment says so, or when the call graph over src/ says
-so: its definition calls a suspending primitive (cio__park, the scheduler's
+comment, and the comment must say whether it suspends ("Suspends: no", or
+"Suspends: yes" / anything but "no" or "never"). Every one that can suspend
+must also say what cancellation does ("Cancellation: ..."). A function can
+suspend when its comment says so, or when the call graph over src/ says so:
+its definition calls a suspending primitive (cio__park, the scheduler's
 suspend), directly or through other functions. A comment that says
 "Suspends: no" while the call graph reaches a primitive is a contradiction.
-Names written in header comments as cio_xxx( must exist.
+Names in header comments (cio_xxx) must exist, and one written as a call
+(cio_xxx( or "calls cio_xxx") must be a function.
 
     check-contract.py [SOURCE_DIR]            check; exit 1 naming file:line
     check-contract.py --list [SOURCE_DIR]     also list the suspending functions
@@ -323,6 +325,7 @@ def check(src_dir):
     defined = {n[1] for n in edges if n[0] is None}
     errors = list(PARSE_ERRORS)
     table = []
+    noted = [0, 0]  # public functions with a Suspends: note, all of them
     for fn in header_functions(src_dir):
         where = "%s:%d: %s" % (fn["file"], fn["line"], fn["name"])
         comment = fn["comment"]
@@ -330,6 +333,8 @@ def check(src_dir):
             errors.append("%s: no comment" % where)
             comment = ""
         note = suspends_note(comment)
+        noted[0] += note is not None
+        noted[1] += 1
         graph = paths.get((None, fn["name"]))
         if fn["name"] in NOT_SUSPENDING:
             graph = None
@@ -338,6 +343,8 @@ def check(src_dir):
         can = note == "yes" or graph is not None
         cancellation = CANCELLATION.search(comment)
         full = note is not None and cancellation
+        if note is None and not can and fn["comment"] is not None:
+            errors.append("%s: its comment does not say 'Suspends: no' (or yes)" % where)
         if can:
             table.append((fn, graph, full))
             if note is None:
@@ -362,6 +369,7 @@ def check(src_dir):
         elif as_call and name not in callable_:
             errors.append("%s:%d: the comment calls %s, which is not a function"
                           % (rel, line, name))
+    check.noted = noted
     return errors, table
 
 
@@ -397,20 +405,24 @@ def self_test(src_dir):
         plant(os.path.join("include", "cio", "io.h"),
               "-errno. Suspends: yes, until some data or EOF.", "-errno. Suspends: no.")
         # 3. a public function without a comment
-        plant(os.path.join("include", "cio", "wait.h"),
-              "\nCIO_API void cio_as_completed_destroy", "\n\nCIO_API void cio_as_completed_destroy")
+        decl = "\nCIO_API void cio_as_completed_destroy"
+        plant(os.path.join("include", "cio", "wait.h"), decl, "\n" + decl)
         # 4. a comment naming a function that does not exist
-        plant(core, "(asyncio.sleep). 0 yields once.", "(asyncio.sleep). 0 yields once, as cio_nap() does.")
+        plant(core, "(asyncio.sleep). 0 yields once.",
+              "(asyncio.sleep). 0 yields once, as cio_nap() does.")
         # 5. a function that now reaches cio__park through a new call
         plant(os.path.join("src", "io", "udp.c"), "int cio_udp_port(const cio_udp *u)\n{",
               "int cio_udp_port(const cio_udp *u)\n{\n    cio_yield();")
+        # 6. a function whose comment says nothing about suspending
+        plant(os.path.join("include", "cio", "udp.h"), "like). Suspends: no. */", "like). */")
         del PARSE_ERRORS[:]
         errors, _ = check(tmp)
         want = [("core.h", "cio_sleep", "no 'Cancellation:'"),
                 ("io.h", "cio_read", "'Suspends: no'"),
                 ("wait.h", "cio_as_completed_destroy", "no comment"),
                 ("core.h", "cio_nap", "no header declares"),
-                ("udp.h", "cio_udp_port", "no 'Suspends:'")]
+                ("udp.h", "cio_udp_port", "'Suspends: no'"),
+                ("udp.h", "cio_udp_fd", "does not say 'Suspends: no'")]
         failed = 0
         for header, name, what in want:
             if not any(header in e and name in e and what in e for e in errors):
@@ -441,8 +453,9 @@ def main(argv):
                                        "" if graph else " (by its comment only)"))
     for e in errors:
         print(e)
-    print("suspending public functions with Suspends: and Cancellation: notes: %d/%d; "
-          "%d problem(s)" % (full, len(table), len(errors)))
+    print("public functions saying Suspends: %d/%d; suspending ones with Suspends: and "
+          "Cancellation: %d/%d; %d problem(s)"
+          % (check.noted[0], check.noted[1], full, len(table), len(errors)))
     return 1 if errors else 0
 
 

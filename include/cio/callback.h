@@ -24,23 +24,24 @@ typedef struct cio_handle cio_handle;
 CIO_API cio_handle *cio_call_soon(cio_callback_fn fn, void *arg);
 
 /* Schedules fn(arg) to run `delay` seconds from now (loop.call_later). NULL for
- * a negative or NaN delay too. */
+ * a negative or NaN delay too. Suspends: no. */
 CIO_API cio_handle *cio_call_later(double delay, cio_callback_fn fn, void *arg);
 
 /* Cancels a callback that has not run yet; no effect once it ran. Only valid
- * while the handle is (see cio_call_soon). */
+ * while the handle is (see cio_call_soon). Suspends: no. */
 CIO_API void cio_handle_cancel(cio_handle *h);
 
 /* Schedules fn(arg) on `loop` from any thread and wakes it
  * (loop.call_soon_threadsafe). The only cio call that may be made from another
  * thread. Returns 0, -EINVAL, -ENOMEM, or -ESHUTDOWN once the loop is closing.
  * The loop pointer must still be alive: keep the loop running (for example with
- * a task waiting for the result) until the callback has run. */
+ * a task waiting for the result) until the callback has run. Suspends: no. */
 CIO_API int cio_call_soon_threadsafe(cio_loop *loop, cio_callback_fn fn, void *arg);
 
 /* Tells the current loop that something outside it (a thread that will call
  * cio_call_soon_threadsafe) may still wake a waiting task, so an idle loop is
- * not a deadlock. Pair with cio_loop_unref from the loop's thread. */
+ * not a deadlock. Pair with cio_loop_unref from the loop's thread.
+ * Suspends: no. */
 CIO_API void cio_loop_ref(void);
 CIO_API void cio_loop_unref(void);
 

@@ -109,17 +109,20 @@ typedef struct cio_opts {
  * awaited, failures that nobody joined are reported on stderr, and the loop is
  * closed. The first SIGINT cancels the main task; a second one ends the process.
  * Returns main's status, or -EBUSY if a loop already runs on this thread,
- * -ENOMEM, -EINVAL for bad options, or the backend's error. */
+ * -ENOMEM, -EINVAL for bad options, or the backend's error.
+ * Suspends: no: it blocks the thread while the loop runs (inside a task it is
+ * -EBUSY). */
 CIO_API int cio_run(cio_fn main, void *arg);
 
-/* cio_run with options (NULL means defaults). */
+/* cio_run with options (NULL means defaults). Suspends: no. */
 CIO_API int cio_run_opts(cio_fn main, void *arg, const cio_opts *opts);
 
 /* The loop running on this thread, or NULL. The pointer may be handed to
- * another thread for cio_call_soon_threadsafe. */
+ * another thread for cio_call_soon_threadsafe. Suspends: no. */
 CIO_API cio_loop *cio_loop_current(void);
 
-/* The backend the current loop uses: "epoll", "uring", or NULL with no loop. */
+/* The backend the current loop uses: "epoll", "uring", or NULL with no loop.
+ * Suspends: no. */
 CIO_API const char *cio_backend_name(void);
 
 /* Options for cio_spawn_opts. Zero-initialise. */
@@ -137,7 +140,7 @@ typedef struct cio_task_opts {
 CIO_API cio_task *cio_spawn(cio_fn fn, void *arg);
 
 /* cio_spawn with options; stores the handle in *out. Returns 0, -EPERM outside
- * a loop, -EINVAL for a NULL fn or out, -ENOMEM. */
+ * a loop, -EINVAL for a NULL fn or out, -ENOMEM. Suspends: no. */
 CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts);
 
 /* Waits for t to finish and releases the handle (`await task`). Returns t's
@@ -155,7 +158,8 @@ CIO_API int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_
 CIO_API int cio_join(cio_task *t);
 
 /* Releases the handle without waiting (fire and forget). The loop still owns
- * the task: cio_run waits for it, and a failure of it is reported on stderr. */
+ * the task: cio_run waits for it, and a failure of it is reported on stderr.
+ * Suspends: no. */
 CIO_API void cio_detach(cio_task *t);
 
 /* Requests cancellation of t: t's suspending calls return -ECANCELED from now
@@ -163,14 +167,15 @@ CIO_API void cio_detach(cio_task *t);
  * NULL. Suspends: no. */
 CIO_API void cio_cancel(cio_task *t);
 
-/* The running task, or NULL in a plain callback or outside a loop. */
+/* The running task, or NULL in a plain callback or outside a loop.
+ * Suspends: no. */
 CIO_API cio_task *cio_current(void);
 
-/* Whether t has finished (1) or not (0). */
+/* Whether t has finished (1) or not (0). Suspends: no. */
 CIO_API int cio_task_done(const cio_task *t);
 
 /* t's status once finished (its body's return value), -EINPROGRESS before, or
- * -EINVAL for NULL. */
+ * -EINVAL for NULL. Suspends: no. */
 CIO_API int cio_task_status(const cio_task *t);
 
 /* The failure message t set with cio_fail, or NULL. Valid until the handle is
@@ -181,19 +186,22 @@ CIO_API int cio_task_status(const cio_task *t);
  * failed. cio's calls that fail with something to say (a path, a host, a
  * limit) set one; -EINVAL for a bad argument says "NAME: invalid argument";
  * a cancel reason clears it (NULL), and an expired timeout's scope exit
- * says where it was entered: a message never tells of an earlier call. */
+ * says where it was entered: a message never tells of an earlier call.
+ * Suspends: no. */
 CIO_API const char *cio_task_message(const cio_task *t);
 
-/* t's name ("Task-N" unless set). Valid until the handle is released. */
+/* t's name ("Task-N" unless set). Valid until the handle is released.
+ * Suspends: no. */
 CIO_API const char *cio_task_name(const cio_task *t);
 
-/* Renames t (copied, truncated to 31 bytes). NULL t means the current task. */
+/* Renames t (copied, truncated to 31 bytes). NULL t means the current task.
+ * Suspends: no. */
 CIO_API void cio_task_set_name(cio_task *t, const char *name);
 
 /* Attaches a message to the current task's failure, as a Python exception
  * carries text, and returns err so that `return cio_fail(-EIO, "...")` reads
  * naturally. A later call replaces the message. Outside a task the message
- * goes to the thread (see cio_task_message(NULL)). */
+ * goes to the thread (see cio_task_message(NULL)). Suspends: no. */
 CIO_API int cio_fail(int err, const char *fmt, ...) CIO_PRINTF(2, 3);
 
 /* Suspends the current task for `seconds` (asyncio.sleep). 0 yields once.
@@ -211,15 +219,17 @@ CIO_API int cio_sleep(double seconds);
 CIO_API int cio_yield(void);
 
 /* Seconds on the loop's monotonic clock (asyncio's loop.time()); the virtual
- * time with a virtual clock. Outside a loop, the system's monotonic clock. */
+ * time with a virtual clock. Outside a loop, the system's monotonic clock.
+ * Suspends: no. */
 CIO_API double cio_now(void);
 
 /* The cancel reason the current task would get from a suspending call now,
- * or 0 when it is not cancelled. Never suspends. */
+ * or 0 when it is not cancelled. Suspends: no. */
 CIO_API int cio_cancelled(void);
 
 /* A short description of a cio return code: strerror for errno values and
- * cio's own text for its codes below -4000. Accepts positive or negative. */
+ * cio's own text for its codes below -4000. Accepts positive or negative.
+ * Suspends: no. */
 CIO_API const char *cio_strerror(int err);
 
 #ifdef __cplusplus

@@ -12,10 +12,10 @@ extern "C" {
 
 /* Prints every live task of the current loop to `out` (stderr if NULL): name,
  * state (ready, running, waiting, done) and what it waits on. Returns the
- * number of tasks listed, or -EPERM outside a loop. */
+ * number of tasks listed, or -EPERM outside a loop. Suspends: no. */
 CIO_API int cio_dump_tasks(FILE *out);
 
-/* Whether the current loop runs in debug mode. */
+/* Whether the current loop runs in debug mode. Suspends: no. */
 CIO_API int cio_debug_enabled(void);
 
 #ifdef __cplusplus

@@ -64,7 +64,8 @@ CIO_API int cio_fault_hit(enum cio_fault_kind kind, const char *name);
  * Suspends: no. Cancellation: not a cancellation point. */
 CIO_API int cio_fault_set(const char *spec);
 
-/* The number of points of `kind` passed so far, and how many of them failed. */
+/* The number of points of `kind` passed so far, and how many of them failed.
+ * Suspends: no. */
 CIO_API uint64_t cio_fault_points(enum cio_fault_kind kind);
 CIO_API uint64_t cio_fault_injected(enum cio_fault_kind kind);
 

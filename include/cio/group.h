@@ -27,7 +27,8 @@ typedef struct cio_group cio_group;
  * must be waited in that task, in LIFO order with other scopes).
  * Returns 0, -EPERM outside a task, -EINVAL for NULL, -ENOMEM. */
 #define cio_group_new(out) cio__group_new((out), __FILE__, __LINE__)
-/* The function behind cio_group_new: it records where the group was made. */
+/* The function behind cio_group_new: it records where the group was made.
+ * Suspends: no. */
 CIO_API int cio__group_new(cio_group **out, const char *file, int line);
 
 /* Starts fn(arg) as a child of g. The group owns the child: the returned
@@ -39,7 +40,7 @@ CIO_API int cio__group_new(cio_group **out, const char *file, int line);
 CIO_API cio_task *cio_group_spawn(cio_group *g, cio_fn fn, void *arg);
 
 /* cio_group_spawn with options and an error code: 0, -EINVAL (NULL), -ESHUTDOWN
- * (g was cancelled, failed or waited), -EPERM, -ENOMEM. */
+ * (g was cancelled, failed or waited), -EPERM, -ENOMEM. Suspends: no. */
 CIO_API int cio_group_spawn_opts(cio_group *g, cio_task **out, cio_fn fn, void *arg,
                                  const cio_task_opts *opts);
 
@@ -51,7 +52,8 @@ CIO_API int cio_group_wait(cio_group *g);
 
 /* Cancels every child and the body (cio_scope_cancel on the group's scope),
  * and closes the group to new children. The group's own cancellation is not a
- * failure: cio_group_wait then returns 0 unless a child failed (Trio's rule). */
+ * failure: cio_group_wait then returns 0 unless a child failed (Trio's rule).
+ * Suspends: no. */
 CIO_API void cio_group_cancel(cio_group *g);
 
 /* Records a failure of the body itself (the code between cio_group_new and
@@ -77,12 +79,12 @@ CIO_API int cio_group_fail(cio_group *g, int status);
 CIO_API int cio_group_absorb(cio_group *g, const cio_group *inner);
 
 /* Number of failures recorded: children, the body (cio_group_fail) and
- * absorbed inner groups. */
+ * absorbed inner groups. Suspends: no. */
 CIO_API size_t cio_group_nfailed(const cio_group *g);
 
 /* The i-th failure (in the order they happened): status, and the child's name
  * and cio_fail message (NULL if none) valid until cio_group_free. Returns 0 or
- * -ERANGE. Any out-pointer may be NULL. */
+ * -ERANGE. Any out-pointer may be NULL. Suspends: no. */
 CIO_API int cio_group_failure(const cio_group *g, size_t i, int *status, const char **name,
                               const char **message);
 

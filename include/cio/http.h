@@ -102,22 +102,25 @@ CIO_API int cio_http_get(cio_http_session *s, const char *url, cio_http_response
 CIO_API int cio_http_post(cio_http_session *s, const char *url, const void *body, size_t len,
                           const char *content_type, cio_http_response **out);
 
-/* The response. Valid until cio_http_response_free. */
+/* The response. Valid until cio_http_response_free. Suspends: no. */
 CIO_API int cio_http_response_status(const cio_http_response *r);
-/* The body (NUL-terminated for convenience; the NUL is not counted). */
+/* The body (NUL-terminated for convenience; the NUL is not counted).
+ * Suspends: no. */
 CIO_API const char *cio_http_response_body(const cio_http_response *r, size_t *len);
-/* The value of a header, case-insensitive; the last one if repeated; or NULL. */
+/* The value of a header, case-insensitive; the last one if repeated; or NULL.
+ * Suspends: no. */
 CIO_API const char *cio_http_response_header(const cio_http_response *r, const char *name);
-/* The final URL after redirects. */
+/* The final URL after redirects. Suspends: no. */
 CIO_API const char *cio_http_response_url(const cio_http_response *r);
-/* "HTTP/1.1", "HTTP/2". */
+/* "HTTP/1.1", "HTTP/2". Suspends: no. */
 CIO_API const char *cio_http_response_version(const cio_http_response *r);
-/* Frees a response. NULL is a no-op (safe after a failed request). */
+/* Frees a response. NULL is a no-op (safe after a failed request).
+ * Suspends: no. */
 CIO_API void cio_http_response_free(cio_http_response *r);
 
 /* aiohttp's raise_for_status: 0 for 1xx-3xx; for 4xx/5xx returns -EPROTO...
  * precisely: -ENOENT for 404, -EACCES for 401/403, -EPROTO otherwise, and sets
- * the task's cio_fail message to "STATUS REASON for URL". */
+ * the task's cio_fail message to "STATUS REASON for URL". Suspends: no. */
 CIO_API int cio_http_raise_for_status(const cio_http_response *r);
 
 /* ---- streaming responses ---- */
@@ -138,10 +141,12 @@ CIO_API int cio_http_stream_open(cio_http_session *s, const cio_http_request *re
  * stopped, or close the stream. */
 CIO_API ssize_t cio_http_stream_read(cio_http_stream *st, void *buf, size_t cap);
 
-/* A response header of the stream (as cio_http_response_header). */
+/* A response header of the stream (as cio_http_response_header).
+ * Suspends: no. */
 CIO_API const char *cio_http_stream_header(const cio_http_stream *st, const char *name);
 
-/* Ends the transfer (early or not) and frees the stream. NULL is a no-op. */
+/* Ends the transfer (early or not) and frees the stream. NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_http_stream_close(cio_http_stream *st);
 
 /* ---- JSON (jansson) ---- */

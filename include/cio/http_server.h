@@ -114,17 +114,19 @@ typedef struct cio_http_server_opts {
     cio_stream_opts stream; /* TLS (stream.tls) for HTTPS, buffer limits */
 } cio_http_server_opts;
 
-/* Creates an app. Returns 0, -EINVAL, -ENOMEM. */
+/* Creates an app. Returns 0, -EINVAL, -ENOMEM. Suspends: no. */
 CIO_API int cio_http_app_new(cio_http_app **out, const cio_http_server_opts *opts);
 
 /* Adds a route: method ("GET", ..., or "*" for any) and a path pattern where
  * "{name}" matches one path segment ("/posts/{id}"). The first matching route
  * wins; a path that matches no route gives 404, a path that matches only with
- * another method gives 405 with Allow. Returns 0, -EINVAL, -ENOMEM. */
+ * another method gives 405 with Allow. Returns 0, -EINVAL, -ENOMEM.
+ * Suspends: no. */
 CIO_API int cio_http_app_route(cio_http_app *app, const char *method, const char *pattern,
                                cio_http_handler handler, void *arg);
 
-/* Frees the app. Its servers must be closed first. NULL is a no-op. */
+/* Frees the app. Its servers must be closed first. NULL is a no-op.
+ * Suspends: no. */
 CIO_API void cio_http_app_free(cio_http_app *app);
 
 /* Starts serving app on host:port (NULL host: all addresses; port 0: a free
@@ -134,7 +136,7 @@ CIO_API void cio_http_app_free(cio_http_app *app);
 CIO_API int cio_http_serve(cio_http_server **out, cio_http_app *app, const char *host, int port);
 
 /* The port the server listens on (the one picked for port 0), or -EINVAL for
- * NULL. */
+ * NULL. Suspends: no. */
 CIO_API int cio_http_server_port(const cio_http_server *srv);
 
 /* Graceful shutdown: stops accepting, closes idle keep-alive connections, lets
@@ -150,20 +152,23 @@ CIO_API int cio_http_server_close(cio_http_server *srv);
 
 /* ---- requests ---- */
 
-/* The request method as sent ("GET", "POST", ...), or NULL for NULL. */
+/* The request method as sent ("GET", "POST", ...), or NULL for NULL.
+ * Suspends: no. */
 CIO_API const char *cio_http_req_method(const cio_http_req *r);
-/* The path, without the query string, not decoded. */
+/* The path, without the query string, not decoded. Suspends: no. */
 CIO_API const char *cio_http_req_path(const cio_http_req *r);
-/* The raw query string (after '?'), or "". */
+/* The raw query string (after '?'), or "". Suspends: no. */
 CIO_API const char *cio_http_req_query(const cio_http_req *r);
-/* A query parameter, percent-decoded into the request's memory, or NULL. */
+/* A query parameter, percent-decoded into the request's memory, or NULL.
+ * Suspends: no. */
 CIO_API const char *cio_http_req_query_param(cio_http_req *r, const char *name);
-/* A path parameter of the matched route ("{id}" → "id"), or NULL. */
+/* A path parameter of the matched route ("{id}" → "id"), or NULL.
+ * Suspends: no. */
 CIO_API const char *cio_http_req_param(const cio_http_req *r, const char *name);
-/* A request header, case-insensitive, or NULL. */
+/* A request header, case-insensitive, or NULL. Suspends: no. */
 CIO_API const char *cio_http_req_header(const cio_http_req *r, const char *name);
 /* A trailer of a chunked request body (kept apart from the headers; there
- * once the whole body was read), case-insensitive, or NULL. */
+ * once the whole body was read), case-insensitive, or NULL. Suspends: no. */
 CIO_API const char *cio_http_req_trailer(const cio_http_req *r, const char *name);
 /* The whole body, read on first call (bounded by max_body_bytes: -EMSGSIZE
  * and the client gets 413). Stores a pointer valid for the request and its
@@ -197,13 +202,14 @@ CIO_API int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream
 
 /* ---- responses ---- */
 
-/* Sets the status (default 200). */
+/* Sets the status (default 200). Suspends: no. */
 CIO_API void cio_http_resp_status(cio_http_resp *r, int status);
-/* Adds a header. Returns 0, -EINVAL (CR/LF in it), -EALREADY once sent. */
+/* Adds a header. Returns 0, -EINVAL (CR/LF in it), -EALREADY once sent.
+ * Suspends: no. */
 CIO_API int cio_http_resp_header(cio_http_resp *r, const char *name, const char *value);
-/* Sets the body from memory (copied); Content-Length follows. */
+/* Sets the body from memory (copied); Content-Length follows. Suspends: no. */
 CIO_API int cio_http_resp_body(cio_http_resp *r, const void *data, size_t len);
-/* Sets a JSON body (application/json). */
+/* Sets a JSON body (application/json). Suspends: no. */
 CIO_API int cio_http_resp_json(cio_http_resp *r, const json_t *json);
 /* Streams the body in chunks (Transfer-Encoding: chunked): the first call
  * sends the status and headers. Suspends: yes (backpressure), each wait

@@ -298,48 +298,50 @@ CIO_API int cio_pg_fetchval_text(cio_pg_conn *c, char **out, const char *sql,
  * -ERANGE for a row or column out of range, -EDOM when the column's type has
  * no such reading. Suspends: no. */
 
-/* Frees a result. NULL is a no-op. */
+/* Frees a result. NULL is a no-op. Suspends: no. */
 CIO_API void cio_pg_result_free(cio_pg_result *r);
-/* The number of rows / of columns (0 for NULL). */
+/* The number of rows / of columns (0 for NULL). Suspends: no. */
 CIO_API size_t cio_pg_nrows(const cio_pg_result *r);
 CIO_API int cio_pg_ncols(const cio_pg_result *r);
-/* A column's name, or NULL out of range. */
+/* A column's name, or NULL out of range. Suspends: no. */
 CIO_API const char *cio_pg_colname(const cio_pg_result *r, int col);
-/* A column's index by name, or -1. */
+/* A column's index by name, or -1. Suspends: no. */
 CIO_API int cio_pg_colindex(const cio_pg_result *r, const char *name);
-/* A column's type OID (CIO_PG_INT4, ...), or 0 out of range. */
+/* A column's type OID (CIO_PG_INT4, ...), or 0 out of range. Suspends: no. */
 CIO_API uint32_t cio_pg_coltype(const cio_pg_result *r, int col);
-/* The command tag ("INSERT 0 3", "SELECT 2"). */
+/* The command tag ("INSERT 0 3", "SELECT 2"). Suspends: no. */
 CIO_API const char *cio_pg_cmd_status(const cio_pg_result *r);
-/* 1 if the value is NULL, 0 if not, -ERANGE out of range. */
+/* 1 if the value is NULL, 0 if not, -ERANGE out of range. Suspends: no. */
 CIO_API int cio_pg_isnull(const cio_pg_result *r, size_t row, int col);
 
-/* bool. */
+/* bool. Suspends: no. */
 CIO_API int cio_pg_get_bool(const cio_pg_result *r, size_t row, int col, int *out);
-/* int2, int4, int8, oid. */
+/* int2, int4, int8, oid. Suspends: no. */
 CIO_API int cio_pg_get_int(const cio_pg_result *r, size_t row, int col, int64_t *out);
-/* float4, float8, numeric (rounded), and the integer types. */
+/* float4, float8, numeric (rounded), and the integer types. Suspends: no. */
 CIO_API int cio_pg_get_double(const cio_pg_result *r, size_t row, int col, double *out);
-/* numeric as exact decimal text ("-12.340", "NaN", "Infinity"). */
+/* numeric as exact decimal text ("-12.340", "NaN", "Infinity").
+ * Suspends: no. */
 CIO_API int cio_pg_get_numeric(const cio_pg_result *r, size_t row, int col, const char **out);
 /* Text: a zero-copy view for text, varchar, bpchar, name, json, jsonb and
  * types cio does not decode (whose bytes are the server's binary form, which
  * for enums and text domains is the text; cast others to ::text in SQL); the
  * other known types are formatted as PostgreSQL prints them. The view is
- * NUL-terminated; *len (may be NULL) gets its length. */
+ * NUL-terminated; *len (may be NULL) gets its length. Suspends: no. */
 CIO_API int cio_pg_get_text(const cio_pg_result *r, size_t row, int col, const char **out,
                             size_t *len);
-/* bytea: a zero-copy view. */
+/* bytea: a zero-copy view. Suspends: no. */
 CIO_API int cio_pg_get_bytea(const cio_pg_result *r, size_t row, int col, const uint8_t **out,
                              size_t *len);
-/* uuid: its 16 bytes. */
+/* uuid: its 16 bytes. Suspends: no. */
 CIO_API int cio_pg_get_uuid(const cio_pg_result *r, size_t row, int col, uint8_t out[16]);
-/* date: days since 1970-01-01 (±infinity: INT32_MAX / INT32_MIN). */
+/* date: days since 1970-01-01 (±infinity: INT32_MAX / INT32_MIN).
+ * Suspends: no. */
 CIO_API int cio_pg_get_date(const cio_pg_result *r, size_t row, int col, int32_t *days);
-/* time: microseconds since midnight. */
+/* time: microseconds since midnight. Suspends: no. */
 CIO_API int cio_pg_get_time(const cio_pg_result *r, size_t row, int col, int64_t *usec);
 /* timestamp and timestamptz: microseconds since 1970-01-01 00:00 (UTC for
- * timestamptz; ±infinity: INT64_MAX / INT64_MIN). */
+ * timestamptz; ±infinity: INT64_MAX / INT64_MIN). Suspends: no. */
 CIO_API int cio_pg_get_timestamp(const cio_pg_result *r, size_t row, int col, int64_t *usec);
 
 typedef struct cio_pg_interval {
@@ -348,9 +350,9 @@ typedef struct cio_pg_interval {
     int32_t months;
 } cio_pg_interval;
 /* interval: its three parts as the server keeps them (months and days are
- * not folded into microseconds). */
+ * not folded into microseconds). Suspends: no. */
 CIO_API int cio_pg_get_interval(const cio_pg_result *r, size_t row, int col, cio_pg_interval *out);
-/* json and jsonb as a zero-copy text view. */
+/* json and jsonb as a zero-copy text view. Suspends: no. */
 CIO_API int cio_pg_get_json(const cio_pg_result *r, size_t row, int col, const char **out,
                             size_t *len);
 
@@ -365,7 +367,7 @@ typedef struct cio_pg_array {
     const int *priv_len;
 } cio_pg_array;
 /* Reads an array column (an empty array has n == 0; more than one dimension
- * gives -EDOM). */
+ * gives -EDOM). Suspends: no. */
 CIO_API int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *out);
 CIO_API int cio_pg_array_isnull(const cio_pg_array *a, size_t i);
 CIO_API int cio_pg_array_get_bool(const cio_pg_array *a, size_t i, int *out);
@@ -382,10 +384,11 @@ typedef struct cio_pg_batch cio_pg_batch;
 
 /* Makes an empty batch. Returns 0 or -ENOMEM, -EINVAL. Suspends: no. */
 CIO_API int cio_pg_batch_new(cio_pg_batch **out);
-/* Frees the batch and its results. NULL is a no-op. */
+/* Frees the batch and its results. NULL is a no-op. Suspends: no. */
 CIO_API void cio_pg_batch_free(cio_pg_batch *b);
 /* Adds a query. sql and params are borrowed until cio_pg_batch_run returns.
- * Returns 0, -ENOMEM, or -EINVAL (also once the batch has run). */
+ * Returns 0, -ENOMEM, or -EINVAL (also once the batch has run).
+ * Suspends: no. */
 CIO_API int cio_pg_batch_add(cio_pg_batch *b, const char *sql, const cio_pg_param *params,
                              size_t nparams);
 CIO_API size_t cio_pg_batch_size(const cio_pg_batch *b);
@@ -394,9 +397,11 @@ CIO_API size_t cio_pg_batch_size(const cio_pg_batch *b);
  * query's own outcome is in cio_pg_batch_status / cio_pg_batch_result.
  * Suspends: yes. Cancellation: as the query calls (results are dropped). */
 CIO_API int cio_pg_batch_run(cio_pg_conn *c, cio_pg_batch *b);
-/* Query i's rows (owned by the batch), or NULL if it failed or was skipped. */
+/* Query i's rows (owned by the batch), or NULL if it failed or was skipped.
+ * Suspends: no. */
 CIO_API const cio_pg_result *cio_pg_batch_result(const cio_pg_batch *b, size_t i);
-/* Query i's status: 0, its error, or -ECONNABORTED when an earlier one failed. */
+/* Query i's status: 0, its error, or -ECONNABORTED when an earlier one failed.
+ * Suspends: no. */
 CIO_API int cio_pg_batch_status(const cio_pg_batch *b, size_t i);
 
 /* Runs sql once per row of parameters (asyncpg's executemany), pipelined in
@@ -477,7 +482,8 @@ CIO_API int cio_pg_listen(cio_pg_listener *l, const char *channel);
  * returns a notification with gap set first. Returns 0, or the cancel reason.
  * Suspends: yes. Cancellation: returns the reason; nothing is lost. */
 CIO_API int cio_pg_listener_next(cio_pg_listener *l, const cio_pg_notification **out);
-/* The listener connection's backend pid (0 while disconnected). */
+/* The listener connection's backend pid (0 while disconnected).
+ * Suspends: no. */
 CIO_API int cio_pg_listener_backend_pid(const cio_pg_listener *l);
 
 /* ---- transactions (asyncpg's conn.transaction()) ---- */

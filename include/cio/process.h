@@ -84,16 +84,16 @@ typedef struct cio_process_opts {
 CIO_API int cio_process_spawn(cio_process **out, const char *const *argv,
                               const cio_process_opts *opts);
 
-/* The child's process id. */
+/* The child's process id. Suspends: no. */
 CIO_API pid_t cio_process_pid(const cio_process *p);
 
 /* The parent's end of the pipe for standard descriptor `which` (0, 1 or 2),
  * non-blocking and close-on-exec, or -1 if that descriptor is not a pipe (or
- * was closed or taken). The descriptor stays p's. */
+ * was closed or taken). The descriptor stays p's. Suspends: no. */
 CIO_API int cio_process_fd(const cio_process *p, int which);
 
 /* Hands the pipe's descriptor over to the caller, who closes it from now on
- * (for example through cio_stream_from_fd). Returns it, or -1. */
+ * (for example through cio_stream_from_fd). Returns it, or -1. Suspends: no. */
 CIO_API int cio_process_take_fd(cio_process *p, int which);
 
 /* Wraps pipe `which` in a stream (cio/stream.h), asyncio's proc.stdout /
@@ -102,7 +102,7 @@ CIO_API int cio_process_take_fd(cio_process *p, int which);
  * EOF) and p forgets the descriptor. opts may be NULL. Returns 0, -EBADF if
  * that descriptor is not a pipe (or was taken), -EINVAL, -ENOMEM. Like
  * cio_process_write, a stream on stdin reports a child that stopped reading
- * as -EPIPE, never as SIGPIPE. */
+ * as -EPIPE, never as SIGPIPE. Suspends: no. */
 CIO_API int cio_process_stream(cio_process *p, int which, cio_stream **out,
                                const cio_stream_opts *opts);
 
@@ -129,7 +129,8 @@ CIO_API int cio_process_wait(cio_process *p);
 /* The exit status once reaped, else -EINPROGRESS. Suspends: no. */
 CIO_API int cio_process_returncode(const cio_process *p);
 
-/* The signal that ended the child, or 0 (it exited, or has not been reaped). */
+/* The signal that ended the child, or 0 (it exited, or has not been reaped).
+ * Suspends: no. */
 CIO_API int cio_process_term_signal(const cio_process *p);
 
 /* Sends signal sig to the child (through its pidfd, so never to a process
@@ -138,7 +139,7 @@ CIO_API int cio_process_term_signal(const cio_process *p);
  * takes signals without effect (0). */
 CIO_API int cio_process_send_signal(cio_process *p, int sig);
 
-/* SIGTERM and SIGKILL (asyncio's terminate() and kill()). */
+/* SIGTERM and SIGKILL (asyncio's terminate() and kill()). Suspends: no. */
 CIO_API int cio_process_terminate(cio_process *p);
 CIO_API int cio_process_kill(cio_process *p);
 
@@ -169,7 +170,7 @@ typedef struct cio_process_output {
 CIO_API int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
                                     cio_process_output *res, double timeout);
 
-/* Frees the buffers of *res and zeroes it. NULL is a no-op. */
+/* Frees the buffers of *res and zeroes it. NULL is a no-op. Suspends: no. */
 CIO_API void cio_process_output_free(cio_process_output *res);
 
 /* Releases p: closes the pipes it still owns and its pidfd. A child that is

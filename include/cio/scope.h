@@ -61,7 +61,7 @@ typedef struct cio_scope {
 #define cio_shield_enter(s) cio__shield_enter((s), __FILE__, __LINE__)
 
 /* The functions behind the enter macros above: they record where the scope
- * was entered, for reports of scopes left open. */
+ * was entered, for reports of scopes left open. Suspends: no. */
 CIO_API int cio__scope_enter(cio_scope *s, const char *file, int line);
 CIO_API int cio__timeout_enter(cio_scope *s, double seconds, const char *file, int line);
 CIO_API int cio__timeout_at_enter(cio_scope *s, double when, const char *file, int line);
@@ -77,25 +77,27 @@ CIO_API int cio__shield_enter(cio_scope *s, const char *file, int line);
  * Suspends: no. Cost: a timer-heap removal if the deadline is armed. */
 CIO_API int cio_scope_exit(cio_scope *s);
 
-/* Same as cio_scope_exit; the names read like asyncio's `async with`. */
+/* Same as cio_scope_exit; the names read like asyncio's `async with`.
+ * Suspends: no. */
 CIO_API int cio_timeout_exit(cio_scope *s);
 CIO_API int cio_shield_exit(cio_scope *s);
 
 /* Cancels scope s with -ECANCELED: the code inside it sees the reason from
  * its suspending calls until it leaves s. May be called from any task or
- * callback of the same loop while s is open. Idempotent. */
+ * callback of the same loop while s is open. Idempotent. Suspends: no. */
 CIO_API void cio_scope_cancel(cio_scope *s);
 
 /* Moves s's deadline to `seconds` from now (CIO_FOREVER: no deadline), like
  * asyncio.Timeout.reschedule. `seconds` <= 0 (a deadline already past)
  * expires the scope at once. A scope that already expired stays expired.
- * Returns 0 or -EINVAL (NULL, not open, not a timeout scope, NaN). */
+ * Returns 0 or -EINVAL (NULL, not open, not a timeout scope, NaN).
+ * Suspends: no. */
 CIO_API int cio_timeout_reschedule(cio_scope *s, double seconds);
 
-/* s's deadline on the cio_now() clock, or CIO_FOREVER. */
+/* s's deadline on the cio_now() clock, or CIO_FOREVER. Suspends: no. */
 CIO_API double cio_timeout_deadline(const cio_scope *s);
 
-/* 1 if s's deadline has fired, else 0. */
+/* 1 if s's deadline has fired, else 0. Suspends: no. */
 CIO_API int cio_timeout_expired(const cio_scope *s);
 
 /* Runs fn(arg) in the current task under a timeout (asyncio.wait_for): returns
@@ -127,7 +129,7 @@ CIO_API int cio_shield(cio_task *t);
  * is refused with -EINVAL and leaves it as it was; debug mode also reports it
  * on stderr with both places it was entered. */
 #define CIO_SCOPE_AUTO __attribute__((cleanup(cio__scope_cleanup)))
-/* CIO_SCOPE_AUTO's cleanup: exits s if it is still open. */
+/* CIO_SCOPE_AUTO's cleanup: exits s if it is still open. Suspends: no. */
 CIO_API void cio__scope_cleanup(cio_scope *s);
 
 #ifdef __cplusplus

@@ -144,7 +144,7 @@ CIO_API int cio__sqlite_open(cio_sqlite **out, const char *path, const cio_sqlit
  * Suspends: yes. Cancellation: ignored (close always completes). */
 CIO_API int cio_sqlite_close(cio_sqlite *db);
 
-/* The path db was opened with. */
+/* The path db was opened with. Suspends: no. */
 CIO_API const char *cio_sqlite_path(const cio_sqlite *db);
 
 /* ---- statements ---- */

@@ -236,13 +236,14 @@ CIO_API int cio_stream_write_eof(cio_stream *s);
  * stream freed all the same; returns the reason. */
 CIO_API int cio_stream_close(cio_stream *s);
 
-/* Addresses (getpeername / getsockname). Return 0 or -errno. */
+/* Addresses (getpeername / getsockname). Return 0 or -errno. Suspends: no. */
 CIO_API int cio_stream_peer_addr(const cio_stream *s, struct sockaddr_storage *addr,
                                  socklen_t *len);
 CIO_API int cio_stream_local_addr(const cio_stream *s, struct sockaddr_storage *addr,
                                   socklen_t *len);
 
-/* The descriptor (for setsockopt and the like), or -1 once closed. */
+/* The descriptor (for setsockopt and the like), or -1 once closed.
+ * Suspends: no. */
 CIO_API int cio_stream_fd(const cio_stream *s);
 
 /* Upgrades a connected stream to TLS (asyncio's start_tls) and runs the
@@ -284,10 +285,11 @@ CIO_API int cio_start_server(cio_server **out, const char *host, int port, cio_c
 CIO_API int cio_start_unix_server(cio_server **out, const char *path, cio_conn_fn handler,
                                   void *arg, const cio_stream_opts *opts);
 
-/* The port the server listens on (0 for a Unix server, -EINVAL for NULL). */
+/* The port the server listens on (0 for a Unix server, -EINVAL for NULL).
+ * Suspends: no. */
 CIO_API int cio_server_port(const cio_server *srv);
 
-/* Number of connections being handled. */
+/* Number of connections being handled. Suspends: no. */
 CIO_API size_t cio_server_connections(const cio_server *srv);
 
 /* Waits until the server is closed (serve_forever). Returns 0 once it is, or

@@ -45,35 +45,37 @@ CIO_API int cio_tls_server_config_new(cio_tls_config **out, const char *cert_fil
 
 /* Sets the certificate chain and key this side presents: a client's for
  * servers that ask for one (mutual TLS). Returns 0 or -errno with a message,
- * as cio_tls_server_config_new. */
+ * as cio_tls_server_config_new. Suspends: no. */
 CIO_API int cio_tls_config_set_cert(cio_tls_config *cfg, const char *cert_file,
                                     const char *key_file);
 
 /* Trusts the CA certificates in ca_file (PEM), in addition to the system
- * store (clients) or for client certificates (servers). Returns 0 or -errno. */
+ * store (clients) or for client certificates (servers). Returns 0 or -errno.
+ * Suspends: no. */
 CIO_API int cio_tls_config_load_ca(cio_tls_config *cfg, const char *ca_file);
 
 /* Client: verify the server (1, the default) or not (0: insecure, for tests).
  * Server: require a client certificate signed by a loaded CA (1) or not (0,
- * the default). Returns 0 or -EINVAL. */
+ * the default). Returns 0 or -EINVAL. Suspends: no. */
 CIO_API int cio_tls_config_set_verify(cio_tls_config *cfg, int verify);
 
 /* Handshake and shutdown timeouts in seconds (CIO_FOREVER: none). Returns 0
- * or -EINVAL. */
+ * or -EINVAL. Suspends: no. */
 CIO_API int cio_tls_config_set_timeouts(cio_tls_config *cfg, double handshake, double shutdown);
 
 /* ALPN protocols, comma-separated in preference order ("h2,http/1.1").
- * Returns 0, -EINVAL, -ENOMEM. */
+ * Returns 0, -EINVAL, -ENOMEM. Suspends: no. */
 CIO_API int cio_tls_config_set_alpn(cio_tls_config *cfg, const char *protocols);
 
 /* Releases the caller's reference; streams and servers made with cfg keep
- * their own. NULL is a no-op. */
+ * their own. NULL is a no-op. Suspends: no. */
 CIO_API void cio_tls_config_free(cio_tls_config *cfg);
 
-/* The negotiated protocol version ("TLSv1.3") of a TLS stream, or NULL. */
+/* The negotiated protocol version ("TLSv1.3") of a TLS stream, or NULL.
+ * Suspends: no. */
 CIO_API const char *cio_stream_tls_version(const cio_stream *s);
 
-/* The negotiated ALPN protocol, or NULL. */
+/* The negotiated ALPN protocol, or NULL. Suspends: no. */
 CIO_API const char *cio_stream_tls_alpn(const cio_stream *s);
 
 #ifdef __cplusplus

@@ -59,11 +59,11 @@ CIO_API ssize_t cio_udp_recv_from(cio_udp *u, void *buf, size_t cap, struct sock
                                   socklen_t *alen);
 CIO_API ssize_t cio_udp_recv(cio_udp *u, void *buf, size_t cap);
 
-/* The local address and port. */
+/* The local address and port. Suspends: no. */
 CIO_API int cio_udp_local_addr(const cio_udp *u, struct sockaddr_storage *addr, socklen_t *alen);
 CIO_API int cio_udp_port(const cio_udp *u);
 
-/* The descriptor (for setsockopt: multicast and the like). */
+/* The descriptor (for setsockopt: multicast and the like). Suspends: no. */
 CIO_API int cio_udp_fd(const cio_udp *u);
 
 /* Closes the socket and frees the endpoint. Always releases. Returns 0.

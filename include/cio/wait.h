@@ -83,7 +83,7 @@ CIO_API int cio_as_completed_init(cio_as_completed *ac, cio_task **tasks, size_t
 CIO_API int cio_as_completed_next(cio_as_completed *ac, cio_task **out);
 
 /* Stops watching the tasks not yet delivered. Never cancels them. NULL, or an
- * iterator already destroyed, is a no-op. */
+ * iterator already destroyed, is a no-op. Suspends: no. */
 CIO_API void cio_as_completed_destroy(cio_as_completed *ac);
 
 #ifdef __cplusplus

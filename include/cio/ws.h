@@ -181,7 +181,7 @@ CIO_API int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg);
  * call returns the next part. */
 CIO_API int cio_ws_recv_part(cio_ws *ws, cio_ws_msg *part, int *fin);
 
-/* Releases a message's memory; msg is zeroed. NULL is a no-op. */
+/* Releases a message's memory; msg is zeroed. NULL is a no-op. Suspends: no. */
 CIO_API void cio_ws_msg_free(cio_ws_msg *msg);
 
 /* ---- sending (any task; messages go out whole and in order) ---- */
@@ -240,7 +240,7 @@ CIO_API size_t cio_ws_send_buffered(const cio_ws *ws);
 CIO_API int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double *rtt);
 
 /* The round-trip time of the last answered ping (keepalive or cio_ws_ping),
- * in seconds, or -1 before any. */
+ * in seconds, or -1 before any. Suspends: no. */
 CIO_API double cio_ws_rtt(const cio_ws *ws);
 
 /* ---- closing ---- */
@@ -263,20 +263,22 @@ CIO_API int cio_ws_close(cio_ws *ws, int code, const char *reason);
 CIO_API int cio_ws_wait_closed(cio_ws *ws);
 
 /* The close code the peer sent (1005 if its close frame had none, 1006 while
- * none came), and its reason ("" if none). */
+ * none came), and its reason ("" if none). Suspends: no. */
 CIO_API int cio_ws_close_code(const cio_ws *ws);
 CIO_API const char *cio_ws_close_reason(const cio_ws *ws);
 
-/* The negotiated subprotocol, or NULL. */
+/* The negotiated subprotocol, or NULL. Suspends: no. */
 CIO_API const char *cio_ws_subprotocol(const cio_ws *ws);
 
-/* 1 if permessage-deflate was negotiated. */
+/* 1 if permessage-deflate was negotiated. Suspends: no. */
 CIO_API int cio_ws_deflate(const cio_ws *ws);
 
-/* 1 while messages can be sent and received (open, no close begun). */
+/* 1 while messages can be sent and received (open, no close begun).
+ * Suspends: no. */
 CIO_API int cio_ws_is_open(const cio_ws *ws);
 
-/* The underlying stream (for addresses). Valid until cio_ws_close. */
+/* The underlying stream (for addresses). Valid until cio_ws_close.
+ * Suspends: no. */
 CIO_API cio_stream *cio_ws_stream(const cio_ws *ws);
 
 #ifdef __cplusplus
