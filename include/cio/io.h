@@ -97,7 +97,9 @@ CIO_API int cio_close(int fd);
  * Cancellation: on io_uring as for every call here (a result that won the race
  * is returned: an fd to close, a count); on epoll the worker thread's system
  * call cannot be interrupted, so the call waits for it to end and returns the
- * reason (the work was done: a file written, a descriptor opened). */
+ * reason although the work was done (bytes written; a descriptor opened by
+ * cio_open is then lost: a leak, to be fixed by returning it as io_uring
+ * does). */
 CIO_API int cio_open(const char *path, int flags, mode_t mode);
 CIO_API ssize_t cio_pread(int fd, void *buf, size_t len, off_t offset);
 CIO_API ssize_t cio_pwrite(int fd, const void *buf, size_t len, off_t offset);
