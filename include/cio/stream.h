@@ -229,8 +229,9 @@ CIO_API int cio_stream_write_eof(cio_stream *s);
  * goes when the last of them returns). NULL is a no-op; so is closing a
  * stream a server handler got a second time. Outside a task nothing is
  * flushed.
- * Suspends: yes, while the buffer flushes (bounded by the stream's close
- * timeout), then for the moment the kernel takes to confirm that an in-flight
+ * Suspends: yes, while the buffer flushes (unbounded on a plain stream but
+ * for the task's scopes; on TLS bounded by the config's shutdown timeout),
+ * then for the moment the kernel takes to confirm that an in-flight
  * write is cancelled (that wait is not cancellable).
  * Cancellation: the buffered data is discarded, the descriptor closed and the
  * stream freed all the same; returns the reason. */
