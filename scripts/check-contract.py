@@ -227,7 +227,9 @@ def header_functions(src_dir):
                 while ";" not in lines[j] and "{" not in lines[j]:
                     j += 1
                 decl = " ".join(lines[i:j + 1])
-                m = re.search(r"(\w+)\s*\(", decl)
+                # the name: the first identifier before a "(" that is not an
+                # attribute or an all-capitals macro (CIO_PRINTF(2, 3))
+                m = re.search(r"\b(?!__attribute__\b)(?![A-Z0-9_]+\b)([A-Za-z_]\w*)\s*\(", decl)
                 if not m:  # a variable (CIO_API extern int ...)
                     i = j + 1
                     continue
