@@ -22,8 +22,9 @@ The call graph is coarse on purpose: a call through a struct member
 (s->vt->recv(...)) is taken to reach every function stored in a member of
 that name anywhere in src/ (.recv = plain_recv), other function pointers are
 not followed (a handler, a task's body), and a function that only suspends on a
-path its comment rules out (a close that waits only while another task is
-inside a call) is listed in NOT_SUSPENDING below with the reason.
+path that cannot run (a constructor closing its half-built object on failure,
+a send told not to wait) is listed in NOT_SUSPENDING below with the reason;
+an entry that no longer applies is reported too.
 """
 import os
 import re
@@ -328,6 +329,7 @@ def check(src_dir):
     errors = list(PARSE_ERRORS)
     table = []
     noted = [0, 0]  # public functions with a Suspends: note, all of them
+    seen_exempt = set()
     for fn in header_functions(src_dir):
         where = "%s:%d: %s" % (fn["file"], fn["line"], fn["name"])
         comment = fn["comment"]
@@ -339,6 +341,10 @@ def check(src_dir):
         noted[1] += 1
         graph = paths.get((None, fn["name"]))
         if fn["name"] in NOT_SUSPENDING:
+            if graph is None:
+                errors.append("%s: listed in NOT_SUSPENDING, but the call graph no longer "
+                              "reaches a suspension: drop the entry" % where)
+            seen_exempt.add(fn["name"])
             graph = None
         if fn["name"] not in defined:
             errors.append("%s: declared but not defined in src/" % where)
@@ -357,6 +363,9 @@ def check(src_dir):
                               % (where, " -> ".join(graph)))
             if not cancellation:
                 errors.append("%s: can suspend but its comment has no 'Cancellation:'" % where)
+    for name in sorted(set(NOT_SUSPENDING) - seen_exempt):
+        errors.append("scripts/check-contract.py: NOT_SUSPENDING names %s, which no header "
+                      "declares" % name)
     known, callable_ = header_names(src_dir)
     for rel, line, name, as_call in comment_references(src_dir):
         if name.endswith("_*"):  # a family: cio_pg_array_*
