@@ -94,12 +94,10 @@ CIO_API int cio_close(int fd);
 /* open(2) with O_CLOEXEC added, pread(2), pwrite(2), fsync(2). Return the fd,
  * the count, 0 or -errno.
  * Suspends: yes, until the operation is done.
- * Cancellation: on io_uring as for every call here (a result that won the race
- * is returned: an fd to close, a count); on epoll the worker thread's system
- * call cannot be interrupted, so the call waits for it to end and returns the
- * reason although the work was done (bytes written; a descriptor opened by
- * cio_open is then lost: a leak, to be fixed by returning it as io_uring
- * does). */
+ * Cancellation: the reason when the operation had not run; a result that won
+ * the race is returned instead (an fd to close, a count). On epoll the worker
+ * thread's system call cannot be interrupted, so a call cancelled while it
+ * runs waits for it and returns its result, as io_uring does. */
 CIO_API int cio_open(const char *path, int flags, mode_t mode);
 CIO_API ssize_t cio_pread(int fd, void *buf, size_t len, off_t offset);
 CIO_API ssize_t cio_pwrite(int fd, const void *buf, size_t len, off_t offset);

@@ -275,6 +275,7 @@ typedef struct file_call {
     int flags;
     mode_t mode;
     ssize_t res;
+    int ran; /* the worker ran the call: res holds its result */
 } file_call;
 
 /* Runs on a file worker thread (epoll backend). */
@@ -300,6 +301,7 @@ static int file_call_run(void *arg)
         break;
     }
     c->res = r < 0 ? -errno : r;
+    c->ran = 1;
     return 0;
 }
 
@@ -327,7 +329,10 @@ static ssize_t file_op(file_call *c)
         return r;
     }
     err = cio_executor_run(cio__file_executor(), file_call_run, c);
-    return err ? err : c->res;
+    /* Cancelled after the worker ran the call: its result stands, as when an
+     * io_uring operation completes before its cancel. Dropping it would leak
+     * the descriptor an open made. */
+    return err && !c->ran ? err : c->res;
 }
 
 /* A call on a path failed: the message names the path (not for the cancel

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "cio_test.h"
 
@@ -615,7 +616,71 @@ static void test_pools_end_with_last_loop(void)
     CIO_ASSERT_EQ(count_threads(), 1);
 }
 
+/* A task cancelled while its cio_open runs: the open either did not happen or
+ * its descriptor reaches the caller. On epoll the worker's open(2) used to
+ * finish after the cancel and its descriptor was lost. A FIFO holds the open
+ * until this test opens the writing end, so the cancel lands mid-call. */
+typedef struct fifo_open_job {
+    const char *path;
+    int result;
+} fifo_open_job;
+
+static int open_fifo_for_reading(void *arg)
+{
+    fifo_open_job *j = arg;
+    j->result = cio_open(j->path, O_RDONLY, 0);
+    return 0;
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CIO_ASSERT(d != NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static int main_cancel_open(void *arg)
+{
+    (void)arg;
+    char dir[] = "/tmp/cio-fifo-XXXXXX", path[64];
+    CIO_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    CIO_ASSERT_OK(mkfifo(path, 0600));
+    int before = count_fds();
+    fifo_open_job j = {path, 1};
+    cio_task *t = cio_spawn(open_fifo_for_reading, &j);
+    /* A writer's non-blocking open succeeds once a reader is inside open(2). */
+    int w;
+    while ((w = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+        CIO_ASSERT_EQ(errno, ENXIO);
+        CIO_ASSERT_OK(cio_sleep(0.001));
+    }
+    cio_cancel(t);
+    CIO_ASSERT_OK(cio_join(t));
+    CIO_ASSERT(j.result != 1);
+    if (j.result >= 0)
+        close(j.result);
+    else
+        CIO_ASSERT_ERR(j.result, -ECANCELED);
+    close(w);
+    CIO_ASSERT_EQ(count_fds(), before); /* nothing leaked either way */
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+static void test_cancel_open_keeps_fd(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_cancel_open, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_cancel_open_keeps_fd,
+             "a task cancelled inside cio_open gets the descriptor or nothing was opened"),
     CIO_TEST(test_pools_end_with_last_loop,
              "to_thread's and the file pool's threads are joined when the last loop closes"),
     CIO_TEST(test_path_messages,
