@@ -248,6 +248,7 @@ typedef struct cio__stack_pool {
     size_t page;
     size_t guard;  /* bytes of PROT_NONE under a guarded stack */
     int guard_all; /* debug: every stack gets a guard page */
+    int valgrind;  /* running under Valgrind: tell it about stacks */
 } cio__stack_pool;
 
 /* Debug mode's guard region under each stack. */
@@ -520,9 +521,8 @@ static inline void cio__wake(cio_task *t, int result)
     cio_loop *l = t->loop;
     l->nwaiting--;
     t->wake_result = result;
-    t->unpark = NULL;
-    t->wait_what = NULL;
-    t->wait_obj = NULL;
+    /* unpark, wait_what and wait_obj are read only while the task waits, and
+     * every park sets them: nothing to clear. */
     t->state = CIO__READY;
     cio__fifo_push(&l->ready, &t->run);
     l->nready++;
