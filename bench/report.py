@@ -33,6 +33,7 @@ UNITS = {
     "rps": ("req/s", "{:,.0f}"),
     "lookups_per_s": ("lookups/s", "{:,.0f}"),  # W17-W19 (SQLite)
     "rows_per_s": ("rows/s", "{:,.0f}"),
+    "p99_us": ("µs p99 at a fixed rate", "{:,.0f}"),  # W8 tail (bench/load/http_rate.c)
 }
 # Implementations in the order the table and the plot show them.
 ORDER = ["cio", "cio-uring", "cio-epoll", "asyncio", "uvloop", "go", "libuv", "nginx"]
@@ -120,6 +121,10 @@ def fmt_extra(extra):
     parts = []
     if "p99_ms" in extra:
         parts.append(f"p99 {extra['p99_ms']:.2f} ms")
+    if "p50_us" in extra:  # W8 tail
+        parts.append(f"p50 {extra['p50_us']:,.0f} µs, p99.9 {extra.get('p999_us', 0):,.0f} µs, "
+                     f"max {extra.get('max_us', 0):,.0f} µs, {extra.get('rps', 0):,.0f} req/s, "
+                     f"{extra.get('late', 0):,.0f} sent late")
     if extra.get("errors"):
         parts.append(f"{extra['errors']:.0f} socket errors")
     if "srv_cpu_s" in extra:

@@ -112,6 +112,7 @@ build_peers() {
         cc -O2 -Wall -Wextra -o "$PEERS/libuv-$b" "$f" $(pkg-config --cflags --libs libuv)
     done
     cc -O2 -Wall -Wextra -o "$PEERS/echo_client" bench/load/echo_client.c
+    cc -O2 -Wall -Wextra -o "$PEERS/http_rate" bench/load/http_rate.c # W8 tail: fixed rate
     # W20-W22: the WebSocket load client; gorilla/websocket from Debian, in GOPATH mode.
     cc -O2 -Wall -Wextra -o "$PEERS/ws_client" bench/load/ws_client.c
     GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS='' GOTOOLCHAIN=local \
@@ -124,7 +125,8 @@ build_peers() {
 #   id | program stem | cio program | headline key | better | kind | implementations |
 #   full arguments | quick arguments
 # kind: run (the program measures itself), echo (server + bench/load/echo_client), wrk
-# (HTTP server + wrk; the arguments are wrk's seconds), client (HTTP client against nginx).
+# (HTTP server + wrk; the arguments are wrk's seconds), client (HTTP client against nginx),
+# tail (HTTP server + bench/load/http_rate at a fixed rate, at least 10 rounds).
 # cio-uring/cio-epoll rows run the same cio program with CIO_BACKEND=uring/epoll.
 
 WORKLOADS=$(
@@ -139,6 +141,7 @@ w5-queue-p4    |w5_queue       |cio-w5-queue       |ns_per_item  |lower |run   |
 w6-semaphore   |w6_semaphore   |cio-w6-semaphore   |ns_per_task  |lower |run   |cio asyncio uvloop go|--n=100000 --limit=100|--n=10000 --limit=100
 w7-echo        |w7_echo        |cio-w7-echo        |rps          |higher|echo  |cio-uring cio-epoll asyncio uvloop go libuv|--conns=100 --msgs=10000|--conns=100 --msgs=1000
 w8-http        |w8_http        |cio-w8-http        |rps          |higher|wrk   |cio-uring cio-epoll asyncio uvloop go nginx|10|2
+w8-tail        |w8_http        |cio-w8-http        |p99_us       |lower |tail  |cio-uring cio-epoll nginx|--rate=50000 --conns=50 --secs=5 --warmup=1|--rate=10000 --conns=50 --secs=2 --warmup=0.5
 w9-timeout     |w9_timeout     |cio-w9-timeout     |ns_per_scope |lower |run   |cio-uring cio-epoll asyncio uvloop go|--n=1000000|--n=100000
 w10-to-thread  |w10_to_thread  |cio-w10-to-thread  |ns_per_call  |lower |run   |cio-uring cio-epoll asyncio uvloop go libuv|--n=100000 --inflight=64|--n=10000 --inflight=64
 w11-http-client|w11_http_client|cio-w11-http-client|rps          |higher|client|cio-uring cio-epoll asyncio uvloop go|--n=20000 --inflight=100|--n=2000 --inflight=100
@@ -465,6 +468,53 @@ run_wrk() { # workload stem cioprog headline impl run seconds
     log "$w $impl run $r: rps=$rps p99=$p99 requests=$requests errors=${errors:-0} rss=${rss}KB"
 }
 
+# W8 tail: the W8 server under bench/load/http_rate, a fixed request rate below saturation
+# with latency measured from each request's intended time (wrk2's method). Headline p99.
+run_tail() { # workload stem cioprog headline impl run args...
+    local w=$1 stem=$2 cprog=$3 key=$4 impl=$5 r=$6
+    shift 6
+    local base=$OUT/logs/$w.$impl.$r port
+    port=$(free_port)
+    if [[ $impl == nginx ]]; then
+        local dir=$SCRATCH/nginx-$w-$r
+        mkdir -p "$dir"
+        nginx_conf "$dir" "$port"
+        CMD=(nginx -p "$dir/" -e "$dir/error.log" -c "$dir/nginx.conf") ENVS=()
+    else
+        program "$impl" "$stem" "$cprog"
+        CMD+=(--port="$port")
+    fi
+    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" ||
+        ! wait_port "$port"; then
+        stop_server
+        server_failed "$w" "$impl" "$r" "$base.time" "$base.server.log"
+        return
+    fi
+    if ! check_hello "$port"; then
+        stop_server
+        fail_run "$w" "$impl" "$r" "$base.server.log" "GET / is not 200 text/plain 'Hello, World!'"
+        return
+    fi
+    local rc=0 line
+    taskset -c $LOAD_CORE timeout -k 5 $RUN_LIMIT "$PEERS/http_rate" --port="$port" \
+        --impl="$impl" "$@" >"$base.out" 2>"$base.log" || rc=$?
+    stop_server
+    line=$(grep -m1 'impl=' "$base.out" || true)
+    cat "$base.out" >>"$base.log"
+    if ((rc != 0)) || [[ -z $(field "$line" "$key") ]] || [[ ! -s $base.time ]]; then
+        fail_run "$w" "$impl" "$r" "$base.log" "http_rate exit $rc"
+        return
+    fi
+    local rss cpu k extra
+    rss=$(time_rss "$base.time")
+    cpu=$(time_cpu "$base.time")
+    extra="srv_cpu_s=$cpu"
+    for k in rps p50_us p999_us max_us late; do extra+=";$k=$(field "$line" $k)"; done
+    record "$w" "$impl" "$r" ok "$(field "$line" "$key")" "$rss" "$extra"
+    log "$w $impl run $r: rps=$(field "$line" rps) p50=$(field "$line" p50_us)us" \
+        "p99=$(field "$line" p99_us)us p99.9=$(field "$line" p999_us)us late=$(field "$line" late)"
+}
+
 # W11: one nginx serves every client of the workload; the client is what is measured.
 NGINX_W11_PORT=
 start_w11_nginx() {
@@ -550,8 +600,9 @@ main() {
             stop_server
             continue
         fi
-        local r
-        for r in $(seq "$runs"); do
+        local r nruns=$runs
+        [[ $kind == tail ]] && ((!quick && nruns < 10)) && nruns=10 # tails need paired rounds
+        for r in $(seq "$nruns"); do
             # Implementations take turns, so a slow spell of the machine hits them alike.
             for impl in "${todo[@]}"; do
                 # shellcheck disable=SC2086  # the argument lists split on purpose
@@ -560,6 +611,7 @@ main() {
                 echo) run_echo "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 wrk) run_wrk "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 client) run_client "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
+                tail) run_tail "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 ws) run_ws "$id" "$stem" "$cprog" "$key" "$impl" "$r" $args ;;
                 esac
             done

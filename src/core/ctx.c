@@ -1,7 +1,9 @@
 /* Building a new context's first frame, and the portable fallback.
  *
- * On x86-64 and AArch64 the switch is ctx_<arch>.S: a handful of pushes and
- * pops, no system call. Elsewhere (or with -DCIO_CTX_UCONTEXT=ON) cio falls
+ * On x86-64 the switch is inline assembly (internal.h) and ctx_x86_64.S holds
+ * only the first code a new context runs; on AArch64 the switch is
+ * ctx_aarch64.S, a handful of stores and loads. Neither makes a system call.
+ * Elsewhere (or with -DCIO_CTX_UCONTEXT=ON) cio falls
  * back to POSIX ucontext, which is correct but slower: swapcontext saves the
  * signal mask with a system call on every switch. */
 #include <stdint.h>
@@ -19,14 +21,16 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
 {
     uintptr_t top = ((uintptr_t)lo + size) & ~(uintptr_t)15;
 #if defined(__x86_64__)
-    /* The frame cio__ctx_switch pops: r15 r14 r13 r12 rbx rbp, then the
-     * return address. After `ret`, rsp is 16-byte aligned, as the call in
-     * cio__ctx_start needs. */
-    uint64_t *sp = (uint64_t *)(top - 72); /* 7 slots used, 2 of padding */
-    memset(sp, 0, 72);
-    sp[3] = (uint64_t)(uintptr_t)entry; /* r12 */
-    sp[4] = (uint64_t)(uintptr_t)arg;   /* rbx */
-    sp[6] = (uint64_t)(uintptr_t)cio__ctx_start;
+    /* The inline switch (internal.h) jumps to ip with sp and bp loaded.
+     * cio__ctx_start finds arg and entry on the stack and calls entry with
+     * rsp 16-byte aligned, as the ABI wants at a call; bp 0 ends the chain
+     * of frames for debuggers. */
+    uint64_t *sp = (uint64_t *)(top - 16);
+    sp[0] = (uint64_t)(uintptr_t)arg;
+    sp[1] = (uint64_t)(uintptr_t)entry;
+    c->sp = sp;
+    c->ip = (void *)(uintptr_t)cio__ctx_start;
+    c->bp = NULL;
 #else
     /* x19..x30 then d8..d15; x30 (lr) is where `ret` goes. */
     uint64_t *sp = (uint64_t *)(top - 160);
@@ -34,8 +38,8 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
     sp[0] = (uint64_t)(uintptr_t)entry; /* x19 */
     sp[1] = (uint64_t)(uintptr_t)arg;   /* x20 */
     sp[11] = (uint64_t)(uintptr_t)cio__ctx_start;
-#endif
     c->sp = sp;
+#endif
 }
 
 void cio__ctx_free(cio__ctx *c)

@@ -1,10 +1,11 @@
-/* Context switch for x86-64 System V.
+/* The first code a new context runs, for x86-64 System V.
  *
- * void cio__ctx_switch(cio__ctx *from, cio__ctx *to)
- * Pushes the callee-saved registers on the current stack, stores the stack
- * pointer in from->sp, loads to->sp and pops the same frame from there. A new
- * context's frame is built by cio__ctx_make (ctx.c) so that the `ret` lands in
- * cio__ctx_start.
+ * The switch itself is inline assembly in internal.h (cio__ctx_switch): it
+ * saves the stack pointer, the resume address and the frame pointer, and
+ * declares every other register clobbered, so that the compiler saves only
+ * the callee-saved registers the switching function uses. A new context's
+ * first frame is built by cio__ctx_make (ctx.c) so that the switch's jump
+ * lands here with arg at 0(%rsp) and entry at 8(%rsp).
  *
  * The MXCSR and x87 control words are not switched: saving and restoring them
  * costs more than the rest of the switch (ldmxcsr serialises), and the
@@ -18,34 +19,9 @@
 #define ENDBR
 #endif
 
+/* Runs entry(arg). The entry never returns; it leaves by switching away for
+ * good. rsp is 16-byte aligned here, so the call sees the ABI's alignment. */
     .text
-    .globl  cio__ctx_switch
-    .hidden cio__ctx_switch
-    .type   cio__ctx_switch,@function
-    .p2align 4
-cio__ctx_switch:
-    .cfi_startproc
-    ENDBR
-    pushq   %rbp
-    pushq   %rbx
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
-    movq    %rsp, (%rdi)
-    movq    (%rsi), %rsp
-    popq    %r15
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
-    ret
-    .cfi_endproc
-    .size   cio__ctx_switch, .-cio__ctx_switch
-
-/* First code a new context runs: entry (r12) with arg (rbx). The entry never
- * returns; it leaves by switching away for good. */
     .globl  cio__ctx_start
     .hidden cio__ctx_start
     .type   cio__ctx_start,@function
@@ -54,8 +30,8 @@ cio__ctx_start:
     .cfi_startproc
     .cfi_undefined rip
     ENDBR
-    movq    %rbx, %rdi
-    callq   *%r12
+    movq    0(%rsp), %rdi
+    callq   *8(%rsp)
     ud2
     .cfi_endproc
     .size   cio__ctx_start, .-cio__ctx_start

@@ -10,11 +10,74 @@
 #include "cio.h"
 #include "../io/backend.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CIO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CIO_ASAN 1
+#endif
+#endif
+#ifdef CIO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #define CIO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CIO__LIKELY(x) __builtin_expect(!!(x), 1)
 
 /* ---- context switch (ctx_*.S, ctx_ucontext.c) ---- */
 
+#if !defined(CIO_CTX_UCONTEXT) && defined(__x86_64__)
+/* x86-64: the switch is inline assembly that saves only the stack pointer,
+ * the resume address and the frame pointer. It tells the compiler that every
+ * other register is clobbered, so the function around it saves just the
+ * callee-saved registers it really uses, once, in its own prologue; the
+ * assembly switch of other architectures pushes all of them again on every
+ * switch, behind a call. */
+#define CIO__CTX_INLINE 1
+typedef struct cio__ctx {
+    void *sp; /* saved stack pointer */
+    void *ip; /* where the context resumes */
+    void *bp; /* saved frame pointer */
+} cio__ctx;
+
+#if defined(__CET__)
+#define CIO__ENDBR "endbr64\n\t"
+#else
+#define CIO__ENDBR ""
+#endif
+#if defined(__AVX512F__)
+#define CIO__CLOBBER_ZMM                                                                           \
+    , "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",    \
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31"
+#else
+#define CIO__CLOBBER_ZMM
+#endif
+
+/* Saves where the running context is into `from` and resumes `to`. Nothing
+ * is written to the stack, so the red zone under the stack pointer stays
+ * intact. rdi and rsi are operands (and garbage after a resume); rbp is saved
+ * and restored by hand because it may be the frame pointer, which cannot be
+ * named as clobbered. */
+static inline __attribute__((always_inline)) void cio__ctx_switch(cio__ctx *from, cio__ctx *to)
+{
+    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
+                     "movq %%rsp, 0(%0)\n\t"
+                     "movq %%rax, 8(%0)\n\t"
+                     "movq %%rbp, 16(%0)\n\t"
+                     "movq 0(%1), %%rsp\n\t"
+                     "movq 16(%1), %%rbp\n\t"
+                     "jmpq *8(%1)\n\t"
+                     "1:\n\t" CIO__ENDBR
+                     : "+D"(from), "+S"(to)
+                     :
+                     : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13", "r14",
+                       "r15", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15" CIO__CLOBBER_ZMM, "st", "st(1)", "st(2)", "st(3)", "st(4)", "st(5)",
+                       "st(6)", "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",
+                       "cc", "memory");
+}
+#else
 typedef struct cio__ctx {
     void *sp; /* saved stack pointer (assembly backends) */
 #if defined(CIO_CTX_UCONTEXT)
@@ -25,6 +88,7 @@ typedef struct cio__ctx {
 /* Saves the callee-saved registers on the current stack into `from` and
  * resumes `to`. */
 void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
+#endif
 /* Prepares `c` to start entry(arg) on the stack [lo, lo + size). */
 void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
 void cio__ctx_free(cio__ctx *c);
@@ -184,6 +248,7 @@ typedef struct cio__stack_pool {
     size_t page;
     size_t guard;  /* bytes of PROT_NONE under a guarded stack */
     int guard_all; /* debug: every stack gets a guard page */
+    int valgrind;  /* running under Valgrind: tell it about stacks */
 } cio__stack_pool;
 
 /* Debug mode's guard region under each stack. */
@@ -267,6 +332,7 @@ struct cio_loop {
     /* SIGINT */
     struct sigaction old_sigint;
     int sigint_installed;
+    int *errno_at;           /* this thread's errno, saved per task across a switch */
     volatile int ts_pending; /* threadsafe calls or a signal await the loop */
     unsigned deadlocks;      /* consecutive deadlock reports */
 };
@@ -358,16 +424,118 @@ static inline int cio__checkpoint_in(cio_task **self, const char *func)
 }
 #define cio__checkpoint(self) cio__checkpoint_in((self), __func__)
 
+/* ---- parking and waking: the fast paths, inline ---- */
+
+/* Steps a turn may run beyond its batch by switching task to task, before the
+ * loop looks at timers and I/O again: ping-ponging tasks switch directly
+ * without starving the rest for more than a few microseconds. */
+#define CIO__EXTRA_STEPS 64
+
+/* Gives t its stack and first frame (a task gets its stack when it first
+ * runs). Returns 0 or -ENOMEM. */
+int cio__give_stack(cio_loop *l, cio_task *t);
+/* Debug mode's check of a parking task's stack. */
+void cio__park_check(cio_task *t);
+
+/* The task the running task may switch to directly, skipping the scheduler:
+ * the next one of this turn's batch (or, within the turn's budget of extra
+ * steps, one made ready during it), if it is a task and has a stack. */
+static inline cio_task *cio__next_in_batch(cio_loop *l)
+{
+    if (!l->nready || CIO__UNLIKELY(l->debug)) /* debug mode times every step from the scheduler */
+        return NULL;
+    if (!l->batch_left && !l->extra_steps)
+        return NULL;
+    cio__runnable *r = l->ready.head;
+    if (r->kind != CIO__RUN_TASK)
+        return NULL;
+    cio_task *next = (cio_task *)r;
+    if (CIO__UNLIKELY(!next->stack_lo) && cio__give_stack(l, next) < 0)
+        return NULL; /* the scheduler reports it */
+    l->ready.head = r->next;
+    if (!r->next)
+        l->ready.tail = NULL;
+    l->nready--;
+    if (l->batch_left) {
+        l->batch_left--;
+    } else {
+        l->extra_steps--;
+        l->steps_since_clock++;
+    }
+    next->state = CIO__RUNNING;
+    l->current = next;
+    return next;
+}
+
+/* Running task -> the next task of the batch, or the scheduler. Returns when
+ * the task is resumed, with its errno as it left it. */
+static inline __attribute__((always_inline)) void cio__suspend(cio_loop *l, cio_task *t)
+{
+    /* Only t lives across the switch (in rbp, which it preserves): the errno
+     * and the loop are stored and read back through it, so the compiler keeps
+     * nothing else on the stack around it. */
+    t->saved_errno = *l->errno_at;
+    cio_task *next = cio__next_in_batch(l);
+    cio__ctx *to = next ? &next->ctx : &l->sched_ctx;
+#ifdef CIO_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, next ? next->stack_lo : l->main_stack_bottom,
+                                   next ? next->stack_size : l->main_stack_size);
+    cio__ctx_switch(&t->ctx, to);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+    cio__ctx_switch(&t->ctx, to);
+#endif
+    *t->loop->errno_at = t->saved_errno;
+}
+
 /* Suspends the running task t until cio__wake. Call cio__checkpoint first and
  * register t with the thing it waits on. `unpark` detaches t from that thing
  * when cancellation arrives while parked; NULL makes the wait uncancellable.
  * `what` and `obj` say what t waits on, for dumps. Returns the result passed to
- * cio__wake, or the cancel reason. */
+ * cio__wake, or the cancel reason. cio__park is the out-of-line copy for the
+ * many waits where a call does not matter; the sync primitives' hot waits use
+ * cio__park_inline. */
+static inline __attribute__((always_inline)) int
+cio__park_inline(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+{
+    cio_loop *l = t->loop;
+    t->state = CIO__WAITING;
+    t->unpark = unpark;
+    t->unpark_data = data;
+    t->wait_what = what;
+    t->wait_obj = obj;
+    l->nwaiting++;
+    if (CIO__UNLIKELY(l->debug))
+        cio__park_check(t);
+    cio__suspend(l, t);
+    return t->wake_result;
+}
 int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data);
+
 /* Makes a parked task ready; its cio__park returns `result`. */
-void cio__wake(cio_task *t, int result);
+static inline void cio__wake(cio_task *t, int result)
+{
+    if (t->state != CIO__WAITING)
+        return;
+    cio_loop *l = t->loop;
+    l->nwaiting--;
+    t->wake_result = result;
+    /* unpark, wait_what and wait_obj are read only while the task waits, and
+     * every park sets them: nothing to clear. */
+    t->state = CIO__READY;
+    cio__fifo_push(&l->ready, &t->run);
+    l->nready++;
+}
+
 /* Puts a task (not parked) at the end of the ready queue. */
-void cio__make_ready(cio_task *t);
+static inline void cio__make_ready(cio_task *t)
+{
+    cio_loop *l = t->loop;
+    t->state = CIO__READY;
+    cio__fifo_push(&l->ready, &t->run);
+    l->nready++;
+}
 /* Called after a scope of t was cancelled: wakes t with its reason if t is
  * parked in a cancellable wait. */
 void cio__deliver_cancel(cio_task *t);

@@ -14,17 +14,6 @@
 #include "alloc.h"
 #include "internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CIO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CIO_ASAN 1
-#endif
-#endif
-#ifdef CIO_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-
 __thread cio_loop *cio__loop;
 
 static volatile sig_atomic_t sigint_count;
@@ -85,60 +74,6 @@ static void resume(cio_loop *l, cio_task *t)
 #endif
 }
 
-static int give_stack(cio_loop *l, cio_task *t);
-
-/* Steps a turn may run beyond its batch by switching task to task, before the
- * loop looks at timers and I/O again: ping-ponging tasks switch directly
- * without starving the rest for more than a few microseconds. */
-#define EXTRA_STEPS 64
-
-/* The task the running task may switch to directly, skipping the scheduler:
- * the next one of this turn's batch (or, within the turn's budget of extra
- * steps, one made ready during it), if it is a task and has a stack. */
-static cio_task *next_in_batch(cio_loop *l)
-{
-    if (!l->nready || l->debug) /* debug mode times every step from the scheduler */
-        return NULL;
-    if (!l->batch_left && !l->extra_steps)
-        return NULL;
-    cio__runnable *r = l->ready.head;
-    if (r->kind != CIO__RUN_TASK)
-        return NULL;
-    cio_task *next = (cio_task *)r;
-    if (!next->stack_lo && give_stack(l, next) < 0)
-        return NULL; /* the scheduler reports it */
-    cio__fifo_pop(&l->ready);
-    l->nready--;
-    if (l->batch_left) {
-        l->batch_left--;
-    } else {
-        l->extra_steps--;
-        l->steps_since_clock++;
-    }
-    next->state = CIO__RUNNING;
-    l->current = next;
-    return next;
-}
-
-/* Running task -> the next task of the batch, or the scheduler. Returns when
- * the task is resumed. */
-static void suspend(cio_loop *l, cio_task *t)
-{
-    int saved_errno = errno;
-    cio_task *next = next_in_batch(l);
-    cio__ctx *to = next ? &next->ctx : &l->sched_ctx;
-#ifdef CIO_ASAN
-    void *fake = NULL;
-    __sanitizer_start_switch_fiber(&fake, next ? next->stack_lo : l->main_stack_bottom,
-                                   next ? next->stack_size : l->main_stack_size);
-    cio__ctx_switch(&t->ctx, to);
-    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#else
-    cio__ctx_switch(&t->ctx, to);
-#endif
-    errno = saved_errno;
-}
-
 void cio__task_main(void *arg)
 {
     cio_task *t = arg;
@@ -181,42 +116,15 @@ int cio_cancelled(void)
     return t ? cio__cancel_reason(t) : 0;
 }
 
+void cio__park_check(cio_task *t)
+{
+    if (!t->guarded)
+        cio__stack_check(t);
+}
+
 int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
 {
-    cio_loop *l = t->loop;
-    t->state = CIO__WAITING;
-    t->unpark = unpark;
-    t->unpark_data = data;
-    t->wait_what = what;
-    t->wait_obj = obj;
-    l->nwaiting++;
-    if (!t->guarded && l->debug)
-        cio__stack_check(t);
-    suspend(l, t);
-    return t->wake_result;
-}
-
-void cio__wake(cio_task *t, int result)
-{
-    if (t->state != CIO__WAITING)
-        return;
-    cio_loop *l = t->loop;
-    l->nwaiting--;
-    t->wake_result = result;
-    t->unpark = NULL;
-    t->wait_what = NULL;
-    t->wait_obj = NULL;
-    t->state = CIO__READY;
-    cio__fifo_push(&l->ready, &t->run);
-    l->nready++;
-}
-
-void cio__make_ready(cio_task *t)
-{
-    cio_loop *l = t->loop;
-    t->state = CIO__READY;
-    cio__fifo_push(&l->ready, &t->run);
-    l->nready++;
+    return cio__park_inline(t, what, obj, unpark, data);
 }
 
 void cio__deliver_cancel(cio_task *t)
@@ -264,14 +172,13 @@ int cio_yield(void)
             return 0;
     }
     cio__make_ready(t);
-    suspend(t->loop, t);
+    cio__suspend(l, t);
     return 0;
 }
 
 /* ---- the scheduler ---- */
 
-/* A task gets its stack when it first runs. */
-static int give_stack(cio_loop *l, cio_task *t)
+int cio__give_stack(cio_loop *l, cio_task *t)
 {
     if (cio__stack_get(&l->stacks, t, t->stack_request) < 0)
         return -ENOMEM;
@@ -281,7 +188,7 @@ static int give_stack(cio_loop *l, cio_task *t)
 
 static void run_task(cio_loop *l, cio_task *t)
 {
-    if (CIO__UNLIKELY(!t->stack_lo) && give_stack(l, t) < 0) {
+    if (CIO__UNLIKELY(!t->stack_lo) && cio__give_stack(l, t) < 0) {
         t->status = -ENOMEM; /* it never ran: say why */
         t->message = cio__strdup("no memory for the task's stack");
         t->state = CIO__DONE;
@@ -387,7 +294,7 @@ static int run_once(cio_loop *l)
         cio__drain_threadsafe(l);
     }
     l->batch_left = l->nready;
-    l->extra_steps = EXTRA_STEPS;
+    l->extra_steps = CIO__EXTRA_STEPS;
     if (l->batch_left)
         l->deadlocks = 0;
     while (l->batch_left) {
@@ -476,6 +383,7 @@ static int loop_open(cio_loop *l, const cio_opts *o)
         cio__stacks_destroy(&l->stacks);
         return err;
     }
+    l->errno_at = &errno;
     l->now = l->virtual_clock ? 0 : cio__clock_ns();
     if (l->debug)
         cio__stack_guard_handler_install();

@@ -38,6 +38,7 @@
 #endif
 #ifndef CIO_HAVE_VALGRIND
 #define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#define RUNNING_ON_VALGRIND 0
 #endif
 
 #define CIO__GUARD_BUDGET 4096 /* guarded pool stacks in release mode */
@@ -69,6 +70,9 @@ int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all)
      * space only. */
     p->guard = guard_all ? CIO__DEBUG_GUARD : p->page;
     p->hot = HOT_STACKS;
+    /* Valgrind's requests are a dozen instructions each, three per task:
+     * asked once here, they cost a test when Valgrind is not there. */
+    p->valgrind = RUNNING_ON_VALGRIND != 0;
     return 0;
 }
 
@@ -137,7 +141,8 @@ static uintptr_t new_pool_stack(cio__stack_pool *p)
     return (uintptr_t)lo;
 }
 
-static void lend(cio_task *t, void *lo, size_t size, int guarded, int pooled)
+static void lend(const cio__stack_pool *p, cio_task *t, void *lo, size_t size, int guarded,
+                 int pooled)
 {
     t->stack_lo = lo;
     t->stack_size = size;
@@ -145,7 +150,10 @@ static void lend(cio_task *t, void *lo, size_t size, int guarded, int pooled)
     t->pooled = (uint8_t)pooled;
     *deep_canary(t) = DEEP_CANARY;
 #ifdef CIO_HAVE_VALGRIND
-    t->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
+    if (p->valgrind)
+        t->valgrind_id = VALGRIND_STACK_REGISTER(lo, (char *)lo + size);
+#else
+    (void)p;
 #endif
 }
 
@@ -162,7 +170,7 @@ int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size)
             if (!e)
                 return -ENOMEM;
         }
-        lend(t, (void *)(e & ~GUARDED_BIT), p->stack_size, (int)(e & GUARDED_BIT), 1);
+        lend(p, t, (void *)(e & ~GUARDED_BIT), p->stack_size, (int)(e & GUARDED_BIT), 1);
         return 0;
     }
     /* A task with its own size gets its own guarded mapping, unmapped at exit. */
@@ -172,7 +180,7 @@ int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size)
     void *lo = map_guarded(size, p->guard);
     if (!lo)
         return -ENOMEM;
-    lend(t, lo, size, 1, 0);
+    lend(p, t, lo, size, 1, 0);
     return 0;
 }
 
@@ -207,14 +215,16 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
     size_t size = t->stack_size;
     int guarded = t->guarded;
     uint64_t *canary = (uint64_t *)((char *)lo + size - p->page);
-    VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
+    if (p->valgrind)
+        VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
     int deep = *canary != DEEP_CANARY; /* the task went past its top page */
     /* A task that stayed in its top page cannot have reached the red zone;
      * not reading it spares a page fault per fresh stack. */
     if (!guarded && deep)
         check_red_zone(lo, t);
 #ifdef CIO_HAVE_VALGRIND
-    VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+    if (p->valgrind)
+        VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 #endif
     if (!t->pooled) {
         munmap((char *)lo - p->guard, size + p->guard);

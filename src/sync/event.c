@@ -52,7 +52,7 @@ int cio_event_wait(cio_event *e)
         return err;
     if (e->priv_set)
         return 0;
-    err = cio__waitq_wait(&e->priv_waiters, self, "event", e);
+    err = cio__sync_wait(&e->priv_waiters, self, "event", e);
     /* Woken by a set but cancelled before running: nothing to give back,
      * and the reason wins (level-triggered). */
     int reason = cio__cancel_reason(self);

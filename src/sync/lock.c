@@ -52,7 +52,7 @@ int cio_lock_acquire(cio_lock *l)
     }
     if (l->priv_owner == self)
         return -EDEADLK;
-    err = cio__waitq_wait(&l->priv_waiters, self, "lock", l);
+    err = cio__sync_wait(&l->priv_waiters, self, "lock", l);
     if (err)
         return err; /* cancelled in line, or -EIDRM */
     /* The lock was handed to us. Cancelled since? Then pass it on. */

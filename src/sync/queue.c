@@ -288,7 +288,7 @@ int cio_queue_put(cio_queue *q, void *item)
         return -ESHUTDOWN;
     if (CIO__LIKELY(has_room(q)))
         return insert(q, item);
-    int r = cio__waitq_wait(&q->priv_putters, self, "queue put", q);
+    int r = cio__sync_wait(&q->priv_putters, self, "queue put", q);
     if (r)
         return unclaimed(self, r); /* cancelled in line, or shut down */
     /* A slot was kept for us. */
@@ -327,7 +327,7 @@ int cio_queue_get(cio_queue *q, void **item)
     }
     if (q->priv_shutdown)
         return -ESHUTDOWN;
-    int r = cio__waitq_wait(&q->priv_getters, self, "queue get", q);
+    int r = cio__sync_wait(&q->priv_getters, self, "queue get", q);
     if (r)
         return unclaimed(self, r);
     if (q->priv_shutdown == SHUTDOWN_IMMEDIATE)
@@ -364,7 +364,7 @@ int cio_queue_join(cio_queue *q)
     int err = cio__checkpoint(&self);
     if (err || !q->priv_unfinished)
         return err;
-    int r = cio__waitq_wait(&q->priv_joiners, self, "queue join", q);
+    int r = cio__sync_wait(&q->priv_joiners, self, "queue join", q);
     return unclaimed(self, r);
 }
 

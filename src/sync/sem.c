@@ -56,7 +56,7 @@ int cio_sem_acquire(cio_sem *s)
         s->priv_value--;
         return 0;
     }
-    err = cio__waitq_wait(&s->priv_waiters, self, "semaphore", s);
+    err = cio__sync_wait(&s->priv_waiters, self, "semaphore", s);
     if (err)
         return err;
     /* A permit was handed to us. Cancelled since? Then pass it on. */

@@ -8,6 +8,16 @@
  * almost surely a negative int converted (-1 becomes SIZE_MAX). */
 #define CIO__SYNC_COUNT_MAX ((size_t)PTRDIFF_MAX)
 
+/* cio__waitq_wait with the park inlined: the hot waits of events, locks,
+ * semaphores and queues switch straight to the next task without a call. */
+static inline int cio__sync_wait(cio__waitq *q, cio_task *self, const char *what, const void *obj)
+{
+    cio__waiter w;
+    w.task = self;
+    cio__waitq_push(q, &w);
+    return cio__park_inline(self, what, obj, cio__waitq_unpark, &w);
+}
+
 /* lock.c, for cond.c: hands the lock to its first waiter or frees it. */
 void cio__lock_pass(cio_lock *l);
 /* Takes the lock for `self`, waiting in line; cancellation does not end the
