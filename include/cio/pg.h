@@ -219,8 +219,10 @@ static inline cio_pg_param cio_pg_uuid(const uint8_t bytes[16])
  * options="-c search_path=x"). Host names are resolved with cio's resolver and
  * handed to libpq as hostaddr, so nothing blocks the loop. Returns 0 and *out,
  * or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host), -EACCES (rejected
- * login), -EINVAL (malformed DSN), -ECONNRESET (other failures); the task's
- * cio_fail message has libpq's text. Suspends: yes.
+ * login), -EINVAL (malformed DSN), -EROFS (target_session_attrs=read-write
+ * and no host gave a read-write session), -ECONNRESET (other failures); the
+ * task's cio_fail message has libpq's text. Several hosts (host=a,b
+ * port=p,q) are tried in order. Suspends: yes.
  * Cancellation: returns the reason; nothing is left open. */
 CIO_API int cio_pg_connect(cio_pg_conn **out, const char *dsn, const cio_pg_opts *opts);
 
@@ -553,7 +555,9 @@ CIO_API int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_poo
 CIO_API void cio_pg_pool_free(cio_pg_pool *p);
 
 /* Takes a connection: an idle one, a new one while below max_size, or waits
- * in strict FIFO order for one released. Returns 0 and *out, -ETIMEDOUT after
+ * in strict FIFO order for one released. An idle connection whose server
+ * closed it, or idle past health_check_idle, is checked with a round trip
+ * first and replaced if dead. Returns 0 and *out, -ETIMEDOUT after
  * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait, or
  * a connect error. Suspends: yes.
  * Cancellation: returns the reason; a connection handed over at that instant
