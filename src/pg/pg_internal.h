@@ -179,6 +179,32 @@ void cio__pg_result_clear(cio_pg_result *r);
 void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
 /* Whether the getters decode this type's binary form (arrays included). */
 int cio__pg_oid_decoded(uint32_t oid);
+/* Memory freed with the result (formatted values, array indexes). */
+char *cio__pg_arena_alloc(const cio_pg_result *r, size_t n);
+
+/* Types the getters know that pg.h does not name. */
+#define CIO_PG_TIMETZ 1266
+#define CIO_PG_XML 142
+
+/* One value as the getters see it. */
+typedef struct pg_val {
+    uint32_t oid;
+    const char *p;
+    int len;
+    int text; /* text format: p is NUL-terminated */
+} pg_val;
+
+/* result_text.c: the text format's parsers (0 or -EDOM; -ENOMEM). */
+int cio__pg_is_int_oid(uint32_t oid);
+int cio__pg_text_int(const pg_val *v, int64_t *out);
+int cio__pg_text_double(const pg_val *v, double *out);
+int cio__pg_text_date(const pg_val *v, int32_t *out);
+int cio__pg_text_time(const pg_val *v, int64_t *usec);
+int cio__pg_text_timestamp(const pg_val *v, int64_t *out);
+int cio__pg_text_interval(const pg_val *v, cio_pg_interval *out);
+int cio__pg_text_uuid(const pg_val *v, uint8_t out[16]);
+int cio__pg_text_bytea(const cio_pg_result *r, const pg_val *v, const uint8_t **out, size_t *len);
+int cio__pg_text_array(const cio_pg_result *r, const pg_val *v, cio_pg_array *out);
 
 /* query.c */
 int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,

@@ -1,10 +1,12 @@
 /* Results: C-typed getters over PostgreSQL's binary and text formats.
  *
- * Values arrive in binary when cio decodes every column of the statement,
- * and all in text when one column has a type it does not decode (libpq asks
- * for one format for all columns); the getters decode either in place. Text-like values are
- * zero-copy views into libpq's buffer (libpq NUL-terminates every value). Values formatted on
- * request (numeric as text, other types read as text) go to a small arena freed with the result. */
+ * Values arrive in binary when cio decodes every column of the statement, and
+ * all in text when one column has a type it does not decode (libpq asks for
+ * one format for all columns); the getters decode either in place, the text
+ * format through result_text.c. Text-like values are zero-copy views into
+ * libpq's buffer (libpq NUL-terminates every value). Values formatted on
+ * request (numeric as text, other types read as text) go to a small arena
+ * freed with the result. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,20 +19,11 @@
 
 #define PG_EPOCH_DAYS 10957 /* 1970-01-01 to 2000-01-01 */
 #define PG_EPOCH_USEC INT64_C(946684800000000)
-#define CIO_PG_TIMETZ 1266
-#define CIO_PG_XML 142
 
 typedef struct chunk {
     struct chunk *next;
     char data[];
 } chunk;
-
-typedef struct val {
-    uint32_t oid;
-    const char *p;
-    int len;
-    int text; /* text format: p is NUL-terminated */
-} val;
 
 /* Array type OIDs whose elements cio decodes. */
 static const uint32_t ARRAY_OIDS[] = {1000, 1001, 1003, 1005, 1007, 1009, 1014, 1015,
@@ -111,7 +104,7 @@ void cio_pg_result_free(cio_pg_result *r)
     free(r);
 }
 
-static char *arena_alloc(const cio_pg_result *cr, size_t n)
+char *cio__pg_arena_alloc(const cio_pg_result *cr, size_t n)
 {
     cio_pg_result *r = (cio_pg_result *)cr;
     chunk *c = cio__malloc(sizeof *c + n);
@@ -125,7 +118,7 @@ static char *arena_alloc(const cio_pg_result *cr, size_t n)
 static char *arena_strdup(const cio_pg_result *r, const char *s, size_t *len)
 {
     size_t n = strlen(s);
-    char *d = arena_alloc(r, n + 1);
+    char *d = cio__pg_arena_alloc(r, n + 1);
     if (d) {
         memcpy(d, s, n + 1);
         if (len)
@@ -176,7 +169,7 @@ int cio_pg_isnull(const cio_pg_result *r, size_t row, int col)
     return PQgetisnull(r->res, (int)row, col);
 }
 
-static int cell(const cio_pg_result *r, size_t row, int col, val *v)
+static int cell(const cio_pg_result *r, size_t row, int col, pg_val *v)
 {
     int isnull = cio_pg_isnull(r, row, col);
     if (isnull < 0)
@@ -188,238 +181,6 @@ static int cell(const cio_pg_result *r, size_t row, int col, val *v)
     v->len = PQgetlength(r->res, (int)row, col);
     v->text = PQfformat(r->res, col) == 0;
     return 0;
-}
-
-/* ---- the text format: parsers for the types cio decodes ---- */
-
-static int is_int_oid(uint32_t oid)
-{
-    return oid == CIO_PG_INT2 || oid == CIO_PG_INT4 || oid == CIO_PG_INT8 || oid == CIO_PG_OID;
-}
-
-static int t_int(const val *v, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v->p, &end, 10);
-    if (end == v->p || *end || errno)
-        return -EDOM;
-    *out = x;
-    return 0;
-}
-
-static int t_double(const val *v, double *out)
-{
-    char *end;
-    double x = strtod(v->p, &end);
-    if (end == v->p || *end)
-        return -EDOM;
-    *out = x;
-    return 0;
-}
-
-/* Reads n decimal digits at *p (advancing it); -1 when they are not there. */
-static int digits(const char **p, int n)
-{
-    int x = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        x = x * 10 + (**p - '0');
-    }
-    return x;
-}
-
-/* Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* ISO date "YYYY-MM-DD" (DateStyle ISO, the server's default). */
-static int t_date_part(const char **p, int64_t *y, int *m, int *d)
-{
-    const char *s = *p;
-    int nd = 0;
-    for (*y = 0; *s >= '0' && *s <= '9' && nd < 9; nd++)
-        *y = *y * 10 + (*s++ - '0');
-    if (nd < 4 || *s++ != '-')
-        return -EDOM;
-    *m = digits(&s, 2);
-    if (*m < 1 || *s++ != '-')
-        return -EDOM;
-    *d = digits(&s, 2);
-    if (*d < 1)
-        return -EDOM;
-    *p = s;
-    return 0;
-}
-
-/* "HH:MM:SS[.ffffff]" to microseconds. */
-static int t_time_part(const char **p, int64_t *us)
-{
-    const char *s = *p;
-    int h = digits(&s, 2);
-    if (h < 0 || *s++ != ':')
-        return -EDOM;
-    int m = digits(&s, 2);
-    if (m < 0 || *s++ != ':')
-        return -EDOM;
-    int sec = digits(&s, 2);
-    if (sec < 0)
-        return -EDOM;
-    int64_t f = 0;
-    if (*s == '.') {
-        s++;
-        int n = 0;
-        for (; *s >= '0' && *s <= '9'; s++, n++)
-            if (n < 6)
-                f = f * 10 + (*s - '0');
-        for (; n < 6; n++)
-            f *= 10;
-    }
-    *us = ((int64_t)h * 3600 + m * 60 + sec) * 1000000 + f;
-    *p = s;
-    return 0;
-}
-
-/* "+HH[:MM[:SS]]" or "-..." to seconds east of UTC. */
-static int t_zone(const char **p, int64_t *secs)
-{
-    const char *s = *p;
-    int sign = *s == '-' ? -1 : 1;
-    if (*s != '+' && *s != '-')
-        return -EDOM;
-    s++;
-    int h = digits(&s, 2), m = 0, sec = 0;
-    if (h < 0)
-        return -EDOM;
-    if (*s == ':' && (m = (s++, digits(&s, 2))) < 0)
-        return -EDOM;
-    if (*s == ':' && (sec = (s++, digits(&s, 2))) < 0)
-        return -EDOM;
-    *secs = sign * (h * 3600 + m * 60 + sec);
-    *p = s;
-    return 0;
-}
-
-/* The end of a date or timestamp: nothing, or " BC" (year n BC is 1 - n). */
-static int t_era(const char *p, int64_t *y)
-{
-    if (strcmp(p, " BC") == 0)
-        *y = 1 - *y;
-    else if (*p)
-        return -EDOM;
-    return 0;
-}
-
-static int t_infinity(const char *p)
-{
-    return strcmp(p, "infinity") == 0 ? 1 : strcmp(p, "-infinity") == 0 ? -1 : 0;
-}
-
-/* Days since 1970-01-01. */
-static int t_date(const val *v, int32_t *out)
-{
-    int inf = t_infinity(v->p);
-    if (inf) {
-        *out = inf > 0 ? INT32_MAX : INT32_MIN;
-        return 0;
-    }
-    const char *p = v->p;
-    int64_t y;
-    int m, d;
-    if (t_date_part(&p, &y, &m, &d) || t_era(p, &y))
-        return -EDOM;
-    *out = (int32_t)days_from_civil(y, (unsigned)m, (unsigned)d);
-    return 0;
-}
-
-/* Microseconds since 1970-01-01 UTC; timestamptz carries its offset. */
-static int t_timestamp(const val *v, int64_t *out)
-{
-    int inf = t_infinity(v->p);
-    if (inf) {
-        *out = inf > 0 ? INT64_MAX : INT64_MIN;
-        return 0;
-    }
-    const char *p = v->p;
-    int64_t y, us, zone = 0;
-    int m, d;
-    if (t_date_part(&p, &y, &m, &d) || *p++ != ' ' || t_time_part(&p, &us))
-        return -EDOM;
-    if ((*p == '+' || *p == '-') && t_zone(&p, &zone))
-        return -EDOM;
-    if (t_era(p, &y))
-        return -EDOM;
-    *out = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400000000 + us - zone * 1000000;
-    return 0;
-}
-
-/* IntervalStyle postgres (the default): "1 year 2 mons -3 days 04:05:06.5". */
-static int t_interval(const val *v, cio_pg_interval *out)
-{
-    memset(out, 0, sizeof *out);
-    const char *p = v->p;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *q = p + (*p == '-' || *p == '+');
-        const char *colon = strchr(q, ':'), *space = strchr(q, ' ');
-        if (colon && (!space || colon < space)) {
-            int64_t us;
-            if (t_time_part(&q, &us))
-                return -EDOM;
-            out->usec += *p == '-' ? -us : us;
-            p = q;
-            continue;
-        }
-        char *end;
-        long n = strtol(p, &end, 10);
-        if (end == p || *end != ' ')
-            return -EDOM;
-        p = end + 1;
-        if (strncmp(p, "year", 4) == 0)
-            out->months += (int32_t)(12 * n);
-        else if (strncmp(p, "mon", 3) == 0)
-            out->months += (int32_t)n;
-        else if (strncmp(p, "day", 3) == 0)
-            out->days += (int32_t)n;
-        else
-            return -EDOM;
-        while (*p && *p != ' ')
-            p++;
-    }
-    return 0;
-}
-
-static int hexval(char ch)
-{
-    return ch >= '0' && ch <= '9'   ? ch - '0'
-           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-                                    : -1;
-}
-
-/* uuid "xxxxxxxx-xxxx-..." (hyphens anywhere, as PostgreSQL accepts). */
-static int t_uuid(const val *v, uint8_t out[16])
-{
-    const char *p = v->p;
-    for (int i = 0; i < 16; i++) {
-        if (*p == '-')
-            p++;
-        int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
-        if (hi < 0 || lo < 0)
-            return -EDOM;
-        out[i] = (uint8_t)(hi << 4 | lo);
-        p += 2;
-    }
-    return *p ? -EDOM : 0;
 }
 
 static uint16_t be16(const char *p)
@@ -441,7 +202,7 @@ static uint64_t be64(const char *p)
 
 /* ---- decoders shared by columns and array elements ---- */
 
-static int v_bool(const val *v, int *out)
+static int v_bool(const pg_val *v, int *out)
 {
     if (v->text && v->oid == CIO_PG_BOOL) {
         *out = v->p[0] == 't';
@@ -453,10 +214,10 @@ static int v_bool(const val *v, int *out)
     return 0;
 }
 
-static int v_int(const val *v, int64_t *out)
+static int v_int(const pg_val *v, int64_t *out)
 {
     if (v->text)
-        return is_int_oid(v->oid) ? t_int(v, out) : -EDOM;
+        return cio__pg_is_int_oid(v->oid) ? cio__pg_text_int(v, out) : -EDOM;
     if (v->oid == CIO_PG_INT2 && v->len == 2)
         *out = (int16_t)be16(v->p);
     else if (v->oid == CIO_PG_INT4 && v->len == 4)
@@ -472,7 +233,7 @@ static int v_int(const val *v, int64_t *out)
 
 /* numeric's binary form: ndigits, weight, sign, dscale, then base-10000
  * digits, the first of weight `weight`. */
-static int numeric_text(const val *v, char *buf, size_t cap)
+static int numeric_text(const pg_val *v, char *buf, size_t cap)
 {
     if (v->oid != CIO_PG_NUMERIC || v->len < 8)
         return -EDOM;
@@ -515,20 +276,20 @@ static int numeric_text(const val *v, char *buf, size_t cap)
     return 0;
 }
 
-static int numeric_size(const val *v)
+static int numeric_size(const pg_val *v)
 {
     int weight = v->len >= 8 ? (int16_t)be16(v->p + 2) : 0;
     int dscale = v->len >= 8 ? be16(v->p + 6) : 0;
     return (weight > 0 ? weight + 1 : 1) * 4 + dscale + 8;
 }
 
-static int v_double(const val *v, double *out)
+static int v_double(const pg_val *v, double *out)
 {
     int64_t i;
     if (v->text)
         return v->oid == CIO_PG_FLOAT4 || v->oid == CIO_PG_FLOAT8 || v->oid == CIO_PG_NUMERIC ||
-                       is_int_oid(v->oid)
-                   ? t_double(v, out)
+                       cio__pg_is_int_oid(v->oid)
+                   ? cio__pg_text_double(v, out)
                    : -EDOM;
     if (v->oid == CIO_PG_FLOAT8 && v->len == 8) {
         uint64_t u = be64(v->p);
@@ -599,12 +360,12 @@ static int fmt_time(char *b, size_t cap, int64_t us)
     return n;
 }
 
-static int v_timestamp(const val *v, int64_t *out)
+static int v_timestamp(const pg_val *v, int64_t *out)
 {
     if (v->oid != CIO_PG_TIMESTAMP && v->oid != CIO_PG_TIMESTAMPTZ)
         return -EDOM;
     if (v->text)
-        return t_timestamp(v, out);
+        return cio__pg_text_timestamp(v, out);
     if (v->len != 8)
         return -EDOM;
     int64_t t = (int64_t)be64(v->p);
@@ -612,12 +373,12 @@ static int v_timestamp(const val *v, int64_t *out)
     return 0;
 }
 
-static int v_date(const val *v, int32_t *out)
+static int v_date(const pg_val *v, int32_t *out)
 {
     if (v->oid != CIO_PG_DATE)
         return -EDOM;
     if (v->text)
-        return t_date(v, out);
+        return cio__pg_text_date(v, out);
     if (v->len != 4)
         return -EDOM;
     int32_t d = (int32_t)be32(v->p);
@@ -626,7 +387,7 @@ static int v_date(const val *v, int32_t *out)
 }
 
 /* Formats a known non-text type as PostgreSQL prints it. */
-static int format_value(const cio_pg_result *r, const val *v, const char **out, size_t *len)
+static int format_value(const cio_pg_result *r, const pg_val *v, const char **out, size_t *len)
 {
     if (v->text) { /* as PostgreSQL printed it */
         *out = v->p;
@@ -652,7 +413,7 @@ static int format_value(const cio_pg_result *r, const val *v, const char **out, 
         }
     } else if (v->oid == CIO_PG_NUMERIC) {
         size_t cap = (size_t)numeric_size(v);
-        char *buf = arena_alloc(r, cap);
+        char *buf = cio__pg_arena_alloc(r, cap);
         if (!buf)
             return -ENOMEM;
         int err = numeric_text(v, buf, cap);
@@ -716,7 +477,7 @@ static int format_value(const cio_pg_result *r, const val *v, const char **out, 
     return *out ? 0 : -ENOMEM;
 }
 
-static int v_text(const cio_pg_result *r, const val *v, const char **out, size_t *len)
+static int v_text(const cio_pg_result *r, const pg_val *v, const char **out, size_t *len)
 {
     if (v->text)
         return format_value(r, v, out, len);
@@ -737,30 +498,10 @@ static int v_text(const cio_pg_result *r, const val *v, const char **out, size_t
     return 0;
 }
 
-/* bytea's text form: "\\x" and hex digits (bytea_output hex, the default). */
-static int t_bytea(const cio_pg_result *r, const val *v, const uint8_t **out, size_t *len)
-{
-    if (v->len < 2 || v->p[0] != '\\' || v->p[1] != 'x' || v->len % 2)
-        return -EDOM;
-    size_t n = (size_t)(v->len - 2) / 2;
-    uint8_t *b = (uint8_t *)arena_alloc(r, n + 1);
-    if (!b)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(v->p[2 + 2 * i]), lo = hexval(v->p[3 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return -EDOM;
-        b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *out = b;
-    *len = n;
-    return 0;
-}
-
 /* ---- column getters ---- */
 
 #define GET(r, row, col, v)                                                                        \
-    val v;                                                                                         \
+    pg_val v;                                                                                      \
     do {                                                                                           \
         int e_ = cell(r, row, col, &v);                                                            \
         if (e_)                                                                                    \
@@ -805,7 +546,7 @@ int cio_pg_get_bytea(const cio_pg_result *r, size_t row, int col, const uint8_t 
     if (v.oid != CIO_PG_BYTEA)
         return -EDOM;
     if (v.text)
-        return t_bytea(r, &v, out, len);
+        return cio__pg_text_bytea(r, &v, out, len);
     *out = (const uint8_t *)v.p;
     *len = (size_t)v.len;
     return 0;
@@ -815,7 +556,7 @@ int cio_pg_get_uuid(const cio_pg_result *r, size_t row, int col, uint8_t out[16]
 {
     GET(r, row, col, v);
     if (v.oid == CIO_PG_UUID && v.text)
-        return t_uuid(&v, out);
+        return cio__pg_text_uuid(&v, out);
     if (v.oid != CIO_PG_UUID || v.len != 16)
         return -EDOM;
     memcpy(out, v.p, 16);
@@ -832,8 +573,7 @@ int cio_pg_get_time(const cio_pg_result *r, size_t row, int col, int64_t *usec)
 {
     GET(r, row, col, v);
     if ((v.oid == CIO_PG_TIME || v.oid == CIO_PG_TIMETZ) && v.text) {
-        const char *p = v.p;
-        return t_time_part(&p, usec);
+        return cio__pg_text_time(&v, usec);
     }
     if (!((v.oid == CIO_PG_TIME && v.len == 8) || (v.oid == CIO_PG_TIMETZ && v.len == 12)))
         return -EDOM;
@@ -851,7 +591,7 @@ int cio_pg_get_interval(const cio_pg_result *r, size_t row, int col, cio_pg_inte
 {
     GET(r, row, col, v);
     if (v.oid == CIO_PG_INTERVAL && v.text)
-        return t_interval(&v, out);
+        return cio__pg_text_interval(&v, out);
     if (v.oid != CIO_PG_INTERVAL || v.len != 16)
         return -EDOM;
     out->usec = (int64_t)be64(v.p);
@@ -871,96 +611,12 @@ int cio_pg_get_json(const cio_pg_result *r, size_t row, int col, const char **ou
 /* ---- arrays: ndim, has-null flag, element type, (size, lower bound) per
  * dimension, then (length, bytes) per element, -1 for NULL ---- */
 
-/* An array's element type from its own type (the text form does not say). */
-static uint32_t elem_of(uint32_t array_oid)
-{
-    static const uint32_t map[][2] = {
-        {1000, CIO_PG_BOOL},        {1001, CIO_PG_BYTEA},    {1003, CIO_PG_NAME},
-        {1005, CIO_PG_INT2},        {1007, CIO_PG_INT4},     {1009, CIO_PG_TEXT},
-        {1014, CIO_PG_BPCHAR},      {1015, CIO_PG_VARCHAR},  {1016, CIO_PG_INT8},
-        {1021, CIO_PG_FLOAT4},      {1022, CIO_PG_FLOAT8},   {1028, CIO_PG_OID},
-        {1115, CIO_PG_TIMESTAMP},   {1182, CIO_PG_DATE},     {1183, CIO_PG_TIME},
-        {1185, CIO_PG_TIMESTAMPTZ}, {1187, CIO_PG_INTERVAL}, {1231, CIO_PG_NUMERIC},
-        {199, CIO_PG_JSON},         {2951, CIO_PG_UUID},     {3807, CIO_PG_JSONB},
-        {143, CIO_PG_XML},          {1270, CIO_PG_TIMETZ}};
-    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
-        if (map[i][0] == array_oid)
-            return map[i][1];
-    return 0;
-}
-
-/* A one-dimensional array's text form: {a,"b c",NULL} (optionally after
- * "[lo:hi]="). Elements are unescaped into the arena, NUL-terminated. */
-static int t_array(const cio_pg_result *r, const val *v, cio_pg_array *out)
-{
-    const char *p = v->p;
-    if (*p == '[') {
-        p = strchr(p, '=');
-        if (!p)
-            return -EDOM;
-        p++;
-    }
-    if (*p++ != '{')
-        return -EDOM;
-    size_t cap = 1;
-    for (const char *q = p; *q; q++)
-        cap += *q == ',';
-    char *buf = arena_alloc(r, cap * (sizeof(char *) + sizeof(int)) + strlen(p) + cap + 1);
-    if (!buf)
-        return -ENOMEM;
-    const char **ptr = (const char **)buf;
-    int *lens = (int *)(ptr + cap);
-    char *o = (char *)(lens + cap);
-    size_t n = 0;
-    out->elemtype = elem_of(v->oid);
-    out->priv_res = r;
-    out->priv_text = 1;
-    if (*p == '}')
-        return p[1] ? -EDOM : 0;
-    for (;;) {
-        if (*p == '{')
-            return -EDOM; /* more than one dimension */
-        char *start = o;
-        int quoted = *p == '"';
-        if (quoted) {
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-                *o++ = *p;
-            }
-            if (*p++ != '"')
-                return -EDOM;
-        } else {
-            for (; *p && *p != ',' && *p != '}'; p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-                *o++ = *p;
-            }
-        }
-        *o++ = 0;
-        int isnull = !quoted && strcmp(start, "NULL") == 0;
-        ptr[n] = isnull ? NULL : start;
-        lens[n] = isnull ? -1 : (int)(o - 1 - start);
-        n++;
-        if (*p == '}')
-            break;
-        if (*p++ != ',' || n == cap)
-            return -EDOM;
-    }
-    if (p[1])
-        return -EDOM;
-    out->n = n;
-    out->priv_ptr = ptr;
-    out->priv_len = lens;
-    return 0;
-}
-
 int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *out)
 {
     GET(r, row, col, v);
     if (v.text) {
         memset(out, 0, sizeof *out);
-        return elem_of(v.oid) ? t_array(r, &v, out) : -EDOM;
+        return cio__pg_text_array(r, &v, out);
     }
     if (v.len < 12)
         return -EDOM;
@@ -976,7 +632,8 @@ int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *
     int32_t n = (int32_t)be32(v.p + 12);
     if (n < 0)
         return -EDOM;
-    const char **ptr = (const char **)arena_alloc(r, (size_t)n * (sizeof *ptr + sizeof(int)) + 1);
+    const char **ptr =
+        (const char **)cio__pg_arena_alloc(r, (size_t)n * (sizeof *ptr + sizeof(int)) + 1);
     if (!ptr)
         return -ENOMEM;
     int *lens = (int *)(ptr + n);
@@ -999,7 +656,7 @@ int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *
     return 0;
 }
 
-static int elem(const cio_pg_array *a, size_t i, val *v)
+static int elem(const cio_pg_array *a, size_t i, pg_val *v)
 {
     if (!a || i >= a->n)
         return -ERANGE;
@@ -1021,21 +678,21 @@ int cio_pg_array_isnull(const cio_pg_array *a, size_t i)
 
 int cio_pg_array_get_bool(const cio_pg_array *a, size_t i, int *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_bool(&v, out);
 }
 
 int cio_pg_array_get_int(const cio_pg_array *a, size_t i, int64_t *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_int(&v, out);
 }
 
 int cio_pg_array_get_double(const cio_pg_array *a, size_t i, double *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_double(&v, out);
 }
@@ -1043,7 +700,7 @@ int cio_pg_array_get_double(const cio_pg_array *a, size_t i, double *out)
 /* Array element text is not NUL-terminated in the wire buffer: copied. */
 int cio_pg_array_get_text(const cio_pg_array *a, size_t i, const char **out, size_t *len)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     if (err)
         return err;
@@ -1051,7 +708,7 @@ int cio_pg_array_get_text(const cio_pg_array *a, size_t i, const char **out, siz
         return format_value(a->priv_res, &v, out, len);
     if (is_texty(v.oid) || v.oid == CIO_PG_JSONB) {
         int skip = v.oid == CIO_PG_JSONB && v.len > 0 ? 1 : 0;
-        char *s = arena_alloc(a->priv_res, (size_t)(v.len - skip) + 1);
+        char *s = cio__pg_arena_alloc(a->priv_res, (size_t)(v.len - skip) + 1);
         if (!s)
             return -ENOMEM;
         memcpy(s, v.p + skip, (size_t)(v.len - skip));
