@@ -5,8 +5,10 @@
 #
 #   bench/pg_run.sh [--quick]      (cio's programs from build/release/bench)
 #
-# Peers: asyncpg on uvloop (python3-asyncpg, python3-uvloop), pgbench (W12 -M
-# prepared; W13 in pipeline mode), a plain libpq C loop (W12, W15).
+# Peers: asyncpg on uvloop (python3-asyncpg, python3-uvloop), psycopg 3 async on
+# uvloop (python3-psycopg, python3-psycopg-pool), pgbench (W12 -M prepared; W13
+# in pipeline mode), a plain libpq C loop (W12, W15). bench/pg_results.py turns
+# the lines into rows of bench/report.py's table.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${CIO_BIN:-$ROOT/build/release/bench}
@@ -43,13 +45,14 @@ for _ in $(seq 200); do
     sleep 0.05
 done
 
-client() { taskset -c 0 "$@" 2>&1 | grep -E '^impl=|FAILED|error' || true; }
+client() { taskset -c 0 /usr/bin/time -f 'rss_kb=%M' "$@" 2>&1 | grep -E '^impl=|^rss_kb=|FAILED|error' || true; }
 s() { ((quick)) && echo "$2" || echo "$1"; }
 
 echo "# W12 sequential round trips"
 client "$BIN/cio-w12-pg-roundtrips" --n="$(s 20000 2000)"
 client "$BIN/libpq-pg" --workload=12 --n="$(s 20000 2000)"
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w12 --n="$(s 20000 2000)"
+client $PY "$ROOT/bench/peers/python/pg_psycopg.py" --uvloop --workload=w12 --n="$(s 20000 2000)"
 printf 'SELECT :i::int;\n' >"$dir/w12.sql"
 PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M prepared -t "$(s 20000 2000)" \
     -D i=1 -f "$dir/w12.sql" postgres 2>&1 |
@@ -60,6 +63,7 @@ client "$BIN/cio-w13-pg-pipelined" --n="$(s 100000 10000)"
 # asyncpg refuses a second query on a busy connection ("another operation is
 # in progress"): its W13 row reports that failure.
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w13 --n="$(s 100000 10000)"
+client $PY "$ROOT/bench/peers/python/pg_psycopg.py" --uvloop --workload=w13 --n="$(s 100000 10000)"
 { echo '\startpipeline'; for _ in $(seq 1000); do echo 'SELECT :i::int;'; done; echo '\endpipeline'; } >"$dir/w13.sql"
 PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M extended -t "$(s 100 10)" \
     -D i=1 -f "$dir/w13.sql" postgres 2>&1 |
@@ -68,12 +72,15 @@ PGHOST="$dir" PGPORT="$port" PGUSER=postgres taskset -c 0 pgbench -n -M extended
 echo "# W14 pool"
 client "$BIN/cio-w14-pg-pool" --iters="$(s 200 20)"
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w14 --n="$(s 20000 2000)"
+client $PY "$ROOT/bench/peers/python/pg_psycopg.py" --uvloop --workload=w14 --n="$(s 20000 2000)"
 
 echo "# W15 rows"
 client "$BIN/cio-w15-pg-rows" --n="$(s 1000000 100000)"
 client "$BIN/libpq-pg" --workload=15 --n="$(s 1000000 100000)"
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w15 --n="$(s 1000000 100000)"
+client $PY "$ROOT/bench/peers/python/pg_psycopg.py" --uvloop --workload=w15 --n="$(s 1000000 100000)"
 
 echo "# W16 bulk insert"
 client "$BIN/cio-w16-pg-bulk" --n="$(s 100000 10000)"
 client $PY "$ROOT/bench/peers/python/pg_asyncpg.py" --uvloop --workload=w16 --n="$(s 100000 10000)"
+client $PY "$ROOT/bench/peers/python/pg_psycopg.py" --uvloop --workload=w16 --n="$(s 100000 10000)"

@@ -34,10 +34,12 @@ UNITS = {
     "lookups_per_s": ("lookups/s", "{:,.0f}"),  # W17-W19 (SQLite)
     "rows_per_s": ("rows/s", "{:,.0f}"),
     "p99_us": ("µs p99 at a fixed rate", "{:,.0f}"),  # W8 tail (bench/load/http_rate.c)
+    "qps": ("queries/s", "{:,.0f}"), "rows_per_sec": ("rows/s", "{:,.0f}"),  # W12-W16 (pg)
 }
 # Implementations in the order the table and the plot show them.
 ORDER = ["cio", "cio-uring", "cio-epoll", "asyncio", "uvloop", "go", "libuv", "nginx"]
 ORDER += ["csqlite", "pysqlite3", "aiosqlite"]  # W17-W19: SQLite's peers
+ORDER += ["libpq", "pgbench", "asyncpg", "psycopg"]  # W12-W16: PostgreSQL's peers
 
 
 def load(path):
@@ -156,7 +158,7 @@ def table(workloads, summary):
                        f" {unit}")
                 if e["status"] == "fail":
                     fig += f" [{e['runs'] - e['ok']} of {e['runs']} runs FAILED]"
-                rss = f"{e['rss'] / 1024:,.1f} MiB"
+                rss = f"{e['rss'] / 1024:,.1f} MiB" if e["rss"] else "—"  # pgbench: none
                 r = ratio(workloads, summary, w, impl)
                 if impl == ref_impl:
                     rat = "1.00 (reference)"

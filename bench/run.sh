@@ -620,11 +620,12 @@ main() {
     done <<<"$WORKLOADS"
     ((cio_built)) && selected "$only" micro && selected "$impls" cio && run_micro
     # W12-W16 (PostgreSQL) need a server: bench/pg_run.sh starts one and runs cio and its
-    # peers side by side; its lines go to build/bench/pg.txt (not yet in the report).
+    # peers side by side; its lines go to build/bench/pg.txt, and into the report.
     if ((cio_built)) && [[ -z $only || $only == *w1[2-6]* ]] && [[ -x bench/pg_run.sh ]]; then
         log "== w12-w16 (PostgreSQL): bench/pg_run.sh -> $OUT/pg.txt"
         bench/pg_run.sh $( ((quick)) && echo --quick) >"$OUT/pg.txt" 2>"$OUT/logs/pg.log" ||
             log "bench/pg_run.sh failed or skipped; see $OUT/logs/pg.log"
+        $PY bench/pg_results.py "$OUT/pg.txt" >>"$RESULTS" # W12-W16 rows for the report
     fi
 
     local elapsed=$((SECONDS - started))

@@ -4,8 +4,9 @@
  * it waits for readiness on the loop, reads whenever the socket is readable,
  * and sends the requests of every task that uses the connection in order, in
  * libpq's pipeline mode, so tasks sharing a connection get their queries
- * pipelined. Parameters and results travel in PostgreSQL's binary format and
- * are read with C-typed getters. Statements are prepared automatically and
+ * pipelined. Parameters and results travel in PostgreSQL's binary format
+ * (results in text when a column's type is one cio does not decode) and are
+ * read with C-typed getters. Statements are prepared automatically and
  * kept in a per-connection LRU cache.
  *
  * Cancellation: a task cancelled (or timed out) while its query runs returns
@@ -218,8 +219,10 @@ static inline cio_pg_param cio_pg_uuid(const uint8_t bytes[16])
  * options="-c search_path=x"). Host names are resolved with cio's resolver and
  * handed to libpq as hostaddr, so nothing blocks the loop. Returns 0 and *out,
  * or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host), -EACCES (rejected
- * login), -EINVAL (malformed DSN), -ECONNRESET (other failures); the task's
- * cio_fail message has libpq's text. Suspends: yes.
+ * login), -EINVAL (malformed DSN), -EROFS (target_session_attrs=read-write
+ * and no host gave a read-write session), -ECONNRESET (other failures); the
+ * task's cio_fail message has libpq's text. Several hosts (host=a,b
+ * port=p,q) are tried in order. Suspends: yes.
  * Cancellation: returns the reason; nothing is left open. */
 CIO_API int cio_pg_connect(cio_pg_conn **out, const char *dsn, const cio_pg_opts *opts);
 
@@ -324,10 +327,12 @@ CIO_API int cio_pg_get_double(const cio_pg_result *r, size_t row, int col, doubl
  * Suspends: no. */
 CIO_API int cio_pg_get_numeric(const cio_pg_result *r, size_t row, int col, const char **out);
 /* Text: a zero-copy view for text, varchar, bpchar, name, json, jsonb and
- * types cio does not decode (whose bytes are the server's binary form, which
- * for enums and text domains is the text; cast others to ::text in SQL); the
- * other known types are formatted as PostgreSQL prints them. The view is
- * NUL-terminated; *len (may be NULL) gets its length. Suspends: no. */
+ * types cio does not decode (inet, point, money, enums...: a statement with
+ * such a column is fetched in PostgreSQL's text format, every column, and the
+ * getters read that format too); the other known types are formatted as
+ * PostgreSQL prints them. The view is NUL-terminated; *len (may be NULL) gets
+ * its length. A batch's results are binary unless the statement was fetched
+ * before on the connection (then its format is known). Suspends: no. */
 CIO_API int cio_pg_get_text(const cio_pg_result *r, size_t row, int col, const char **out,
                             size_t *len);
 /* bytea: a zero-copy view. Suspends: no. */
@@ -365,6 +370,7 @@ typedef struct cio_pg_array {
     size_t n;          /* number of elements */
     const char **priv_ptr;
     const int *priv_len;
+    int priv_text; /* elements in text form */
 } cio_pg_array;
 /* Reads an array column (an empty array has n == 0; more than one dimension
  * gives -EDOM). Suspends: no. */
@@ -544,7 +550,11 @@ typedef struct cio_pg_pool_opts {
     size_t max_waiters;     /* 0: unlimited; past it acquire fails with -EAGAIN */
     double max_lifetime;    /* close connections older than this; 0: never */
     double max_idle;        /* close idle connections beyond min_size after this; 0: never */
-    cio_pg_opts conn;       /* options of each connection */
+    /* Check a connection idle longer than this with a round trip before
+     * handing it out; 0: 30 s, negative: only when its socket is readable
+     * while idle (the server closed it), which is always checked. */
+    double health_check_idle;
+    cio_pg_opts conn; /* options of each connection */
 } cio_pg_pool_opts;
 
 typedef struct cio_pg_pool_stats {
@@ -554,6 +564,7 @@ typedef struct cio_pg_pool_stats {
     uint64_t acquired;  /* acquires that succeeded */
     uint64_t discarded; /* connections closed on release (broken, busy, in transaction) */
     uint64_t resets;    /* reset round trips paid on release */
+    uint64_t checks;    /* health-check round trips paid on acquire */
     double wait_time;   /* total seconds spent waiting in acquire */
 } cio_pg_pool_stats;
 
@@ -568,7 +579,9 @@ CIO_API int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_poo
 CIO_API void cio_pg_pool_free(cio_pg_pool *p);
 
 /* Takes a connection: an idle one, a new one while below max_size, or waits
- * in strict FIFO order for one released. Returns 0 and *out, -ETIMEDOUT after
+ * in strict FIFO order for one released. An idle connection whose server
+ * closed it, or idle past health_check_idle, is checked with a round trip
+ * first and replaced if dead. Returns 0 and *out, -ETIMEDOUT after
  * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait, or
  * a connect error. Suspends: yes.
  * Cancellation: returns the reason; a connection handed over at that instant

@@ -115,6 +115,10 @@ static int resolve_hosts(dsn *d)
 static int errno_of_connect(PGconn *pg)
 {
     const char *m = PQerrorMessage(pg);
+    /* The message lists every host tried: a host that answered the wrong
+     * kind of session outranks one that refused. */
+    if (strstr(m, "session is read-only") || strstr(m, "hot standby"))
+        return -EROFS; /* target_session_attrs=read-write found no primary */
     if (strstr(m, "Connection refused") || strstr(m, "No such file"))
         return -ECONNREFUSED;
     if (strstr(m, "authentication failed") || strstr(m, "no pg_hba.conf entry") ||

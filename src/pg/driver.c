@@ -203,19 +203,27 @@ static int send_step(cio_pg_conn *c, pg_step *s)
     }
     int ok = 1;
     int np = (int)n;
+    int rfmt = s->text ? 0 : 1;
     switch (s->kind) {
     case STEP_PREPARE:
         ok = PQsendPrepare(c->pg, s->name, s->sql, np, types) &&
-             PQsendQueryPrepared(c->pg, s->name, np, vals, lens, fmts, 1);
+             PQsendQueryPrepared(c->pg, s->name, np, vals, lens, fmts, rfmt);
         break;
     case STEP_EXEC_PREPARED:
-        ok = PQsendQueryPrepared(c->pg, s->name, np, vals, lens, fmts, 1);
+        ok = PQsendQueryPrepared(c->pg, s->name, np, vals, lens, fmts, rfmt);
         break;
     case STEP_DISCARD_SQL:
         ok = PQsendQueryParams(c->pg, s->sql, 0, NULL, NULL, NULL, NULL, 0);
         break;
+    case STEP_DESCRIBE:
+        ok = PQsendDescribePrepared(c->pg, s->name);
+        break;
+    case STEP_PREPARE_DESCRIBE:
+        ok = PQsendPrepare(c->pg, s->name, s->sql, np, types) &&
+             PQsendDescribePrepared(c->pg, s->name);
+        break;
     default:
-        ok = PQsendQueryParams(c->pg, s->sql, np, types, vals, lens, fmts, 1);
+        ok = PQsendQueryParams(c->pg, s->sql, np, types, vals, lens, fmts, rfmt);
         break;
     }
     if (n > 16) {
@@ -413,8 +421,10 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
             res = NULL;
         }
         const char *state = PQresultErrorField(res ? res : s->res, PG_DIAG_SQLSTATE);
-        int named = s->kind == STEP_PREPARE || s->kind == STEP_EXEC_PREPARED;
-        if (s->kind == STEP_PREPARE && !s->parse_done)
+        int parses = s->kind == STEP_PREPARE || s->kind == STEP_PREPARE_DESCRIBE;
+        int named =
+            s->name[0] && (parses || s->kind == STEP_EXEC_PREPARED || s->kind == STEP_DESCRIBE);
+        if (parses && s->name[0] && !s->parse_done)
             cio__pg_stmt_forget(c, s->name, 0);
         else if (named && state && strcmp(state, "26000") == 0)
             cio__pg_stmt_forget(c, s->name, 0);
@@ -460,7 +470,7 @@ static void step_end(pg_req *r)
     r->cur_open = 0;
     pg_step *s = &r->steps[r->cur];
     /* A PREPARE step is two commands: Parse, then the execution. */
-    if (s->kind == STEP_PREPARE && !s->parse_done) {
+    if ((s->kind == STEP_PREPARE || s->kind == STEP_PREPARE_DESCRIBE) && !s->parse_done) {
         s->parse_done = 1;
         return;
     }

@@ -8,7 +8,14 @@
 #include "cio/pg.h"
 
 /* One libpq call of a request; its results are collected in order. */
-enum { STEP_EXEC, STEP_PREPARE, STEP_EXEC_PREPARED, STEP_DISCARD_SQL };
+enum {
+    STEP_EXEC,
+    STEP_PREPARE,
+    STEP_EXEC_PREPARED,
+    STEP_DISCARD_SQL,
+    STEP_DESCRIBE,         /* Describe a cached statement (Parse first if new) */
+    STEP_PREPARE_DESCRIBE, /* planned from STEP_DESCRIBE: Parse, then Describe */
+};
 
 typedef struct pg_step {
     int kind;
@@ -19,6 +26,7 @@ typedef struct pg_step {
     int status;      /* this step's 0 or -errno */
     int cache;       /* may use the statement cache */
     int parse_done;  /* a PREPARE step's Parse has returned */
+    int text;        /* ask for results in text (a column type cio does not decode) */
     char *owned_sql; /* freed with the request */
     char name[24];   /* prepared statement name */
     PGresult *res;   /* the last result of this step (its rows, or its error) */
@@ -144,6 +152,13 @@ int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r);
 void cio__pg_stmt_forget(cio_pg_conn *c, const char *name, int deallocate);
 void cio__pg_stmt_clear(cio_pg_conn *c);
 void cio__pg_stmt_free(cio_pg_conn *c);
+/* The result format of a described statement (sql and parameter types):
+ * 1 text, 0 binary, -1 not described yet. */
+int cio__pg_stmt_format(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n);
+/* Records a described statement's result format: text when a column has a
+ * type cio does not decode. */
+void cio__pg_stmt_set_text(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,
+                           int text);
 
 /* error.c */
 int cio__pg_errno_of(const char *sqlstate);
@@ -162,11 +177,43 @@ cio_pg_result *cio__pg_result_wrap(PGresult *res);
 void cio__pg_result_clear(cio_pg_result *r);
 /* Replaces r's PGresult (freeing the old one and r's formatted values). */
 void cio__pg_result_reset(cio_pg_result *r, PGresult *res);
+/* Whether the getters decode this type's binary form (arrays included). */
+int cio__pg_oid_decoded(uint32_t oid);
+/* Memory freed with the result (formatted values, array indexes). */
+char *cio__pg_arena_alloc(const cio_pg_result *r, size_t n);
+
+/* Types the getters know that pg.h does not name. */
+#define CIO_PG_TIMETZ 1266
+#define CIO_PG_XML 142
+
+/* One value as the getters see it. */
+typedef struct pg_val {
+    uint32_t oid;
+    const char *p;
+    int len;
+    int text; /* text format: p is NUL-terminated */
+} pg_val;
+
+/* result_text.c: the text format's parsers (0 or -EDOM; -ENOMEM). */
+int cio__pg_is_int_oid(uint32_t oid);
+int cio__pg_text_int(const pg_val *v, int64_t *out);
+int cio__pg_text_double(const pg_val *v, double *out);
+int cio__pg_text_date(const pg_val *v, int32_t *out);
+int cio__pg_text_time(const pg_val *v, int64_t *usec);
+int cio__pg_text_timestamp(const pg_val *v, int64_t *out);
+int cio__pg_text_interval(const pg_val *v, cio_pg_interval *out);
+int cio__pg_text_uuid(const pg_val *v, uint8_t out[16]);
+int cio__pg_text_bytea(const cio_pg_result *r, const pg_val *v, const uint8_t **out, size_t *len);
+int cio__pg_text_array(const cio_pg_result *r, const pg_val *v, cio_pg_array *out);
 
 /* query.c */
 int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n, int cache,
                 PGresult **out);
 int cio__pg_script(cio_pg_conn *c, const char *sql);
 void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
+/* Describes a statement not yet described on c (one round trip, once per
+ * statement) so its results come in binary when cio decodes every column and
+ * in text otherwise. 0 when already known. */
+int cio__pg_describe_new(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n);
 
 #endif

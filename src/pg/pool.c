@@ -9,7 +9,14 @@
  * Release keeps a connection whose cancelled query is still draining: its
  * driver cleans it before serving the next user. It closes one that is
  * broken, has requests of its own still queued, or sits in a transaction,
- * and pays a reset round trip only when the session was changed. */
+ * and pays a reset round trip only when the session was changed.
+ *
+ * Acquire checks an idle connection with a round trip before handing it out
+ * when it idled past health_check_idle or when its socket is readable while
+ * no request runs (the server closed it: pg_terminate_backend, a restart, an
+ * idle timeout); one that fails the check is closed and the next one tried,
+ * so the caller gets a working connection, not the dead one's error. */
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +38,7 @@ struct cio_pg_pool {
     waiter *wq_head, *wq_tail;
     size_t nwaiting;
     int closing;
-    uint64_t acquired, discarded, resets;
+    uint64_t acquired, discarded, resets, checks;
     double wait_time;
 };
 
@@ -163,6 +170,40 @@ void cio_pg_pool_free(cio_pg_pool *p)
         pool_destroy(p);
 }
 
+/* Whether an idle connection needs a round trip before reuse. A readable
+ * socket on an idle connection means the server said something unasked: most
+ * likely a FATAL error and the end of the connection. Cost: one poll(2). */
+static int needs_check(const cio_pg_pool *p, const cio_pg_conn *c, double now)
+{
+    double limit = p->o.health_check_idle ? p->o.health_check_idle : 30;
+    if (limit > 0 && now - c->idle_since > limit)
+        return 1;
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    return poll(&pfd, 1, 0) > 0;
+}
+
+/* The check: an empty query. 0 when the connection works; otherwise it is
+ * closed and the cancel reason (if the acquire was cancelled) or 1 returned. */
+static int check(cio_pg_pool *p, cio_pg_conn *c)
+{
+    p->checks++;
+    p->nused++; /* the pool must outlive the round trip */
+    int err = cio__pg_run(c, "", NULL, 0, 0, NULL);
+    p->nused--;
+    if (!err && !p->closing)
+        return 0;
+    int reason = cio_cancelled();
+    if (p->closing) { /* freed meanwhile: the last user destroys it */
+        cio_pg_close(c);
+        p->size--;
+        if (p->nused == 0)
+            pool_destroy(p);
+        return -ECANCELED;
+    }
+    discard(p, c);
+    return reason ? reason : 1;
+}
+
 /* One attempt: an idle connection, a new one, or a place in the queue. */
 static int take(cio_pg_pool *p, cio_pg_conn **out)
 {
@@ -174,6 +215,13 @@ static int take(cio_pg_pool *p, cio_pg_conn **out)
         if (expired(p, c, now)) {
             discard(p, c);
             continue;
+        }
+        if (needs_check(p, c, now)) {
+            int err = check(p, c);
+            if (err > 0)
+                continue;
+            if (err)
+                return err;
         }
         *out = c;
         return 0;
@@ -303,5 +351,6 @@ void cio_pg_pool_stats_get(const cio_pg_pool *p, cio_pg_pool_stats *out)
     out->acquired = p->acquired;
     out->discarded = p->discarded;
     out->resets = p->resets;
+    out->checks = p->checks;
     out->wait_time = p->wait_time;
 }

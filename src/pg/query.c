@@ -50,12 +50,51 @@ static int mentions_session_change(const char *sql)
     return 0;
 }
 
+/* cio__pg_run's cache argument for queries whose rows the caller reads: the
+ * statement is described first, so unknown column types come back as text. */
+#define CACHE_DESCRIBE 2
+
+int cio__pg_describe_new(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n)
+{
+    if (cio__pg_stmt_format(c, sql, params, n) >= 0)
+        return 0;
+    pg_req *r = cio__pg_req_take(c, REQ_PIPELINE, 1);
+    if (!r)
+        return -ENOMEM;
+    r->steps[0].kind = STEP_DESCRIBE;
+    r->steps[0].sql = sql;
+    r->steps[0].params = params;
+    r->steps[0].nparams = n;
+    r->steps[0].keep = 1;
+    r->steps[0].cache = 1;
+    int err = cio__pg_submit_wait(c, &r);
+    if (!r)
+        return err; /* cancelled: the driver owns the request now */
+    const PGresult *d = r->steps[0].res;
+    if (err) {
+        cio__pg_fail_message(c, r, err);
+    } else if (d) {
+        int text = 0;
+        for (int i = 0; i < PQnfields(d) && !text; i++)
+            text = !cio__pg_oid_decoded(PQftype(d, i));
+        cio__pg_stmt_set_text(c, sql, params, n, text);
+    }
+    cio__pg_req_give(c, r);
+    return err;
+}
+
 static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,
                     int cache, PGresult **out, int *retry)
 {
     int script = cache < 0 || (n == 0 && !cache && is_script(sql));
     if (cache < 0)
         cache = 0;
+    if (cache == CACHE_DESCRIBE) {
+        int err = cio__pg_describe_new(c, sql, params, n);
+        if (err)
+            return err;
+        cache = 1;
+    }
     pg_req *r = cio__pg_req_take(c, script ? REQ_SCRIPT : REQ_PIPELINE, 1);
     if (!r)
         return -ENOMEM;
@@ -127,7 +166,7 @@ int cio_pg_fetch(cio_pg_conn *c, cio_pg_result **out, const char *sql, const cio
         return -EINVAL;
     *out = NULL;
     PGresult *res = NULL;
-    int err = cio__pg_run(c, sql, params, nparams, 1, &res);
+    int err = cio__pg_run(c, sql, params, nparams, CACHE_DESCRIBE, &res);
     if (err)
         return err;
     *out = cio__pg_result_wrap(res);
@@ -159,7 +198,7 @@ static int fetch_first(cio_pg_conn *c, cio_pg_result *res, const char *sql,
 {
     res->res = NULL;
     res->arena = NULL;
-    int err = cio__pg_run(c, sql, params, n, 1, &res->res);
+    int err = cio__pg_run(c, sql, params, n, CACHE_DESCRIBE, &res->res);
     if (err)
         return err;
     if (PQntuples(res->res) == 0 || PQnfields(res->res) == 0)

@@ -1,10 +1,14 @@
-/* Results: C-typed getters over PostgreSQL's binary format.
+/* Results: C-typed getters over PostgreSQL's binary and text formats.
  *
- * Every value arrives in binary (the driver asks for it); the getters decode
- * in place. Text-like values are zero-copy views into libpq's buffer (libpq
- * NUL-terminates every value). Values formatted on request (numeric as text,
- * other types read as text) go to a small arena freed with the result. */
+ * Values arrive in binary when cio decodes every column of the statement, and
+ * all in text when one column has a type it does not decode (libpq asks for
+ * one format for all columns); the getters decode either in place, the text
+ * format through result_text.c. Text-like values are zero-copy views into
+ * libpq's buffer (libpq NUL-terminates every value). Values formatted on
+ * request (numeric as text, other types read as text) go to a small arena
+ * freed with the result. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,19 +19,52 @@
 
 #define PG_EPOCH_DAYS 10957 /* 1970-01-01 to 2000-01-01 */
 #define PG_EPOCH_USEC INT64_C(946684800000000)
-#define CIO_PG_TIMETZ 1266
-#define CIO_PG_XML 142
 
 typedef struct chunk {
     struct chunk *next;
     char data[];
 } chunk;
 
-typedef struct val {
-    uint32_t oid;
-    const char *p;
-    int len;
-} val;
+/* Array type OIDs whose elements cio decodes. */
+static const uint32_t ARRAY_OIDS[] = {1000, 1001, 1003, 1005, 1007, 1009, 1014, 1015,
+                                      1016, 1021, 1022, 1028, 1115, 1182, 1183, 1185,
+                                      1187, 1231, 199,  2951, 3807, 143,  1270};
+
+int cio__pg_oid_decoded(uint32_t oid)
+{
+    switch (oid) {
+    case CIO_PG_BOOL:
+    case CIO_PG_BYTEA:
+    case CIO_PG_NAME:
+    case CIO_PG_INT8:
+    case CIO_PG_INT2:
+    case CIO_PG_INT4:
+    case CIO_PG_TEXT:
+    case CIO_PG_OID:
+    case CIO_PG_JSON:
+    case CIO_PG_FLOAT4:
+    case CIO_PG_FLOAT8:
+    case CIO_PG_UNKNOWN:
+    case CIO_PG_BPCHAR:
+    case CIO_PG_VARCHAR:
+    case CIO_PG_DATE:
+    case CIO_PG_TIME:
+    case CIO_PG_TIMESTAMP:
+    case CIO_PG_TIMESTAMPTZ:
+    case CIO_PG_INTERVAL:
+    case CIO_PG_NUMERIC:
+    case CIO_PG_UUID:
+    case CIO_PG_JSONB:
+    case CIO_PG_TIMETZ:
+    case CIO_PG_XML:
+    case 2278 /* void */:
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof ARRAY_OIDS / sizeof *ARRAY_OIDS; i++)
+        if (ARRAY_OIDS[i] == oid)
+            return 1;
+    return 0;
+}
 
 cio_pg_result *cio__pg_result_wrap(PGresult *res)
 {
@@ -67,7 +104,7 @@ void cio_pg_result_free(cio_pg_result *r)
     free(r);
 }
 
-static char *arena_alloc(const cio_pg_result *cr, size_t n)
+char *cio__pg_arena_alloc(const cio_pg_result *cr, size_t n)
 {
     cio_pg_result *r = (cio_pg_result *)cr;
     chunk *c = cio__malloc(sizeof *c + n);
@@ -81,7 +118,7 @@ static char *arena_alloc(const cio_pg_result *cr, size_t n)
 static char *arena_strdup(const cio_pg_result *r, const char *s, size_t *len)
 {
     size_t n = strlen(s);
-    char *d = arena_alloc(r, n + 1);
+    char *d = cio__pg_arena_alloc(r, n + 1);
     if (d) {
         memcpy(d, s, n + 1);
         if (len)
@@ -132,7 +169,7 @@ int cio_pg_isnull(const cio_pg_result *r, size_t row, int col)
     return PQgetisnull(r->res, (int)row, col);
 }
 
-static int cell(const cio_pg_result *r, size_t row, int col, val *v)
+static int cell(const cio_pg_result *r, size_t row, int col, pg_val *v)
 {
     int isnull = cio_pg_isnull(r, row, col);
     if (isnull < 0)
@@ -142,6 +179,7 @@ static int cell(const cio_pg_result *r, size_t row, int col, val *v)
     v->oid = PQftype(r->res, col);
     v->p = PQgetvalue(r->res, (int)row, col);
     v->len = PQgetlength(r->res, (int)row, col);
+    v->text = PQfformat(r->res, col) == 0;
     return 0;
 }
 
@@ -164,16 +202,22 @@ static uint64_t be64(const char *p)
 
 /* ---- decoders shared by columns and array elements ---- */
 
-static int v_bool(const val *v, int *out)
+static int v_bool(const pg_val *v, int *out)
 {
+    if (v->text && v->oid == CIO_PG_BOOL) {
+        *out = v->p[0] == 't';
+        return 0;
+    }
     if (v->oid != CIO_PG_BOOL || v->len != 1)
         return -EDOM;
     *out = v->p[0] != 0;
     return 0;
 }
 
-static int v_int(const val *v, int64_t *out)
+static int v_int(const pg_val *v, int64_t *out)
 {
+    if (v->text)
+        return cio__pg_is_int_oid(v->oid) ? cio__pg_text_int(v, out) : -EDOM;
     if (v->oid == CIO_PG_INT2 && v->len == 2)
         *out = (int16_t)be16(v->p);
     else if (v->oid == CIO_PG_INT4 && v->len == 4)
@@ -189,7 +233,7 @@ static int v_int(const val *v, int64_t *out)
 
 /* numeric's binary form: ndigits, weight, sign, dscale, then base-10000
  * digits, the first of weight `weight`. */
-static int numeric_text(const val *v, char *buf, size_t cap)
+static int numeric_text(const pg_val *v, char *buf, size_t cap)
 {
     if (v->oid != CIO_PG_NUMERIC || v->len < 8)
         return -EDOM;
@@ -232,16 +276,21 @@ static int numeric_text(const val *v, char *buf, size_t cap)
     return 0;
 }
 
-static int numeric_size(const val *v)
+static int numeric_size(const pg_val *v)
 {
     int weight = v->len >= 8 ? (int16_t)be16(v->p + 2) : 0;
     int dscale = v->len >= 8 ? be16(v->p + 6) : 0;
     return (weight > 0 ? weight + 1 : 1) * 4 + dscale + 8;
 }
 
-static int v_double(const val *v, double *out)
+static int v_double(const pg_val *v, double *out)
 {
     int64_t i;
+    if (v->text)
+        return v->oid == CIO_PG_FLOAT4 || v->oid == CIO_PG_FLOAT8 || v->oid == CIO_PG_NUMERIC ||
+                       cio__pg_is_int_oid(v->oid)
+                   ? cio__pg_text_double(v, out)
+                   : -EDOM;
     if (v->oid == CIO_PG_FLOAT8 && v->len == 8) {
         uint64_t u = be64(v->p);
         memcpy(out, &u, 8);
@@ -311,18 +360,26 @@ static int fmt_time(char *b, size_t cap, int64_t us)
     return n;
 }
 
-static int v_timestamp(const val *v, int64_t *out)
+static int v_timestamp(const pg_val *v, int64_t *out)
 {
-    if ((v->oid != CIO_PG_TIMESTAMP && v->oid != CIO_PG_TIMESTAMPTZ) || v->len != 8)
+    if (v->oid != CIO_PG_TIMESTAMP && v->oid != CIO_PG_TIMESTAMPTZ)
+        return -EDOM;
+    if (v->text)
+        return cio__pg_text_timestamp(v, out);
+    if (v->len != 8)
         return -EDOM;
     int64_t t = (int64_t)be64(v->p);
     *out = t == INT64_MAX || t == INT64_MIN ? t : t + PG_EPOCH_USEC;
     return 0;
 }
 
-static int v_date(const val *v, int32_t *out)
+static int v_date(const pg_val *v, int32_t *out)
 {
-    if (v->oid != CIO_PG_DATE || v->len != 4)
+    if (v->oid != CIO_PG_DATE)
+        return -EDOM;
+    if (v->text)
+        return cio__pg_text_date(v, out);
+    if (v->len != 4)
         return -EDOM;
     int32_t d = (int32_t)be32(v->p);
     *out = d == INT32_MAX || d == INT32_MIN ? d : d + PG_EPOCH_DAYS;
@@ -330,8 +387,14 @@ static int v_date(const val *v, int32_t *out)
 }
 
 /* Formats a known non-text type as PostgreSQL prints it. */
-static int format_value(const cio_pg_result *r, const val *v, const char **out, size_t *len)
+static int format_value(const cio_pg_result *r, const pg_val *v, const char **out, size_t *len)
 {
+    if (v->text) { /* as PostgreSQL printed it */
+        *out = v->p;
+        if (len)
+            *len = (size_t)v->len;
+        return 0;
+    }
     char b[160];
     int64_t i;
     double d;
@@ -350,7 +413,7 @@ static int format_value(const cio_pg_result *r, const val *v, const char **out, 
         }
     } else if (v->oid == CIO_PG_NUMERIC) {
         size_t cap = (size_t)numeric_size(v);
-        char *buf = arena_alloc(r, cap);
+        char *buf = cio__pg_arena_alloc(r, cap);
         if (!buf)
             return -ENOMEM;
         int err = numeric_text(v, buf, cap);
@@ -366,7 +429,7 @@ static int format_value(const cio_pg_result *r, const val *v, const char **out, 
         for (int k = 0; k < 16; k++)
             o += sprintf(o, "%s%02x", k == 4 || k == 6 || k == 8 || k == 10 ? "-" : "", u[k]);
     } else if (v->oid == CIO_PG_DATE && v->len == 4) {
-        int32_t days;
+        int32_t days = 0;
         v_date(v, &days);
         if (days == INT32_MAX || days == INT32_MIN)
             snprintf(b, sizeof b, "%s", days == INT32_MAX ? "infinity" : "-infinity");
@@ -414,8 +477,10 @@ static int format_value(const cio_pg_result *r, const val *v, const char **out, 
     return *out ? 0 : -ENOMEM;
 }
 
-static int v_text(const cio_pg_result *r, const val *v, const char **out, size_t *len)
+static int v_text(const cio_pg_result *r, const pg_val *v, const char **out, size_t *len)
 {
+    if (v->text)
+        return format_value(r, v, out, len);
     if (is_texty(v->oid) || v->oid == CIO_PG_JSONB) {
         int skip = v->oid == CIO_PG_JSONB && v->len > 0 ? 1 : 0; /* jsonb's version byte */
         *out = v->p + skip;
@@ -436,7 +501,7 @@ static int v_text(const cio_pg_result *r, const val *v, const char **out, size_t
 /* ---- column getters ---- */
 
 #define GET(r, row, col, v)                                                                        \
-    val v;                                                                                         \
+    pg_val v;                                                                                      \
     do {                                                                                           \
         int e_ = cell(r, row, col, &v);                                                            \
         if (e_)                                                                                    \
@@ -480,6 +545,8 @@ int cio_pg_get_bytea(const cio_pg_result *r, size_t row, int col, const uint8_t 
     GET(r, row, col, v);
     if (v.oid != CIO_PG_BYTEA)
         return -EDOM;
+    if (v.text)
+        return cio__pg_text_bytea(r, &v, out, len);
     *out = (const uint8_t *)v.p;
     *len = (size_t)v.len;
     return 0;
@@ -488,6 +555,8 @@ int cio_pg_get_bytea(const cio_pg_result *r, size_t row, int col, const uint8_t 
 int cio_pg_get_uuid(const cio_pg_result *r, size_t row, int col, uint8_t out[16])
 {
     GET(r, row, col, v);
+    if (v.oid == CIO_PG_UUID && v.text)
+        return cio__pg_text_uuid(&v, out);
     if (v.oid != CIO_PG_UUID || v.len != 16)
         return -EDOM;
     memcpy(out, v.p, 16);
@@ -503,6 +572,9 @@ int cio_pg_get_date(const cio_pg_result *r, size_t row, int col, int32_t *days)
 int cio_pg_get_time(const cio_pg_result *r, size_t row, int col, int64_t *usec)
 {
     GET(r, row, col, v);
+    if ((v.oid == CIO_PG_TIME || v.oid == CIO_PG_TIMETZ) && v.text) {
+        return cio__pg_text_time(&v, usec);
+    }
     if (!((v.oid == CIO_PG_TIME && v.len == 8) || (v.oid == CIO_PG_TIMETZ && v.len == 12)))
         return -EDOM;
     *usec = (int64_t)be64(v.p);
@@ -518,6 +590,8 @@ int cio_pg_get_timestamp(const cio_pg_result *r, size_t row, int col, int64_t *u
 int cio_pg_get_interval(const cio_pg_result *r, size_t row, int col, cio_pg_interval *out)
 {
     GET(r, row, col, v);
+    if (v.oid == CIO_PG_INTERVAL && v.text)
+        return cio__pg_text_interval(&v, out);
     if (v.oid != CIO_PG_INTERVAL || v.len != 16)
         return -EDOM;
     out->usec = (int64_t)be64(v.p);
@@ -540,6 +614,10 @@ int cio_pg_get_json(const cio_pg_result *r, size_t row, int col, const char **ou
 int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *out)
 {
     GET(r, row, col, v);
+    if (v.text) {
+        memset(out, 0, sizeof *out);
+        return cio__pg_text_array(r, &v, out);
+    }
     if (v.len < 12)
         return -EDOM;
     int ndim = (int32_t)be32(v.p);
@@ -554,7 +632,8 @@ int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *
     int32_t n = (int32_t)be32(v.p + 12);
     if (n < 0)
         return -EDOM;
-    const char **ptr = (const char **)arena_alloc(r, (size_t)n * (sizeof *ptr + sizeof(int)) + 1);
+    const char **ptr =
+        (const char **)cio__pg_arena_alloc(r, (size_t)n * (sizeof *ptr + sizeof(int)) + 1);
     if (!ptr)
         return -ENOMEM;
     int *lens = (int *)(ptr + n);
@@ -577,7 +656,7 @@ int cio_pg_get_array(const cio_pg_result *r, size_t row, int col, cio_pg_array *
     return 0;
 }
 
-static int elem(const cio_pg_array *a, size_t i, val *v)
+static int elem(const cio_pg_array *a, size_t i, pg_val *v)
 {
     if (!a || i >= a->n)
         return -ERANGE;
@@ -586,6 +665,7 @@ static int elem(const cio_pg_array *a, size_t i, val *v)
     v->oid = a->elemtype;
     v->p = a->priv_ptr[i];
     v->len = a->priv_len[i];
+    v->text = a->priv_text;
     return 0;
 }
 
@@ -598,21 +678,21 @@ int cio_pg_array_isnull(const cio_pg_array *a, size_t i)
 
 int cio_pg_array_get_bool(const cio_pg_array *a, size_t i, int *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_bool(&v, out);
 }
 
 int cio_pg_array_get_int(const cio_pg_array *a, size_t i, int64_t *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_int(&v, out);
 }
 
 int cio_pg_array_get_double(const cio_pg_array *a, size_t i, double *out)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     return err ? err : v_double(&v, out);
 }
@@ -620,13 +700,15 @@ int cio_pg_array_get_double(const cio_pg_array *a, size_t i, double *out)
 /* Array element text is not NUL-terminated in the wire buffer: copied. */
 int cio_pg_array_get_text(const cio_pg_array *a, size_t i, const char **out, size_t *len)
 {
-    val v;
+    pg_val v;
     int err = elem(a, i, &v);
     if (err)
         return err;
+    if (v.text)
+        return format_value(a->priv_res, &v, out, len);
     if (is_texty(v.oid) || v.oid == CIO_PG_JSONB) {
         int skip = v.oid == CIO_PG_JSONB && v.len > 0 ? 1 : 0;
-        char *s = arena_alloc(a->priv_res, (size_t)(v.len - skip) + 1);
+        char *s = cio__pg_arena_alloc(a->priv_res, (size_t)(v.len - skip) + 1);
         if (!s)
             return -ENOMEM;
         memcpy(s, v.p + skip, (size_t)(v.len - skip));

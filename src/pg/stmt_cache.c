@@ -19,6 +19,8 @@ struct stmt_entry {
     stmt_entry *lprev, *lnext; /* LRU list */
     uint64_t hash;
     size_t keylen;
+    unsigned char described; /* result columns described: text is known */
+    unsigned char text;      /* results requested in text */
     char name[24];
     char key[]; /* sql, NUL, OIDs as 4 bytes each */
 };
@@ -73,6 +75,8 @@ static void remove_entry(cio_pg_conn *c, stmt_entry *e)
 
 static void queue_deallocate(cio_pg_conn *c, const char *name)
 {
+    if (c->opts.no_named_statements)
+        return; /* the entry only remembered a result format */
     if (c->ndeallocate == c->deallocate_cap) {
         size_t cap = c->deallocate_cap ? 2 * c->deallocate_cap : 8;
         char **n = cio__realloc(c->deallocate, cap * sizeof *n);
@@ -86,31 +90,77 @@ static void queue_deallocate(cio_pg_conn *c, const char *name)
         c->deallocate[c->ndeallocate++] = copy;
 }
 
-static int key_matches(const stmt_entry *e, const pg_step *s, size_t sqllen, size_t keylen)
+static int key_matches(const stmt_entry *e, const char *sql, const cio_pg_param *params, size_t n,
+                       size_t sqllen, size_t keylen)
 {
-    if (e->keylen != keylen || memcmp(e->key, s->sql, sqllen + 1) != 0)
+    if (e->keylen != keylen || memcmp(e->key, sql, sqllen + 1) != 0)
         return 0;
-    for (size_t i = 0; i < s->nparams; i++)
-        if (memcmp(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4) != 0)
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(e->key + sqllen + 1 + 4 * i, &params[i].oid, 4) != 0)
             return 0;
     return 1;
 }
 
+static uint64_t key_hash(const char *sql, size_t sqllen, const cio_pg_param *params, size_t n)
+{
+    uint64_t h = fnv(sql, sqllen + 1, 0xcbf29ce484222325ull);
+    for (size_t i = 0; i < n; i++)
+        h = fnv(&params[i].oid, 4, h);
+    return h;
+}
+
+/* The entry of a statement, or NULL; the most recent one is compared first
+ * without hashing (a loop running one query skips the byte-wise hash). */
+static stmt_entry *find(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n)
+{
+    size_t sqllen = strlen(sql);
+    size_t keylen = sqllen + 1 + 4 * n;
+    stmt_entry *mru = c->lru_head;
+    if (mru && key_matches(mru, sql, params, n, sqllen, keylen))
+        return mru;
+    if (!c->stmt_tab)
+        return NULL;
+    uint64_t h = key_hash(sql, sqllen, params, n);
+    for (stmt_entry *e = c->stmt_tab[h & (c->stmt_cap - 1)]; e; e = e->hnext)
+        if (e->hash == h && key_matches(e, sql, params, n, sqllen, keylen))
+            return e;
+    return NULL;
+}
+
+int cio__pg_stmt_format(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n)
+{
+    stmt_entry *e = find(c, sql, params, n);
+    return e && e->described ? e->text : -1;
+}
+
+void cio__pg_stmt_set_text(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,
+                           int text)
+{
+    stmt_entry *e = find(c, sql, params, n);
+    if (e) {
+        e->described = 1;
+        e->text = text != 0;
+    }
+}
+
+/* Finds or adds s's statement: 1 when cached (prepared on the server), 0
+ * when just added (to be prepared with this step), -ENOMEM. Sets s's name
+ * and result format. */
 static int plan_step(cio_pg_conn *c, pg_step *s)
 {
-    size_t sqllen = strlen(s->sql);
-    size_t keylen = sqllen + 1 + 4 * s->nparams;
-    /* The most recent statement first, compared without hashing: a loop
-     * running one query (the common case) skips the byte-wise hash. */
-    stmt_entry *mru = c->lru_head;
-    if (mru && key_matches(mru, s, sqllen, keylen)) {
-        s->kind = STEP_EXEC_PREPARED;
-        memcpy(s->name, mru->name, sizeof s->name);
+    stmt_entry *e = find(c, s->sql, s->params, s->nparams);
+    if (e) {
+        if (e != c->lru_head) {
+            lru_unlink(c, e);
+            lru_front(c, e);
+        }
+        memcpy(s->name, e->name, sizeof s->name);
+        s->text = e->text;
         return 1;
     }
-    uint64_t h = fnv(s->sql, sqllen + 1, 0xcbf29ce484222325ull);
-    for (size_t i = 0; i < s->nparams; i++)
-        h = fnv(&s->params[i].oid, 4, h);
+    size_t sqllen = strlen(s->sql);
+    size_t keylen = sqllen + 1 + 4 * s->nparams;
+    uint64_t h = key_hash(s->sql, sqllen, s->params, s->nparams);
     if (!c->stmt_tab) {
         c->stmt_cap = 64;
         while (c->stmt_cap < 2 * cache_max(c))
@@ -120,20 +170,12 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
             return -ENOMEM;
     }
     stmt_entry **bucket = &c->stmt_tab[h & (c->stmt_cap - 1)];
-    for (stmt_entry *e = *bucket; e; e = e->hnext) {
-        if (e->hash != h || !key_matches(e, s, sqllen, keylen))
-            continue;
-        lru_unlink(c, e);
-        lru_front(c, e);
-        s->kind = STEP_EXEC_PREPARED;
-        memcpy(s->name, e->name, sizeof s->name);
-        return 1;
-    }
-    stmt_entry *e = cio__malloc(sizeof *e + keylen);
+    e = cio__malloc(sizeof *e + keylen);
     if (!e)
         return -ENOMEM;
     e->hash = h;
     e->keylen = keylen;
+    e->described = e->text = 0;
     memcpy(e->key, s->sql, sqllen + 1);
     for (size_t i = 0; i < s->nparams; i++)
         memcpy(e->key + sqllen + 1 + 4 * i, &s->params[i].oid, 4);
@@ -143,8 +185,8 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
     e->lprev = e->lnext = NULL;
     lru_front(c, e);
     c->stmt_count++;
-    s->kind = STEP_PREPARE;
     memcpy(s->name, e->name, sizeof s->name);
+    s->text = 0;
     while (c->stmt_count > cache_max(c)) {
         stmt_entry *old = c->lru_tail;
         queue_deallocate(c, old->name);
@@ -161,12 +203,39 @@ static int same_oids(const pg_step *a, const pg_step *b)
     return 1;
 }
 
-int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
+/* Without named statements (pgbouncer) the cache only remembers result
+ * formats: statements run unnamed and a describe uses the unnamed one. */
+static void plan_unnamed(cio_pg_conn *c, pg_req *r)
 {
-    if (c->opts.no_named_statements)
-        return 0;
     for (int i = 0; i < r->nsteps; i++) {
         pg_step *s = &r->steps[i];
+        if (s->kind == STEP_DESCRIBE) {
+            plan_step(c, s);
+            s->kind = STEP_PREPARE_DESCRIBE;
+            s->name[0] = 0;
+        } else if (s->kind == STEP_EXEC && s->cache) {
+            const stmt_entry *e = find(c, s->sql, s->params, s->nparams);
+            s->text = e ? e->text : 0;
+        }
+    }
+}
+
+int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
+{
+    if (c->opts.no_named_statements) {
+        plan_unnamed(c, r);
+        return 0;
+    }
+    for (int i = 0; i < r->nsteps; i++) {
+        pg_step *s = &r->steps[i];
+        if (s->kind == STEP_DESCRIBE) {
+            int hit = plan_step(c, s);
+            if (hit < 0)
+                s->name[0] = 0; /* out of memory: describe it unnamed */
+            if (hit <= 0)
+                s->kind = STEP_PREPARE_DESCRIBE;
+            continue;
+        }
         if (s->kind != STEP_EXEC || !s->cache)
             continue;
         /* executemany: the same statement as the step before needs no lookup. */
@@ -174,12 +243,14 @@ int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
         if (p && p->sql == s->sql && p->nparams == s->nparams && p->cache &&
             (p->kind == STEP_PREPARE || p->kind == STEP_EXEC_PREPARED) && same_oids(p, s)) {
             s->kind = STEP_EXEC_PREPARED;
+            s->text = p->text;
             memcpy(s->name, p->name, sizeof s->name);
             continue;
         }
         int hit = plan_step(c, s);
         if (hit < 0)
-            return 0; /* out of memory: run it unnamed */
+            continue; /* out of memory: run it unnamed */
+        s->kind = hit ? STEP_EXEC_PREPARED : STEP_PREPARE;
         if (hit)
             r->used_cache = 1;
     }

@@ -19,6 +19,9 @@ int cio_pg_stream_open(cio_pg_stream **out, cio_pg_conn *c, const char *sql,
     if (!out || !c || !sql || (nparams && !params))
         return -EINVAL;
     *out = NULL;
+    int err = cio__pg_describe_new(c, sql, params, nparams);
+    if (err)
+        return err;
     cio_pg_stream *s = cio__calloc(1, sizeof *s);
     pg_req *r = cio__pg_req_new(REQ_PIPELINE, 1);
     cio_pg_result *row = cio__pg_result_wrap(NULL);
@@ -34,8 +37,9 @@ int cio_pg_stream_open(cio_pg_stream **out, cio_pg_conn *c, const char *sql,
     r->steps[0].params = params;
     r->steps[0].nparams = nparams;
     r->steps[0].keep = 1;
+    r->steps[0].text = cio__pg_stmt_format(c, sql, params, nparams) == 1;
     r->stream = 1;
-    int err = cio__pg_submit(c, r);
+    err = cio__pg_submit(c, r);
     if (!err) {
         /* The parameters are borrowed until sent: wait for a row or the end. */
         err = cio_event_wait(&r->row_ev);

@@ -94,6 +94,7 @@ typedef struct job {
     int err;
     const char *sql;
     int64_t val;
+    const cio_pg_param *params; /* one parameter, or NULL */
 } job;
 
 static int run_api(void *arg)
@@ -141,7 +142,7 @@ static void test_cancel_task(void)
 static int query_task(void *arg)
 {
     job *j = arg;
-    j->err = cio_pg_fetchval_int(j->c, &j->val, j->sql, NULL, 0);
+    j->err = cio_pg_fetchval_int(j->c, &j->val, j->sql, j->params, j->params ? 1 : 0);
     return 0;
 }
 
@@ -194,7 +195,13 @@ static int t_grace_main(void *arg)
     (void)arg;
     cio_pg_opts o = {.cancel_grace = 0.3};
     cio_pg_conn *c = pg_connect_ok(&o);
-    job a = {.c = c, .sql = "SELECT 1 FROM pg_sleep(10)"};
+    /* Both statements known beforehand (a new one is described first, a
+     * round trip): the two queries go out at once, b pipelined behind a. */
+    cio_pg_param zero[] = {cio_pg_float8(0)}, ten[] = {cio_pg_float8(10)};
+    int64_t v;
+    CIO_ASSERT_OK(cio_pg_fetchval_int(c, &v, "SELECT 1 FROM pg_sleep($1)", zero, 1));
+    CIO_ASSERT_OK(cio_pg_fetchval_int(c, &v, "SELECT 2", NULL, 0));
+    job a = {.c = c, .sql = "SELECT 1 FROM pg_sleep($1)", .params = ten};
     job b = {.c = c, .sql = "SELECT 2"};
     cio_task *ta = cio_spawn(query_task, &a);
     cio_task *tb = cio_spawn(query_task, &b); /* pipelined behind: no CancelRequest */
@@ -207,7 +214,6 @@ static int t_grace_main(void *arg)
     CIO_ASSERT_ERR(b.err, -ECONNRESET);
     CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
     CIO_ASSERT_EQ(cio_pg_is_broken(c), 1);
-    int64_t v;
     CIO_ASSERT_ERR(cio_pg_fetchval_int(c, &v, "SELECT 1", NULL, 0), -ECONNRESET);
     cio_pg_close(c);
     return 0;

@@ -33,6 +33,13 @@ static void test_pool(void)
     CIO_ASSERT(conns >= 2 && conns <= 10);
 }
 
+static void test_jobqueue(void)
+{
+    char *out = run("pg_jobqueue", pgfx.dsn_unix);
+    /* Every job done once (SKIP LOCKED: no job claimed by two workers). */
+    CIO_ASSERT(strstr(out, "60 of 60 jobs done, 60 claims; per worker:") != NULL);
+}
+
 static void test_bad_dsn(void)
 {
     char cmd[512];
@@ -44,6 +51,8 @@ static void test_bad_dsn(void)
 static const cio_test_case tests[] = {
     CIO_TEST(test_fetch, "pg_fetch: connect, fetch five rows, close, as the guide prints them"),
     CIO_TEST(test_pool, "pg_pool: 100 rows queried concurrently through a pool of at most 10"),
+    CIO_TEST(test_jobqueue, "pg_jobqueue: 4 workers on a pool drain a table queue fed with "
+                            "executemany and NOTIFY; each job done exactly once"),
     CIO_TEST(test_bad_dsn, "pg_fetch fails with a message and a non-zero status"),
 };
 

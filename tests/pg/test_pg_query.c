@@ -78,24 +78,74 @@ static void test_connect_errors(void)
     CIO_ASSERT_OK(cio_test_run(t_connect_errors_main, NULL));
 }
 
-static int t_types_main(void *arg)
+/* Several hosts: libpq tries them in order (cio resolves the names first);
+ * the first refuses, the second answers. target_session_attrs is honoured:
+ * a read-only session is refused for read-write and taken for read-only. */
+static int t_multi_host_main(void *arg)
 {
     (void)arg;
-    cio_pg_conn *c = pg_connect_ok(NULL);
+    cio_pg_conn *c = NULL;
+    int closed = pgfx_free_port();
+    char dsn[512];
+    snprintf(dsn, sizeof dsn,
+             "host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=postgres "
+             "target_session_attrs=read-write",
+             closed, pgfx.port);
+    CIO_ASSERT_OK(cio_pg_connect(&c, dsn, NULL));
+    CIO_ASSERT_EQ(pg_int(c, "SELECT 11"), 11);
+    cio_pg_close(c);
+    snprintf(dsn, sizeof dsn, "host=localhost,localhost port=%d,%d user=postgres dbname=postgres",
+             closed, pgfx.port);
+    CIO_ASSERT_OK(cio_pg_connect(&c, dsn, NULL));
+    CIO_ASSERT_EQ(pg_int(c, "SELECT 12"), 12);
+    cio_pg_close(c);
+    snprintf(dsn, sizeof dsn,
+             "host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=postgres "
+             "target_session_attrs=read-write options='-c default_transaction_read_only=on'",
+             closed, pgfx.port);
+    CIO_ASSERT_ERR(cio_pg_connect(&c, dsn, NULL), -EROFS);
+    CIO_ASSERT(c == NULL);
+    snprintf(dsn, sizeof dsn,
+             "host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=postgres "
+             "target_session_attrs=read-only options='-c default_transaction_read_only=on'",
+             closed, pgfx.port);
+    CIO_ASSERT_OK(cio_pg_connect(&c, dsn, NULL));
+    CIO_ASSERT_EQ(pg_int(c, "SELECT 13"), 13);
+    cio_pg_close(c);
+    /* Every host refuses: the error says so. */
+    snprintf(dsn, sizeof dsn, "host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres", closed, closed);
+    CIO_ASSERT_ERR(cio_pg_connect(&c, dsn, NULL), -ECONNREFUSED);
+    return 0;
+}
+
+static void test_multi_host(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_multi_host_main, NULL));
+}
+
+/* Checks every supported type in one row, fetched in binary (every column
+ * decoded by cio) or in text (the same row plus a point, a type cio does not
+ * decode, so the driver asks for text): the getters give the same values. */
+static void check_types(cio_pg_conn *c, int with_point)
+{
+    char sql[1200];
+    snprintf(sql, sizeof sql, "%s%s",
+             "SELECT true, 12::int2, -123456::int4, 9000000000::int8, 1.5::float4, -2.25::float8, "
+             "'-12345678901234567890.0012300'::numeric, 'héllo'::text, 'v'::varchar, "
+             "'\\x00ff10'::bytea, "
+             "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '2024-02-29'::date, "
+             "'13:45:10.5'::time, '2024-02-29 13:45:10.123456'::timestamp, "
+             "'2024-02-29 13:45:10+02'::timestamptz, '1 year 2 mons 3 days 04:05:06'::interval, "
+             "'{\"a\": [1, 2]}'::json, '{\"a\": 1}'::jsonb, NULL::int4, 'NaN'::numeric, "
+             "0.5::numeric, 'Infinity'::float8, 'infinity'::timestamp, "
+             "ARRAY[1, NULL, 3]::int4[], ARRAY['a b', 'c\"d', NULL, 'NULL']::text[], "
+             "'-1 days +02:03:00'::interval, '0044-03-15 BC'::date, "
+             "'1999-12-31 23:59:59.5-05:30'::timestamptz",
+             with_point ? ", '(1,2)'::point" : "");
     cio_pg_result *r = NULL;
-    CIO_ASSERT_OK(cio_pg_fetch(
-        c, &r,
-        "SELECT true, 12::int2, -123456::int4, 9000000000::int8, 1.5::float4, -2.25::float8, "
-        "'-12345678901234567890.0012300'::numeric, 'héllo'::text, 'v'::varchar, "
-        "'\\x00ff10'::bytea, "
-        "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '2024-02-29'::date, '13:45:10.5'::time, "
-        "'2024-02-29 13:45:10.123456'::timestamp, '2024-02-29 13:45:10+02'::timestamptz, "
-        "'1 year 2 mons 3 days 04:05:06'::interval, '{\"a\": [1, 2]}'::json, "
-        "'{\"a\": 1}'::jsonb, NULL::int4, 'NaN'::numeric, 0.5::numeric, 'Infinity'::float8, "
-        "'(1,2)'::point, 'infinity'::timestamp",
-        NULL, 0));
+    CIO_ASSERT_OK(cio_pg_fetch(c, &r, sql, NULL, 0));
     CIO_ASSERT_EQ(cio_pg_nrows(r), 1);
-    CIO_ASSERT_EQ(cio_pg_ncols(r), 24);
+    CIO_ASSERT_EQ(cio_pg_ncols(r), 28 + with_point);
     int b;
     int64_t i;
     double d;
@@ -163,29 +213,136 @@ static int t_types_main(void *arg)
     CIO_ASSERT_STR_EQ(s, "NaN");
     CIO_ASSERT_OK(cio_pg_get_numeric(r, 0, 20, &s));
     CIO_ASSERT_STR_EQ(s, "0.5");
-    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 21, &s, NULL));
-    CIO_ASSERT_STR_EQ(s, "inf");
-    /* An undecoded type comes back as bytes; mismatched getters say -EDOM. */
-    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 22, &s, &len));
-    CIO_ASSERT_EQ(len, 16);
+    CIO_ASSERT_OK(cio_pg_get_double(r, 0, 21, &d));
+    CIO_ASSERT(d > 1e308);
+    CIO_ASSERT_OK(cio_pg_get_timestamp(r, 0, 22, &i));
+    CIO_ASSERT_EQ(i, INT64_MAX);
+    cio_pg_array a;
+    CIO_ASSERT_OK(cio_pg_get_array(r, 0, 23, &a));
+    CIO_ASSERT_EQ(a.n, 3);
+    CIO_ASSERT_EQ(a.elemtype, CIO_PG_INT4);
+    CIO_ASSERT_OK(cio_pg_array_get_int(&a, 2, &i));
+    CIO_ASSERT_EQ(i, 3);
+    CIO_ASSERT_EQ(cio_pg_array_isnull(&a, 1), 1);
+    CIO_ASSERT_OK(cio_pg_get_array(r, 0, 24, &a));
+    CIO_ASSERT_EQ(a.n, 4);
+    CIO_ASSERT_OK(cio_pg_array_get_text(&a, 0, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "a b");
+    CIO_ASSERT_OK(cio_pg_array_get_text(&a, 1, &s, &len));
+    CIO_ASSERT_STR_EQ(s, "c\"d");
+    CIO_ASSERT_EQ(len, 3);
+    CIO_ASSERT_EQ(cio_pg_array_isnull(&a, 2), 1);
+    CIO_ASSERT_OK(cio_pg_array_get_text(&a, 3, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "NULL");
+    CIO_ASSERT_OK(cio_pg_get_interval(r, 0, 25, &iv));
+    CIO_ASSERT_EQ(iv.days, -1);
+    CIO_ASSERT_EQ(iv.months, 0);
+    CIO_ASSERT_EQ(iv.usec, (2 * 3600 + 3 * 60) * 1000000LL);
+    CIO_ASSERT_OK(cio_pg_get_date(r, 0, 26, &days));
+    CIO_ASSERT_EQ(days, -735160); /* 15 March 44 BC (proleptic Gregorian, year -43) */
+    CIO_ASSERT_OK(cio_pg_get_timestamp(r, 0, 27, &i));
+    CIO_ASSERT_EQ(i, 946704599500000LL); /* 2000-01-01 05:29:59.5 UTC */
     CIO_ASSERT_ERR(cio_pg_get_int(r, 0, 7, &i), -EDOM);
     CIO_ASSERT_ERR(cio_pg_get_bool(r, 0, 1, &b), -EDOM);
     CIO_ASSERT_ERR(cio_pg_get_int(r, 1, 1, &i), -ERANGE);
     CIO_ASSERT_ERR(cio_pg_get_int(r, 0, 99, &i), -ERANGE);
-    CIO_ASSERT_OK(cio_pg_get_timestamp(r, 0, 23, &i));
-    CIO_ASSERT_EQ(i, INT64_MAX);
     CIO_ASSERT_STR_EQ(cio_pg_colname(r, 1), "int2");
     CIO_ASSERT_EQ(cio_pg_coltype(r, 3), CIO_PG_INT8);
+    if (with_point) {
+        /* The type cio does not decode comes back as PostgreSQL's text. */
+        CIO_ASSERT_OK(cio_pg_get_text(r, 0, 28, &s, &len));
+        CIO_ASSERT_STR_EQ(s, "(1,2)");
+        CIO_ASSERT_OK(cio_pg_get_text(r, 0, 21, &s, NULL));
+        CIO_ASSERT_STR_EQ(s, "Infinity");
+    }
     cio_pg_result_free(r);
+}
 
-    /* Enums are undecoded types whose binary form is their text. */
-    CIO_ASSERT_OK(cio_pg_execute(c, "CREATE TYPE mood AS ENUM ('sad', 'happy')", NULL, 0, NULL));
-    char *t = NULL;
-    CIO_ASSERT_OK(cio_pg_fetchval_text(c, &t, "SELECT 'happy'::mood", NULL, 0));
-    CIO_ASSERT_STR_EQ(t, "happy");
-    free(t);
+static int t_types_main(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c = pg_connect_ok(NULL);
+    check_types(c, 0);
+    check_types(c, 1);
     cio_pg_close(c);
     return 0;
+}
+
+/* Types cio does not decode (inet, point, money, a user enum) come back as
+ * PostgreSQL's text, beside decoded columns, through every way of reading
+ * rows: fetch, fetchval, a stream, and without named statements. */
+static void check_unknown(cio_pg_conn *c)
+{
+    cio_pg_result *r = NULL;
+    const char *s;
+    int64_t i;
+    cio_pg_param p[] = {cio_pg_int4(7)};
+    CIO_ASSERT_OK(cio_pg_fetch(c, &r,
+                               "SELECT '192.168.0.1/24'::inet, point(1.5, -2), 12.5::money, "
+                               "'happy'::mood, $1::int4 + 1, '{10.0.0.1}'::inet[]",
+                               p, 1));
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 0, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "192.168.0.1/24");
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 1, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "(1.5,-2)");
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 2, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "$12.50");
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 3, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "happy");
+    CIO_ASSERT_OK(cio_pg_get_int(r, 0, 4, &i));
+    CIO_ASSERT_EQ(i, 8);
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 5, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "{10.0.0.1}");
+    cio_pg_result_free(r);
+    /* The same statement again (cached, described): still text. */
+    CIO_ASSERT_OK(cio_pg_fetch(c, &r,
+                               "SELECT '192.168.0.1/24'::inet, point(1.5, -2), 12.5::money, "
+                               "'happy'::mood, $1::int4 + 1, '{10.0.0.1}'::inet[]",
+                               p, 1));
+    CIO_ASSERT_OK(cio_pg_get_text(r, 0, 0, &s, NULL));
+    CIO_ASSERT_STR_EQ(s, "192.168.0.1/24");
+    cio_pg_result_free(r);
+    char *t = NULL;
+    CIO_ASSERT_OK(cio_pg_fetchval_text(c, &t, "SELECT '::1'::inet", NULL, 0));
+    CIO_ASSERT_STR_EQ(t, "::1");
+    free(t);
+    cio_pg_stream *st = NULL;
+    CIO_ASSERT_OK(cio_pg_stream_open(
+        &st, c, "SELECT g, ('10.0.0.' || g)::inet FROM generate_series(1, 3) g", NULL, 0));
+    const cio_pg_result *row;
+    int n = 0;
+    while (cio_pg_stream_next(st, &row) == 1) {
+        n++;
+        CIO_ASSERT_OK(cio_pg_get_int(row, 0, 0, &i));
+        CIO_ASSERT_EQ(i, n);
+        char want[32];
+        snprintf(want, sizeof want, "10.0.0.%d", n);
+        CIO_ASSERT_OK(cio_pg_get_text(row, 0, 1, &s, NULL));
+        CIO_ASSERT_STR_EQ(s, want);
+    }
+    CIO_ASSERT_EQ(n, 3);
+    CIO_ASSERT_OK(cio_pg_stream_close(st));
+}
+
+static int t_unknown_types_main(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c = pg_connect_ok(NULL);
+    CIO_ASSERT_OK(cio_pg_execute(c, "DROP TYPE IF EXISTS mood", NULL, 0, NULL));
+    CIO_ASSERT_OK(cio_pg_execute(c, "CREATE TYPE mood AS ENUM ('sad', 'happy')", NULL, 0, NULL));
+    check_unknown(c);
+    cio_pg_close(c);
+    cio_pg_opts o = {.no_named_statements = 1};
+    c = pg_connect_ok(&o);
+    check_unknown(c);
+    CIO_ASSERT_OK(cio_pg_execute(c, "DROP TYPE mood", NULL, 0, NULL));
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_unknown_types(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_unknown_types_main, NULL));
 }
 
 static void test_types(void)
@@ -582,8 +739,15 @@ static const cio_test_case tests[] = {
                            "application_name and server options reach the server"),
     CIO_TEST(test_connect_errors, "a malformed DSN, a refused port, an unknown host and database "
                                   "fail with their errno; a silent server hits the timeout"),
-    CIO_TEST(test_types, "binary results of every supported type decode to their C values, "
-                         "text forms match PostgreSQL's, NULL and mismatches are distinct"),
+    CIO_TEST(test_multi_host, "host=a,b: a refusing first host is skipped (addresses and names); "
+                              "target_session_attrs=read-write refuses a read-only session "
+                              "(-EROFS), read-only takes it"),
+    CIO_TEST(test_types, "results of every supported type decode to their C values in binary "
+                         "and in text (a point in the row), text forms match PostgreSQL's, "
+                         "NULL and mismatches are distinct"),
+    CIO_TEST(test_unknown_types, "inet, point, money, an enum and inet[] come back as PostgreSQL's "
+                                 "text beside decoded columns, through fetch, fetchval and a "
+                                 "stream, with and without named statements"),
     CIO_TEST(test_params, "binary parameters of every kind round-trip; arrays, execute counts, "
                           "scripts, fetchrow and fetchval"),
     CIO_TEST(test_errors, "server errors give errno, SQLSTATE, message, detail, hint and a task "

@@ -126,6 +126,7 @@ def main():
         sys.exit(77)
     fn = globals()[args.workload]
     args.workload = names[args.workload]
+    _common.impl = lambda _args: "asyncpg"  # the driver names the row, not the loop
     _common.run(lambda: fn(args, asyncpg), args)
 
 
