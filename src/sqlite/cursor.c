@@ -52,9 +52,8 @@ int cio_sqlite_executescript(cio_sqlite *db, const char *sql)
 
 static void cursor_free(cio_sqlite_cursor *c)
 {
-    for (int i = 0; c->names && i < c->ncols; i++)
-        free(c->names[i]);
-    free(c->names);
+    if (c->names != c->names_inl)
+        free(c->names);
     cio__sqlite_chunk_free(&c->ch);
     free(c);
 }
@@ -92,6 +91,7 @@ static int query(cio_sqlite *db, cio_sqlite_cursor **out, const char *sql,
     if (!c)
         return -ENOMEM;
     c->db = db;
+    cio__sqlite_chunk_init(&c->ch);
     c->limit = limit;
     c->max_rows = max_rows;
     request r = {0};
