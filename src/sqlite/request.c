@@ -41,7 +41,7 @@ static void track(cio_sqlite *db, request *r)
     cio_loop_ref();
 }
 
-static void untrack(cio_sqlite *db, request *r)
+void cio__sqlite_untrack(cio_sqlite *db, request *r)
 {
     if (r->all_prev)
         r->all_prev->all_next = r->all_next;
@@ -148,7 +148,7 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
 
     int err = r->polled ? poll_wait(db, r) : cio_event_wait(&r->done);
     if (err == 0) {
-        untrack(db, r);
+        cio__sqlite_untrack(db, r);
         return cio__sqlite_finish(db, r);
     }
     pthread_mutex_lock(&db->mu);
@@ -157,7 +157,7 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
         r->state = RS_DONE;
         pthread_mutex_unlock(&db->mu);
         cio_loop_unref();
-        untrack(db, r);
+        cio__sqlite_untrack(db, r);
         return err;
     }
     __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
@@ -167,9 +167,23 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     while (cio_event_wait(&r->done) != 0)
         ;
     cio_shield_exit(&sh);
-    untrack(db, r);
+    cio__sqlite_untrack(db, r);
     cio__sqlite_finish(db, r);
     return err;
+}
+
+/* Sends r without waiting: its on_done runs on the loop when it finishes (or
+ * its task waits on r->done). Counted as out, so close waits for it. */
+void cio__sqlite_submit_start(cio_sqlite *db, request *r)
+{
+    cio_event_init(&r->done);
+    r->state = RS_NEW;
+    r->polled = 0;
+    track(db, r);
+    pthread_mutex_lock(&db->mu);
+    worker *wake = cio__sqlite_enqueue_locked(db, r, route(db, r));
+    pthread_mutex_unlock(&db->mu);
+    cio__sqlite_wake(wake);
 }
 
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r)

@@ -84,8 +84,13 @@ struct cio_sqlite_cursor {
     size_t limit; /* bytes per chunk */
     size_t row;   /* rows consumed from the chunk; the current one is row - 1 */
     int ncols;
-    char **names; /* names_inl, or one allocation holding pointers and text */
-    chunk ch;
+    char **names;    /* names_inl, or one allocation holding pointers and text */
+    chunk *ch;       /* the rows being read: buf[0] or buf[1] */
+    chunk buf[2];    /* the other one receives the prefetch */
+    request *pre;    /* the prefetch of the next chunk (cursor.c), or NULL */
+    int prefetching; /* pre is out: pin, stmt, cached, done belong to the worker */
+    int orphan;      /* closed while prefetching: freed when pre comes back */
+    int prefetch_ok; /* on a reader, outside any transaction */
     char *names_inl[NAMES_INLINE / sizeof(char *)];
 };
 
@@ -108,6 +113,8 @@ struct request {
     const cio_sqlite_arg *args;
     size_t nargs, nrows;
     cio_sqlite_cursor *cur;
+    chunk *into;                 /* REQ_NEXT: the chunk to fill (NULL: cur->ch) */
+    void (*on_done)(request *r); /* on the loop, instead of setting done */
     cio_sqlite_fn fn;
     void *fn_arg;
     int fn_status;
@@ -192,6 +199,8 @@ struct cio_sqlite {
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r);
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r);
 int cio__sqlite_finish(cio_sqlite *db, request *r);
+void cio__sqlite_submit_start(cio_sqlite *db, request *r);
+void cio__sqlite_untrack(cio_sqlite *db, request *r);
 uint64_t cio__sqlite_hash(const char *s);
 
 /* worker.c: queues (db->mu held) and threads. */

@@ -334,7 +334,7 @@ static int take_names(cio_sqlite_cursor *cur, sqlite3_stmt *st)
  * statement stays open, pinned to this worker), max_rows rows, or the end. */
 static void fill(worker *w, request *r, cio_sqlite_cursor *cur, sqlite3_stmt *st, int cached)
 {
-    chunk *c = &cur->ch;
+    chunk *c = r->into ? r->into : cur->ch;
     c->ncells = c->used = c->nrows = 0;
     for (;;) {
         if (cur->max_rows && c->nrows >= (size_t)cur->max_rows)

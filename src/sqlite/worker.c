@@ -110,7 +110,10 @@ static void inbox_drain(void *arg)
     while (fifo) {
         request *next = fifo->done_next;
         cio_loop_unref();
-        cio_event_set(&fifo->done);
+        if (fifo->on_done)
+            fifo->on_done(fifo); /* nobody waits for it yet: a prefetch */
+        else
+            cio_event_set(&fifo->done);
         fifo = next;
     }
 }
