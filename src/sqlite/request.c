@@ -8,8 +8,11 @@
  * A task cancelled while its request is still queued takes it out of the
  * queue and returns at once; one cancelled while it runs sets the request's
  * cancel flag (the progress and busy handlers see it, cancel.c) and waits in
- * a shield for the worker to let go of it: the request is on its stack. */
-#include <sched.h>
+ * a shield for the worker to let go of it: the request is on its stack.
+ *
+ * A request that is the database's only one out is polled rather than waited
+ * for (poll_wait): the worker hands it over with a compare-and-swap on
+ * r->handoff, which spares the loop an eventfd write and a wakeup. */
 #include <stdio.h>
 #include <time.h>
 
@@ -85,8 +88,19 @@ static int should_poll(cio_sqlite *db)
     return 1;
 }
 
-/* Waits for a polled request: lets the other tasks run (cio_yield) and the
- * other threads (sched_yield) between looks at r->handoff, for up to
+/* A pause between looks at a flag another core writes. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Waits for a polled request: lets the other tasks run (cio_yield) between
+ * looks at r->handoff, never giving the thread away (a sched_yield on a busy
+ * machine can cost the loop a whole time slice: lag in milliseconds), for up to
  * opts.spin seconds; then claims the wait back and sleeps on r->done. A poll
  * that ran out of time makes the next ones skip (16, 32, ... up to 1024
  * requests) so a database whose statements are slow stops paying for them.
@@ -104,7 +118,7 @@ static int poll_wait(cio_sqlite *db, request *r)
         if (err || cio__sqlite_mono() >= until)
             break;
         err = cio_yield();
-        sched_yield();
+        cpu_relax();
     }
     int open = HANDOFF_OPEN;
     if (!__atomic_compare_exchange_n(&r->handoff, &open, HANDOFF_SLEEP, 0, __ATOMIC_ACQ_REL,
