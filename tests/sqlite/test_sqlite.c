@@ -567,6 +567,51 @@ static void test_cursor_prefetch(void)
     run_in_dir(prefetch_main);
 }
 
+/* ---- a lone request is polled ---- */
+
+static int cancel_it(void *arg)
+{
+    cio_cancel(arg);
+    return 0;
+}
+
+/* The database's only request out is polled: the task yields to the loop
+ * between looks, so a task spawned just before runs during the poll. Here it
+ * cancels the polling task, whose statement must stop. */
+static int polled_query(void *arg)
+{
+    cio_sqlite *db = arg;
+    cio_task *killer = cio_spawn(cancel_it, cio_current());
+    int64_t v = 0;
+    int err = cio_sqlite_fetchval_int64(db, &v, LONG_QUERY, NULL, 0);
+    cio_join(killer);
+    return err;
+}
+
+static int polled_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.spin = 0.5}; /* polls long enough to be cancelled in one */
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE c (x)", NULL, 0));
+    for (int i = 0; i < 3; i++) {
+        double t0 = cio_now();
+        cio_task *t = cio_spawn(polled_query, db);
+        CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+        CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+        /* Polled and unpolled requests right after: usable at once. */
+        CIO_ASSERT_OK(cio_sqlite_exec(db, "INSERT INTO c VALUES (1)", NULL, 0));
+        CIO_ASSERT_EQ(count_rows(db, "c"), i + 1);
+    }
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_cancel_while_polled(void)
+{
+    run_in_dir(polled_main);
+}
+
 static void test_cache_interact_functions(void)
 {
     run_in_dir(cache_main);
@@ -1218,6 +1263,9 @@ int main(int argc, char **argv)
         CIO_TEST(test_cursor_prefetch, "a cursor's prefetched next chunk: a timeout in next "
                                        "interrupts it; a cursor closed while it runs lets go "
                                        "at once"),
+        CIO_TEST(test_cancel_while_polled, "a task cancelled while it polls for its lone "
+                                           "request stops the statement; the database serves "
+                                           "at once"),
         CIO_TEST(test_cache_interact_functions, "the LRU keeps stmt_cache statements; interact "
                                                 "runs a batch; a user function and an "
                                                 "authorizer and a progress hook on every "
