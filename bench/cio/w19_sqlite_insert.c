@@ -7,33 +7,11 @@
 #include "cio.h"
 #include "cio/sqlite.h"
 #include "sqlite_bench.h"
+#include "sqlite_lag.h"
 
 static long n, batch;
 static const char *backend;
 static cio_sqlite_opts opts; /* --spin_us: the workers' spin */
-static double lags[1 << 20];
-static size_t nlags;
-static int stop;
-
-static int ticker(void *arg)
-{
-    (void)arg;
-    while (!stop) {
-        double t0 = cio_now();
-        if (cio_sleep(0.001))
-            return 0;
-        if (nlags < sizeof(lags) / sizeof(lags[0]))
-            lags[nlags++] = cio_now() - t0 - 0.001;
-    }
-    return 0;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Autocommit: one statement, one hop and one commit per row. In
  * transactions: BEGIN IMMEDIATE, the batch's rows through executemany (one
  * hop; the same statement run once per row, as the other sides do), COMMIT. */
@@ -79,12 +57,11 @@ static int run(void *arg)
                               NULL, 0);
     if (err)
         return err;
-    cio_task *tick = cio_spawn(ticker, NULL);
+    lag_start();
     double t0 = bench_now();
     err = insert_all(db);
     *secs = bench_now() - t0;
-    stop = 1;
-    cio_join(tick);
+    lag_stop();
     int64_t count = 0;
     if (!err)
         err = cio_sqlite_fetchval_int64(db, &count, "SELECT count(*) FROM t", NULL, 0);
@@ -113,11 +90,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "w19-sqlite: cio: FAILED: %s\n", cio_strerror(err));
         return 1;
     }
-    qsort(lags, nlags, sizeof(lags[0]), cmp);
-    double p99 = nlags ? lags[nlags * 99 / 100] * 1e3 : 0;
     printf("impl=%s workload=w19-insert-%s n=%ld batch=%ld secs=%.6f rows_per_s=%.1f "
            "lag_p99_ms=%.3f ticks=%zu\n",
-           bench_impl(backend), batch > 1 ? "tx" : "auto", n, batch, secs, (double)n / secs, p99,
-           nlags);
+           bench_impl(backend), batch > 1 ? "tx" : "auto", n, batch, secs, (double)n / secs,
+           lag_p99_ms(), lag_n);
     return 0;
 }

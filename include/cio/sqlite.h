@@ -115,7 +115,10 @@ typedef struct cio_sqlite_opts {
     /* How long a worker that ran out of work keeps watching its queue,
      * yielding the CPU between looks, before it sleeps, in seconds: 0 gives
      * 50 us; negative: never. Requests that follow each other closely then
-     * cost no futex wakeup of the worker (sequential lookups: 2.5x). */
+     * cost no futex wakeup of the worker. Also how long a task whose request
+     * is the database's only one out polls for its result (letting the other
+     * tasks run) before it sleeps: then the result costs no wakeup of the
+     * loop either. */
     double spin;
 } cio_sqlite_opts;
 
@@ -172,9 +175,10 @@ CIO_API int cio_sqlite_executemany(cio_sqlite *db, const char *sql, const cio_sq
 CIO_API int cio_sqlite_executescript(cio_sqlite *db, const char *sql);
 
 /* Runs a statement and returns a cursor over its rows (db.execute): the
- * first chunk of rows (chunk_bytes) arrives with this call, the next chunk
- * when cio_sqlite_next has used it up, so a big scan neither holds the table
- * in memory nor pays a hop per row. While rows remain, the statement stays
+ * first chunk of rows (chunk_bytes) arrives with this call, and the next one
+ * is fetched meanwhile (on a reader, outside a transaction: the worker steps
+ * while the task reads), so a big scan neither holds the table in memory (two
+ * chunks at most) nor pays a hop per row. While rows remain, the statement stays
  * open on its worker (a reader's read transaction stays open too: close the
  * cursor when done). Stores the cursor in *cur (NULL on failure).
  * Suspends: yes. Cancellation: the statement is interrupted; the reason. */

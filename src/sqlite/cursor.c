@@ -52,30 +52,129 @@ int cio_sqlite_executescript(cio_sqlite *db, const char *sql)
 
 static void cursor_free(cio_sqlite_cursor *c)
 {
-    for (int i = 0; c->names && i < c->ncols; i++)
-        free(c->names[i]);
-    free(c->names);
-    cio__sqlite_chunk_free(&c->ch);
+    if (c->names != c->names_inl)
+        free(c->names);
+    cio__sqlite_chunk_free(&c->buf[0]);
+    cio__sqlite_chunk_free(&c->buf[1]);
+    free(c->pre);
     free(c);
+}
+
+/* Has the open statement of c (rows remain) reset on its worker. Nobody
+ * waits; the worker frees the request. */
+static void reset_stmt(cio_sqlite_cursor *c)
+{
+    if (!c->pin || !c->stmt)
+        return;
+    request *r = cio__calloc(1, sizeof(*r));
+    if (r) {
+        r->kind = REQ_RESET;
+        r->pin = c->pin;
+        r->fn_arg = c->stmt;
+        r->nargs = (size_t)c->cached;
+        cio__sqlite_submit_detached(c->db, r);
+    }
+    /* Without memory the statement stays open until the database closes. */
+}
+
+/* ---- prefetch ----
+ *
+ * A cursor over a reader's statement (outside transactions) asks for the next
+ * chunk as soon as it has one: the worker steps the statement into the other
+ * buffer while the task reads this one, so a scan costs the larger of the two
+ * sides rather than their sum, and cio_sqlite_next finds the next chunk
+ * ready. The prefetch request lives in the cursor; while it is out the
+ * worker owns the cursor's statement fields (pin, stmt, cached, done). */
+
+static void prefetch_done(request *r)
+{
+    cio_sqlite_cursor *c = r->cur;
+    cio__sqlite_untrack(c->db, r);
+    if (!c->orphan) {
+        cio_event_set(&r->done);
+        return;
+    }
+    c->prefetching = 0;
+    reset_stmt(c);
+    cursor_free(c);
+}
+
+static void prefetch(cio_sqlite_cursor *c)
+{
+    if (!c->prefetch_ok || !c->pin || c->db->closing)
+        return;
+    if (!c->pre && !(c->pre = cio__malloc(sizeof(*c->pre))))
+        return; /* no memory: the next chunk comes on demand */
+    request *r = c->pre;
+    memset(r, 0, sizeof(*r));
+    r->kind = REQ_NEXT;
+    r->cur = c;
+    r->pin = c->pin;
+    r->into = c->ch == &c->buf[0] ? &c->buf[1] : &c->buf[0];
+    r->on_done = prefetch_done;
+    c->prefetching = 1;
+    cio__sqlite_submit_start(c->db, r);
+}
+
+/* Waits for the prefetch and makes its chunk the current one. Returns 0 or
+ * an error; cancelled, the prefetch is dropped if it had not started
+ * (the statement stays open for the next call) or interrupted if it had. */
+static int prefetch_take(cio_sqlite_cursor *c)
+{
+    cio_sqlite *db = c->db;
+    request *r = c->pre;
+    int err = cio_event_wait(&r->done);
+    if (err) {
+        pthread_mutex_lock(&db->mu);
+        if (r->state == RS_QUEUED) {
+            cio__sqlite_unlink_queued(db, r, r->queue);
+            r->state = RS_DONE;
+            pthread_mutex_unlock(&db->mu);
+            cio_loop_unref();
+            cio__sqlite_untrack(db, r);
+            c->prefetching = 0;
+            return err;
+        }
+        __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&db->mu);
+        cio_scope sh;
+        cio_shield_enter(&sh);
+        while (cio_event_wait(&r->done) != 0)
+            ;
+        cio_shield_exit(&sh);
+    }
+    c->prefetching = 0;
+    c->ch = r->into;
+    int status = cio__sqlite_finish(db, r);
+    return err ? err : status;
 }
 
 void cio_sqlite_cursor_close(cio_sqlite_cursor *c)
 {
     if (!c)
         return;
-    if (c->pin && c->stmt) {
-        /* The statement is open on its worker: have it reset there. Nobody
-         * waits; the worker frees the request. */
-        request *r = cio__calloc(1, sizeof(*r));
-        if (r) {
-            r->kind = REQ_RESET;
-            r->pin = c->pin;
-            r->fn_arg = c->stmt;
-            r->nargs = (size_t)c->cached;
-            cio__sqlite_submit_detached(c->db, r);
+    if (c->prefetching) {
+        cio_sqlite *db = c->db;
+        request *r = c->pre;
+        pthread_mutex_lock(&db->mu);
+        if (r->state == RS_QUEUED) { /* not started: take it back */
+            cio__sqlite_unlink_queued(db, r, r->queue);
+            r->state = RS_DONE;
+            pthread_mutex_unlock(&db->mu);
+            cio_loop_unref();
+            cio__sqlite_untrack(db, r);
+            c->prefetching = 0;
+        } else { /* running or finished: prefetch_done frees c */
+            __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&db->mu);
+            if (!cio_event_is_set(&r->done)) {
+                c->orphan = 1;
+                return;
+            }
+            c->prefetching = 0; /* it came back: the statement fields are ours */
         }
-        /* Without memory the statement stays open until the database closes. */
     }
+    reset_stmt(c);
     cursor_free(c);
 }
 
@@ -92,6 +191,9 @@ static int query(cio_sqlite *db, cio_sqlite_cursor **out, const char *sql,
     if (!c)
         return -ENOMEM;
     c->db = db;
+    cio__sqlite_chunk_init(&c->buf[0]);
+    cio__sqlite_chunk_init(&c->buf[1]);
+    c->ch = &c->buf[0];
     c->limit = limit;
     c->max_rows = max_rows;
     request r = {0};
@@ -105,6 +207,8 @@ static int query(cio_sqlite *db, cio_sqlite_cursor **out, const char *sql,
         cio_sqlite_cursor_close(c);
         return err;
     }
+    c->prefetch_ok = c->pin && c->pin != db->writer && !r.tx;
+    prefetch(c);
     *out = c;
     return 0;
 }
@@ -200,31 +304,35 @@ int cio_sqlite_next(cio_sqlite_cursor *c)
 {
     if (!c)
         return -EINVAL;
-    if (c->row < c->ch.nrows) {
+    if (c->row < c->ch->nrows) {
         c->row++;
         return 1;
     }
-    if (!c->pin) {
-        c->row = c->ch.nrows + 1; /* past the end: the getters read NULL */
-        return 0;
+    int err;
+    if (c->prefetching) {
+        err = prefetch_take(c);
+    } else {
+        if (!c->pin) {
+            c->row = c->ch->nrows + 1; /* past the end: the getters read NULL */
+            return 0;
+        }
+        request r = {0};
+        r.kind = REQ_NEXT;
+        r.cur = c;
+        r.pin = c->pin;
+        err = cio__sqlite_submit_wait(c->db, &r);
     }
-    request r = {0};
-    r.kind = REQ_NEXT;
-    r.cur = c;
-    r.pin = c->pin;
-    int err = cio__sqlite_submit_wait(c->db, &r);
     c->row = 0;
     if (err) {
         if (!c->pin)
-            c->ch.nrows = 0;
-        c->row = c->ch.nrows + 1;
+            c->ch->nrows = 0;
+        c->row = c->ch->nrows + 1;
         return err;
     }
-    if (!c->ch.nrows) {
-        c->row = 1;
-        return 0;
-    }
     c->row = 1;
+    if (!c->ch->nrows)
+        return 0;
+    prefetch(c);
     return 1;
 }
 
@@ -232,9 +340,9 @@ int cio_sqlite_next(cio_sqlite_cursor *c)
 
 static const cell *at(const cio_sqlite_cursor *c, int col)
 {
-    if (!c || col < 0 || col >= c->ncols || c->row == 0 || c->row > c->ch.nrows)
+    if (!c || col < 0 || col >= c->ncols || c->row == 0 || c->row > c->ch->nrows)
         return NULL;
-    return &c->ch.cells[(c->row - 1) * (size_t)c->ncols + (size_t)col];
+    return &c->ch->cells[(c->row - 1) * (size_t)c->ncols + (size_t)col];
 }
 
 int cio_sqlite_column_count(const cio_sqlite_cursor *c)
@@ -273,7 +381,7 @@ const char *cio_sqlite_column_text(const cio_sqlite_cursor *c, int col, size_t *
     int ok = x && x->type == CIO_SQLITE_TEXT;
     if (len)
         *len = ok ? x->len : 0;
-    return ok ? c->ch.data + x->v.off : NULL;
+    return ok ? c->ch->data + x->v.off : NULL;
 }
 
 const void *cio_sqlite_column_blob(const cio_sqlite_cursor *c, int col, size_t *len)
@@ -282,5 +390,5 @@ const void *cio_sqlite_column_blob(const cio_sqlite_cursor *c, int col, size_t *
     int ok = x && x->type == CIO_SQLITE_BLOB;
     if (len)
         *len = ok ? x->len : 0;
-    return ok ? c->ch.data + x->v.off : NULL;
+    return ok ? c->ch->data + x->v.off : NULL;
 }

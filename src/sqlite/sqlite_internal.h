@@ -29,6 +29,9 @@ enum req_kind {
 /* Where a request is (db->mu guards it). */
 enum req_state { RS_NEW, RS_QUEUED, RS_RUNNING, RS_DONE };
 
+/* Who ends a polled request's wait (request.c, worker.c). */
+enum { HANDOFF_OPEN, HANDOFF_TAKEN /* by the worker: done */, HANDOFF_SLEEP /* by the task */ };
+
 /* Transaction operations of REQ_TX. */
 enum tx_op { TX_BEGIN, TX_COMMIT, TX_ROLLBACK };
 
@@ -43,13 +46,25 @@ typedef struct cell {
     int type;
 } cell;
 
+/* A small result (a fetchone, a short fetchall) fits the inline arrays, so
+ * it costs no allocation on the worker and no cross-thread free on the loop;
+ * a bigger one moves to the heap (cells != inl_cells). */
+#define CHUNK_INLINE_CELLS 16
+#define CHUNK_INLINE_DATA 512
+
 typedef struct chunk {
     cell *cells;
     size_t ncells, cap_cells;
     char *data;
     size_t used, cap_data;
     size_t nrows;
+    cell inl_cells[CHUNK_INLINE_CELLS];
+    char inl_data[CHUNK_INLINE_DATA];
 } chunk;
+
+/* Column names of up to NAMES_INLINE bytes (pointers and text) live in the
+ * cursor; longer ones in one allocation. */
+#define NAMES_INLINE 256
 
 /* A prepared statement kept by a worker (LRU by `used`). */
 typedef struct cached_stmt {
@@ -69,8 +84,14 @@ struct cio_sqlite_cursor {
     size_t limit; /* bytes per chunk */
     size_t row;   /* rows consumed from the chunk; the current one is row - 1 */
     int ncols;
-    char **names;
-    chunk ch;
+    char **names;    /* names_inl, or one allocation holding pointers and text */
+    chunk *ch;       /* the rows being read: buf[0] or buf[1] */
+    chunk buf[2];    /* the other one receives the prefetch */
+    request *pre;    /* the prefetch of the next chunk (cursor.c), or NULL */
+    int prefetching; /* pre is out: pin, stmt, cached, done belong to the worker */
+    int orphan;      /* closed while prefetching: freed when pre comes back */
+    int prefetch_ok; /* on a reader, outside any transaction */
+    char *names_inl[NAMES_INLINE / sizeof(char *)];
 };
 
 struct request {
@@ -79,7 +100,9 @@ struct request {
     request *all_next, *all_prev; /* db->outstanding list (loop side) */
     int kind;
     int state;
-    int cancel; /* atomic: set by the waiting task when it is cancelled */
+    int cancel;  /* atomic: set by the waiting task when it is cancelled */
+    int polled;  /* the task watches handoff instead of sleeping on done */
+    int handoff; /* atomic, when polled: HANDOFF_* */
     int to_writer;
     worker *pin;   /* the worker it must run on, or NULL */
     worker *queue; /* the queue it waits in (NULL: the readers' shared one) */
@@ -90,6 +113,8 @@ struct request {
     const cio_sqlite_arg *args;
     size_t nargs, nrows;
     cio_sqlite_cursor *cur;
+    chunk *into;                 /* REQ_NEXT: the chunk to fill (NULL: cur->ch) */
+    void (*on_done)(request *r); /* on the loop, instead of setting done */
     cio_sqlite_fn fn;
     void *fn_arg;
     int fn_status;
@@ -159,9 +184,11 @@ struct cio_sqlite {
     cio_event guard_stop; /* close tells the guard to end */
     cio_event guard_done; /* the guard ended */
     cio_task *guard;
-    cio_sqlite_tx *tx; /* the outermost open transaction */
-    cio_task *tx_task; /* the task that owns it */
-    int tx_depth;      /* savepoints open inside it */
+    cio_sqlite_tx *tx;    /* the outermost open transaction */
+    cio_task *tx_task;    /* the task that owns it */
+    int tx_depth;         /* savepoints open inside it */
+    unsigned poll_skip;   /* requests to go before a task polls again */
+    unsigned poll_misses; /* polls in a row that ran out of time */
     uint64_t hints[HINT_SLOTS];
     int64_t last_id, changes;
     int last_rc;
@@ -172,6 +199,8 @@ struct cio_sqlite {
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r);
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r);
 int cio__sqlite_finish(cio_sqlite *db, request *r);
+void cio__sqlite_submit_start(cio_sqlite *db, request *r);
+void cio__sqlite_untrack(cio_sqlite *db, request *r);
 uint64_t cio__sqlite_hash(const char *s);
 
 /* worker.c: queues (db->mu held) and threads. */
@@ -188,6 +217,7 @@ void cio__sqlite_forward(worker *w, request *r);
 void cio__sqlite_kick(cio_sqlite *db);
 void cio__sqlite_cache_free(worker *w);
 int cio__sqlite_error(request *r, sqlite3 *conn, int rc);
+void cio__sqlite_chunk_init(chunk *c);
 void cio__sqlite_chunk_free(chunk *c);
 
 /* cancel.c: on a worker. */

@@ -222,21 +222,40 @@ static int bind_args(request *r, sqlite3 *conn, sqlite3_stmt *st, const cio_sqli
 
 /* ---- rows into chunks ---- */
 
-void cio__sqlite_chunk_free(chunk *c)
+void cio__sqlite_chunk_init(chunk *c)
 {
-    free(c->cells);
-    free(c->data);
-    memset(c, 0, sizeof(*c));
+    c->cells = c->inl_cells;
+    c->cap_cells = CHUNK_INLINE_CELLS;
+    c->data = c->inl_data;
+    c->cap_data = CHUNK_INLINE_DATA;
+    c->ncells = c->used = c->nrows = 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+void cio__sqlite_chunk_free(chunk *c)
+{
+    if (c->cells != c->inl_cells)
+        free(c->cells);
+    if (c->data != c->inl_data)
+        free(c->data);
+    cio__sqlite_chunk_init(c);
+}
+
+/* Grows *p (inline storage `inl` or the heap) to hold `need` elements. */
+static int grow(void **p, size_t *cap, size_t need, size_t elem, void *inl)
 {
     if (need <= *cap)
         return 0;
-    size_t n = *cap ? *cap : 64;
+    size_t n = *cap * 2 > 64 ? *cap * 2 : 64;
     while (n < need)
         n *= 2;
-    void *q = cio__realloc(*p, n * elem);
+    void *q;
+    if (*p == inl) {
+        q = cio__malloc(n * elem);
+        if (q)
+            memcpy(q, inl, *cap * elem);
+    } else {
+        q = cio__realloc(*p, n * elem);
+    }
     if (!q)
         return -ENOMEM;
     *p = q;
@@ -246,7 +265,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
 {
-    if (grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell)))
+    if (grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell),
+             c->inl_cells))
         return -ENOMEM;
     for (int i = 0; i < ncols; i++) {
         cell *x = &c->cells[c->ncells++];
@@ -264,7 +284,7 @@ static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
             const void *p = x->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i)
                                                    : sqlite3_column_blob(st, i);
             size_t len = (size_t)sqlite3_column_bytes(st, i);
-            if (grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1))
+            if (grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1, c->inl_data))
                 return -ENOMEM;
             if (len)
                 memcpy(c->data + c->used, p, len);
@@ -282,20 +302,31 @@ static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
     return 0;
 }
 
+/* Copies the column names into the cursor: the pointers, then the text, in
+ * the inline block when they fit, else in one allocation. */
 static int take_names(cio_sqlite_cursor *cur, sqlite3_stmt *st)
 {
-    cur->ncols = sqlite3_column_count(st);
-    if (!cur->ncols)
+    int ncols = sqlite3_column_count(st);
+    if (!ncols)
         return 0;
-    cur->names = cio__calloc((size_t)cur->ncols, sizeof(char *));
-    if (!cur->names)
-        return -ENOMEM;
-    for (int i = 0; i < cur->ncols; i++) {
+    size_t size = (size_t)ncols * sizeof(char *);
+    for (int i = 0; i < ncols; i++) {
         const char *n = sqlite3_column_name(st, i);
-        cur->names[i] = cio__strdup(n ? n : "");
-        if (!cur->names[i])
-            return -ENOMEM;
+        size += (n ? strlen(n) : 0) + 1;
     }
+    char **names = cur->names_inl;
+    if (size > sizeof(cur->names_inl) && !(names = cio__malloc(size)))
+        return -ENOMEM;
+    char *text = (char *)(names + ncols);
+    for (int i = 0; i < ncols; i++) {
+        const char *n = sqlite3_column_name(st, i);
+        size_t len = n ? strlen(n) : 0;
+        memcpy(text, n ? n : "", len + 1);
+        names[i] = text;
+        text += len + 1;
+    }
+    cur->names = names;
+    cur->ncols = ncols;
     return 0;
 }
 
@@ -303,7 +334,7 @@ static int take_names(cio_sqlite_cursor *cur, sqlite3_stmt *st)
  * statement stays open, pinned to this worker), max_rows rows, or the end. */
 static void fill(worker *w, request *r, cio_sqlite_cursor *cur, sqlite3_stmt *st, int cached)
 {
-    chunk *c = &cur->ch;
+    chunk *c = r->into ? r->into : cur->ch;
     c->ncells = c->used = c->nrows = 0;
     for (;;) {
         if (cur->max_rows && c->nrows >= (size_t)cur->max_rows)

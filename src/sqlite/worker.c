@@ -4,7 +4,9 @@
  * A worker pushes a finished request onto db->inbox, a lock-free stack;
  * only the push that finds the inbox empty calls cio_call_soon_threadsafe,
  * whose callback on the loop takes every finished request at once and sets
- * their events (one wakeup per batch, as src/io/executor.c). The writer takes
+ * their events (one wakeup per batch, as src/io/executor.c). A request whose
+ * task polls for it (request.c) is handed over by one compare-and-swap
+ * instead: no inbox, no eventfd write, no wakeup of the loop. The writer takes
  * only the requests of the transaction that owns it while one does (see
  * tx.c). Worker threads block every signal. */
 #include <sched.h>
@@ -108,13 +110,20 @@ static void inbox_drain(void *arg)
     while (fifo) {
         request *next = fifo->done_next;
         cio_loop_unref();
-        cio_event_set(&fifo->done);
+        if (fifo->on_done)
+            fifo->on_done(fifo); /* nobody waits for it yet: a prefetch */
+        else
+            cio_event_set(&fifo->done);
         fifo = next;
     }
 }
 
 static void complete(cio_sqlite *db, request *r)
 {
+    int open = HANDOFF_OPEN;
+    if (r->polled && __atomic_compare_exchange_n(&r->handoff, &open, HANDOFF_TAKEN, 0,
+                                                 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return; /* its task watches r and takes it from here: r may be gone now */
     request *old = __atomic_load_n(&db->inbox, __ATOMIC_RELAXED);
     do {
         r->done_next = old;

@@ -495,6 +495,123 @@ static int cache_main(void *arg)
     return 0;
 }
 
+/* Rows 1..199 at once, then the next one after about 10^9 steps: the
+ * cursor's prefetch of its second chunk runs for minutes unless interrupted. */
+#define SLOW_AFTER_FIRST_CHUNK                                                                     \
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "        \
+    "SELECT x FROM c WHERE x < 200 OR x = 999999999"
+
+/* Reads the cursor's first chunk (fewer than 199 rows in 1 KiB chunks). */
+static int64_t read_first_chunk(cio_sqlite_cursor *cur)
+{
+    int64_t n = 0;
+    for (;;) {
+        CIO_ASSERT_EQ(cio_sqlite_next(cur), 1);
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 0), ++n);
+        if (n == 20)
+            return n; /* 20 rows: well inside the first chunk */
+    }
+}
+
+static int prefetch_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.chunk_bytes = 1024};
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE p (x)", NULL, 0));
+
+    /* A task waiting in next for a prefetch that runs long: its timeout
+     * interrupts the statement within milliseconds, and both readers serve
+     * at once afterwards. */
+    cio_sqlite_cursor *cur;
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, SLOW_AFTER_FIRST_CHUNK, NULL, 0));
+    int64_t n = read_first_chunk(cur);
+    double t0 = cio_now();
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 0.2));
+    int r;
+    while ((r = cio_sqlite_next(cur)) == 1)
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 0), ++n);
+    cio_timeout_exit(&s);
+    CIO_ASSERT_ERR(r, -ETIMEDOUT);
+    CIO_ASSERT_CMP(n, <, 199); /* it stopped in the slow part */
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    CIO_ASSERT_EQ(cio_sqlite_next(cur), 0); /* the interrupted statement is over */
+    cio_sqlite_cursor_close(cur);
+    for (int i = 0; i < 4; i++)
+        CIO_ASSERT_EQ(count_rows(db, "p"), 0);
+
+    /* A cursor closed while its prefetch runs long: the prefetch is
+     * interrupted, so close finds no work left (0, not -ETIMEDOUT after
+     * close_timeout). */
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, SLOW_AFTER_FIRST_CHUNK, NULL, 0));
+    read_first_chunk(cur);
+    cio_sqlite_cursor_close(cur);
+    /* Two cursors, each with its prefetch running long on one of the two
+     * readers, closed in either order. */
+    cio_sqlite_cursor *c1, *c2;
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &c1, SLOW_AFTER_FIRST_CHUNK, NULL, 0));
+    CIO_ASSERT_OK(cio_sqlite_execute(db, &c2, SLOW_AFTER_FIRST_CHUNK, NULL, 0));
+    read_first_chunk(c2);
+    cio_sqlite_cursor_close(c2);
+    cio_sqlite_cursor_close(c1);
+    t0 = cio_now();
+    CIO_ASSERT_EQ(count_rows(db, "p"), 0);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    return 0;
+}
+
+static void test_cursor_prefetch(void)
+{
+    run_in_dir(prefetch_main);
+}
+
+/* ---- a lone request is polled ---- */
+
+static int cancel_it(void *arg)
+{
+    cio_cancel(arg);
+    return 0;
+}
+
+/* The database's only request out is polled: the task yields to the loop
+ * between looks, so a task spawned just before runs during the poll. Here it
+ * cancels the polling task, whose statement must stop. */
+static int polled_query(void *arg)
+{
+    cio_sqlite *db = arg;
+    cio_task *killer = cio_spawn(cancel_it, cio_current());
+    int64_t v = 0;
+    int err = cio_sqlite_fetchval_int64(db, &v, LONG_QUERY, NULL, 0);
+    cio_join(killer);
+    return err;
+}
+
+static int polled_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.spin = 0.5}; /* polls long enough to be cancelled in one */
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE c (x)", NULL, 0));
+    for (int i = 0; i < 3; i++) {
+        double t0 = cio_now();
+        cio_task *t = cio_spawn(polled_query, db);
+        CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+        CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+        /* Polled and unpolled requests right after: usable at once. */
+        CIO_ASSERT_OK(cio_sqlite_exec(db, "INSERT INTO c VALUES (1)", NULL, 0));
+        CIO_ASSERT_EQ(count_rows(db, "c"), i + 1);
+    }
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_cancel_while_polled(void)
+{
+    run_in_dir(polled_main);
+}
+
 static void test_cache_interact_functions(void)
 {
     run_in_dir(cache_main);
@@ -1143,6 +1260,12 @@ int main(int argc, char **argv)
         CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; streaming "
                                      "inside a transaction and from a snapshot; a closed "
                                      "cursor lets a TRUNCATE checkpoint through"),
+        CIO_TEST(test_cursor_prefetch, "a cursor's prefetched next chunk: a timeout in next "
+                                       "interrupts it; a cursor closed while it runs lets go "
+                                       "at once"),
+        CIO_TEST(test_cancel_while_polled, "a task cancelled while it polls for its lone "
+                                           "request stops the statement; the database serves "
+                                           "at once"),
         CIO_TEST(test_cache_interact_functions, "the LRU keeps stmt_cache statements; interact "
                                                 "runs a batch; a user function and an "
                                                 "authorizer and a progress hook on every "
