@@ -42,7 +42,6 @@ NOT_SUSPENDING = {
                            "(cio_stream_read_buffered), which never waits",
     "cio_start_unix_server": "start_acceptors joins the acceptors started before one that "
                              "failed to start; a Unix server has one socket, so none",
-    "cio_ws_send_nowait": "send_msg(..., wait=0): wait_room returns -EAGAIN instead of waiting",
 }
 
 KEYWORDS = {
