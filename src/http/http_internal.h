@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "../core/checked.h"
 #include "cio.h"
 #include "cio/http.h"
 #include "cio/stream.h"
@@ -20,14 +21,15 @@ typedef struct cio__http_headers {
     size_t n, cap;
 } cio__http_headers;
 
-int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_len,
-                          const char *value, size_t value_len);
+CIO__MUST_CHECK int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_len,
+                                          const char *value, size_t value_len);
 /* The last value of a header, case-insensitive, or NULL. */
 const char *cio__http_headers_get(const cio__http_headers *h, const char *name);
 void cio__http_headers_clear(cio__http_headers *h);
 
 /* Appends n bytes to a growable buffer, keeping a NUL after the data. */
-int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
+CIO__MUST_CHECK int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data,
+                                         size_t n);
 
 /* The reason phrase of an HTTP status ("Not Found"); a generic one for codes
  * it does not know. */
@@ -79,8 +81,8 @@ typedef struct cio__http_xfer {
     struct cio__http_xfer *next, *prev;
 } cio__http_xfer;
 
-int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
-                         int streaming);
+CIO__MUST_CHECK int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s,
+                                         const cio_http_request *req, int streaming);
 int cio__http_xfer_wait(cio__http_xfer *x);
 int cio__http_xfer_result(cio__http_xfer *x);
 void cio__http_xfer_detach(cio__http_xfer *x);
@@ -102,8 +104,9 @@ int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_
 
 /* A response from parts; takes body (malloc'd, NUL-terminated) and the
  * headers (left empty) on success. */
-int cio__http_response_new(cio_http_response **out, int status, char *body, size_t len,
-                           cio__http_headers *headers, const char *url, const char *version);
+CIO__MUST_CHECK int cio__http_response_new(cio_http_response **out, int status, char *body,
+                                           size_t len, cio__http_headers *headers, const char *url,
+                                           const char *version);
 
 /* Moves a finished transfer's body and headers into a new response. */
 int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
