@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cio/fault.h"
 
@@ -34,6 +35,13 @@ static inline int cio__op_fails(const char *name)
  * result. For calls that report failure as -1 and errno:
  *   int fd = CIO__SYSCALL("socket", EMFILE, socket(domain, type, 0)); */
 #define CIO__SYSCALL(name, err, call) (cio__op_fails(name) ? (errno = (err), -1) : (call))
+
+/* The same for a socket's recv or send failing with -ECONNRESET: the socket
+ * is shut down both ways first, so that later calls and the peer see the
+ * reset too, as with a real one (a reset on one side only would leave the
+ * other waiting). */
+#define CIO__SYSCALL_RESET(name, fd, call)                                                         \
+    (cio__op_fails(name) ? (shutdown((fd), SHUT_RDWR), errno = ECONNRESET, -1) : (call))
 
 CIO__MUST_CHECK static inline void *cio__malloc(size_t n)
 {

@@ -83,8 +83,8 @@ typedef struct cio__http_xfer {
 
 CIO__MUST_CHECK int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s,
                                          const cio_http_request *req, int streaming);
-int cio__http_xfer_wait(cio__http_xfer *x);
-int cio__http_xfer_result(cio__http_xfer *x);
+CIO__MUST_CHECK int cio__http_xfer_wait(cio__http_xfer *x);
+CIO__MUST_CHECK int cio__http_xfer_result(cio__http_xfer *x);
 void cio__http_xfer_detach(cio__http_xfer *x);
 void cio__http_xfer_free(cio__http_xfer *x);
 
@@ -99,7 +99,7 @@ const char *cio__http_session_proxy(const cio_http_session *s, const char *url);
  * request's result in *result and *out as cio_http_request_send's. */
 cio__http_pool *cio__http_pool_new(long max_total, long max_host);
 void cio__http_pool_close(cio__http_pool *p);
-int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out,
+CIO__MUST_CHECK int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out,
                           int *result);
 
 /* A response from parts; takes body (malloc'd, NUL-terminated) and the
@@ -109,7 +109,7 @@ CIO__MUST_CHECK int cio__http_response_new(cio_http_response **out, int status, 
                                            const char *version);
 
 /* Moves a finished transfer's body and headers into a new response. */
-int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
+CIO__MUST_CHECK int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
 
 /* Serves one connection on s with app's routes until it closes (the stream
  * stays the caller's). For the fuzz target and tests. */

@@ -115,7 +115,7 @@ void cio__http_split_url(cio_http_req *r);
 
 /* server_response.c */
 int cio__http_keep_alive(const conn *c);
-int cio__http_finish_response(cio_http_resp *r);
+CIO__MUST_CHECK int cio__http_finish_response(cio_http_resp *r);
 /* Writes to the client, each wait for room bounded by send_timeout. */
 CIO__MUST_CHECK int cio__http_write(conn *c, const void *p, size_t n);
 /* Waits until everything written went out, bounded by send_timeout. */

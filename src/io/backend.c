@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "backend.h"
 #include "cio/core.h"
@@ -85,6 +86,8 @@ int cio__op_fault(cio__backend *b, cio__op *op)
     if (op->kind <= 0 || (size_t)op->kind >= sizeof kinds / sizeof kinds[0] ||
         !kinds[op->kind].name || !cio_fault_hit(CIO_FAULT_OP, kinds[op->kind].name))
         return 0;
+    if (kinds[op->kind].err == ECONNRESET)
+        shutdown(op->fd, SHUT_RDWR); /* a real reset: the peer sees it too */
     cio__op_complete(b, op, -kinds[op->kind].err);
     return 1;
 }

@@ -134,7 +134,7 @@ ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
         return cio__op_run(self, &op, "recv");
     }
     READY_LOOP(self, fd, POLLIN,
-               sys(CIO__SYSCALL("recv", ECONNRESET, recv(fd, buf, len, flags | MSG_DONTWAIT))));
+               sys(CIO__SYSCALL_RESET("recv", fd, recv(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
 ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
@@ -150,7 +150,7 @@ ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
         return cio__op_run(self, &op, "send");
     }
     READY_LOOP(self, fd, POLLOUT,
-               sys(CIO__SYSCALL("send", ECONNRESET, send(fd, buf, len, flags | MSG_DONTWAIT))));
+               sys(CIO__SYSCALL_RESET("send", fd, send(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
 ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,

@@ -85,7 +85,7 @@ enum {
 };
 
 /* -EINVAL (with a message) for options no stream can take. */
-int cio__check_opts(const cio_stream_opts *opts);
+CIO__MUST_CHECK int cio__check_opts(const cio_stream_opts *opts);
 
 /* Makes a stream around fd. Frees fd on failure. */
 CIO__MUST_CHECK int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts,
@@ -93,14 +93,14 @@ CIO__MUST_CHECK int cio__stream_new(cio_stream **out, int fd, const cio_stream_o
 
 /* One read of wire bytes from s->fd (suspends), published in s->rop so that a
  * close from another task can cancel it. -ECONNABORTED once s is closing. */
-ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len);
+CIO__MUST_CHECK ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len);
 
 /* Appends wire bytes to s->win and starts sending. Returns 0 or -ENOMEM. */
 CIO__MUST_CHECK int cio__stream_queue(cio_stream *s, const void *p, size_t n);
 
 /* Waits until the write buffer holds at most `level` bytes. Returns 0, the
  * write error, -ECONNABORTED, or the cancel reason. */
-int cio__stream_wait_level(cio_stream *s, size_t level);
+CIO__MUST_CHECK int cio__stream_wait_level(cio_stream *s, size_t level);
 
 /* Closes s without freeing it (flush, stop the writer, cancel another task's
  * read, close fd). Returns the flush error or cancel reason. */

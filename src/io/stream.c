@@ -100,7 +100,7 @@ static ssize_t write_some(const cio_stream *s, const void *p, size_t n)
 {
     if (s->is_socket) {
         ssize_t r =
-            CIO__SYSCALL("send", ECONNRESET, send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
+            CIO__SYSCALL_RESET("send", s->fd, send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
         return r < 0 ? -errno : r;
     }
     sigset_t pipe_set, old, pending;
@@ -337,9 +337,9 @@ ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
     int wait_first = s->rshort;
     for (;;) {
         if (!wait_first) {
-            ssize_t r = CIO__SYSCALL("recv", ECONNRESET,
-                                     s->is_socket ? recv(s->fd, buf, len, MSG_DONTWAIT)
-                                                  : read(s->fd, buf, len));
+            ssize_t r = CIO__SYSCALL_RESET("recv", s->fd,
+                                           s->is_socket ? recv(s->fd, buf, len, MSG_DONTWAIT)
+                                                        : read(s->fd, buf, len));
             if (r >= 0) {
                 s->rshort = (size_t)r < len;
                 return r;

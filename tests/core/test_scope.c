@@ -61,7 +61,7 @@ static int cancel_then_timeout(void *arg)
 {
     (void)arg;
     cio_scope s;
-    cio_timeout_enter(&s, 1.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     int first = cio_sleep(10); /* cancelled at 0.5 s */
     int second = cio_sleep(5); /* still cancelled, and later the deadline passes */
     cio_timeout_exit(&s);
@@ -204,7 +204,7 @@ static int leaks_scope(void *arg)
 {
     (void)arg;
     cio_scope s;
-    cio_timeout_enter(&s, 1.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     return 0; /* returns with s open */
 }
 
@@ -265,7 +265,7 @@ static int shielded_cleanup(void *arg)
     int *done = arg;
     int first = cio_sleep(10); /* cancelled at 1 s */
     cio_scope sh;
-    cio_shield_enter(&sh);
+    CIO_ASSERT_OK(cio_shield_enter(&sh));
     int cleanup = cio_sleep(2); /* the cleanup still waits */
     cio_shield_exit(&sh);
     *done = cleanup == 0;
@@ -295,8 +295,8 @@ static int timeout_inside_shield(void *arg)
 {
     (void)arg;
     cio_scope sh, t;
-    cio_shield_enter(&sh);
-    cio_timeout_enter(&t, 1.0);
+    CIO_ASSERT_OK(cio_shield_enter(&sh));
+    CIO_ASSERT_OK(cio_timeout_enter(&t, 1.0));
     int err = cio_sleep(5); /* scopes inside a shield still work */
     cio_timeout_exit(&t);
     cio_shield_exit(&sh);

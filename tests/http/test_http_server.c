@@ -246,7 +246,7 @@ static char *raw_exchange(const char *data, size_t len, double secs)
     CIO_ASSERT_EQ(cio_write_all(fd, data, len, NULL), (ssize_t)len);
     size_t got = 0;
     cio_scope s;
-    cio_timeout_enter(&s, secs);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, secs));
     ssize_t n;
     while (got < sizeof(buf) - 1 && (n = cio_recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
         got += (size_t)n;
@@ -714,7 +714,7 @@ static void test_graceful_shutdown(void)
 static size_t read_until_has(int fd, char *buf, size_t cap, size_t got, const char *want)
 {
     cio_scope sc;
-    cio_timeout_enter(&sc, 5);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 5));
     while (!strstr(buf, want) && got < cap - 1) {
         ssize_t n = cio_recv(fd, buf + got, cap - 1 - got, 0);
         if (n <= 0)

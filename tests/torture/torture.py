@@ -21,8 +21,9 @@ with the memory it left behind. Leaks are checked only when the case ran to
 its end (LeakSanitizer at exit), where every allocation must be released, error
 or not. A sanitizer report always wins over an assertion.
 
-Sampling: by default at most --budget runs per binary, spread over its cases
-and over alloc and op points in proportion to their counts, each kind on a
+Sampling: by default about --budget runs per binary (plus one count run and
+at least one fault run per case), spread over its cases and over alloc and op
+points in proportion to their counts, each kind on a
 deterministic stride (points 1, 1+s, 1+2s, ...), so a run is reproducible.
 --full (or CIO_TORTURE_FULL=1) fails every point.
 
@@ -39,6 +40,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 SANITIZER = re.compile(
     r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer")
@@ -63,15 +65,23 @@ def run(binary, case, spec, timeout, report=None):
     env["CIO_FAULT"] = spec
     if report:
         env["CIO_FAULT_REPORT"] = report
-    p = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-        return p.returncode, out.decode(errors="replace")
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)  # the whole session: a test may have spawned children
-        out, _ = p.communicate()
-        return None, out.decode(errors="replace")
+    # Output to a file, not a pipe: a server the test started may keep a pipe
+    # open after the test itself ended. The whole session is killed after
+    # each run, so nothing a test started outlives it.
+    with tempfile.TemporaryFile() as f:
+        p = subprocess.Popen([binary], env=env, stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+        f.seek(0)
+        return rc, f.read().decode(errors="replace")
 
 
 def verdict(rc, out):
@@ -92,8 +102,8 @@ def verdict(rc, out):
 def count(binary, case, timeout):
     with tempfile.NamedTemporaryFile(prefix="cio-torture-", delete=False) as f:
         path = f.name
+    rc, out = run(binary, case, "count", timeout, report=path)
     try:
-        rc, out = run(binary, case, "count", timeout, report=path)
         points = {}
         with open(path) as f:
             for line in f:
@@ -123,12 +133,15 @@ def main():
     ap.add_argument("--full", action="store_true", default=os.environ.get("CIO_TORTURE_FULL") == "1")
     ap.add_argument("--timeout", type=float, default=30)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--max-seconds", type=float, default=0,
+                    help="stop starting fault runs after this long (0: no limit; not with --full)")
     ap.add_argument("--case", action="append", help="only this case (repeatable)")
     ap.add_argument("--skip", action="append", default=[], help="not this case (repeatable)")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
     name = os.path.basename(binary)
 
+    started = time.monotonic()
     listing = subprocess.run([binary], env=dict(os.environ, CIO_TEST_LIST="1"),
                              stdout=subprocess.PIPE, check=True).stdout.decode().split()
     cases = [c for c in listing if (not args.case or c in args.case) and c not in args.skip]
@@ -156,19 +169,39 @@ def main():
         if args.full:
             ra, ro = a, o
         else:
-            share = max(4, args.budget * (a + o) // total_points)
+            share = max(1, args.budget * (a + o) // total_points)
             ra = min(a, max(1 if a else 0, share * a // max(1, a + o)))
             ro = min(o, max(1 if o else 0, share - ra))
         jobs += [(case, "alloc:%d" % n) for n in sample(a, ra)]
         jobs += [(case, "op:%d" % n) for n in sample(o, ro)]
 
     ran = {"alloc": 0, "op": 0}
+    # Interleave the cases (round robin), so that a time limit cuts a little
+    # from each rather than whole cases.
+    by_case = {}
+    for case, spec in jobs:
+        by_case.setdefault(case, []).append(spec)
+    order = []
+    while any(by_case.values()):
+        for case in list(by_case):
+            if by_case[case]:
+                order.append((case, by_case[case].pop(0)))
+    limit = 0 if args.full else args.max_seconds
+    cut = 0
+
+    def guarded(case, spec):
+        if limit and time.monotonic() - started > limit:
+            return "cut", ""
+        return run(binary, case, spec, args.timeout)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(run, binary, case, spec, args.timeout): (case, spec)
-                   for case, spec in jobs}
+        futures = {pool.submit(guarded, case, spec): (case, spec) for case, spec in order}
         for fut in concurrent.futures.as_completed(futures):
             case, spec = futures[fut]
             rc, out = fut.result()
+            if rc == "cut":
+                cut += 1
+                continue
             ran[spec.split(":")[0]] += 1
             why = verdict(rc, out)
             if why:
@@ -186,6 +219,9 @@ def main():
     print("torture %s (%s): %d cases, alloc points %d (failed %d of them), op points %d "
           "(failed %d), %d defects" % (name, "full" if args.full else "sampled", len(counted),
                                       alloc_pts, ran["alloc"], op_pts, ran["op"], len(defects)))
+    if cut:
+        print("torture %s: time limit (%g s) reached, %d planned runs not started" %
+              (name, limit, cut))
     if defects:
         return 1
     return 77 if not counted and skipped else 0
