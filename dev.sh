@@ -2,7 +2,8 @@
 # The README's two commands:
 #   ./dev.sh demo   build (release) and run the demo: the guides' async API client
 #   ./dev.sh test   build and run the whole test suite: release build, then
-#                   ASan+UBSan build, then the core tests under Valgrind
+#                   ASan+UBSan build, then the core tests under Valgrind, then
+#                   the torture runner (tests/torture) under ASan
 #   ./dev.sh test --busy [hogs]   the release suite next to CPU hogs
 #   ./dev.sh fuzz [seconds]   run the HTTP request fuzzer (clang) for that long
 # Each installs missing Debian packages first (as root), or prints the exact
@@ -80,7 +81,9 @@ test)
     build build/asan -DCMAKE_BUILD_TYPE=Debug -DCIO_SANITIZE=ON -DCIO_BUILD_BENCH=OFF \
         -DCIO_BUILD_TESTS=ON
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        run_ctest build/asan -LE valgrind
+        run_ctest build/asan -LE 'valgrind|torture'
+    echo "== torture: error paths under ASan (a sample; CIO_TORTURE_FULL=1: every point)"
+    run_ctest build/asan -L torture
     ;;
 fuzz)
     # The HTTP request fuzzer (libFuzzer, clang) for a set time (default 60 s);

@@ -5,7 +5,10 @@
  * 60); CIO_TEST_NOFORK=1 runs them in-process for a debugger. A failed assert
  * prints both sides and aborts the child, never unwinding a task's stack.
  * The run ends with "N passed, N failed, N skipped"; the exit status is 0, 1
- * on any failure, or 77 when every test was skipped (CTest's skip code). */
+ * on any failure, or 77 when every test was skipped (CTest's skip code).
+ * A first argument runs only the tests whose name contains it;
+ * CIO_TEST_ONLY=name runs the one test of that exact name; CIO_TEST_LIST=1
+ * prints the names and runs nothing (the torture runner uses both). */
 #ifndef CIO_TEST_H
 #define CIO_TEST_H
 
@@ -36,8 +39,13 @@ typedef struct cio_test_case {
 #fn, fn, checks                                                                            \
     }
 
+/* Stderr as it was before a capture (below), for a failure inside one. */
+static int cio_test_saved_stderr = -1;
+
 #define CIO_FAIL_AT(...)                                                                           \
     do {                                                                                           \
+        if (cio_test_saved_stderr >= 0)                                                            \
+            fflush(stderr), dup2(cio_test_saved_stderr, 2);                                        \
         fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                            \
         fprintf(stderr, __VA_ARGS__);                                                              \
         fputc('\n', stderr);                                                                       \
@@ -99,7 +107,6 @@ typedef struct cio_test_case {
 
 /* Captures what the code between begin and end writes to stderr. end returns
  * it as a malloc'd string (the caller frees it). */
-static int cio_test_saved_stderr = -1;
 static FILE *cio_test_capture_file;
 
 static inline void cio_test_capture_stderr_begin(void)
@@ -117,6 +124,7 @@ static inline char *cio_test_capture_stderr_end(void)
     fflush(stderr);
     dup2(cio_test_saved_stderr, 2);
     close(cio_test_saved_stderr);
+    cio_test_saved_stderr = -1;
     long n = ftell(cio_test_capture_file);
     if (n < 0)
         n = 0;
@@ -162,10 +170,18 @@ static inline int cio_test_main(int argc, char **argv, const cio_test_case *test
 {
     int nofork = getenv("CIO_TEST_NOFORK") && atoi(getenv("CIO_TEST_NOFORK"));
     unsigned timeout = getenv("CIO_TEST_TIMEOUT") ? (unsigned)atoi(getenv("CIO_TEST_TIMEOUT")) : 60;
+    const char *only = getenv("CIO_TEST_ONLY");
     int passed = 0, failed = 0, skipped = 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (getenv("CIO_TEST_LIST")) {
+        for (size_t i = 0; i < n; i++)
+            printf("%s\n", tests[i].name);
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1]))
+            continue;
+        if (only && *only && strcmp(tests[i].name, only) != 0)
             continue;
         int status = 0;
         if (nofork) {

@@ -88,7 +88,7 @@ CIO_API uint64_t cio_fault_injected(enum cio_fault_kind kind)
 static int parse_count(const char *s, uint64_t *out)
 {
     char *end;
-    if (!s || !*s)
+    if (!s || *s < '0' || *s > '9') /* strtoull would take "-1" and " 1" */
         return -1;
     unsigned long long v = strtoull(s, &end, 10);
     if (*end || v == 0)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cio.h"
+#include "checked.h"
 #include "../io/backend.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -215,7 +216,7 @@ typedef struct cio__timer_heap {
     uint64_t seq;
 } cio__timer_heap;
 
-int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline);
+CIO__MUST_CHECK int cio__timer_arm(cio_loop *l, cio__timer *t, int64_t deadline);
 void cio__timer_disarm(cio_loop *l, cio__timer *t);
 /* Removes the timer in heap slot i without touching the timer itself (it may
  * live in a dead stack frame). */
@@ -254,10 +255,10 @@ typedef struct cio__stack_pool {
 /* Debug mode's guard region under each stack. */
 #define CIO__DEBUG_GUARD ((size_t)1024 * 1024)
 
-int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
+CIO__MUST_CHECK int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
 /* Lends t a stack of `size` bytes (0: the pool's size): sets t->stack_lo and
  * friends. Returns 0 or -ENOMEM. */
-int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size);
+CIO__MUST_CHECK int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size);
 /* Takes t's stack back (no-op without one), checking it for overflow. */
 void cio__stack_put(cio__stack_pool *p, cio_task *t);
 /* Gives the memory of idle stacks beyond the hot set back to the kernel. */
@@ -541,7 +542,8 @@ static inline void cio__make_ready(cio_task *t)
 void cio__deliver_cancel(cio_task *t);
 
 /* Task bookkeeping shared by task.c, wait.c and group.c. */
-int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task_opts *opts);
+CIO__MUST_CHECK int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg,
+                               const cio_task_opts *opts);
 void cio__task_free(cio_task *t);
 /* Marks the handle released; frees the record if the task is done. */
 void cio__task_release(cio_task *t);
@@ -564,7 +566,7 @@ void cio__join_notify(cio__watch *w, cio_task *done);
 int cio__join_begin(cio_task *t, cio_task **self, int *reason, int *status);
 
 /* Scopes (scope.c). */
-int cio__scope_push(cio_scope *s, int kind, const char *file, int line);
+CIO__MUST_CHECK int cio__scope_push(cio_scope *s, int kind, const char *file, int line);
 /* Reports scopes still open when t returned and disarms their timers. */
 void cio__scope_close_leaked(cio_task *t);
 

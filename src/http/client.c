@@ -225,6 +225,17 @@ static int on_timer(CURLM *multi, long ms, void *userp)
     return 0;
 }
 
+/* Appends a header line to a libcurl list; the list stays whole on failure
+ * (curl_slist_append returns NULL then, and the old list is still *l). */
+CIO__MUST_CHECK static int append_header(struct curl_slist **l, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (!n)
+        return -ENOMEM;
+    *l = n;
+    return 0;
+}
+
 static char *env_dup(const char *lower, const char *upper)
 {
     const char *v = getenv(lower);
@@ -261,12 +272,9 @@ int cio_http_session_new(cio_http_session **out, const cio_http_session_opts *op
         goto fail;
     if (s->o.ca_file && !(s->ca_file = cio__strdup(s->o.ca_file)))
         goto fail;
-    for (const char *const *h = s->o.headers; h && *h; h++) {
-        struct curl_slist *l = curl_slist_append(s->headers, *h);
-        if (!l)
+    for (const char *const *h = s->o.headers; h && *h; h++)
+        if (append_header(&s->headers, *h) < 0)
             goto fail;
-        s->headers = l;
-    }
     /* The proxy environment, read once (libcurl would read it per transfer). */
     s->env.http_proxy = env_dup("http_proxy", NULL);
     s->env.https_proxy = env_dup("https_proxy", "HTTPS_PROXY");
@@ -400,7 +408,7 @@ char *cio__http_build_url(cio_http_session *s, CURL *easy, const cio_http_reques
         size_t bl = strlen(s->base_url);
         int slash = bl && s->base_url[bl - 1] == '/';
         if (cio__asprintf(&joined, "%s%s%s", s->base_url, (slash || url[0] == '/') ? "" : "/",
-                     (slash && url[0] == '/') ? url + 1 : url) < 0)
+                          (slash && url[0] == '/') ? url + 1 : url) < 0)
             return NULL;
         url = joined;
     }
@@ -536,15 +544,15 @@ int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_
     double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total > 0 ? (long)(total * 1000) : 0L);
     for (struct curl_slist *h = s->headers; h; h = h->next)
-        if (!(x->req_headers = curl_slist_append(x->req_headers, h->data)))
+        if (append_header(&x->req_headers, h->data) < 0)
             return -ENOMEM;
     for (const char *const *h = req->headers; h && *h; h++)
-        if (!(x->req_headers = curl_slist_append(x->req_headers, *h)))
+        if (append_header(&x->req_headers, *h) < 0)
             return -ENOMEM;
     if (req->body && req->content_type) {
         char ct[256];
         snprintf(ct, sizeof(ct), "Content-Type: %s", req->content_type);
-        if (!(x->req_headers = curl_slist_append(x->req_headers, ct)))
+        if (append_header(&x->req_headers, ct) < 0)
             return -ENOMEM;
     }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->req_headers);

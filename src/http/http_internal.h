@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stddef.h>
 
+#include "../core/checked.h"
 #include "cio.h"
 #include "cio/http.h"
 #include "cio/stream.h"
@@ -20,14 +21,15 @@ typedef struct cio__http_headers {
     size_t n, cap;
 } cio__http_headers;
 
-int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_len,
-                          const char *value, size_t value_len);
+CIO__MUST_CHECK int cio__http_headers_add(cio__http_headers *h, const char *name, size_t name_len,
+                                          const char *value, size_t value_len);
 /* The last value of a header, case-insensitive, or NULL. */
 const char *cio__http_headers_get(const cio__http_headers *h, const char *name);
 void cio__http_headers_clear(cio__http_headers *h);
 
 /* Appends n bytes to a growable buffer, keeping a NUL after the data. */
-int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data, size_t n);
+CIO__MUST_CHECK int cio__http_buf_append(char **buf, size_t *len, size_t *cap, const void *data,
+                                         size_t n);
 
 /* The reason phrase of an HTTP status ("Not Found"); a generic one for codes
  * it does not know. */
@@ -79,10 +81,10 @@ typedef struct cio__http_xfer {
     struct cio__http_xfer *next, *prev;
 } cio__http_xfer;
 
-int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s, const cio_http_request *req,
-                         int streaming);
-int cio__http_xfer_wait(cio__http_xfer *x);
-int cio__http_xfer_result(cio__http_xfer *x);
+CIO__MUST_CHECK int cio__http_xfer_start(cio__http_xfer *x, cio_http_session *s,
+                                         const cio_http_request *req, int streaming);
+CIO__MUST_CHECK int cio__http_xfer_wait(cio__http_xfer *x);
+CIO__MUST_CHECK int cio__http_xfer_result(cio__http_xfer *x);
 void cio__http_xfer_detach(cio__http_xfer *x);
 void cio__http_xfer_free(cio__http_xfer *x);
 
@@ -97,16 +99,17 @@ const char *cio__http_session_proxy(const cio_http_session *s, const char *url);
  * request's result in *result and *out as cio_http_request_send's. */
 cio__http_pool *cio__http_pool_new(long max_total, long max_host);
 void cio__http_pool_close(cio__http_pool *p);
-int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out,
+CIO__MUST_CHECK int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_http_response **out,
                           int *result);
 
 /* A response from parts; takes body (malloc'd, NUL-terminated) and the
  * headers (left empty) on success. */
-int cio__http_response_new(cio_http_response **out, int status, char *body, size_t len,
-                           cio__http_headers *headers, const char *url, const char *version);
+CIO__MUST_CHECK int cio__http_response_new(cio_http_response **out, int status, char *body,
+                                           size_t len, cio__http_headers *headers, const char *url,
+                                           const char *version);
 
 /* Moves a finished transfer's body and headers into a new response. */
-int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
+CIO__MUST_CHECK int cio__http_response_take(cio__http_xfer *x, cio_http_response **out);
 
 /* Serves one connection on s with app's routes until it closes (the stream
  * stays the caller's). For the fuzz target and tests. */

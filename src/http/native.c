@@ -479,7 +479,9 @@ static int read_response(cio_stream *st, llhttp_t *p, nresp *r, double idle, int
     for (;;) {
         const void *data;
         cio_scope sc;
-        cio_timeout_enter(&sc, idle);
+        int err = cio_timeout_enter(&sc, idle);
+        if (err)
+            return err;
         ssize_t n = cio_stream_peek(st, &data, 1);
         int te = cio_timeout_exit(&sc);
         if (te == -ETIMEDOUT)
@@ -530,10 +532,12 @@ static int exchange(cio_http_session *s, const cio_http_request *req, const targ
         return err;
     if (fresh) {
         cio_scope sc;
-        cio_timeout_enter(&sc, s->o.connect_timeout > 0 ? s->o.connect_timeout : 10);
-        err = cio_open_connection(&c->st, t->host, t->port, NULL);
-        if (cio_timeout_exit(&sc) == -ETIMEDOUT)
-            err = -ETIMEDOUT;
+        err = cio_timeout_enter(&sc, s->o.connect_timeout > 0 ? s->o.connect_timeout : 10);
+        if (!err) {
+            err = cio_open_connection(&c->st, t->host, t->port, NULL);
+            if (cio_timeout_exit(&sc) == -ETIMEDOUT)
+                err = -ETIMEDOUT;
+        }
         if (err) {
             conn_drop(c);
             return cio_fail(err, "%s: %s", url,
@@ -637,8 +641,10 @@ int cio__http_native_send(cio_http_session *s, const cio_http_request *req, cio_
     }
     double total = req->timeout > 0 ? req->timeout : s->o.total_timeout;
     cio_scope sc;
-    if (total > 0)
-        cio_timeout_enter(&sc, total);
+    if (total > 0 && (*result = cio_timeout_enter(&sc, total)) < 0) {
+        free(url);
+        return 1;
+    }
     int retry = 0, redirect = 0;
     int err = exchange(s, req, &t, url, 0, out, &retry, &redirect);
     if (retry) /* once, on a new connection */

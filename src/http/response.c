@@ -84,7 +84,10 @@ int cio__http_response_take(cio__http_xfer *x, cio_http_response **out)
     r->status = (int)status;
     char *url = NULL;
     curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
-    r->url = cio__strdup(url ? url : x->url);
+    if (!(r->url = cio__strdup(url ? url : x->url))) {
+        free(r);
+        return -ENOMEM;
+    }
     long version = 0;
     curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
     snprintf(r->version, sizeof(r->version), "%s",

@@ -54,11 +54,11 @@ static int read_head(conn *c)
         return err;
     int first = !c->served;
     cio_scope head, idle;
-    if (first)
-        cio_timeout_enter(&head, app->o.header_timeout);
+    if (first && (err = cio_timeout_enter(&head, app->o.header_timeout)) < 0)
+        return err;
     if (!r->started) {
-        if (!first)
-            cio_timeout_enter(&idle, app->o.idle_timeout);
+        if (!first && (err = cio_timeout_enter(&idle, app->o.idle_timeout)) < 0)
+            return err;
         c->idle = first ? &head : &idle; /* shutdown cancels it */
         err = c->srv->closing ? -ECANCELED : first_byte(c);
         c->idle = NULL;
@@ -70,9 +70,9 @@ static int read_head(conn *c)
         if (err == -ETIMEDOUT || err == -ECANCELED)
             err = -EPIPE; /* nothing came: end quietly */
     }
+    if (!err && !first)
+        err = cio_timeout_enter(&head, app->o.header_timeout);
     if (!err) {
-        if (!first)
-            cio_timeout_enter(&head, app->o.header_timeout);
         err = cio__http_parse_until(c, &r->headers_done, 0);
         if (!first)
             cio_timeout_exit(&head);
@@ -159,7 +159,8 @@ static int serve_one(conn *c)
 static void linger(conn *c)
 {
     cio_scope sc;
-    cio_timeout_enter(&sc, c->srv->app->o.linger_timeout);
+    if (cio_timeout_enter(&sc, c->srv->app->o.linger_timeout) < 0)
+        return; /* no lingering without its bound */
     if (cio_stream_write_eof(c->s) == 0) {
         char buf[4096];
         while (cio_stream_read(c->s, buf, sizeof(buf)) > 0) {
@@ -203,9 +204,12 @@ static int connection(cio_stream *s, void *arg)
     /* Close here, with the flush of what is left bounded by send_timeout (at
      * once when the client already stopped reading). */
     cio_scope sc;
-    cio_timeout_enter(&sc, c->send_timed_out ? 0 : srv->app->o.send_timeout);
-    cio_stream_close(s);
-    cio_timeout_exit(&sc);
+    if (cio_timeout_enter(&sc, c->send_timed_out ? 0 : srv->app->o.send_timeout) == 0) {
+        cio_stream_close(s);
+        cio_timeout_exit(&sc);
+    } else { /* no bound for the flush (cannot happen in a task) */
+        cio_stream_close(s);
+    }
     free(c);
     return 0; /* a connection ending is not a server failure */
 }

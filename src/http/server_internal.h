@@ -107,7 +107,7 @@ extern const llhttp_settings_t cio__http_settings;
  * caller's scopes; < 0: no wait, -EAGAIN when the bytes held do not do).
  * Returns 0, -EBADMSG (a bad request: see
  * cio__http_error_status), -EPIPE (EOF), -ETIMEDOUT or another error. */
-int cio__http_parse_until(conn *c, const int *flag, double wait);
+CIO__MUST_CHECK int cio__http_parse_until(conn *c, const int *flag, double wait);
 /* The status a failed parse gets (400, 413, 431, 501, 505) and why. */
 int cio__http_error_status(conn *c, const char **why);
 void cio__http_req_reset(cio_http_req *r, conn *c);
@@ -115,11 +115,11 @@ void cio__http_split_url(cio_http_req *r);
 
 /* server_response.c */
 int cio__http_keep_alive(const conn *c);
-int cio__http_finish_response(cio_http_resp *r);
+CIO__MUST_CHECK int cio__http_finish_response(cio_http_resp *r);
 /* Writes to the client, each wait for room bounded by send_timeout. */
-int cio__http_write(conn *c, const void *p, size_t n);
+CIO__MUST_CHECK int cio__http_write(conn *c, const void *p, size_t n);
 /* Waits until everything written went out, bounded by send_timeout. */
-int cio__http_drain(conn *c);
+CIO__MUST_CHECK int cio__http_drain(conn *c);
 /* An error response (text body, Connection: close); the connection lingers. */
 void cio__http_send_error(conn *c, int status);
 /* The body of a reply the server makes itself (opts.error_body or the
@@ -127,10 +127,10 @@ void cio__http_send_error(conn *c, int status);
  * CIO_HTTP_ERROR_BODY_MAX + 1 bytes; returns its length. */
 size_t cio__http_error_body(const cio_http_server_opts *o, int status, char *buf);
 /* Fills r with the server's own reply for status (its type and body). */
-int cio__http_resp_error(cio_http_resp *r, int status);
+CIO__MUST_CHECK int cio__http_resp_error(cio_http_resp *r, int status);
 
 /* server_router.c */
-int cio__http_dispatch(conn *c, cio_http_resp *resp);
+CIO__MUST_CHECK int cio__http_dispatch(conn *c, cio_http_resp *resp);
 
 /* server_conn.c */
 /* Reports a failure to opts.log (nothing without one). */

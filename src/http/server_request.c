@@ -247,8 +247,9 @@ static int more(conn *c, double wait)
     size_t have = cio_stream_read_buffered(c->s);
     const void *data;
     cio_scope sc;
-    if (wait > 0)
-        cio_timeout_enter(&sc, wait);
+    int err = wait > 0 ? cio_timeout_enter(&sc, wait) : 0;
+    if (err)
+        return err;
     ssize_t n = cio_stream_peek(c->s, &data, have + 1);
     if (wait > 0)
         cio_timeout_exit(&sc);

@@ -67,9 +67,10 @@ int cio__http_write(conn *c, const void *p, size_t n)
             err = cio_stream_write(c->s, b, piece); /* room: no wait, no timer */
         } else {
             cio_scope sc;
-            cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
-            err = cio_stream_write(c->s, b, piece);
-            cio_timeout_exit(&sc);
+            if ((err = cio_timeout_enter(&sc, c->srv->app->o.send_timeout)) == 0) {
+                err = cio_stream_write(c->s, b, piece);
+                cio_timeout_exit(&sc);
+            }
         }
         if (err)
             return send_failed(c, err);
@@ -84,8 +85,10 @@ int cio__http_drain(conn *c)
     if (!cio_stream_write_buffered(c->s))
         return 0;
     cio_scope sc;
-    cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
-    int err = cio_stream_drain(c->s);
+    int err = cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
+    if (err)
+        return err;
+    err = cio_stream_drain(c->s);
     cio_timeout_exit(&sc);
     return err ? send_failed(c, err) : 0;
 }
@@ -94,8 +97,10 @@ int cio__http_drain(conn *c)
 static int wait_room(conn *c)
 {
     cio_scope sc;
-    cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
-    int err = cio_wait_writable(cio_stream_fd(c->s));
+    int err = cio_timeout_enter(&sc, c->srv->app->o.send_timeout);
+    if (err)
+        return err;
+    err = cio_wait_writable(cio_stream_fd(c->s));
     cio_timeout_exit(&sc);
     return err ? send_failed(c, err) : 0;
 }

@@ -24,17 +24,17 @@ int cio_http_app_new(cio_http_app **out, const cio_http_server_opts *opts)
         app->o.max_headers = 100;
     if (!app->o.max_body_bytes)
         app->o.max_body_bytes = 1024 * 1024;
-    if (app->o.header_timeout <= 0)
+    if (!(app->o.header_timeout > 0)) /* NaN too */
         app->o.header_timeout = 10;
-    if (app->o.body_timeout <= 0)
+    if (!(app->o.body_timeout > 0)) /* NaN too */
         app->o.body_timeout = 60;
-    if (app->o.send_timeout <= 0)
+    if (!(app->o.send_timeout > 0)) /* NaN too */
         app->o.send_timeout = 60;
-    if (app->o.idle_timeout <= 0)
+    if (!(app->o.idle_timeout > 0)) /* NaN too */
         app->o.idle_timeout = 60;
-    if (app->o.linger_timeout <= 0)
+    if (!(app->o.linger_timeout > 0)) /* NaN too */
         app->o.linger_timeout = 2;
-    if (app->o.shutdown_grace <= 0)
+    if (!(app->o.shutdown_grace > 0)) /* NaN too */
         app->o.shutdown_grace = 5;
     *out = app;
     return 0;
@@ -58,8 +58,16 @@ void cio_http_app_free(cio_http_app *app)
     free(app);
 }
 
-/* Splits "/a/{b}/c" into segments. */
-static int split_path(const char *p, size_t len, char ***segs, size_t *n)
+static void free_segs(char **segs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(segs[i]);
+    free(segs);
+}
+
+/* Splits "/a/{b}/c" into segments. On failure nothing is left allocated
+ * (*segs NULL, *n 0). */
+CIO__MUST_CHECK static int split_path(const char *p, size_t len, char ***segs, size_t *n)
 {
     *segs = NULL;
     *n = 0;
@@ -77,13 +85,19 @@ static int split_path(const char *p, size_t len, char ***segs, size_t *n)
             cap = cap ? cap * 2 : 4;
             char **s = cio__realloc(*segs, cap * sizeof(*s));
             if (!s)
-                return -ENOMEM;
+                goto fail;
             *segs = s;
         }
-        if (!((*segs)[(*n)++] = cio__strndup(p + start, i - start)))
-            return -ENOMEM;
+        if (!((*segs)[*n] = cio__strndup(p + start, i - start)))
+            goto fail;
+        (*n)++;
     }
     return 0;
+fail:
+    free_segs(*segs, *n);
+    *segs = NULL;
+    *n = 0;
+    return -ENOMEM;
 }
 
 int cio_http_app_route(cio_http_app *app, const char *method, const char *pattern,
@@ -160,8 +174,7 @@ static int handler_failed(conn *c, cio_http_resp *resp, int status)
         fprintf(stderr, "cio http: %s %s failed: %s%s%s\n", r->method, r->path,
                 cio_strerror(status), why ? ": " : "", why ? why : "");
     cio__http_headers_clear(&resp->headers);
-    cio__http_resp_error(resp, code);
-    return 0;
+    return cio__http_resp_error(resp, code);
 }
 
 /* Finds the route and runs its handler; 404 / 405 otherwise. */
@@ -196,8 +209,9 @@ int cio__http_dispatch(conn *c, cio_http_resp *resp)
     } else {
         r->nparams = 0;
         if (allow[0])
-            cio_http_resp_header(resp, "Allow", allow);
-        cio__http_resp_error(resp, allow[0] ? 405 : 404);
+            err = cio_http_resp_header(resp, "Allow", allow);
+        if (!err)
+            err = cio__http_resp_error(resp, allow[0] ? 405 : 404);
     }
     /* r->param_values point into segs: the handler is done with them. */
     for (size_t i = 0; i < nsegs; i++)

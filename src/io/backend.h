@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "cio/fault.h"
+
 typedef struct cio__op cio__op;
 typedef void (*cio__op_done_fn)(cio__op *op);
 
@@ -107,9 +109,16 @@ extern const cio__backend_vtbl cio__backend_uring;
  * refusal (-ENOSYS, -EPERM) when io_uring was asked for by name. */
 int cio__backend_open(cio__backend *b, int kind);
 
+/* The fault seam's point for every operation (CIO_FAULT=op:N): when it fires,
+ * completes op at once with the errno its kind could really return and
+ * returns 1. backend.c. */
+int cio__op_fault(cio__backend *b, cio__op *op);
+
 static inline void cio__backend_submit(cio__backend *b, cio__op *op)
 {
     b->pending++;
+    if (__builtin_expect(cio_fault_armed, 0) && cio__op_fault(b, op))
+        return;
     b->vt->submit(b, op);
 }
 

@@ -34,8 +34,8 @@ static int ep_init(cio__backend *b)
     epoll_state *s = cio__calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->epfd = CIO__SYSCALL("epoll_create", EMFILE, epoll_create1(EPOLL_CLOEXEC));
+    s->wakefd = CIO__SYSCALL("eventfd", EMFILE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (s->epfd < 0 || s->wakefd < 0)
         goto fail;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};

@@ -58,7 +58,7 @@ static int ur_init(cio__backend *b)
         free(s);
         return err; /* -ENOSYS or -EPERM: no io_uring here */
     }
-    s->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    s->wakefd = CIO__SYSCALL("eventfd", EMFILE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (s->wakefd < 0) {
         err = -errno;
         io_uring_queue_exit(&s->ring);

@@ -185,7 +185,8 @@ static int connect_race(const char *host, int port, struct addrinfo *list, doubl
         }
         if (ai) {
             cio_scope sc;
-            cio_timeout_enter(&sc, delay);
+            if ((err = cio_timeout_enter(&sc, delay)) < 0)
+                break;
             err = cio_event_wait(&r.ended);
             waited = cio_timeout_exit(&sc) == -ETIMEDOUT && err == -ETIMEDOUT;
             if (waited)
@@ -198,7 +199,7 @@ static int connect_race(const char *host, int port, struct addrinfo *list, doubl
     }
     /* The rest are cancelled; all are joined before r goes away. */
     cio_scope sh;
-    cio_shield_enter(&sh);
+    int shielded = cio_shield_enter(&sh) == 0; /* in a task: always */
     for (size_t i = 0; i < started; i++) {
         if (!r.racers[i].task)
             continue;
@@ -206,7 +207,8 @@ static int connect_race(const char *host, int port, struct addrinfo *list, doubl
             cio_cancel(r.racers[i].task);
         cio_join(r.racers[i].task);
     }
-    cio_shield_exit(&sh);
+    if (shielded)
+        cio_shield_exit(&sh);
     cio_event_destroy(&r.ended);
     int fd = r.winner >= 0 ? r.racers[r.winner].fd : -1;
     int reason = cio_cancelled();
@@ -233,7 +235,7 @@ int cio__connect_addrs(const char *host, int port, struct addrinfo *list,
                        const cio_stream_opts *opts)
 {
     double delay = opts ? opts->happy_eyeballs_delay : 0;
-    if (delay > 0)
+    if (delay > 0) /* NaN: no race */
         return connect_race(host, port, list, delay);
     attempt tried[MAX_TRIED];
     size_t ntried = 0, total = 0;

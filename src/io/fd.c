@@ -92,7 +92,7 @@ ssize_t cio_read(int fd, void *buf, size_t len)
         cio__op op = {.kind = CIO__OP_READ, .fd = fd, .buf = buf, .len = len, .off = -1};
         return cio__op_run(self, &op, "read");
     }
-    READY_LOOP(self, fd, POLLIN, sys(read(fd, buf, len)));
+    READY_LOOP(self, fd, POLLIN, sys(CIO__SYSCALL("read", EIO, read(fd, buf, len))));
 }
 
 ssize_t cio_write(int fd, const void *buf, size_t len)
@@ -105,7 +105,7 @@ ssize_t cio_write(int fd, const void *buf, size_t len)
         cio__op op = {.kind = CIO__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = len, .off = -1};
         return cio__op_run(self, &op, "write");
     }
-    READY_LOOP(self, fd, POLLOUT, sys(write(fd, buf, len)));
+    READY_LOOP(self, fd, POLLOUT, sys(CIO__SYSCALL("write", EIO, write(fd, buf, len))));
 }
 
 ssize_t cio_write_all(int fd, const void *buf, size_t len, size_t *written)
@@ -133,7 +133,8 @@ ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
         cio__op op = {.kind = CIO__OP_RECV, .fd = fd, .buf = buf, .len = len, .flags = flags};
         return cio__op_run(self, &op, "recv");
     }
-    READY_LOOP(self, fd, POLLIN, sys(recv(fd, buf, len, flags | MSG_DONTWAIT)));
+    READY_LOOP(self, fd, POLLIN,
+               sys(CIO__SYSCALL_RESET("recv", fd, recv(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
 ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
@@ -148,7 +149,8 @@ ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
             .kind = CIO__OP_SEND, .fd = fd, .buf = (void *)buf, .len = len, .flags = flags};
         return cio__op_run(self, &op, "send");
     }
-    READY_LOOP(self, fd, POLLOUT, sys(send(fd, buf, len, flags | MSG_DONTWAIT)));
+    READY_LOOP(self, fd, POLLOUT,
+               sys(CIO__SYSCALL_RESET("send", fd, send(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
 ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
@@ -170,7 +172,9 @@ ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
             *alen = msg.msg_namelen;
         return r;
     }
-    READY_LOOP(self, fd, POLLIN, sys(recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen)));
+    READY_LOOP(self, fd, POLLIN,
+               sys(CIO__SYSCALL("recvmsg", ECONNREFUSED,
+                                recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen))));
 }
 
 ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
@@ -190,7 +194,9 @@ ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct 
         cio__op op = {.kind = CIO__OP_SENDMSG, .fd = fd, .msg = &msg, .flags = flags};
         return cio__op_run(self, &op, "sendto");
     }
-    READY_LOOP(self, fd, POLLOUT, sys(sendto(fd, buf, len, flags | MSG_DONTWAIT, addr, alen)));
+    READY_LOOP(self, fd, POLLOUT,
+               sys(CIO__SYSCALL("sendmsg", ENETUNREACH,
+                                sendto(fd, buf, len, flags | MSG_DONTWAIT, addr, alen))));
 }
 
 int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen)
@@ -205,7 +211,8 @@ int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen)
             .kind = CIO__OP_ACCEPT, .fd = fd, .addr = addr, .addrlen = alen, .flags = flags};
         return cio__op_run(self, &op, "accept");
     }
-    READY_LOOP(self, fd, POLLIN, sys(accept4(fd, addr, alen, flags)));
+    READY_LOOP(self, fd, POLLIN,
+               sys(CIO__SYSCALL("accept", EMFILE, accept4(fd, addr, alen, flags))));
 }
 
 int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
@@ -219,7 +226,7 @@ int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
             .kind = CIO__OP_CONNECT, .fd = fd, .addr = (struct sockaddr *)addr, .alen = alen};
         return cio__op_run(self, &op, "connect");
     }
-    if (connect(fd, addr, alen) == 0)
+    if (CIO__SYSCALL("connect", ECONNREFUSED, connect(fd, addr, alen)) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return -errno;
@@ -254,7 +261,8 @@ int cio_wait_writable(int fd)
 
 int cio_socket(int domain, int type, int protocol)
 {
-    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    int fd = CIO__SYSCALL("socket", EMFILE,
+                          socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
     return fd < 0 ? -errno : fd;
 }
 
@@ -285,13 +293,13 @@ static int file_call_run(void *arg)
     ssize_t r = -1;
     switch (c->kind) {
     case CIO__OP_OPENAT:
-        r = open(c->path, c->flags, c->mode);
+        r = CIO__SYSCALL("open", EMFILE, open(c->path, c->flags, c->mode));
         break;
     case CIO__OP_READ:
-        r = pread(c->fd, c->buf, c->len, c->off);
+        r = CIO__SYSCALL("read", EIO, pread(c->fd, c->buf, c->len, c->off));
         break;
     case CIO__OP_WRITE:
-        r = pwrite(c->fd, c->buf, c->len, c->off);
+        r = CIO__SYSCALL("write", EIO, pwrite(c->fd, c->buf, c->len, c->off));
         break;
     case CIO__OP_FSYNC:
         r = fsync(c->fd);

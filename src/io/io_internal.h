@@ -9,7 +9,7 @@
 
 /* Submits op on the running task's loop and parks until it completes.
  * Returns op->res, or the cancel reason when cancellation cut it short. */
-int cio__op_run(cio_task *self, cio__op *op, const char *what);
+CIO__MUST_CHECK int cio__op_run(cio_task *self, cio__op *op, const char *what);
 
 /* The executor that runs file calls on the epoll backend (4 threads). */
 cio_executor *cio__file_executor(void);

@@ -85,21 +85,22 @@ enum {
 };
 
 /* -EINVAL (with a message) for options no stream can take. */
-int cio__check_opts(const cio_stream_opts *opts);
+CIO__MUST_CHECK int cio__check_opts(const cio_stream_opts *opts);
 
 /* Makes a stream around fd. Frees fd on failure. */
-int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts, int kind);
+CIO__MUST_CHECK int cio__stream_new(cio_stream **out, int fd, const cio_stream_opts *opts,
+                                    int kind);
 
 /* One read of wire bytes from s->fd (suspends), published in s->rop so that a
  * close from another task can cancel it. -ECONNABORTED once s is closing. */
-ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len);
+CIO__MUST_CHECK ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len);
 
 /* Appends wire bytes to s->win and starts sending. Returns 0 or -ENOMEM. */
-int cio__stream_queue(cio_stream *s, const void *p, size_t n);
+CIO__MUST_CHECK int cio__stream_queue(cio_stream *s, const void *p, size_t n);
 
 /* Waits until the write buffer holds at most `level` bytes. Returns 0, the
  * write error, -ECONNABORTED, or the cancel reason. */
-int cio__stream_wait_level(cio_stream *s, size_t level);
+CIO__MUST_CHECK int cio__stream_wait_level(cio_stream *s, size_t level);
 
 /* Closes s without freeing it (flush, stop the writer, cancel another task's
  * read, close fd). Returns the flush error or cancel reason. */
@@ -110,7 +111,7 @@ void cio__stream_release(cio_stream *s);
 
 /* TLS (tls.c). Upgrades s; see cio_stream_start_tls. `peer` names the
  * other side in messages. */
-int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *server_hostname);
+CIO__MUST_CHECK int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *server_hostname);
 int cio__tls_config_is_server(const cio_tls_config *cfg);
 void cio__tls_config_ref(cio_tls_config *cfg);
 
@@ -130,8 +131,8 @@ struct addrinfo *cio__interleave_addrinfo(struct addrinfo *list, int first);
  * raced with opts->happy_eyeballs_delay). Returns a connected non-blocking
  * socket or -errno, with a cio_fail message naming host and port. The list
  * stays the caller's. */
-int cio__connect_addrs(const char *host, int port, struct addrinfo *list,
-                       const cio_stream_opts *opts);
+CIO__MUST_CHECK int cio__connect_addrs(const char *host, int port, struct addrinfo *list,
+                                       const cio_stream_opts *opts);
 
 /* Whether an error means the peer went away (quiet in server reports). */
 static inline int cio__peer_gone(int err)

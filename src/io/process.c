@@ -357,7 +357,7 @@ static int above_stdio(int fd)
 static int make_pipe(int which, int *ours, int *theirs)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (CIO__SYSCALL("pipe", EMFILE, pipe2(fds, O_CLOEXEC)) < 0)
         return -errno;
     fds[0] = above_stdio(fds[0]);
     fds[1] = above_stdio(fds[1]);
@@ -479,8 +479,9 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
 
     char *const *av = (char *const *)argv;
     char *const *env = o->envp ? (char *const *)o->envp : environ;
-    int e = strchr(argv[0], '/') ? posix_spawn(&p->pid, argv[0], &fa, &attr, av, env)
-                                 : posix_spawnp(&p->pid, argv[0], &fa, &attr, av, env);
+    int e = cio__op_fails("spawn") ? EAGAIN /* RLIMIT_NPROC */
+            : strchr(argv[0], '/') ? posix_spawn(&p->pid, argv[0], &fa, &attr, av, env)
+                                   : posix_spawnp(&p->pid, argv[0], &fa, &attr, av, env);
     if (e) {
         err = cio_fail(-e, "cannot run %s%s%s: %s", argv[0], o->cwd ? " in " : "",
                        o->cwd ? o->cwd : "", strerror(e));
@@ -602,7 +603,7 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
     sigpending(&pending);
     int was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(fd, buf, len);
+    ssize_t r = CIO__SYSCALL("write", EPIPE, write(fd, buf, len));
     int err = errno;
     if (r < 0 && err == EPIPE && !was_pending) {
         struct timespec zero = {0, 0};

@@ -235,7 +235,8 @@ int cio_signal_set_open(cio_signal_set **out, const int *signos, size_t n)
         }
     }
     if (fresh) {
-        int fd = signalfd(h->fd, &watched, SFD_NONBLOCK | SFD_CLOEXEC);
+        int fd =
+            CIO__SYSCALL("signalfd", EMFILE, signalfd(h->fd, &watched, SFD_NONBLOCK | SFD_CLOEXEC));
         if (fd < 0) {
             err = -errno;
             goto fail;

@@ -99,7 +99,8 @@ static int native_send(const cio_stream *s)
 static ssize_t write_some(const cio_stream *s, const void *p, size_t n)
 {
     if (s->is_socket) {
-        ssize_t r = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t r =
+            CIO__SYSCALL_RESET("send", s->fd, send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
         return r < 0 ? -errno : r;
     }
     sigset_t pipe_set, old, pending;
@@ -108,7 +109,7 @@ static ssize_t write_some(const cio_stream *s, const void *p, size_t n)
     sigpending(&pending);
     int was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(s->fd, p, n);
+    ssize_t r = CIO__SYSCALL("write", EPIPE, write(s->fd, p, n));
     int err = errno;
     if (r < 0 && err == EPIPE && !was_pending) {
         struct timespec zero = {0, 0};
@@ -336,7 +337,9 @@ ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
     int wait_first = s->rshort;
     for (;;) {
         if (!wait_first) {
-            ssize_t r = s->is_socket ? recv(s->fd, buf, len, MSG_DONTWAIT) : read(s->fd, buf, len);
+            ssize_t r = CIO__SYSCALL_RESET("recv", s->fd,
+                                           s->is_socket ? recv(s->fd, buf, len, MSG_DONTWAIT)
+                                                        : read(s->fd, buf, len));
             if (r >= 0) {
                 s->rshort = (size_t)r < len;
                 return r;

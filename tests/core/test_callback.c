@@ -195,7 +195,7 @@ static int main_threadsafe(void *arg)
     cio_loop_ref(); /* the worker may still wake us: not a deadlock */
     CIO_ASSERT_EQ(pthread_create(&s.thread, NULL, worker, &s), 0);
     cio_scope sc;
-    cio_scope_enter(&sc);
+    CIO_ASSERT_OK(cio_scope_enter(&sc));
     int err = cio_sleep(30);
     cio_scope_exit(&sc);
     cio_loop_unref();

@@ -111,7 +111,7 @@ static int main_group_timeout(void *arg)
     (void)arg;
     child c[2] = {{5, 0, 0, 0}, {6, 0, 0, 0}};
     cio_scope s;
-    cio_timeout_enter(&s, 2.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 2.0));
     int err = group_body(c);
     CIO_ASSERT_ERR(cio_timeout_exit(&s), -ETIMEDOUT);
     CIO_ASSERT_ERR(err, -ETIMEDOUT);

@@ -61,7 +61,7 @@ static int cancel_then_timeout(void *arg)
 {
     (void)arg;
     cio_scope s;
-    cio_timeout_enter(&s, 1.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     int first = cio_sleep(10); /* cancelled at 0.5 s */
     int second = cio_sleep(5); /* still cancelled, and later the deadline passes */
     cio_timeout_exit(&s);
@@ -204,7 +204,7 @@ static int leaks_scope(void *arg)
 {
     (void)arg;
     cio_scope s;
-    cio_timeout_enter(&s, 1.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     return 0; /* returns with s open */
 }
 
@@ -265,7 +265,7 @@ static int shielded_cleanup(void *arg)
     int *done = arg;
     int first = cio_sleep(10); /* cancelled at 1 s */
     cio_scope sh;
-    cio_shield_enter(&sh);
+    CIO_ASSERT_OK(cio_shield_enter(&sh));
     int cleanup = cio_sleep(2); /* the cleanup still waits */
     cio_shield_exit(&sh);
     *done = cleanup == 0;
@@ -295,8 +295,8 @@ static int timeout_inside_shield(void *arg)
 {
     (void)arg;
     cio_scope sh, t;
-    cio_shield_enter(&sh);
-    cio_timeout_enter(&t, 1.0);
+    CIO_ASSERT_OK(cio_shield_enter(&sh));
+    CIO_ASSERT_OK(cio_timeout_enter(&t, 1.0));
     int err = cio_sleep(5); /* scopes inside a shield still work */
     cio_timeout_exit(&t);
     cio_shield_exit(&sh);
@@ -500,7 +500,79 @@ static void test_timeout_message(void)
     CIO_ASSERT_OK(cio_test_run_virtual(main_timeout_message, NULL));
 }
 
+/* Never early: a timeout fires at or after its deadline, never before, not
+ * even by a nanosecond. Sleepers whose deadlines are 1 ns apart each check,
+ * when theirs fires, that the clock has reached it; on the virtual clock the
+ * loop jumps exactly to the next deadline, so a timer fired 1 ns early is
+ * seen, on the real clock any early wake-up (rounding a wait down) is. */
+enum { EARLY_SLEEPERS = 64 };
+static cio_event never;
+static int early_fired, early_wrong;
+
+static int early_sleeper(void *arg)
+{
+    double when = *(const double *)arg;
+    cio_scope sc;
+    CIO_ASSERT_OK(cio_timeout_at_enter(&sc, when));
+    int err = cio_event_wait(&never);
+    double now = cio_now(), deadline = cio_timeout_deadline(&sc);
+    int expired = cio_timeout_expired(&sc);
+    CIO_ASSERT_ERR(cio_timeout_exit(&sc), -ETIMEDOUT);
+    CIO_ASSERT_ERR(err, -ETIMEDOUT);
+    CIO_ASSERT(expired);
+    early_fired++;
+    if (now < deadline) {
+        early_wrong++;
+        fprintf(stderr, "timer fired %.0f ns early (deadline %.9f, now %.9f)\n",
+                (deadline - now) * 1e9, deadline, now);
+    }
+    return 0;
+}
+
+static int main_never_early(void *arg)
+{
+    double step = *(const double *)arg; /* seconds between two deadlines */
+    cio_event_init(&never);
+    early_fired = early_wrong = 0;
+    double whens[EARLY_SLEEPERS];
+    cio_task *t[EARLY_SLEEPERS];
+    double base = cio_now() + 0.001;
+    for (int i = 0; i < EARLY_SLEEPERS; i++) {
+        /* Spread out of order: the heap sees every shape of insert. */
+        whens[i] = base + (double)((i * 37) % EARLY_SLEEPERS) * step;
+        CIO_ASSERT(t[i] = cio_spawn(early_sleeper, &whens[i]));
+    }
+    for (int i = 0; i < EARLY_SLEEPERS; i++)
+        CIO_ASSERT_OK(cio_join(t[i]));
+    /* Plain sleeps too: after cio_sleep(d), d has passed. */
+    for (int i = 1; i <= 8; i++) {
+        double d = step * i * 3, start = cio_now();
+        CIO_ASSERT_OK(cio_sleep(d));
+        CIO_ASSERT_CMP(cio_now() - start, >=, d * (1 - 1e-9));
+    }
+    cio_event_destroy(&never);
+    CIO_ASSERT_EQ(early_fired, EARLY_SLEEPERS);
+    CIO_ASSERT_EQ(early_wrong, 0);
+    return 0;
+}
+
+static void test_timer_never_early_virtual(void)
+{
+    double step = 1e-9; /* one nanosecond apart */
+    CIO_ASSERT_OK(cio_test_run_virtual(main_never_early, &step));
+}
+
+static void test_timer_never_early_real(void)
+{
+    double step = 37e-6; /* odd microseconds: waits that do not round evenly */
+    CIO_ASSERT_OK(cio_test_run(main_never_early, &step));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
+    CIO_TEST(test_timer_never_early_virtual,
+             "virtual clock: timeouts 1 ns apart each fire at, never before, their deadline"),
+    CIO_TEST(test_timer_never_early_real,
+             "real clock: no timeout or sleep ends before its deadline"),
     CIO_TEST(test_timeout_message, "an expired timeout leaves a message saying where it was set"),
     CIO_TEST(test_reenter_open_scope,
              "entering an open scope again is -EINVAL, leaves it as it was; debug reports it"),

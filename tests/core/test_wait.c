@@ -306,7 +306,7 @@ static int main_long_step(void *arg)
     slept[0] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     cio_scope s;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    cio_timeout_enter(&s, 0.1);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 0.1));
     int err = cio_sleep(10);
     cio_timeout_exit(&s);
     clock_gettime(CLOCK_MONOTONIC, &b);

@@ -207,7 +207,7 @@ static int main_cancel(void *arg)
     cio_http_session *s = session();
     cio_http_response *r;
     cio_scope sc;
-    cio_timeout_enter(&sc, 0.2);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 0.2));
     int err = cio_http_get(s, "/slow", &r); /* 4 MiB at 64 KiB/s: far too slow */
     CIO_ASSERT_ERR(cio_timeout_exit(&sc), -ETIMEDOUT);
     CIO_ASSERT_ERR(err, -ETIMEDOUT);

@@ -174,7 +174,7 @@ static void read_reply(int fd, reply *out, double secs)
     out->len = 0;
     out->closed = out->reset = 0;
     cio_scope sc;
-    cio_timeout_enter(&sc, secs);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, secs));
     for (;;) {
         ssize_t n = cio_recv(fd, out->text + out->len, sizeof(out->text) - 1 - out->len, 0);
         if (n > 0 && out->len + (size_t)n < sizeof(out->text) - 1) {
@@ -581,14 +581,14 @@ static int t_send_timeout(void)
     const char *req = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n" FOLLOW;
     CIO_ASSERT_EQ(cio_write_all(fd, req, strlen(req), NULL), (ssize_t)strlen(req));
     cio_scope sc;
-    cio_timeout_enter(&sc, 10);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 10));
     CIO_ASSERT_OK(cio_event_wait(&logged)); /* the server gave up on us */
     CIO_ASSERT(cio_timeout_exit(&sc) == 0);
     CIO_ASSERT(strstr(lastlog, "send timeout"));
     /* It closed: what we read ends (short of the 64 MiB) in EOF or a reset. */
     size_t total = 0;
     static char buf[65536];
-    cio_timeout_enter(&sc, 5);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 5));
     ssize_t n;
     while ((n = cio_recv(fd, buf, sizeof(buf), 0)) > 0)
         total += (size_t)n;

@@ -236,7 +236,7 @@ static int main_cancel(void *arg)
     cio_http_session *s = session(0, 0);
     cio_http_response *r = NULL;
     cio_scope sc;
-    cio_timeout_enter(&sc, 0.2);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 0.2));
     int err = cio_http_get(s, "/stall", &r);
     CIO_ASSERT_ERR(cio_timeout_exit(&sc), -ETIMEDOUT);
     CIO_ASSERT_ERR(err, -ETIMEDOUT);

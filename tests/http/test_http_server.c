@@ -246,7 +246,7 @@ static char *raw_exchange(const char *data, size_t len, double secs)
     CIO_ASSERT_EQ(cio_write_all(fd, data, len, NULL), (ssize_t)len);
     size_t got = 0;
     cio_scope s;
-    cio_timeout_enter(&s, secs);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, secs));
     ssize_t n;
     while (got < sizeof(buf) - 1 && (n = cio_recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
         got += (size_t)n;
@@ -257,6 +257,49 @@ static char *raw_exchange(const char *data, size_t len, double secs)
 }
 
 /* ---- tests ---- */
+
+/* A request with "Connection: close" gets its response and then the end of
+ * the connection, at once: the client reads to EOF well before any server
+ * timeout, and a request pipelined behind it is not answered. */
+static void expect_close(const char *reqs)
+{
+    static char buf[65536];
+    int fd = cio_socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CIO_ASSERT_OK(cio_connect(fd, (struct sockaddr *)&a, sizeof(a)));
+    CIO_ASSERT_EQ(cio_write_all(fd, reqs, strlen(reqs), NULL), (ssize_t)strlen(reqs));
+    size_t got = 0;
+    ssize_t n = 0;
+    cio_scope s;
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 5)); /* the server's idle timeout is 60 s */
+    while (got < sizeof(buf) - 1 && (n = cio_recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    CIO_ASSERT_OK(cio_timeout_exit(&s)); /* EOF came, not the timeout */
+    CIO_ASSERT_EQ(n, 0);
+    buf[got] = 0;
+    cio_close(fd);
+    CIO_ASSERT(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CIO_ASSERT(strstr(buf, "\r\nConnection: close\r\n"));
+    CIO_ASSERT(strstr(buf, "Hello, World!"));
+    CIO_ASSERT(!strstr(buf, "post 1")); /* a pipelined one is not served */
+}
+
+static int t_connection_close(cio_http_server **srv)
+{
+    (void)srv;
+    expect_close("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect_close("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                 "GET /posts/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_close("GET / HTTP/1.0\r\nHost: x\r\n\r\n"); /* 1.0: close unless keep-alive */
+    return 0;
+}
+
+static void test_connection_close(void)
+{
+    run_harness(t_connection_close, NULL);
+}
 
 static int t_routes(cio_http_server **srv)
 {
@@ -649,7 +692,11 @@ static int t_shutdown(cio_http_server **srv)
     snprintf(c.cmd, sizeof(c.cmd), "curl -sS --max-time 10 http://127.0.0.1:%d/slow 2>&1", port);
     cio_event_init(&slow_started);
     cio_task *g = cio_spawn(slow_get, &c);
+    CIO_ASSERT(g);
+    cio_scope sc; /* bounded: under the torture runner the request may fail */
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 20));
     CIO_ASSERT_OK(cio_event_wait(&slow_started)); /* the request is in flight */
+    CIO_ASSERT_OK(cio_timeout_exit(&sc));
     cio_event_destroy(&slow_started);
     CIO_ASSERT_OK(cio_http_server_close(*srv));
     *srv = NULL;
@@ -667,7 +714,7 @@ static void test_graceful_shutdown(void)
 static size_t read_until_has(int fd, char *buf, size_t cap, size_t got, const char *want)
 {
     cio_scope sc;
-    cio_timeout_enter(&sc, 5);
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 5));
     while (!strstr(buf, want) && got < cap - 1) {
         ssize_t n = cio_recv(fd, buf + got, cap - 1 - got, 0);
         if (n <= 0)
@@ -735,6 +782,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_own_client_json_methods, "libcio-http's client: JSON with POST/PUT/PATCH/DELETE"),
     CIO_TEST(test_client_cut_anywhere,
              "client requests cut short at 200 points: only the timeout, and the session goes on"),
+    CIO_TEST(test_connection_close,
+             "Connection: close: the response, then EOF at once; nothing pipelined after it"),
     CIO_TEST(test_graceful_shutdown, "closing the server lets an in-flight request finish"),
     CIO_TEST(test_hijack_hands_over_early_bytes,
              "an Upgrade handler takes the connection: its own 101, the bytes after the head "

@@ -207,7 +207,7 @@ static int timed_party(void *arg)
 {
     (void)arg;
     cio_scope s;
-    cio_timeout_enter(&s, 1.0);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.0));
     size_t i = 99;
     int err = cio_barrier_wait(&bar, &i);
     cio_timeout_exit(&s);

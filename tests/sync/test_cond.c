@@ -194,7 +194,7 @@ static int timed_waiter(void *arg)
     (void)arg;
     cio_scope s;
     CIO_ASSERT_OK(cio_cond_acquire(&cond));
-    cio_timeout_enter(&s, 1.5);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1.5));
     int err = cio_cond_wait(&cond);
     cio_timeout_exit(&s);
     trace("t:%s@%.1f:%s", ename(err), cio_now(), cio_cond_locked(&cond) ? "locked" : "free");
@@ -224,7 +224,7 @@ static int main_cancelled_scope(void *arg)
     cio_cond_init(&cond, NULL);
     CIO_ASSERT_OK(cio_cond_acquire(&cond));
     cio_scope s;
-    cio_scope_enter(&s);
+    CIO_ASSERT_OK(cio_scope_enter(&s));
     cio_scope_cancel(&s);
     CIO_ASSERT_ERR(cio_cond_wait(&cond), -ECANCELED);
     CIO_ASSERT_EQ(cio_cond_locked(&cond), 1); /* never let go */

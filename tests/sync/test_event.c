@@ -102,7 +102,7 @@ static void test_set_then_clear(void)
 static int timed_worker(void *arg)
 {
     cio_scope s;
-    cio_timeout_enter(&s, *(double *)arg);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, *(double *)arg));
     int err = cio_event_wait(&ev);
     trace("T:%s@%.1f", ename(err), cio_now());
     cio_timeout_exit(&s);
@@ -178,7 +178,7 @@ static int main_cancelled_scope(void *arg)
     cio_event_init(&ev);
     cio_event_set(&ev);
     cio_scope s;
-    cio_scope_enter(&s);
+    CIO_ASSERT_OK(cio_scope_enter(&s));
     cio_scope_cancel(&s);
     CIO_ASSERT_ERR(cio_event_wait(&ev), -ECANCELED); /* level-triggered, even when set */
     cio_scope_exit(&s);

@@ -184,7 +184,7 @@ static int main_cancelled_next(void *arg)
     cio_gen_init(&gen, count, &a);
     void *v = NULL;
     cio_scope s;
-    cio_timeout_enter(&s, 0.5);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 0.5));
     CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ETIMEDOUT);
     cio_timeout_exit(&s);
     /* The producer was not cancelled; the value it yields at 1 s is kept. */
@@ -192,7 +192,7 @@ static int main_cancelled_next(void *arg)
     CIO_ASSERT_EQ(I(v), 1);
     CIO_ASSERT_CMP(cio_now(), ==, 1.0);
     cio_sleep(5); /* the value may also arrive while nobody waits */
-    cio_timeout_enter(&s, 0.5);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 0.5));
     CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ETIMEDOUT);
     cio_timeout_exit(&s);
     settle();
@@ -218,7 +218,7 @@ static int main_close_running(void *arg)
     cio_gen_init(&gen, count, &a);
     void *v;
     cio_scope s;
-    cio_timeout_enter(&s, 1);
+    CIO_ASSERT_OK(cio_timeout_enter(&s, 1));
     CIO_ASSERT_ERR(cio_gen_next(&gen, &v), -ETIMEDOUT);
     cio_timeout_exit(&s);
     /* The producer is busy (sleeping towards its first value): close cancels it. */

@@ -358,7 +358,7 @@ static cio_scope waiter_scope;
 
 static int timed_getter(void *arg)
 {
-    cio_timeout_enter(&waiter_scope, *(double *)arg);
+    CIO_ASSERT_OK(cio_timeout_enter(&waiter_scope, *(double *)arg));
     void *v = P(-1);
     int err = cio_queue_get(&q, &v);
     cio_timeout_exit(&waiter_scope);
@@ -368,7 +368,7 @@ static int timed_getter(void *arg)
 
 static int timed_putter(void *arg)
 {
-    cio_timeout_enter(&waiter_scope, *(double *)arg);
+    CIO_ASSERT_OK(cio_timeout_enter(&waiter_scope, *(double *)arg));
     int err = cio_queue_put(&q, P(77));
     cio_timeout_exit(&waiter_scope);
     trace("tp:%s@%.1f", ename(err), cio_now());
@@ -419,7 +419,7 @@ static int main_cancelled_scope(void *arg)
     cio_queue_init(&q, 0);
     cio_queue_put_nowait(&q, P(1));
     cio_scope s;
-    cio_scope_enter(&s);
+    CIO_ASSERT_OK(cio_scope_enter(&s));
     cio_scope_cancel(&s);
     void *v;
     CIO_ASSERT_ERR(cio_queue_get(&q, &v), -ECANCELED);

@@ -197,7 +197,7 @@ static cio_scope waiter_scope;
 
 static int timed_worker(void *arg)
 {
-    cio_timeout_enter(&waiter_scope, *(double *)arg);
+    CIO_ASSERT_OK(cio_timeout_enter(&waiter_scope, *(double *)arg));
     int err = cio_sem_acquire(&sem);
     trace("t:%s@%.1f", ename(err), cio_now());
     cio_timeout_exit(&waiter_scope);
@@ -254,7 +254,7 @@ static int main_cancelled_scope(void *arg)
     (void)arg;
     cio_sem_init(&sem, 1);
     cio_scope s;
-    cio_scope_enter(&s);
+    CIO_ASSERT_OK(cio_scope_enter(&s));
     cio_scope_cancel(&s);
     CIO_ASSERT_ERR(cio_sem_acquire(&sem), -ECANCELED);
     CIO_ASSERT_EQ(cio_sem_value(&sem), 1);
