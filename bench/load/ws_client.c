@@ -7,6 +7,7 @@
  *   ws_client --port=PORT --workload=echo [--conns=100] [--msgs=10000] [--size=64]
  *   ws_client --port=PORT --workload=idle --pid=SERVER_PID [--conns=10000]
  *   ws_client --port=PORT --workload=broadcast [--conns=10000] [--rounds=100] [--slow-pct=1]
+ *   idle: [--hold=S] keeps them open S more seconds after measuring
  *   common: [--timeout=300] [--impl=LABEL] [--path=/echo]
  *
  * echo: C connections each send M binary messages of S bytes, reading each
@@ -389,6 +390,13 @@ int main(int argc, char **argv)
         run_echo(conns, nconns, 1, size, deadline);
         sleep(1);
         long after = rss_kib(pid);
+        /* --hold=S keeps the connections open S more seconds (to inspect the
+         * server, e.g. /proc/PID/smaps). */
+        long hold = atol(arg(argc, argv, "hold", "0"));
+        if (hold > 0) {
+            fprintf(stderr, "ws_client: holding %ld connections for %ld s\n", nconns, hold);
+            sleep((unsigned)hold);
+        }
         printf("impl=%s workload=w21-ws-idle conns=%ld rss_before_kib=%ld rss_after_kib=%ld "
                "kib_per_conn=%.2f\n",
                impl, nconns, before, after, (double)(after - before) / (double)nconns);

@@ -194,6 +194,12 @@ CIO_API int cio_stream_at_eof(const cio_stream *s);
 CIO_API size_t cio_stream_read_buffered(const cio_stream *s);
 CIO_API size_t cio_stream_write_buffered(const cio_stream *s);
 
+/* Frees the read buffer if it holds nothing and no read is in progress (the
+ * next read that needs one allocates it again): for a connection that will
+ * sit idle long, such as a WebSocket taken over from an HTTP server, whose
+ * later reads go straight into the reader's memory. Suspends: no. */
+CIO_API void cio_stream_release_read_buffer(cio_stream *s);
+
 /* ---- writing ---- */
 
 /* Queues n bytes; waits (drains) only while the write buffer is above the

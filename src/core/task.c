@@ -63,9 +63,13 @@ int cio__spawn(cio_loop *l, cio_task **out, cio_fn fn, void *arg, const cio_task
     t->fn = fn;
     t->arg = arg;
     t->id = l->next_id++;
-    if (opts && opts->name)
-        snprintf(t->name, sizeof(t->name), "%s", opts->name);
-    else if (CIO__UNLIKELY(l->debug))
+    if (opts && opts->name) {
+        /* Not snprintf: glibc's printf reaches kilobytes down the spawner's
+         * stack, pages a long-lived task then keeps resident. */
+        size_t n = strnlen(opts->name, sizeof(t->name) - 1);
+        memcpy(t->name, opts->name, n);
+        t->name[n] = 0;
+    } else if (CIO__UNLIKELY(l->debug))
         cio__task_name(t); /* the guard-page handler cannot format one */
     t->root.priv_kind = CIO__SCOPE_CANCEL;
     t->root.priv_task = t;

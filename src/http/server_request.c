@@ -313,6 +313,12 @@ int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s, co
     if (got != (ssize_t)n)
         return got < 0 ? (int)got : -EIO;
     r->hijacked = 1;
+    /* The head is parsed: the header name and value scratch buffers are not
+     * needed again, and a long-lived hijacked connection would keep them. */
+    free(r->field);
+    free(r->value);
+    r->field = r->value = NULL;
+    r->field_len = r->field_cap = r->value_len = r->value_cap = 0;
     *s = c->s;
     *early = r->early;
     *nearly = n;

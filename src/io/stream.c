@@ -736,6 +736,12 @@ size_t cio_stream_write_buffered(const cio_stream *s)
     return s ? wbuffered(s) : 0;
 }
 
+void cio_stream_release_read_buffer(cio_stream *s)
+{
+    if (s && !s->rbusy && !s->rb.len)
+        buf_free(&s->rb);
+}
+
 /* ---- writing ---- */
 
 static int write_enter(cio_stream *s)

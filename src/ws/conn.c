@@ -7,12 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <openssl/rand.h>
-
 #include "../core/alloc.h"
 #include "ws_internal.h"
 
-/* ---- wslay's callbacks: the stream underneath ---- */
+/* ---- wslay's receive callback: the stream underneath ---- */
 
 static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user)
 {
@@ -31,48 +29,6 @@ static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user)
         return n;
     ws->rd_err = n == 0 ? -ECONNRESET : (int)n;
     return -1; /* wslay says WANT_READ; rd_err says why */
-}
-
-static ssize_t send_cb(const uint8_t *data, size_t len, int flags, void *user)
-{
-    cio_ws *ws = user;
-    if ((flags & WSLAY_MSG_MORE) && len <= sizeof(ws->hdr)) {
-        /* A frame header with payload to follow: held back, so that a small
-         * frame goes to the stream (and the socket) in one write. */
-        memcpy(ws->hdr, data, len);
-        ws->nhdr = len;
-        return (ssize_t)len;
-    }
-    int err = 0;
-    if (ws->nhdr) {
-        size_t nh = ws->nhdr;
-        ws->nhdr = 0;
-        if (nh + len <= 4096) {
-            uint8_t buf[4096 + sizeof(ws->hdr)];
-            memcpy(buf, ws->hdr, nh);
-            memcpy(buf + nh, data, len);
-            err = cio_stream_write(ws->s, buf, nh + len);
-            if (err) {
-                ws->wr_err = err;
-                return -1;
-            }
-            return (ssize_t)len;
-        }
-        err = cio_stream_write(ws->s, ws->hdr, nh);
-    }
-    if (!err)
-        err = cio_stream_write(ws->s, data, len);
-    if (err) {
-        ws->wr_err = err;
-        return -1; /* wslay says WANT_WRITE; wr_err says why */
-    }
-    return (ssize_t)len;
-}
-
-static int genmask_cb(uint8_t *buf, size_t len, void *user)
-{
-    (void)user;
-    return RAND_bytes(buf, (int)len) == 1 ? 0 : -1;
 }
 
 /* ---- the record ---- */
@@ -126,7 +82,9 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
     cio_event_init(&ws->written_ev);
     cio_event_init(&ws->room_ev);
     cio_event_init(&ws->keepalive.ev);
-    struct wslay_frame_callbacks cb = {send_cb, recv_cb, genmask_cb};
+    /* wslay parses received frames only: cio writes its frames itself
+     * (send.c), so the send and mask callbacks are never called. */
+    struct wslay_frame_callbacks cb = {NULL, recv_cb, NULL};
     if (wslay_frame_context_init(&ws->fr, &cb, ws) != 0)
         goto nomem;
     if (nearly) {

@@ -18,14 +18,28 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define HEAD_MAX 16384
 
+/* Appends the string s to buf (cap bytes, *n used) if it fits; returns 0 or
+ * -1. The server's handshake builds its answer with this rather than
+ * snprintf: it runs on the connection task's stack, and glibc's printf
+ * family reaches kilobytes deep, a page that an idle connection would keep. */
+static int append(char *buf, size_t cap, size_t *n, const char *s)
+{
+    size_t l = strlen(s);
+    if (*n + l >= cap)
+        return -1;
+    memcpy(buf + *n, s, l + 1);
+    *n += l;
+    return 0;
+}
+
 int cio__ws_accept_key(const char *key, char out[29])
 {
     char buf[128];
-    int n = snprintf(buf, sizeof(buf), "%s" WS_GUID, key);
-    if (n < 0 || (size_t)n >= sizeof(buf))
+    size_t n = 0;
+    if (append(buf, sizeof(buf), &n, key) || append(buf, sizeof(buf), &n, WS_GUID))
         return -EINVAL;
     unsigned char md[SHA_DIGEST_LENGTH];
-    SHA1((const unsigned char *)buf, (size_t)n, md);
+    SHA1((const unsigned char *)buf, n, md);
     EVP_EncodeBlock((unsigned char *)out, md, SHA_DIGEST_LENGTH);
     return 0;
 }
@@ -148,13 +162,18 @@ int cio_ws_accept(cio_http_req *req, cio_http_resp *resp, cio_ws **out, const ci
     char accept[29];
     cio__ws_accept_key(key, accept);
     char head[512];
-    int n = snprintf(head, sizeof(head),
+    size_t n = 0;
+    int bad = append(head, sizeof(head), &n,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s%s%s%s\r\n",
-                     accept, proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "",
-                     proto ? "\r\n" : "", dp.enabled ? "Sec-WebSocket-Extensions: " : "",
-                     dp.enabled ? ext : "", dp.enabled ? "\r\n" : "");
-    if (n < 0 || (size_t)n >= sizeof(head))
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: ") ||
+              append(head, sizeof(head), &n, accept) || append(head, sizeof(head), &n, "\r\n");
+    if (!bad && proto)
+        bad = append(head, sizeof(head), &n, "Sec-WebSocket-Protocol: ") ||
+              append(head, sizeof(head), &n, proto) || append(head, sizeof(head), &n, "\r\n");
+    if (!bad && dp.enabled)
+        bad = append(head, sizeof(head), &n, "Sec-WebSocket-Extensions: ") ||
+              append(head, sizeof(head), &n, ext) || append(head, sizeof(head), &n, "\r\n");
+    if (bad || append(head, sizeof(head), &n, "\r\n"))
         return refuse(resp, 400, -EPROTO, "a subprotocol too long");
 
     cio_stream *s;
@@ -175,6 +194,9 @@ int cio_ws_accept(cio_http_req *req, cio_http_resp *resp, cio_ws **out, const ci
         early = e + 1;
         nearly -= 1;
     }
+    /* The buffer that held the request's head: the WebSocket reads into
+     * wslay's buffer, straight from the socket (4 KiB per idle connection). */
+    cio_stream_release_read_buffer(s);
     cio_ws *ws;
     err = cio__ws_new(&ws, 1, s, opts, early, nearly);
     if (err)
@@ -184,7 +206,7 @@ int cio_ws_accept(cio_http_req *req, cio_http_resp *resp, cio_ws **out, const ci
     if (!err && dp.enabled)
         err = cio__ws_deflate_new(&ws->dfl, &dp);
     if (!err)
-        err = cio_stream_write(s, head, (size_t)n);
+        err = cio_stream_write(s, head, n);
     if (!err)
         err = cio__ws_start(ws);
     if (err) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
+
 #include "../core/alloc.h"
 #include "ws_internal.h"
 
@@ -107,26 +109,99 @@ static ws_frame *frame_new(uint8_t opcode, uint8_t fin, uint8_t rsv, const void 
     return f;
 }
 
-/* One frame through wslay to the stream. */
+/* Masks n bytes (RFC 6455 5.3) from `in` into `out`, the key's phase
+ * starting at byte 0 of the key: eight bytes at a time. */
+static void mask_copy(uint8_t *out, const uint8_t *in, size_t n, const uint8_t key[4])
+{
+    uint64_t k;
+    memcpy(&k, key, 4);
+    memcpy((uint8_t *)&k + 4, key, 4);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, in + i, 8);
+        w ^= k;
+        memcpy(out + i, &w, 8);
+    }
+    for (; i < n; i++)
+        out[i] = in[i] ^ key[i & 3];
+}
+
+/* A frame's header (RFC 6455 5.2) into h; returns its length. */
+static size_t frame_header(uint8_t h[WS_FRAME_OVERHEAD], uint8_t opcode, uint8_t fin, uint8_t rsv,
+                           size_t len, const uint8_t *key)
+{
+    size_t n = 2;
+    h[0] = (uint8_t)((fin ? 0x80 : 0) | (rsv & 7) << 4 | (opcode & 0xf));
+    if (len < 126) {
+        h[1] = (uint8_t)len;
+    } else if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+        n = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+        n = 10;
+    }
+    if (key) {
+        h[1] |= 0x80;
+        memcpy(h + n, key, 4);
+        n += 4;
+    }
+    return n;
+}
+
+#define JOIN_MAX 4096 /* a frame up to this size goes to the stream in one write */
+
+/* One frame to the stream. cio builds its frames itself rather than through
+ * wslay_frame_send: wslay's function keeps a 4 KiB masking buffer in its
+ * stack frame, so every task that sent a frame kept one or two more pages of
+ * stack resident for ever (W21), and it masks a byte at a time. A frame goes
+ * out in one write, header and payload joined in a buffer per thread, when
+ * the write cannot suspend (it stays under the stream's low-water mark, so
+ * the bytes are copied or sent before cio_stream_write returns and no other
+ * task can use the buffer meanwhile); otherwise the header and the payload
+ * are written in turn (a client masks its payload through a buffer of its
+ * own, in pieces). */
 static int write_frame(cio_ws *ws, uint8_t opcode, uint8_t fin, uint8_t rsv, const uint8_t *data,
                        size_t len)
 {
-    struct wslay_frame_iocb io = {
-        .fin = fin,
-        .rsv = rsv,
-        .opcode = opcode,
-        .payload_length = len,
-        .mask = ws->server ? 0 : 1,
-        .data = data,
-        .data_length = len,
-    };
-    ws->wr_err = 0;
+    static __thread uint8_t joined[WS_FRAME_OVERHEAD + JOIN_MAX];
+    uint8_t key[4], h[WS_FRAME_OVERHEAD];
+    int masked = !ws->server;
+    if (masked && RAND_bytes(key, 4) != 1)
+        return -EIO;
+    size_t hl = frame_header(h, opcode, fin, rsv, len, masked ? key : NULL);
+    int err;
     ws->writing = 1;
-    ssize_t r = wslay_frame_send(ws->fr, &io);
+    if (len <= JOIN_MAX && cio_stream_write_buffered(ws->s) + hl + len <= ws->direct_max) {
+        memcpy(joined, h, hl);
+        if (masked)
+            mask_copy(joined + hl, data, len, key);
+        else if (len)
+            memcpy(joined + hl, data, len);
+        err = cio_stream_write(ws->s, joined, hl + len);
+    } else {
+        err = cio_stream_write(ws->s, h, hl);
+        if (!err && !masked) {
+            err = cio_stream_write(ws->s, data, len);
+        } else if (!err) {
+            size_t piece = len < 16384 ? len : 16384; /* a multiple of 4: the key's phase holds */
+            uint8_t *buf = cio__malloc(piece);
+            err = buf ? 0 : -ENOMEM;
+            for (size_t off = 0; !err && off < len; off += piece) {
+                size_t k = len - off < piece ? len - off : piece;
+                mask_copy(buf, data + off, k, key);
+                err = cio_stream_write(ws->s, buf, k);
+            }
+            free(buf);
+        }
+    }
     ws->writing = 0;
-    if (r >= 0 && (size_t)r == len)
-        return 0;
-    return ws->wr_err ? ws->wr_err : -EIO;
+    return err;
 }
 
 static void written(cio_ws *ws, uint8_t opcode)

@@ -91,8 +91,6 @@ struct cio_ws {
     uint8_t *early; /* bytes that came with the handshake, read first */
     size_t nearly, early_off;
     wslay_frame_context_ptr fr;
-    uint8_t hdr[WS_FRAME_OVERHEAD]; /* a frame header held for its payload */
-    size_t nhdr;
 
     int calls;    /* public calls in progress (the memory stays while > 0) */
     int released; /* cio_ws_close was called */
@@ -104,7 +102,6 @@ struct cio_ws {
     int close_rcvd;    /* the peer's close frame came */
     int lost;          /* the transport broke (EOF without close, read or write error) */
     int rd_done;       /* the reader has ended */
-    int wr_err;        /* what the stream write gave wslay's callback */
     int peer_code;     /* 1006 until a close frame comes */
     char peer_reason[124];
     cio_event closed_ev; /* close frame received, or the connection failed */
@@ -136,7 +133,7 @@ struct cio_ws {
     ws_frame *q_head, *q_tail;
     size_t queued;      /* bytes in the queue */
     int above_high;     /* set past write_high, cleared at write_low */
-    int writing;        /* the writer holds wslay's output state */
+    int writing;        /* a frame is being written (the direct path waits) */
     cio_task *writer;   /* runs while the queue holds frames */
     int writer_exited;  /* ... and has ended (its handle not yet released) */
     cio_event room_ev;  /* senders may try again */
