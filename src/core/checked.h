@@ -2,9 +2,8 @@
  * whose ignored result is a bug (an error dropped, a scope never entered, a
  * block lost): ignoring it is a compile error under -Werror. Inside cio's own
  * sources the scope-enter macros of cio/scope.h are wrapped the same way, so
- * a timeout whose enter failed cannot vanish unnoticed (core, sync, io, tls
- * and http include this through their internal headers; the optional
- * libraries pg, sqlite and ws do not yet). Never installed. */
+ * a timeout whose enter failed cannot vanish unnoticed (every library
+ * includes this through its internal header). Never installed. */
 #ifndef CIO_CORE_CHECKED_H
 #define CIO_CORE_CHECKED_H
 

@@ -202,8 +202,8 @@ int cio_pg_connect(cio_pg_conn **out, const char *conninfo, const cio_pg_opts *o
     if (c->opts.application_name)
         dsn_set(&d, "application_name", c->opts.application_name);
     cio_scope sc;
-    cio_timeout_enter(&sc, timeout);
-    err = resolve_hosts(&d);
+    int enter_err = cio_timeout_enter(&sc, timeout);
+    err = enter_err ? enter_err : resolve_hosts(&d);
     /* A Unix socket whose listen backlog is full refuses with EAGAIN (the
      * postmaster is busy forking): try again shortly, within the timeout. */
     for (double pause = 0.005; !err; pause = pause < 0.1 ? pause * 2 : pause) {
@@ -220,7 +220,7 @@ int cio_pg_connect(cio_pg_conn **out, const char *conninfo, const cio_pg_opts *o
         c->pg = NULL;
         err = cio_sleep(pause);
     }
-    int ex = cio_timeout_exit(&sc);
+    int ex = enter_err ? 0 : cio_timeout_exit(&sc);
     if (ex == -ETIMEDOUT && (err == -ETIMEDOUT || err == 0))
         err = -ETIMEDOUT;
     const char *host = dsn_get(&d, "host");

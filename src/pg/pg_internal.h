@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include "cio.h"
+#include "../core/checked.h"
 #include "cio/pg.h"
 
 /* One libpq call of a request; its results are collected in order. */

@@ -275,7 +275,9 @@ int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out)
     if (err)
         return err;
     cio_scope sc;
-    cio_timeout_enter(&sc, p->o.acquire_timeout);
+    err = cio_timeout_enter(&sc, p->o.acquire_timeout);
+    if (err)
+        return err;
     err = take(p, out);
     int ex = cio_timeout_exit(&sc);
     if (err == -ETIMEDOUT && ex == -ETIMEDOUT)

@@ -137,11 +137,7 @@ static int prefetch_take(cio_sqlite_cursor *c)
         }
         __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&db->mu);
-        cio_scope sh;
-        cio_shield_enter(&sh);
-        while (cio_event_wait(&r->done) != 0)
-            ;
-        cio_shield_exit(&sh);
+        cio__sqlite_wait_done(r);
     }
     c->prefetching = 0;
     c->ch = r->into;

@@ -155,9 +155,10 @@ fail:
     /* Keep the message of the failure: the cleanup below must not replace it. */
     {
         cio_scope sh;
-        cio_shield_enter(&sh);
+        int shielded = cio_shield_enter(&sh) == 0; /* fails only outside a task */
         stop_and_free(db);
-        cio_shield_exit(&sh);
+        if (shielded)
+            cio_shield_exit(&sh);
     }
     return err;
 }
@@ -165,16 +166,18 @@ fail:
 /* Lets the work out finish (up to close_timeout), then interrupts it. */
 static int drain(cio_sqlite *db)
 {
-    int err = 0;
     cio_scope t;
-    cio_timeout_enter(&t, db->opts.close_timeout);
-    while (db->outstanding || db->tx) {
-        cio_event_clear(&db->idle);
-        err = cio_event_wait(&db->idle);
-        if (err)
-            break;
+    int enter_err = cio_timeout_enter(&t, db->opts.close_timeout);
+    int err = enter_err; /* no bound to wait with: interrupt at once */
+    if (!enter_err) {
+        while (db->outstanding || db->tx) {
+            cio_event_clear(&db->idle);
+            err = cio_event_wait(&db->idle);
+            if (err)
+                break;
+        }
+        cio_timeout_exit(&t);
     }
-    cio_timeout_exit(&t);
     if (!err)
         return 0;
     for (request *r = db->all; r; r = r->all_next)
@@ -183,7 +186,7 @@ static int drain(cio_sqlite *db)
         cio_event_clear(&db->idle);
         cio_event_wait(&db->idle);
     }
-    return -ETIMEDOUT;
+    return enter_err ? enter_err : -ETIMEDOUT;
 }
 
 static int close_impl(cio_sqlite *db)
@@ -206,12 +209,14 @@ int cio_sqlite_close(cio_sqlite *db)
     if (db->closing)
         return -EBUSY;
     cio_scope sh;
-    cio_shield_enter(&sh);
+    int err = cio_shield_enter(&sh); /* cannot fail in a task; checked all the same */
+    if (err)
+        return err;
     db->closing = 1;
     cio_event_set(&db->guard_stop);
     while (db->guard)
         cio_event_wait(&db->guard_done);
-    int err = close_impl(db);
+    err = close_impl(db);
     cio_shield_exit(&sh);
     return err;
 }
@@ -228,10 +233,11 @@ static int guard_main(void *arg)
                 "ended; closing it\n",
                 db->path, db->open_file, db->open_line);
         cio_scope sh;
-        cio_shield_enter(&sh);
+        int shielded = cio_shield_enter(&sh) == 0; /* a task: cannot fail */
         db->guard = NULL;
         close_impl(db);
-        cio_shield_exit(&sh);
+        if (shielded)
+            cio_shield_exit(&sh);
         return 0;
     }
     /* cio_sqlite_close runs: tell it the guard is gone. */

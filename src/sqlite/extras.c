@@ -114,11 +114,12 @@ int cio_sqlite_backup(cio_sqlite *db, const char *dest_path, int pages,
     if (r.backup) {
         /* Stopped early: finish the backup and close the copy on its worker. */
         cio_scope sh;
-        cio_shield_enter(&sh);
+        int shield_err = cio_shield_enter(&sh); /* fails only outside a task */
         r.pages = -1;
         r.tx = NULL;
         cio__sqlite_submit_wait(db, &r);
-        cio_shield_exit(&sh);
+        if (!shield_err)
+            cio_shield_exit(&sh);
     }
     if (!err && progress)
         progress(0, r.total, arg);

@@ -145,6 +145,18 @@ static int poll_wait(cio_sqlite *db, request *r)
     return err ? err : cio_event_wait(&r->done);
 }
 
+/* The worker still holds r: waits for it, cancelled or not. (A shield fails
+ * only outside a task, and this runs in one.) */
+void cio__sqlite_wait_done(request *r)
+{
+    cio_scope sh;
+    int shield_err = cio_shield_enter(&sh);
+    while (cio_event_wait(&r->done) != 0)
+        ;
+    if (!shield_err)
+        cio_shield_exit(&sh);
+}
+
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
 {
     cio_task *self = cio_current();
@@ -187,11 +199,7 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     }
     __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&db->mu);
-    cio_scope sh;
-    cio_shield_enter(&sh);
-    while (cio_event_wait(&r->done) != 0)
-        ;
-    cio_shield_exit(&sh);
+    cio__sqlite_wait_done(r);
     cio__sqlite_untrack(db, r);
     cio__sqlite_finish(db, r);
     return err;

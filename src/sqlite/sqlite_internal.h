@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "cio.h"
+#include "../core/checked.h"
 #include "cio/sqlite.h"
 
 typedef struct worker worker;
@@ -197,6 +198,7 @@ struct cio_sqlite {
 
 /* request.c: on the loop, submitting and waiting. */
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r);
+void cio__sqlite_wait_done(request *r);
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r);
 int cio__sqlite_finish(cio_sqlite *db, request *r);
 void cio__sqlite_submit_start(cio_sqlite *db, request *r);

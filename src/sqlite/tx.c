@@ -103,9 +103,10 @@ static int tx_finish(cio_sqlite_tx *tx, int op)
     r.nargs = (size_t)depth;
     r.to_writer = 1;
     cio_scope sh;
-    cio_shield_enter(&sh);
+    int shield_err = cio_shield_enter(&sh); /* fails only outside a task */
     int err = cio__sqlite_submit_wait(db, &r);
-    cio_shield_exit(&sh);
+    if (!shield_err)
+        cio_shield_exit(&sh);
     tx->priv_open = 0;
     if (depth == 0) {
         if (db->tx == tx) {

@@ -572,6 +572,21 @@ int cio__ws_enter(cio_ws *ws)
     return 0;
 }
 
+/* Without a timer for the bound (its enter failed: no memory), the socket is
+ * shut down first, so the flush fails at once instead of waiting unbounded. */
+void cio__ws_close_stream(cio_stream *s, double seconds)
+{
+    cio_scope t;
+    if (cio_timeout_enter(&t, seconds) == 0) {
+        cio_stream_close(s);
+        cio_timeout_exit(&t);
+        return;
+    }
+    if (cio_stream_fd(s) >= 0)
+        shutdown(cio_stream_fd(s), SHUT_RDWR);
+    cio_stream_close(s);
+}
+
 int cio__ws_leave(cio_ws *ws, int err)
 {
     if (--ws->calls == 0 && ws->released)
@@ -804,7 +819,7 @@ int cio_ws_close(cio_ws *ws, int code, const char *reason)
         err = herr;
     /* Teardown, whatever happened: it must not be cut short. */
     cio_scope sh;
-    cio_shield_enter(&sh);
+    int shielded = cio_shield_enter(&sh) == 0; /* cannot fail in a task */
     if (ws->ka_timer) {
         cio_handle_cancel(ws->ka_timer);
         ws->ka_timer = NULL;
@@ -820,13 +835,11 @@ int cio_ws_close(cio_ws *ws, int code, const char *reason)
     drain_rxq(ws);
     wake_all(ws);
     if (ws->own_stream) {
-        cio_scope t;
-        cio_timeout_enter(&t, err ? 0 : ws->o.close_timeout);
-        cio_stream_close(ws->s);
-        cio_timeout_exit(&t);
+        cio__ws_close_stream(ws->s, err ? 0 : ws->o.close_timeout);
         ws->s = NULL;
     }
-    cio_shield_exit(&sh);
+    if (shielded)
+        cio_shield_exit(&sh);
     return cio__ws_leave(ws, err);
 }
 

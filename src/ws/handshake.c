@@ -501,10 +501,7 @@ static int connect_in_time(cio_ws **out, const char *url, const cio_ws_opts *o)
     free(head);
     if (err) {
         cio__ws_free(ws);
-        cio_scope sc;
-        cio_timeout_enter(&sc, 0); /* drop, no flush */
-        cio_stream_close(s);
-        cio_timeout_exit(&sc);
+        cio__ws_close_stream(s, 0); /* drop, no flush */
         return err;
     }
     *out = ws;

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "cio.h"
+#include "../core/checked.h"
 #include "cio/ws.h"
 
 #define WS_PART_MAX ((size_t)256 * 1024) /* a received part is split past this */
@@ -157,6 +158,8 @@ struct cio_ws {
 int cio__ws_wait(cio_event *e);
 int cio__ws_enter(cio_ws *ws);
 int cio__ws_leave(cio_ws *ws, int err);
+/* Closes s, flushing for at most `seconds` (0: drops what is queued). */
+void cio__ws_close_stream(cio_stream *s, double seconds);
 int cio__ws_closed_error(cio_ws *ws);
 int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts, const void *early,
                 size_t nearly);
