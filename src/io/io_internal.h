@@ -2,6 +2,7 @@
 #ifndef CIO_IO_INTERNAL_H
 #define CIO_IO_INTERNAL_H
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include "../core/internal.h"
@@ -15,5 +16,12 @@ int cio__op_run(cio_task *self, cio__op *op, const char *what);
 cio_executor *cio__file_executor(void);
 
 void cio__statx_to_stat(const struct statx *x, struct stat *st);
+
+/* reaper.c: waitid(WEXITED | WNOHANG) for one child, by pidfd where the kernel
+ * can (pidfd may be -1), else by pid. Returns waitid's result. */
+int cio__wait_child(pid_t pid, int pidfd, siginfo_t *si);
+/* reaper.c: hands a child that still runs to the reaper thread, which owns
+ * pidfd from now on and reaps the child when it exits. */
+void cio__reaper_adopt(pid_t pid, int pidfd);
 
 #endif

@@ -42,6 +42,26 @@ typedef struct cio__wwait {
     size_t level;
 } cio__wwait;
 
+/* The state of a stream, flag by flag (all start 0 unless said):
+ *
+ *   flag          set by                          cleared by        meaning
+ *   is_socket     stream_new                      -                 send/recv, shutdown(2); else read/write
+ *   is_file       stream_new                      -                 pread/pwrite at roff/woff, no readiness
+ *   wdirect       stream_new (1)                  tls.c             plain: write may try send(2) at once
+ *   polled        the first POLL on fd (epoll)    -                 later polls pass CIO__POLL_SAME_FILE
+ *   rshort        raw_recv (epoll)                raw_recv          last read was short: wait first
+ *   rbusy         read_enter                      read_leave        a read call is in progress (-EBUSY)
+  *   eof           a recv of 0, eof_known, tls.c   -                 no more payload will come
+ *   winflight     kick (wop submitted)            wop_done          the stream's write op is in the kernel
+ *   werr          write_failed (first error)      -                 sticky: every later write returns it
+ *   wclosed       write_eof                       -                 no more writes (-EPIPE)
+ *   closestarted  close_impl, first thing         -                 close began: new calls get -EBADF
+ *   closing       close_impl, after the flush     -                 calls in progress end -ECONNABORTED
+ *   wstop         close_impl                      -                 start no new write op
+ *
+ * Order at close: closestarted, flush (bounded by close_timeout), closing and
+ * wstop, cancel rop and wop (waiting in wquiet for the wop), wake writers,
+ * close fd; the memory goes when busy is 0 and no wop is in flight. */
 struct cio_stream {
     int fd;
     uint8_t is_socket;
@@ -100,6 +120,36 @@ int cio__stream_queue(cio_stream *s, const void *p, size_t n);
 /* Waits until the write buffer holds at most `level` bytes. Returns 0, the
  * write error, -ECONNABORTED, or the cancel reason. */
 int cio__stream_wait_level(cio_stream *s, size_t level);
+
+/* stream_buf.c: makes room for `extra` bytes after b's data, keeping the
+ * data (a first buffer holds min_cap). Returns 0 or -ENOMEM. */
+int cio__buf_reserve(cio__buf *b, size_t extra, size_t min_cap);
+void cio__buf_free(cio__buf *b);
+
+static inline void cio__buf_consume(cio__buf *b, size_t n)
+{
+    b->off += n;
+    b->len -= n;
+    if (!b->len)
+        b->off = 0;
+}
+
+/* Bytes written but not yet sent. */
+static inline size_t cio__stream_wbuffered(const cio_stream *s)
+{
+    return s->win.len + s->wout.len;
+}
+
+/* stream.c: plain streams (copy) and file streams (pread/pwrite). */
+extern const cio__stream_vt cio__stream_plain_vt, cio__stream_file_vt;
+
+/* stream_write.c: wakes the writers whose level has been reached, or all of
+ * them on an error or a close. */
+void cio__stream_notify(cio_stream *s);
+
+/* stream_open.c: frees s once it is closed, nobody is inside and no write
+ * operation is in flight. */
+void cio__stream_destroy_if_done(cio_stream *s);
 
 /* Closes s without freeing it (flush, stop the writer, cancel another task's
  * read, close fd). Returns the flush error or cancel reason. */
