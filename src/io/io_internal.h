@@ -17,6 +17,11 @@ cio_executor *cio__file_executor(void);
 
 void cio__statx_to_stat(const struct statx *x, struct stat *st);
 
+/* fd.c: write(2) that reports a closed pipe as -EPIPE without raising
+ * SIGPIPE (blocked around the call; taken back if the write raised it). Does
+ * not wait: -EAGAIN on a full non-blocking pipe. Returns the count or -errno. */
+ssize_t cio__write_nosigpipe(int fd, const void *buf, size_t len);
+
 /* reaper.c: waitid(WEXITED | WNOHANG) for one child, by pidfd where the kernel
  * can (pidfd may be -1), else by pid. Returns waitid's result. */
 int cio__wait_child(pid_t pid, int pidfd, siginfo_t *si);

@@ -15,6 +15,7 @@
 #include "cio/stream.h"
 #include "cio/tls.h"
 #include "cio/udp.h"
+#include "../core/waitq.h"
 #include "io_internal.h"
 
 typedef struct cio__buf {
@@ -36,28 +37,26 @@ typedef struct cio__stream_vt {
 
 /* A task waiting for the write buffer to fall to `level` bytes. */
 typedef struct cio__wwait {
-    struct cio__wwait *prev, *next;
-    cio_task *task;
-    cio_stream *stream;
+    cio__waiter link; /* first: in the stream's `waiters` */
     size_t level;
 } cio__wwait;
 
 /* The state of a stream, flag by flag (all start 0 unless said):
  *
- *   flag          set by                          cleared by        meaning
- *   is_socket     stream_new                      -                 send/recv, shutdown(2); else read/write
- *   is_file       stream_new                      -                 pread/pwrite at roff/woff, no readiness
- *   wdirect       stream_new (1)                  tls.c             plain: write may try send(2) at once
- *   polled        the first POLL on fd (epoll)    -                 later polls pass CIO__POLL_SAME_FILE
- *   rshort        raw_recv (epoll)                raw_recv          last read was short: wait first
- *   rbusy         read_enter                      read_leave        a read call is in progress (-EBUSY)
-  *   eof           a recv of 0, eof_known, tls.c   -                 no more payload will come
- *   winflight     kick (wop submitted)            wop_done          the stream's write op is in the kernel
- *   werr          write_failed (first error)      -                 sticky: every later write returns it
- *   wclosed       write_eof                       -                 no more writes (-EPIPE)
- *   closestarted  close_impl, first thing         -                 close began: new calls get -EBADF
- *   closing       close_impl, after the flush     -                 calls in progress end -ECONNABORTED
- *   wstop         close_impl                      -                 start no new write op
+ *   flag          set by                       cleared by  meaning
+ *   is_socket     stream_new                   -           send/recv, shutdown; else read/write
+ *   is_file       stream_new                   -           pread/pwrite at roff/woff, no polls
+ *   wdirect       stream_new (1)               tls.c       write may try send(2) at once
+ *   polled        first POLL on fd (epoll)     -           later polls say CIO__POLL_SAME_FILE
+ *   rshort        raw_recv (epoll)             raw_recv    last read was short: poll first
+ *   rbusy         read_enter                   read_leave  a read call runs (-EBUSY for more)
+ *   eof           a read of 0, eof_known, tls  -           no more payload will come
+ *   winflight     kick (wop submitted)         wop_done    the write op is in the kernel
+ *   werr          write_failed (first error)   -           sticky: later writes return it
+ *   wclosed       write_eof                    -           no more writes (-EPIPE)
+ *   closestarted  close_impl, first thing      -           new calls get -EBADF
+ *   closing       close_impl, after the flush  -           calls inside end -ECONNABORTED
+ *   wstop         close_impl                   -           start no new write op
  *
  * Order at close: closestarted, flush (bounded by close_timeout), closing and
  * wstop, cancel rop and wop (waiting in wquiet for the wop), wake writers,
@@ -83,7 +82,7 @@ struct cio_stream {
     cio__op *rop; /* the reader's operation in flight (on its stack) */
     cio__buf win, wout;
     cio__op wop;
-    cio__wwait *waiters;
+    cio__waitq waiters;   /* cio__wwait entries: writers waiting for a level */
     uint8_t closestarted; /* cio_stream_close began (a second one is refused) */
     cio_task *wquiet;     /* close: waits for the cancelled wop to complete */
     double close_timeout; /* bound on the flush at close (TLS shutdown timeout) */

@@ -26,6 +26,7 @@
 #include "cio/process.h"
 #include "cio/scope.h"
 #include "cio/group.h"
+#include "../core/waitq.h"
 #include "io_internal.h"
 
 #ifndef SYS_pidfd_open
@@ -35,20 +36,15 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-typedef struct pwaiter {
-    struct pwaiter *prev, *next;
-    cio_task *task;
-} pwaiter;
-
 struct cio_process {
     pid_t pid;
     int pidfd; /* -1 without pidfd support */
     int fds[3];
     int reaped;
-    int code;         /* the exit status once reaped, or -ECHILD */
-    int term_signal;  /* the signal that ended the child, or 0 */
-    cio_task *leader; /* the task waiting for the child's exit */
-    pwaiter *head, *tail;
+    int code;           /* the exit status once reaped, or -ECHILD */
+    int term_signal;    /* the signal that ended the child, or 0 */
+    cio_task *leader;   /* the task waiting for the child's exit */
+    cio__waitq waiters; /* the other waiting tasks */
 };
 
 /* ---- reaping ---- */
@@ -82,52 +78,11 @@ static int try_reap(cio_process *p)
     return 1; /* the pidfd stays open: a leader may still be waiting on it */
 }
 
-static void link_pwaiter(cio_process *p, pwaiter *w)
-{
-    w->next = NULL;
-    w->prev = p->tail;
-    if (p->tail)
-        p->tail->next = w;
-    else
-        p->head = w;
-    p->tail = w;
-}
-
-static void unlink_pwaiter(cio_process *p, pwaiter *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        p->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        p->tail = w->prev;
-    w->prev = w->next = NULL;
-}
-
-typedef struct park_ctx {
-    cio_process *p;
-    pwaiter *w;
-} park_ctx;
-
-static int pwaiter_unpark(cio_task *t, void *data)
-{
-    (void)t;
-    park_ctx *c = data;
-    unlink_pwaiter(c->p, c->w);
-    return 1;
-}
-
 /* The leader is done: every parked waiter looks again (one of them leads
  * next if the child still runs). */
 static void wake_waiters(cio_process *p)
 {
-    pwaiter *w;
-    while ((w = p->head)) {
-        unlink_pwaiter(p, w);
-        cio__wake(w->task, 0);
-    }
+    cio__waitq_wake_all(&p->waiters, 0);
 }
 
 int cio_process_wait(cio_process *p)
@@ -146,10 +101,7 @@ int cio_process_wait(cio_process *p)
         if (err)
             return err;
         if (p->leader) {
-            pwaiter w = {.task = self};
-            park_ctx c = {p, &w};
-            link_pwaiter(p, &w);
-            err = cio__park(self, "process", p, pwaiter_unpark, &c);
+            err = cio__waitq_wait(&p->waiters, self, "process", p);
         } else {
             p->leader = self;
             if (p->pidfd >= 0) {
@@ -463,28 +415,6 @@ int cio_process_kill(cio_process *p)
     return cio_process_send_signal(p, SIGKILL);
 }
 
-/* write(2) that reports a closed pipe as -EPIPE without raising SIGPIPE: the
- * signal is blocked around the call and, if the write raised it, taken back
- * (unless one was pending already). */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
-{
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(fd, buf, len);
-    int err = errno;
-    if (r < 0 && err == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    if (sigismember(&old, SIGPIPE) != 1)
-        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
-    return r < 0 ? -err : r;
-}
-
 ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
 {
     if (!p || (!buf && len))
@@ -498,7 +428,7 @@ ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
         return -EBADF;
     size_t done = 0;
     while (done < len) {
-        ssize_t r = write_nosigpipe(fd, (const char *)buf + done, len - done);
+        ssize_t r = cio__write_nosigpipe(fd, (const char *)buf + done, len - done);
         if (r >= 0) {
             done += (size_t)r;
         } else if (r == -EAGAIN) {
@@ -651,7 +581,7 @@ void cio_process_close(cio_process *p)
 {
     if (!p)
         return;
-    if (p->leader || p->head) {
+    if (p->leader || !cio__waitq_empty(&p->waiters)) {
         fprintf(stderr,
                 "cio: cio_process_close on process %d while a task waits for it; "
                 "it is left open\n",

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/vec.h"
 #include "io_internal.h"
 
 #ifndef P_PIDFD
@@ -139,18 +140,12 @@ void cio__reaper_adopt(pid_t pid, int pidfd)
 {
     pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&reap_lock);
-    if (norphans == orphans_cap) {
-        size_t cap = orphans_cap ? orphans_cap * 2 : 16;
-        orphan *bigger = cio__realloc(orphans, cap * sizeof(*bigger));
-        if (!bigger) {
-            pthread_mutex_unlock(&reap_lock);
-            fprintf(stderr, "cio: out of memory: child %d will not be reaped\n", (int)pid);
-            if (pidfd >= 0)
-                close(pidfd);
-            return;
-        }
-        orphans = bigger;
-        orphans_cap = cap;
+    if (cio__vec_room(orphans, norphans, orphans_cap, 16)) {
+        pthread_mutex_unlock(&reap_lock);
+        fprintf(stderr, "cio: out of memory: child %d will not be reaped\n", (int)pid);
+        if (pidfd >= 0)
+            close(pidfd);
+        return;
     }
     orphans[norphans++] = (orphan){pid, pidfd};
     if (reaper_running) {

@@ -10,8 +10,6 @@
  * completion (wop_done) starts the next one. Pipes are written with write(2)
  * on both backends, SIGPIPE blocked around it. */
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,47 +36,22 @@ static ssize_t write_some(const cio_stream *s, const void *p, size_t n)
         ssize_t r = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         return r < 0 ? -errno : r;
     }
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = write(s->fd, p, n);
-    int err = errno;
-    if (r < 0 && err == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&pipe_set, NULL, &zero); /* take back the one we raised */
-    }
-    if (sigismember(&old, SIGPIPE) != 1)
-        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
-    return r < 0 ? -err : r;
+    return cio__write_nosigpipe(s->fd, p, n);
 }
 
 /* ---- the write side ---- */
-
-static void unlink_waiter(cio_stream *s, cio__wwait *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    w->prev = w->next = NULL;
-}
 
 /* Wakes the writers whose level has been reached, or all of them on an
  * error or a close. */
 void cio__stream_notify(cio_stream *s)
 {
     size_t level = cio__stream_wbuffered(s);
-    cio__wwait *next;
-    for (cio__wwait *w = s->waiters; w; w = next) {
+    cio__waiter *next;
+    for (cio__waiter *w = s->waiters.priv_head; w; w = next) {
         next = w->next;
         int res = s->werr ? s->werr : s->closing ? -ECONNABORTED : 0;
-        if (res || level <= w->level) {
-            unlink_waiter(s, w);
+        if (res || level <= ((cio__wwait *)w)->level) {
+            cio__waitq_remove(w);
             cio__wake(w->task, res);
         }
     }
@@ -188,14 +161,6 @@ int cio__stream_queue(cio_stream *s, const void *p, size_t n)
     return 0;
 }
 
-static int unpark_waiter(cio_task *t, void *data)
-{
-    (void)t;
-    cio__wwait *w = data;
-    unlink_waiter(w->stream, w);
-    return 1;
-}
-
 int cio__stream_wait_level(cio_stream *s, size_t level)
 {
     cio_task *self;
@@ -209,11 +174,9 @@ int cio__stream_wait_level(cio_stream *s, size_t level)
             return -ECONNABORTED;
         if (cio__stream_wbuffered(s) <= level)
             return 0;
-        cio__wwait w = {.task = self, .stream = s, .level = level, .next = s->waiters};
-        if (w.next)
-            w.next->prev = &w;
-        s->waiters = &w;
-        err = cio__park(self, "stream drain", s, unpark_waiter, &w);
+        cio__wwait w = {.link.task = self, .level = level};
+        cio__waitq_push(&s->waiters, &w.link);
+        err = cio__park(self, "stream drain", s, cio__waitq_unpark, &w.link);
         if (err)
             return err;
     }
