@@ -14,7 +14,7 @@
 #ifndef CIO_CORE_WAITQ_H
 #define CIO_CORE_WAITQ_H
 
-#include "internal.h"
+#include "internal.h" /* cio__park, cio__wake, cio_task */
 
 typedef struct cio__waiter {
     struct cio__waiter *prev, *next;
