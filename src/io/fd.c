@@ -366,7 +366,7 @@ static int path_result(int r, const char *what, const char *path)
 int cio_open(const char *path, int flags, mode_t mode)
 {
     if (!path)
-        return -EINVAL;
+        return cio__invalid(__func__);
     file_call c = {.kind = CIO__OP_OPENAT, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
     return path_result((int)file_op(&c), "open", path);
 }
@@ -392,7 +392,7 @@ int cio_fsync(int fd)
 int cio_stat(const char *path, struct stat *st)
 {
     if (!path || !st)
-        return -EINVAL;
+        return cio__invalid(__func__);
     file_call c = {.kind = CIO__OP_STATX, .path = path, .buf = st};
     return path_result((int)file_op(&c), "stat", path);
 }
@@ -421,7 +421,7 @@ void cio__statx_to_stat(const struct statx *x, struct stat *st)
 int cio_read_file(const char *path, char **data, size_t *len, size_t limit)
 {
     if (!path || !data || !len)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *data = NULL;
     *len = 0;
     int fd = cio_open(path, O_RDONLY, 0);

@@ -88,7 +88,7 @@ static void wake_waiters(cio_process *p)
 int cio_process_wait(cio_process *p)
 {
     if (!p)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -291,10 +291,10 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
 {
     static const cio_process_opts defaults;
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (!argv || !argv[0] || !argv[0][0])
-        return -EINVAL;
+        return cio__invalid(__func__);
     const cio_process_opts *o = opts ? opts : &defaults;
     stdio_plan sp;
     int err = plan_stdio(&sp, o);
@@ -360,7 +360,7 @@ int cio_process_stream(cio_process *p, int which, cio_stream **out, const cio_st
     if (out)
         *out = NULL;
     if (!p || !out || which < 0 || which > 2)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int fd = cio_process_take_fd(p, which);
     if (fd < 0)
         return -EBADF;
@@ -379,7 +379,7 @@ int cio_process_close_fd(cio_process *p, int which)
 int cio_process_returncode(const cio_process *p)
 {
     if (!p)
-        return -EINVAL;
+        return cio__invalid(__func__);
     return p->reaped ? p->code : -EINPROGRESS;
 }
 
@@ -391,7 +391,7 @@ int cio_process_term_signal(const cio_process *p)
 int cio_process_send_signal(cio_process *p, int sig)
 {
     if (!p || sig < 0 || sig > SIGRTMAX)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (p->reaped)
         return -ESRCH;
     long r = -1;
@@ -418,7 +418,7 @@ int cio_process_kill(cio_process *p)
 ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
 {
     if (!p || (!buf && len))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -520,7 +520,7 @@ int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
     if (res)
         memset(res, 0, sizeof(*res));
     if (!p || !res || (input_len && !input) || (input_len && p->fds[0] < 0) || !(timeout >= 0))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (!self)

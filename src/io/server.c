@@ -506,7 +506,7 @@ size_t cio_server_connections(const cio_server *srv)
 int cio_server_serve_forever(cio_server *srv)
 {
     if (!srv)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -580,7 +580,7 @@ int cio_server_close(cio_server *srv, double grace)
     if (!srv)
         return 0;
     if (!(grace >= 0))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self)
         return -EPERM;

@@ -171,14 +171,14 @@ static void hub_free(hub *h)
 int cio_signal_set_open(cio_signal_set **out, const int *signos, size_t n)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (!signos || n == 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     uint64_t mask = 0;
     for (size_t i = 0; i < n; i++) {
         if (!valid_signal(signos[i]))
-            return -EINVAL;
+            return cio__invalid(__func__);
         mask |= bit(signos[i]);
     }
     hub *h = thread_hub;
@@ -266,14 +266,14 @@ static int read_round(hub *h, cio_task *self, waiter *w)
 int cio_signal_set_wait(cio_signal_set *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
         return err;
     hub *h = s->hub;
     if (h != thread_hub)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int sig = take_pending(s);
     if (sig)
         return sig;

@@ -155,15 +155,15 @@ static int unread(cio_stream *s, const void *p, size_t n)
 static int read_enter(cio_stream *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__fail_bare(-EINVAL);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
         return err;
     if (s->closestarted)
-        return -EBADF;
+        return cio__fail_bare(-EBADF);
     if (s->rbusy)
-        return -EBUSY;
+        return cio__fail_bare(-EBUSY);
     s->rbusy = 1;
     s->busy++;
     return 0;
@@ -179,7 +179,7 @@ static ssize_t read_leave(cio_stream *s, ssize_t r)
 ssize_t cio_stream_read(cio_stream *s, void *buf, size_t n)
 {
     if (!buf && n)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -207,7 +207,7 @@ ssize_t cio_stream_read_exactly(cio_stream *s, void *buf, size_t n, size_t *got)
     if (got)
         *got = 0;
     if (!buf && n)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -314,7 +314,7 @@ static ssize_t until(cio_stream *s, const char *const *seps, const size_t *lens,
 ssize_t cio_stream_read_until(cio_stream *s, const void *sep, size_t sep_len, void *buf, size_t cap)
 {
     if (!sep || !sep_len || (!buf && cap))
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -329,10 +329,10 @@ ssize_t cio_stream_read_until_any(cio_stream *s, const char *const *seps, size_t
 {
     size_t lens[MAX_SEPS];
     if (!seps || !nseps || nseps > MAX_SEPS || (!buf && cap))
-        return -EINVAL;
+        return cio__invalid(__func__);
     for (size_t i = 0; i < nseps; i++)
         if (!seps[i] || !(lens[i] = strlen(seps[i])))
-            return -EINVAL;
+            return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -342,7 +342,7 @@ ssize_t cio_stream_read_until_any(cio_stream *s, const char *const *seps, size_t
 ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap)
 {
     if (!buf || !cap)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -354,10 +354,10 @@ ssize_t cio_stream_read_line(cio_stream *s, char *buf, size_t cap)
 ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min)
 {
     if (!data)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *data = NULL;
     if (s && min > s->limit)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = read_enter(s);
     if (err)
         return err;
@@ -383,7 +383,7 @@ ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min)
 int cio_stream_consume(cio_stream *s, size_t n)
 {
     if (!s || n > s->rb.len)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio__buf_consume(&s->rb, n);
     return 0;
 }

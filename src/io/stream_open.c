@@ -194,7 +194,7 @@ int cio_stream_open_file(cio_stream **out, const char *path, int flags, mode_t m
     if (out)
         *out = NULL;
     if (!out || !path || (opts && opts->tls))
-        return -EINVAL;
+        return cio__invalid(__func__);
     int fd = cio_open(path, flags, mode);
     if (fd < 0)
         return fd; /* cio_open's message names the path */
@@ -209,10 +209,10 @@ int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
     if (out)
         *out = NULL;
     if (fd < 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (!out || (opts && opts->tls)) {
         close(fd);
-        return -EINVAL;
+        return cio__invalid(__func__);
     }
     return cio__stream_new(out, fd, opts, CIO__FD_UNKNOWN);
 }
@@ -222,7 +222,7 @@ int cio_stream_from_fd(cio_stream **out, int fd, const cio_stream_opts *opts)
 int cio_stream_peer_addr(const cio_stream *s, struct sockaddr_storage *addr, socklen_t *len)
 {
     if (!s || !addr || !len)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *len = sizeof(*addr);
     return getpeername(s->fd, (struct sockaddr *)addr, len) < 0 ? -errno : 0;
 }
@@ -230,7 +230,7 @@ int cio_stream_peer_addr(const cio_stream *s, struct sockaddr_storage *addr, soc
 int cio_stream_local_addr(const cio_stream *s, struct sockaddr_storage *addr, socklen_t *len)
 {
     if (!s || !addr || !len)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *len = sizeof(*addr);
     return getsockname(s->fd, (struct sockaddr *)addr, len) < 0 ? -errno : 0;
 }

@@ -203,15 +203,15 @@ static int file_write(cio_stream *s, const char *p, size_t n)
 static int write_enter(cio_stream *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__fail_bare(-EINVAL);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
         return err;
     if (s->closestarted)
-        return -EBADF;
+        return cio__fail_bare(-EBADF);
     if (s->wclosed)
-        return -EPIPE;
+        return cio__fail_bare(-EPIPE);
     if (s->werr)
         return s->werr;
     s->busy++;
@@ -227,7 +227,7 @@ static int write_leave(cio_stream *s, int err)
 int cio_stream_write(cio_stream *s, const void *buf, size_t n)
 {
     if (!buf && n)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int err = write_enter(s);
     if (err)
         return err;
