@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "bench.h"
+#include "cio.h"
 #include "internal.h" /* src/core: the raw switch is not public */
 
 static long n;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cio.h"
 #include "internal.h" /* src/core: the timer heap is not public */
 
 /* ---- the wheel ---- */

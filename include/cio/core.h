@@ -48,9 +48,18 @@ extern "C" {
 #define CIO_PRINTF(f, a)
 #endif
 
-/* Codes of cio's own (all below -4000; cio_strerror names them). */
-#define CIO_EDEADLOCK_REPORTED (-4001) /* reserved */
-#define CIO_ESCOPE (-4002)             /* a scope was exited out of order */
+/* Codes of cio's own, all of them: below -4000, so never an errno value;
+ * cio_strerror names each (src/core/error.c). -4001 is retired. */
+#define CIO_ESCOPE (-4002) /* a scope was exited out of order */
+#define CIO_ETLS (-4003)   /* TLS handshake or protocol failure (the message says which) */
+#define CIO_ECERT (-4004)  /* the peer's certificate failed verification */
+
+/* Private: a FIFO of waiting tasks (their entries live on their stacks),
+ * embedded in the sync primitives (cio/sync.h); src/core/waitq.h works it. */
+struct cio__waiter;
+typedef struct cio__waitq {
+    struct cio__waiter *priv_head, *priv_tail;
+} cio__waitq;
 
 /* A duration meaning "no limit", for every timeout argument. */
 #define CIO_FOREVER (__builtin_inf())

@@ -36,12 +36,6 @@
 extern "C" {
 #endif
 
-/* Private: a FIFO of waiting tasks (their entries live on their stacks). */
-struct cio__waiter;
-typedef struct cio__waitq {
-    struct cio__waiter *priv_head, *priv_tail;
-} cio__waitq;
-
 /* ==== Lock (asyncio.Lock) ==== */
 
 /* A mutual-exclusion lock for tasks. Not reentrant; owned by the task that

@@ -28,9 +28,8 @@
 extern "C" {
 #endif
 
-/* Codes of cio's own (cio_strerror names them). */
-#define CIO_ETLS (-4003)  /* TLS handshake or protocol failure (the message says which) */
-#define CIO_ECERT (-4004) /* the peer's certificate failed verification */
+/* The codes TLS calls return, CIO_ETLS and CIO_ECERT, are in cio/core.h
+ * with cio's other codes. */
 
 /* A client config: TLS 1.2 or newer, the system's trust store, peer
  * verification and host-name checks on. Returns 0, -ENOMEM, -ENOTSUP.

@@ -7,6 +7,7 @@
 
 #include "alloc.h"
 #include "internal.h"
+#include "vec.h"
 
 static struct cio_handle *handle_new(cio_loop *l, cio_callback_fn fn, void *arg)
 {
@@ -99,15 +100,8 @@ int cio_call_soon_threadsafe(cio_loop *l, cio_callback_fn fn, void *arg)
     int err = 0;
     if (l->ts_closed) {
         err = -ESHUTDOWN;
-    } else if (l->ts_n == l->ts_cap) {
-        size_t cap = l->ts_cap ? l->ts_cap * 2 : 16;
-        cio__ts_call *c = cio__realloc(l->ts_calls, cap * sizeof(*c));
-        if (!c)
-            err = -ENOMEM;
-        else {
-            l->ts_calls = c;
-            l->ts_cap = cap;
-        }
+    } else {
+        err = cio__vec_room(l->ts_calls, l->ts_n, l->ts_cap, 16);
     }
     if (!err) {
         l->ts_calls[l->ts_n++] = (cio__ts_call){fn, arg};

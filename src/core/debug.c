@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "cio/debug.h"
 #include "internal.h"
 
 const char *cio__state_name(int state)

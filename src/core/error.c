@@ -2,7 +2,6 @@
 #include <string.h>
 
 #include "cio/core.h"
-#include "cio/tls.h"
 
 const char *cio_strerror(int err)
 {
@@ -11,8 +10,6 @@ const char *cio_strerror(int err)
     switch (-err) {
     case CIO_ESCOPE:
         return "scope exited out of order";
-    case CIO_EDEADLOCK_REPORTED:
-        return "deadlock reported";
     case CIO_ETLS:
         return "TLS handshake or protocol failure";
     case CIO_ECERT:

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "internal.h"
+#include "vec.h"
 
 typedef struct group_failure {
     int status;
@@ -104,16 +105,10 @@ cio_task *cio_group_spawn(cio_group *g, cio_fn fn, void *arg)
  * kept). Returns 0 or -ENOMEM. */
 static int add_failure(cio_group *g, int status, const char *name, char *message)
 {
-    if (g->nfailures == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 4;
-        group_failure *f = cio__realloc(g->failures, cap * sizeof(*f));
-        if (!f) {
-            fprintf(stderr, "cio: out of memory recording failure %d of task %s\n", status, name);
-            free(message);
-            return -ENOMEM;
-        }
-        g->failures = f;
-        g->cap = cap;
+    if (cio__vec_room(g->failures, g->nfailures, g->cap, 4)) {
+        fprintf(stderr, "cio: out of memory recording failure %d of task %s\n", status, name);
+        free(message);
+        return -ENOMEM;
     }
     group_failure *f = &g->failures[g->nfailures++];
     f->status = status;

@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "cio.h"
+#include "cio/callback.h"
+#include "cio/core.h"
+#include "cio/group.h"
+#include "cio/scope.h"
 #include "checked.h"
 #include "../io/backend.h"
 
@@ -166,12 +169,11 @@ struct cio_task {
     uint8_t detached;
     uint8_t guarded; /* stack has a guard page */
     uint8_t pooled;  /* stack belongs to the pool */
-    uint8_t scope_leak_reported;
     uint8_t listed;       /* wait.c: seen once in the handle array being checked */
     uint8_t gen_producer; /* runs an async generator's body (src/sync/gen.c) */
     int status;
     int wake_result; /* what cio__park returns */
-    int saved_errno;
+    int saved_errno; /* errno across a switch (cio__suspend) */
     cio_scope *scope; /* innermost open scope; the root scope when none */
     cio__unpark_fn unpark;
     void *unpark_data;

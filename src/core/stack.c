@@ -28,6 +28,7 @@
 
 #include "alloc.h"
 #include "internal.h"
+#include "vec.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -94,14 +95,8 @@ static void *map_guarded(size_t size, size_t guard)
 
 static int remember_mapping(cio__stack_pool *p, void *base)
 {
-    if (p->nslabs == p->slabcap) {
-        size_t cap = p->slabcap ? p->slabcap * 2 : 64;
-        void **s = cio__realloc(p->slabs, cap * sizeof(*s));
-        if (!s)
-            return -ENOMEM;
-        p->slabs = s;
-        p->slabcap = cap;
-    }
+    if (cio__vec_room(p->slabs, p->nslabs, p->slabcap, 64))
+        return -ENOMEM;
     p->slabs[p->nslabs++] = base;
     return 0;
 }
@@ -232,15 +227,8 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
     }
     if (deep)
         madvise(lo, (size_t)((char *)canary - (char *)lo), MADV_DONTNEED);
-    if (p->nidle == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 1024;
-        cio_task **idle = cio__realloc(p->idle, cap * sizeof(*idle));
-        if (!idle) { /* keep the memory mapped but forget the stack: no crash */
-            return;
-        }
-        p->idle = idle;
-        p->cap = cap;
-    }
+    if (cio__vec_room(p->idle, p->nidle, p->cap, 1024))
+        return; /* keep the memory mapped but forget the stack: no crash */
     p->idle[p->nidle++] = (cio_task *)((uintptr_t)lo | (guarded ? GUARDED_BIT : 0));
 }
 

@@ -6,6 +6,7 @@
  * stack (or in the caller's cio_as_completed). */
 #include <string.h>
 
+#include "cio/wait.h"
 #include "internal.h"
 
 /* Checks handles for a multi-task wait: -EINVAL for a bad one or one listed

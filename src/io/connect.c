@@ -313,7 +313,7 @@ int cio_open_unix_connection(cio_stream **out, const char *path, const cio_strea
     if (opts && opts->tls && cio__tls_config_is_server(opts->tls))
         return cio_fail(-EINVAL, "open_unix_connection to %s: a server TLS config", path);
     if (cio__check_opts(opts))
-        return -EINVAL;
+        return cio__invalid(__func__);
     memcpy(sun.sun_path, path, len + 1);
     int fd = cio_socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0)

@@ -333,7 +333,7 @@ int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *h
     if (res)
         *res = NULL;
     if (!res || (!host && !port))
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (host && cio__check_host(host))
         return cio_fail(-EINVAL, "bad host name \"%s\" (port %s)", host, port ? port : "(none)");
     if (port && check_port(port))

@@ -134,7 +134,7 @@ static void *worker(void *arg)
 int cio_executor_new(cio_executor **out, size_t threads)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -226,7 +226,7 @@ static void outbox_flush(void *arg)
 int cio_executor_run(cio_executor *ex, cio_fn fn, void *arg)
 {
     if (!ex || !fn)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int reason = cio__checkpoint(&self);
     if (!self)

@@ -8,6 +8,8 @@
  * completed it, cancelled or not. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,6 +123,28 @@ ssize_t cio_write_all(int fd, const void *buf, size_t len, size_t *written)
     if (written)
         *written = done;
     return r < 0 ? r : (ssize_t)done;
+}
+
+/* write(2) that reports a closed pipe as -EPIPE without raising SIGPIPE: the
+ * signal is blocked around the call and, if the write raised it, taken back
+ * (unless one was pending already). */
+ssize_t cio__write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    ssize_t r = CIO__SYSCALL("write", EPIPE, write(fd, buf, len));
+    int err = errno;
+    if (r < 0 && err == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &zero); /* take back the one we raised */
+    }
+    if (sigismember(&old, SIGPIPE) != 1)
+        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
+    return r < 0 ? -err : r;
 }
 
 ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
@@ -355,7 +379,7 @@ static int path_result(int r, const char *what, const char *path)
 int cio_open(const char *path, int flags, mode_t mode)
 {
     if (!path)
-        return -EINVAL;
+        return cio__invalid(__func__);
     file_call c = {.kind = CIO__OP_OPENAT, .path = path, .flags = flags | O_CLOEXEC, .mode = mode};
     return path_result((int)file_op(&c), "open", path);
 }
@@ -381,7 +405,7 @@ int cio_fsync(int fd)
 int cio_stat(const char *path, struct stat *st)
 {
     if (!path || !st)
-        return -EINVAL;
+        return cio__invalid(__func__);
     file_call c = {.kind = CIO__OP_STATX, .path = path, .buf = st};
     return path_result((int)file_op(&c), "stat", path);
 }
@@ -410,7 +434,7 @@ void cio__statx_to_stat(const struct statx *x, struct stat *st)
 int cio_read_file(const char *path, char **data, size_t *len, size_t limit)
 {
     if (!path || !data || !len)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *data = NULL;
     *len = 0;
     int fd = cio_open(path, O_RDONLY, 0);

@@ -15,6 +15,7 @@
 #include "cio/stream.h"
 #include "cio/tls.h"
 #include "cio/udp.h"
+#include "../core/waitq.h"
 #include "io_internal.h"
 
 typedef struct cio__buf {
@@ -36,12 +37,30 @@ typedef struct cio__stream_vt {
 
 /* A task waiting for the write buffer to fall to `level` bytes. */
 typedef struct cio__wwait {
-    struct cio__wwait *prev, *next;
-    cio_task *task;
-    cio_stream *stream;
+    cio__waiter link; /* first: in the stream's `waiters` */
     size_t level;
 } cio__wwait;
 
+/* The state of a stream, flag by flag (all start 0 unless said):
+ *
+ *   flag          set by                       cleared by  meaning
+ *   is_socket     stream_new                   -           send/recv, shutdown; else read/write
+ *   is_file       stream_new                   -           pread/pwrite at roff/woff, no polls
+ *   wdirect       stream_new (1)               tls.c       write may try send(2) at once
+ *   polled        first POLL on fd (epoll)     -           later polls say CIO__POLL_SAME_FILE
+ *   rshort        raw_recv (epoll)             raw_recv    last read was short: poll first
+ *   rbusy         read_enter                   read_leave  a read call runs (-EBUSY for more)
+ *   eof           a read of 0, eof_known, tls  -           no more payload will come
+ *   winflight     kick (wop submitted)         wop_done    the write op is in the kernel
+ *   werr          write_failed (first error)   -           sticky: later writes return it
+ *   wclosed       write_eof                    -           no more writes (-EPIPE)
+ *   closestarted  close_impl, first thing      -           new calls get -EBADF
+ *   closing       close_impl, after the flush  -           calls inside end -ECONNABORTED
+ *   wstop         close_impl                   -           start no new write op
+ *
+ * Order at close: closestarted, flush (bounded by close_timeout), closing and
+ * wstop, cancel rop and wop (waiting in wquiet for the wop), wake writers,
+ * close fd; the memory goes when busy is 0 and no wop is in flight. */
 struct cio_stream {
     int fd;
     uint8_t is_socket;
@@ -63,7 +82,7 @@ struct cio_stream {
     cio__op *rop; /* the reader's operation in flight (on its stack) */
     cio__buf win, wout;
     cio__op wop;
-    cio__wwait *waiters;
+    cio__waitq waiters;   /* cio__wwait entries: writers waiting for a level */
     uint8_t closestarted; /* cio_stream_close began (a second one is refused) */
     cio_task *wquiet;     /* close: waits for the cancelled wop to complete */
     double close_timeout; /* bound on the flush at close (TLS shutdown timeout) */
@@ -101,6 +120,36 @@ CIO__MUST_CHECK int cio__stream_queue(cio_stream *s, const void *p, size_t n);
 /* Waits until the write buffer holds at most `level` bytes. Returns 0, the
  * write error, -ECONNABORTED, or the cancel reason. */
 CIO__MUST_CHECK int cio__stream_wait_level(cio_stream *s, size_t level);
+
+/* stream_buf.c: makes room for `extra` bytes after b's data, keeping the
+ * data (a first buffer holds min_cap). Returns 0 or -ENOMEM. */
+int cio__buf_reserve(cio__buf *b, size_t extra, size_t min_cap);
+void cio__buf_free(cio__buf *b);
+
+static inline void cio__buf_consume(cio__buf *b, size_t n)
+{
+    b->off += n;
+    b->len -= n;
+    if (!b->len)
+        b->off = 0;
+}
+
+/* Bytes written but not yet sent. */
+static inline size_t cio__stream_wbuffered(const cio_stream *s)
+{
+    return s->win.len + s->wout.len;
+}
+
+/* stream.c: plain streams (copy) and file streams (pread/pwrite). */
+extern const cio__stream_vt cio__stream_plain_vt, cio__stream_file_vt;
+
+/* stream_write.c: wakes the writers whose level has been reached, or all of
+ * them on an error or a close. */
+void cio__stream_notify(cio_stream *s);
+
+/* stream_open.c: frees s once it is closed, nobody is inside and no write
+ * operation is in flight. */
+void cio__stream_destroy_if_done(cio_stream *s);
 
 /* Closes s without freeing it (flush, stop the writer, cancel another task's
  * read, close fd). Returns the flush error or cancel reason. */

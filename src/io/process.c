@@ -9,9 +9,8 @@
  * Waiting: a pidfd becomes readable when the child exits; the first waiting
  * task waits for that (a POLL operation on either backend) and reaps with
  * waitid(WNOHANG); other waiting tasks park until it is done. A process closed
- * before its child was reaped hands the child to the reaper thread: one
- * detached thread that poll()s the pidfds of such children, reaps them as they
- * exit, and ends when none is left. */
+ * before its child was reaped hands the child to the reaper thread
+ * (reaper.c). */
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,7 +18,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,11 +26,9 @@
 #include "cio/process.h"
 #include "cio/scope.h"
 #include "cio/group.h"
+#include "../core/waitq.h"
 #include "io_internal.h"
 
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
@@ -40,37 +36,18 @@
 #define SYS_pidfd_send_signal 424
 #endif
 
-typedef struct pwaiter {
-    struct pwaiter *prev, *next;
-    cio_task *task;
-} pwaiter;
-
 struct cio_process {
     pid_t pid;
     int pidfd; /* -1 without pidfd support */
     int fds[3];
     int reaped;
-    int code;         /* the exit status once reaped, or -ECHILD */
-    int term_signal;  /* the signal that ended the child, or 0 */
-    cio_task *leader; /* the task waiting for the child's exit */
-    pwaiter *head, *tail;
+    int code;           /* the exit status once reaped, or -ECHILD */
+    int term_signal;    /* the signal that ended the child, or 0 */
+    cio_task *leader;   /* the task waiting for the child's exit */
+    cio__waitq waiters; /* the other waiting tasks */
 };
 
 /* ---- reaping ---- */
-
-static int have_p_pidfd = 1; /* waitid(P_PIDFD) works (Linux 5.4+) */
-
-/* waitid(WEXITED | WNOHANG) by pidfd where possible, else by pid. */
-static int wait_child(pid_t pid, int pidfd, siginfo_t *si)
-{
-    if (pidfd >= 0 && __atomic_load_n(&have_p_pidfd, __ATOMIC_RELAXED)) {
-        int r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, si, WEXITED | WNOHANG);
-        if (!(r < 0 && errno == EINVAL))
-            return r;
-        __atomic_store_n(&have_p_pidfd, 0, __ATOMIC_RELAXED);
-    }
-    return waitid(P_PID, (id_t)pid, si, WEXITED | WNOHANG);
-}
 
 /* Reaps the child if it has exited. Returns 1 when reaped (p->code is set), 0
  * while it runs. */
@@ -82,7 +59,7 @@ static int try_reap(cio_process *p)
     memset(&si, 0, sizeof(si));
     int r;
     do {
-        r = wait_child(p->pid, p->pidfd, &si);
+        r = cio__wait_child(p->pid, p->pidfd, &si);
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
         p->reaped = 1; /* someone else reaped it: the status is lost */
@@ -101,58 +78,17 @@ static int try_reap(cio_process *p)
     return 1; /* the pidfd stays open: a leader may still be waiting on it */
 }
 
-static void link_pwaiter(cio_process *p, pwaiter *w)
-{
-    w->next = NULL;
-    w->prev = p->tail;
-    if (p->tail)
-        p->tail->next = w;
-    else
-        p->head = w;
-    p->tail = w;
-}
-
-static void unlink_pwaiter(cio_process *p, pwaiter *w)
-{
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        p->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        p->tail = w->prev;
-    w->prev = w->next = NULL;
-}
-
-typedef struct park_ctx {
-    cio_process *p;
-    pwaiter *w;
-} park_ctx;
-
-static int pwaiter_unpark(cio_task *t, void *data)
-{
-    (void)t;
-    park_ctx *c = data;
-    unlink_pwaiter(c->p, c->w);
-    return 1;
-}
-
 /* The leader is done: every parked waiter looks again (one of them leads
  * next if the child still runs). */
 static void wake_waiters(cio_process *p)
 {
-    pwaiter *w;
-    while ((w = p->head)) {
-        unlink_pwaiter(p, w);
-        cio__wake(w->task, 0);
-    }
+    cio__waitq_wake_all(&p->waiters, 0);
 }
 
 int cio_process_wait(cio_process *p)
 {
     if (!p)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -165,10 +101,7 @@ int cio_process_wait(cio_process *p)
         if (err)
             return err;
         if (p->leader) {
-            pwaiter w = {.task = self};
-            park_ctx c = {p, &w};
-            link_pwaiter(p, &w);
-            err = cio__park(self, "process", p, pwaiter_unpark, &c);
+            err = cio__waitq_wait(&p->waiters, self, "process", p);
         } else {
             p->leader = self;
             if (p->pidfd >= 0) {
@@ -183,159 +116,6 @@ int cio_process_wait(cio_process *p)
         if (err < 0)
             return err;
     }
-}
-
-/* ---- the reaper thread ---- */
-
-typedef struct orphan {
-    pid_t pid;
-    int pidfd;
-} orphan;
-
-static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
-static orphan *orphans;
-static size_t norphans, orphans_cap;
-static int reaper_running;
-static int reaper_wakefd = -1;
-
-/* Reaps the orphans that exited. Called with reap_lock held. */
-static void reap_orphans(void)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < norphans; i++) {
-        orphan *o = &orphans[i];
-        siginfo_t si;
-        memset(&si, 0, sizeof(si));
-        int r = wait_child(o->pid, o->pidfd, &si);
-        if (r == 0 && si.si_pid == 0) {
-            orphans[keep++] = *o;
-            continue;
-        }
-        if (o->pidfd >= 0)
-            close(o->pidfd);
-    }
-    norphans = keep;
-}
-
-static void *reaper(void *arg)
-{
-    (void)arg;
-    struct pollfd *fds = NULL;
-    size_t cap = 0;
-    pthread_mutex_lock(&reap_lock);
-    for (;;) {
-        reap_orphans();
-        if (norphans == 0)
-            break;
-        if (cap < norphans + 1) {
-            struct pollfd *bigger = cio__realloc(fds, (norphans + 1) * sizeof(*fds));
-            if (bigger) {
-                fds = bigger;
-                cap = norphans + 1;
-            }
-        }
-        size_t n = 0;
-        int timeout = -1;
-        if (cap) {
-            fds[n++] = (struct pollfd){.fd = reaper_wakefd, .events = POLLIN};
-            for (size_t i = 0; i < norphans && n < cap; i++) {
-                if (orphans[i].pidfd >= 0)
-                    fds[n++] = (struct pollfd){.fd = orphans[i].pidfd, .events = POLLIN};
-                else
-                    timeout = 50; /* no pidfd: look again soon */
-            }
-        }
-        if (n < norphans + 1)
-            timeout = 50;
-        int wakefd = reaper_wakefd;
-        pthread_mutex_unlock(&reap_lock);
-        poll(fds, n, timeout);
-        uint64_t v;
-        while (read(wakefd, &v, sizeof(v)) > 0) {
-        }
-        pthread_mutex_lock(&reap_lock);
-    }
-    close(reaper_wakefd);
-    reaper_wakefd = -1;
-    reaper_running = 0;
-    pthread_mutex_unlock(&reap_lock);
-    free(fds);
-    return NULL;
-}
-
-/* A forked child has no reaper thread, and its parent's orphans are not its
- * children. */
-static void reaper_atfork_child(void)
-{
-    for (size_t i = 0; i < norphans; i++)
-        if (orphans[i].pidfd >= 0)
-            close(orphans[i].pidfd);
-    norphans = 0;
-    if (reaper_wakefd >= 0)
-        close(reaper_wakefd);
-    reaper_wakefd = -1;
-    reaper_running = 0;
-    pthread_mutex_init(&reap_lock, NULL);
-}
-
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static void register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, reaper_atfork_child);
-}
-
-/* Hands a child that still runs to the reaper thread (which owns pidfd from
- * now on). */
-static void adopt(pid_t pid, int pidfd)
-{
-    pthread_once(&atfork_once, register_atfork);
-    pthread_mutex_lock(&reap_lock);
-    if (norphans == orphans_cap) {
-        size_t cap = orphans_cap ? orphans_cap * 2 : 16;
-        orphan *bigger = cio__realloc(orphans, cap * sizeof(*bigger));
-        if (!bigger) {
-            pthread_mutex_unlock(&reap_lock);
-            fprintf(stderr, "cio: out of memory: child %d will not be reaped\n", (int)pid);
-            if (pidfd >= 0)
-                close(pidfd);
-            return;
-        }
-        orphans = bigger;
-        orphans_cap = cap;
-    }
-    orphans[norphans++] = (orphan){pid, pidfd};
-    if (reaper_running) {
-        uint64_t one = 1;
-        ssize_t r = write(reaper_wakefd, &one, sizeof(one));
-        (void)r;
-    } else {
-        reaper_wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        /* The thread takes no signals: they are for the program's threads. */
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
-        pthread_t th;
-        if (reaper_wakefd >= 0 && pthread_create(&th, &attr, reaper, NULL) == 0) {
-            reaper_running = 1;
-        } else {
-            fprintf(stderr, "cio: cannot start the reaper thread: child %d will not be reaped\n",
-                    (int)pid);
-            if (reaper_wakefd >= 0)
-                close(reaper_wakefd);
-            reaper_wakefd = -1;
-            if (pidfd >= 0)
-                close(pidfd);
-            norphans--;
-        }
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-    }
-    pthread_mutex_unlock(&reap_lock);
 }
 
 /* ---- spawning ---- */
@@ -388,18 +168,23 @@ static int pidfd_open_(pid_t pid)
     return fd < 0 ? -1 : (int)fd;
 }
 
-int cio_process_spawn(cio_process **out, const char *const *argv, const cio_process_opts *opts)
+/* The three standard descriptors as spawn sees them. */
+typedef struct stdio_plan {
+    cio_stdio mode[3];
+    int user_fd[3]; /* CIO_STDIO_FD: the caller's descriptor */
+    int theirs[3];  /* the child's end (a pipe's, or a copy of user_fd), or -1 */
+} stdio_plan;
+
+/* Step 1: reads the modes from the options; -EINVAL for one that makes no
+ * sense (stderr-only mode elsewhere, CIO_STDIO_FD without a descriptor). */
+static int plan_stdio(stdio_plan *sp, const cio_process_opts *o)
 {
-    static const cio_process_opts defaults;
-    if (!out)
-        return -EINVAL;
-    *out = NULL;
-    if (!argv || !argv[0] || !argv[0][0])
-        return -EINVAL;
-    const cio_process_opts *o = opts ? opts : &defaults;
     const cio_stdio modes[3] = {o->stdin_mode, o->stdout_mode, o->stderr_mode};
     const int user_fds[3] = {o->stdin_fd, o->stdout_fd, o->stderr_fd};
     for (int i = 0; i < 3; i++) {
+        sp->mode[i] = modes[i];
+        sp->user_fd[i] = user_fds[i];
+        sp->theirs[i] = -1;
         if (modes[i] < CIO_STDIO_INHERIT || modes[i] > CIO_STDIO_FD)
             return -EINVAL;
         if (modes[i] == CIO_STDIO_STDOUT && i != 2)
@@ -407,45 +192,47 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
         if (modes[i] == CIO_STDIO_FD && user_fds[i] < 0)
             return -EINVAL;
     }
-    cio_process *p = cio__calloc(1, sizeof(*p));
-    if (!p)
-        return -ENOMEM;
-    p->pidfd = -1;
-    int theirs[3] = {-1, -1, -1};
-    for (int i = 0; i < 3; i++)
-        p->fds[i] = -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int have_fa = 0, have_attr = 0, err = 0;
+    return 0;
+}
 
-    for (int i = 0; i < 3 && !err; i++) {
-        if (modes[i] == CIO_STDIO_PIPE) {
-            err = make_pipe(i, &p->fds[i], &theirs[i]);
-        } else if (modes[i] == CIO_STDIO_FD) {
-            /* A copy above 2, so that no dup2 below overwrites it first. */
-            theirs[i] = fcntl(user_fds[i], F_DUPFD_CLOEXEC, 3);
-            if (theirs[i] < 0)
-                err = -errno;
+/* Step 2: makes the pipes (our ends in p->fds) and copies the caller's
+ * descriptors above 2, so that no dup2 in the child overwrites one first. */
+static int open_stdio(stdio_plan *sp, cio_process *p)
+{
+    for (int i = 0; i < 3; i++) {
+        if (sp->mode[i] == CIO_STDIO_PIPE) {
+            int err = make_pipe(i, &p->fds[i], &sp->theirs[i]);
+            if (err)
+                return err;
+        } else if (sp->mode[i] == CIO_STDIO_FD) {
+            sp->theirs[i] = fcntl(sp->user_fd[i], F_DUPFD_CLOEXEC, 3);
+            if (sp->theirs[i] < 0)
+                return -errno;
         }
     }
+    return 0;
+}
+
+/* Step 3: what the child does before exec: its standard descriptors, closing
+ * the rest, changing directory. On failure fa is destroyed. */
+static int file_actions(posix_spawn_file_actions_t *fa, const stdio_plan *sp,
+                        const cio_process_opts *o)
+{
+    int err = -posix_spawn_file_actions_init(fa);
     if (err)
-        goto fail;
-    err = -posix_spawn_file_actions_init(&fa);
-    if (err)
-        goto fail;
-    have_fa = 1;
+        return err;
     for (int i = 0; i < 3 && !err; i++) {
-        switch (modes[i]) {
+        switch (sp->mode[i]) {
         case CIO_STDIO_PIPE:
         case CIO_STDIO_FD:
-            err = -posix_spawn_file_actions_adddup2(&fa, theirs[i], i);
+            err = -posix_spawn_file_actions_adddup2(fa, sp->theirs[i], i);
             break;
         case CIO_STDIO_DEVNULL:
-            err = -posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+            err = -posix_spawn_file_actions_addopen(fa, i, "/dev/null",
                                                     i == 0 ? O_RDONLY : O_WRONLY, 0);
             break;
         case CIO_STDIO_STDOUT:
-            err = -posix_spawn_file_actions_adddup2(&fa, 1, 2);
+            err = -posix_spawn_file_actions_adddup2(fa, 1, 2);
             break;
         case CIO_STDIO_INHERIT:
             break;
@@ -453,61 +240,98 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
     }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     if (!err && !o->inherit_fds)
-        err = -posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+        err = -posix_spawn_file_actions_addclosefrom_np(fa, 3);
 #endif
     if (!err && o->cwd)
-        err = -posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
+        err = -posix_spawn_file_actions_addchdir_np(fa, o->cwd);
     if (err)
-        goto fail;
-    err = -posix_spawnattr_init(&attr);
+        posix_spawn_file_actions_destroy(fa);
+    return err;
+}
+
+/* Step 4: the child's signals (none blocked; SIGPIPE and SIGXFSZ back to
+ * their defaults, whatever the parent does with them) and process group. */
+static int spawn_attr(posix_spawnattr_t *attr, const cio_process_opts *o)
+{
+    int err = -posix_spawnattr_init(attr);
     if (err)
-        goto fail;
-    have_attr = 1;
-    sigset_t none, defaults_;
+        return err;
+    sigset_t none, defaults;
     sigemptyset(&none);
-    sigemptyset(&defaults_);
-    sigaddset(&defaults_, SIGPIPE);
-    sigaddset(&defaults_, SIGXFSZ);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGXFSZ);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults_);
+    posix_spawnattr_setsigmask(attr, &none);
+    posix_spawnattr_setsigdefault(attr, &defaults);
     if (o->new_process_group) {
         flags |= POSIX_SPAWN_SETPGROUP;
-        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setpgroup(attr, 0);
     }
-    posix_spawnattr_setflags(&attr, flags);
+    posix_spawnattr_setflags(attr, flags);
+    return 0;
+}
 
+/* Step 5: starts the program (looked up in PATH when its name has no '/'). */
+static int run(cio_process *p, const char *const *argv, const cio_process_opts *o,
+               const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr)
+{
     char *const *av = (char *const *)argv;
     char *const *env = o->envp ? (char *const *)o->envp : environ;
     int e = cio__op_fails("spawn") ? EAGAIN /* RLIMIT_NPROC */
-            : strchr(argv[0], '/') ? posix_spawn(&p->pid, argv[0], &fa, &attr, av, env)
-                                   : posix_spawnp(&p->pid, argv[0], &fa, &attr, av, env);
-    if (e) {
-        err = cio_fail(-e, "cannot run %s%s%s: %s", argv[0], o->cwd ? " in " : "",
-                       o->cwd ? o->cwd : "", strerror(e));
-        goto fail;
-    }
+            : strchr(argv[0], '/') ? posix_spawn(&p->pid, argv[0], fa, attr, av, env)
+                                   : posix_spawnp(&p->pid, argv[0], fa, attr, av, env);
+    if (e)
+        return cio_fail(-e, "cannot run %s%s%s: %s", argv[0], o->cwd ? " in " : "",
+                        o->cwd ? o->cwd : "", strerror(e));
     p->pidfd = pidfd_open_(p->pid);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    for (int i = 0; i < 3; i++)
-        if (theirs[i] >= 0)
-            close(theirs[i]);
-    *out = p;
     return 0;
-fail:
-    if (have_fa)
+}
+
+int cio_process_spawn(cio_process **out, const char *const *argv, const cio_process_opts *opts)
+{
+    static const cio_process_opts defaults;
+    if (!out)
+        return cio__invalid(__func__);
+    *out = NULL;
+    if (!argv || !argv[0] || !argv[0][0])
+        return cio__invalid(__func__);
+    const cio_process_opts *o = opts ? opts : &defaults;
+    stdio_plan sp;
+    int err = plan_stdio(&sp, o);
+    if (err)
+        return err;
+    cio_process *p = cio__calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->pidfd = -1;
+    for (int i = 0; i < 3; i++)
+        p->fds[i] = -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    err = open_stdio(&sp, p);
+    if (!err)
+        err = file_actions(&fa, &sp, o);
+    if (!err) {
+        err = spawn_attr(&attr, o);
+        if (!err) {
+            err = run(p, argv, o, &fa, &attr);
+            posix_spawnattr_destroy(&attr);
+        }
         posix_spawn_file_actions_destroy(&fa);
-    if (have_attr)
-        posix_spawnattr_destroy(&attr);
+    }
     for (int i = 0; i < 3; i++) {
-        if (theirs[i] >= 0)
-            close(theirs[i]);
-        if (p->fds[i] >= 0)
+        if (sp.theirs[i] >= 0)
+            close(sp.theirs[i]); /* the child has its copies */
+        if (err && p->fds[i] >= 0)
             close(p->fds[i]);
     }
-    free(p);
-    return err;
+    if (err) {
+        free(p);
+        return err;
+    }
+    *out = p;
+    return 0;
 }
 
 /* ---- the rest of the API ---- */
@@ -537,7 +361,7 @@ int cio_process_stream(cio_process *p, int which, cio_stream **out, const cio_st
     if (out)
         *out = NULL;
     if (!p || !out || which < 0 || which > 2)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int fd = cio_process_take_fd(p, which);
     if (fd < 0)
         return -EBADF;
@@ -556,7 +380,7 @@ int cio_process_close_fd(cio_process *p, int which)
 int cio_process_returncode(const cio_process *p)
 {
     if (!p)
-        return -EINVAL;
+        return cio__invalid(__func__);
     return p->reaped ? p->code : -EINPROGRESS;
 }
 
@@ -568,7 +392,7 @@ int cio_process_term_signal(const cio_process *p)
 int cio_process_send_signal(cio_process *p, int sig)
 {
     if (!p || sig < 0 || sig > SIGRTMAX)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (p->reaped)
         return -ESRCH;
     long r = -1;
@@ -592,32 +416,10 @@ int cio_process_kill(cio_process *p)
     return cio_process_send_signal(p, SIGKILL);
 }
 
-/* write(2) that reports a closed pipe as -EPIPE without raising SIGPIPE: the
- * signal is blocked around the call and, if the write raised it, taken back
- * (unless one was pending already). */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
-{
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    ssize_t r = CIO__SYSCALL("write", EPIPE, write(fd, buf, len));
-    int err = errno;
-    if (r < 0 && err == EPIPE && !was_pending) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    if (sigismember(&old, SIGPIPE) != 1)
-        pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
-    return r < 0 ? -err : r;
-}
-
 ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
 {
     if (!p || (!buf && len))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
@@ -627,7 +429,7 @@ ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
         return -EBADF;
     size_t done = 0;
     while (done < len) {
-        ssize_t r = write_nosigpipe(fd, (const char *)buf + done, len - done);
+        ssize_t r = cio__write_nosigpipe(fd, (const char *)buf + done, len - done);
         if (r >= 0) {
             done += (size_t)r;
         } else if (r == -EAGAIN) {
@@ -719,7 +521,7 @@ int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
     if (res)
         memset(res, 0, sizeof(*res));
     if (!p || !res || (input_len && !input) || (input_len && p->fds[0] < 0) || !(timeout >= 0))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (!self)
@@ -780,7 +582,7 @@ void cio_process_close(cio_process *p)
 {
     if (!p)
         return;
-    if (p->leader || p->head) {
+    if (p->leader || !cio__waitq_empty(&p->waiters)) {
         fprintf(stderr,
                 "cio: cio_process_close on process %d while a task waits for it; "
                 "it is left open\n",
@@ -791,7 +593,7 @@ void cio_process_close(cio_process *p)
         if (p->fds[i] >= 0)
             close(p->fds[i]);
     if (!try_reap(p)) {
-        adopt(p->pid, p->pidfd);
+        cio__reaper_adopt(p->pid, p->pidfd);
         p->pidfd = -1;
     }
     if (p->pidfd >= 0)

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "../core/alloc.h"
+#include "../core/vec.h"
+#include "../core/waitq.h"
 #include "net_internal.h"
 
 #define MAX_LISTENERS 8
@@ -43,12 +45,6 @@ typedef struct listener {
     uint8_t cancel_sent; /* op's cancellation was asked for */
 } listener;
 
-typedef struct forever_wait {
-    struct forever_wait *prev, *next;
-    cio_task *task;
-    cio_server *srv;
-} forever_wait;
-
 struct cio_server {
     listener ls[MAX_LISTENERS];
     size_t nls;
@@ -62,8 +58,8 @@ struct cio_server {
     cio_tls_config *tls;
     cio_stream *conns;
     size_t nconns;
-    cio_task *closer; /* waits for nconns to reach 0 */
-    forever_wait *forever;
+    cio_task *closer;   /* waits for nconns to reach 0 */
+    cio__waitq forever; /* tasks in serve_forever */
     int closing;
     double grace;
     double last_msg;
@@ -198,15 +194,7 @@ static void multi_done(cio__op *op)
 {
     listener *l = op->data;
     if (op->res >= 0) {
-        if (l->nready == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 16;
-            int *p = cio__realloc(l->ready, cap * sizeof(*p));
-            if (p) {
-                l->ready = p;
-                l->cap = cap;
-            }
-        }
-        if (l->nready < l->cap)
+        if (cio__vec_room(l->ready, l->nready, l->cap, 16) == 0)
             l->ready[l->nready++] = op->res;
         else
             close(op->res); /* out of memory: the client sees a reset */
@@ -515,32 +503,15 @@ size_t cio_server_connections(const cio_server *srv)
 
 /* ---- serving and closing ---- */
 
-static int forever_unpark(cio_task *t, void *data)
-{
-    (void)t;
-    forever_wait *w = data;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        w->srv->forever = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    return 1;
-}
-
 int cio_server_serve_forever(cio_server *srv)
 {
     if (!srv)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
         return err;
-    forever_wait w = {.task = self, .srv = srv, .next = srv->forever};
-    if (w.next)
-        w.next->prev = &w;
-    srv->forever = &w;
-    return cio__park(self, "serve_forever", srv, forever_unpark, &w);
+    return cio__waitq_wait(&srv->forever, self, "serve_forever", srv);
 }
 
 static int closer_unpark(cio_task *t, void *data)
@@ -594,11 +565,7 @@ static int do_close(cio_server *srv, cio_task *self)
         wait_handlers(srv, self, 0);
     }
     int reason = cio_cancelled();
-    while (srv->forever) {
-        forever_wait *w = srv->forever;
-        srv->forever = w->next;
-        cio__wake(w->task, 0);
-    }
+    cio__waitq_wake_all(&srv->forever, 0);
     server_free(srv);
     return reason;
 }
@@ -613,7 +580,7 @@ int cio_server_close(cio_server *srv, double grace)
     if (!srv)
         return 0;
     if (!(grace >= 0))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self)
         return -EPERM;

@@ -22,16 +22,15 @@
 
 #include "../core/alloc.h"
 #include "cio/signal.h"
+#include "../core/waitq.h"
 #include "io_internal.h"
 
 #define MAX_SIG 64
 
 typedef struct waiter {
-    struct waiter *prev, *next;
-    cio_task *task;
-    cio_signal_set *set;
-    int got;    /* the signal handed to this waiter; 0 while none */
-    int closed; /* the set was closed under it */
+    cio__waiter link; /* first: in the set's line while link.q is set */
+    int got;          /* the signal handed to this waiter; 0 while none */
+    int closed;       /* the set was closed under it */
 } waiter;
 
 typedef struct hub hub;
@@ -42,7 +41,7 @@ struct cio_signal_set {
     uint64_t mask;         /* bit sig-1 for each signal watched */
     uint64_t pending_mask; /* signals held for the next wait */
     uint32_t pending[MAX_SIG + 1];
-    waiter *head, *tail; /* waiting tasks, FIFO */
+    cio__waitq waiters; /* waiting tasks, FIFO */
 };
 
 struct hub {
@@ -82,41 +81,15 @@ static int valid_signal(int sig)
 
 /* ---- waiters ---- */
 
-static void link_waiter(cio_signal_set *s, waiter *w)
+static waiter *first_waiter(const cio_signal_set *s)
 {
-    w->set = s;
-    w->next = NULL;
-    w->prev = s->tail;
-    if (s->tail)
-        s->tail->next = w;
-    else
-        s->head = w;
-    s->tail = w;
+    return (waiter *)s->waiters.priv_head;
 }
 
 static void unlink_waiter(waiter *w)
 {
-    cio_signal_set *s = w->set;
-    if (!s)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        s->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        s->tail = w->prev;
-    w->prev = w->next = NULL;
-    w->set = NULL;
-}
-
-/* Cancellation of a parked waiter: it leaves the line. */
-static int waiter_unpark(cio_task *t, void *data)
-{
-    (void)t;
-    unlink_waiter(data);
-    return 1;
+    if (w->link.q)
+        cio__waitq_remove(&w->link);
 }
 
 /* ---- delivery ---- */
@@ -140,12 +113,12 @@ static void deliver(hub *h, int sig)
     for (cio_signal_set *s = h->sets; s; s = s->next) {
         if (!(s->mask & bit(sig)))
             continue;
-        waiter *w = s->head;
+        waiter *w = first_waiter(s);
         if (w) {
             unlink_waiter(w);
             w->got = sig;
             if (w != h->reader)
-                cio__wake(w->task, 0);
+                cio__wake(w->link.task, 0);
         } else if (sig >= SIGRTMIN || !s->pending[sig]) {
             /* Standard signals coalesce, as in the kernel; real-time ones queue. */
             s->pending[sig]++;
@@ -175,9 +148,10 @@ static void drain(hub *h)
 static void hand_off(hub *h)
 {
     for (cio_signal_set *s = h->sets; s; s = s->next) {
-        if (s->head) {
-            if (s->head->task->state == CIO__WAITING)
-                cio__wake(s->head->task, 0);
+        waiter *w = first_waiter(s);
+        if (w) {
+            if (w->link.task->state == CIO__WAITING)
+                cio__wake(w->link.task, 0);
             return;
         }
     }
@@ -197,14 +171,14 @@ static void hub_free(hub *h)
 int cio_signal_set_open(cio_signal_set **out, const int *signos, size_t n)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     if (!signos || n == 0)
-        return -EINVAL;
+        return cio__invalid(__func__);
     uint64_t mask = 0;
     for (size_t i = 0; i < n; i++) {
         if (!valid_signal(signos[i]))
-            return -EINVAL;
+            return cio__invalid(__func__);
         mask |= bit(signos[i]);
     }
     hub *h = thread_hub;
@@ -293,19 +267,19 @@ static int read_round(hub *h, cio_task *self, waiter *w)
 int cio_signal_set_wait(cio_signal_set *s)
 {
     if (!s)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)
         return err;
     hub *h = s->hub;
     if (h != thread_hub)
-        return -EINVAL;
+        return cio__invalid(__func__);
     int sig = take_pending(s);
     if (sig)
         return sig;
-    waiter w = {.task = self};
-    link_waiter(s, &w);
+    waiter w = {.link.task = self};
+    cio__waitq_push(&s->waiters, &w.link);
     for (;;) {
         if (w.got)
             return w.got;
@@ -319,7 +293,7 @@ int cio_signal_set_wait(cio_signal_set *s)
         if (h->reader && h->reader != &w) {
             /* Someone else reads: wait in line until a signal, or the reading,
              * is handed over. */
-            err = cio__park(self, "signal", s, waiter_unpark, &w);
+            err = cio__park(self, "signal", s, cio__waitq_unpark, &w.link);
             if (err < 0 && !w.got)
                 return err; /* unlinked by the canceller or by close */
             continue;
@@ -351,16 +325,16 @@ void cio_signal_set_close(cio_signal_set *s)
     }
     /* Tasks waiting on s wake with -EBADF. */
     waiter *w;
-    while ((w = s->head)) {
+    while ((w = first_waiter(s))) {
         unlink_waiter(w);
         w->closed = 1;
         if (w == h->reader) {
             if (h->reader_op) {
-                cio__backend *b = &w->task->loop->backend;
+                cio__backend *b = &w->link.task->loop->backend;
                 b->vt->cancel(b, h->reader_op);
             }
         } else {
-            cio__wake(w->task, -EBADF);
+            cio__wake(w->link.task, -EBADF);
         }
     }
     if (s->prev)

@@ -71,7 +71,7 @@ static int config_new(cio_tls_config **out, int server)
 int cio_tls_client_config_new(cio_tls_config **out)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     cio_tls_config *c;
     int err = config_new(&c, 0);
@@ -99,7 +99,7 @@ static const char *ssl_reason(char *buf, size_t len)
 int cio_tls_config_set_cert(cio_tls_config *cfg, const char *cert_file, const char *key_file)
 {
     if (!cfg)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (!cert_file || !key_file)
         return cio_fail(-EINVAL, "TLS config: %s file is NULL", cert_file ? "key" : "certificate");
     for (int i = 0; i < 2; i++) {
@@ -128,7 +128,7 @@ int cio_tls_config_set_cert(cio_tls_config *cfg, const char *cert_file, const ch
 int cio_tls_server_config_new(cio_tls_config **out, const char *cert_file, const char *key_file)
 {
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *out = NULL;
     cio_tls_config *c;
     int err = config_new(&c, 1);
@@ -146,7 +146,7 @@ int cio_tls_server_config_new(cio_tls_config **out, const char *cert_file, const
 int cio_tls_config_load_ca(cio_tls_config *cfg, const char *ca_file)
 {
     if (!cfg || !ca_file)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (access(ca_file, R_OK) < 0) {
         int e = -errno;
         return cio_fail(e, "TLS config: CA file %s: %s", ca_file, cio_strerror(e));
@@ -163,7 +163,7 @@ int cio_tls_config_load_ca(cio_tls_config *cfg, const char *ca_file)
 int cio_tls_config_set_verify(cio_tls_config *cfg, int verify)
 {
     if (!cfg)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cfg->verify = !!verify;
     int mode = SSL_VERIFY_NONE;
     if (verify)
@@ -175,7 +175,7 @@ int cio_tls_config_set_verify(cio_tls_config *cfg, int verify)
 int cio_tls_config_set_timeouts(cio_tls_config *cfg, double handshake, double shutdown)
 {
     if (!cfg || !(handshake >= 0) || !(shutdown >= 0))
-        return -EINVAL;
+        return cio__invalid(__func__);
     cfg->handshake_timeout = handshake;
     cfg->shutdown_timeout = shutdown;
     return 0;
@@ -205,10 +205,10 @@ static void alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 int cio_tls_config_set_alpn(cio_tls_config *cfg, const char *protocols)
 {
     if (!cfg || !protocols)
-        return -EINVAL;
+        return cio__invalid(__func__);
     size_t n = strlen(protocols);
     if (!n || n > 254)
-        return -EINVAL;
+        return cio__invalid(__func__);
     /* Wire format: a length byte before each name; one more byte in front
      * holds the total for the server's callback. */
     unsigned char *wire = cio__malloc(n + 2);
@@ -220,7 +220,7 @@ int cio_tls_config_set_alpn(cio_tls_config *cfg, const char *protocols)
             size_t len = w - start;
             if (!len || len > 255) {
                 free(wire);
-                return -EINVAL;
+                return cio__invalid(__func__);
             }
             memmove(wire + start + 1, wire + start, len);
             wire[start] = (unsigned char)len;
@@ -493,7 +493,7 @@ int cio__tls_start(cio_stream *s, cio_tls_config *cfg, const char *name)
 int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg, const char *server_hostname)
 {
     if (!s || !cfg)
-        return -EINVAL;
+        return cio__invalid(__func__);
     cio_task *self;
     int err = cio__checkpoint(&self);
     if (err)

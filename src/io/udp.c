@@ -36,10 +36,10 @@ static ssize_t udp_io(cio_udp *u, int out, void *buf, size_t len, struct sockadd
     if (err)
         return err;
     if (u->closing)
-        return -EBADF;
+        return cio__fail_bare(-EBADF);
     cio__op **slot = out ? &u->sop : &u->rop;
     if (*slot)
-        return -EBUSY;
+        return cio__fail_bare(-EBUSY);
     u->busy++;
     ssize_t r;
     if (self->loop->backend.vt->native_io) {
@@ -88,7 +88,7 @@ ssize_t cio_udp_send_to(cio_udp *u, const void *buf, size_t n, const struct sock
                         socklen_t alen)
 {
     if (!u || (!buf && n) || (addr && !alen))
-        return -EINVAL;
+        return cio__invalid(__func__);
     return udp_io(u, 1, (void *)buf, n, (struct sockaddr *)addr, NULL, addr ? alen : 0);
 }
 
@@ -101,7 +101,7 @@ ssize_t cio_udp_recv_from(cio_udp *u, void *buf, size_t cap, struct sockaddr_sto
                           socklen_t *alen)
 {
     if (!u || (!buf && cap))
-        return -EINVAL;
+        return cio__invalid(__func__);
     socklen_t room = sizeof(*addr);
     if (!alen)
         alen = &room;
@@ -118,7 +118,7 @@ ssize_t cio_udp_recv(cio_udp *u, void *buf, size_t cap)
 int cio_udp_local_addr(const cio_udp *u, struct sockaddr_storage *addr, socklen_t *alen)
 {
     if (!u || !addr || !alen)
-        return -EINVAL;
+        return cio__invalid(__func__);
     *alen = sizeof(*addr);
     return getsockname(u->fd, (struct sockaddr *)addr, alen) < 0 ? -errno : 0;
 }
@@ -178,7 +178,7 @@ int cio_udp_open(cio_udp **out, const char *local_host, int local_port, const ch
     if (out)
         *out = NULL;
     if (!out)
-        return -EINVAL;
+        return cio__invalid(__func__);
     if (!local_host && !local_port && !remote_host)
         return cio_fail(-EINVAL, "udp_open: neither a local nor a remote address");
     if (local_port < 0 || local_port > 65535)

@@ -2,7 +2,8 @@
 #ifndef CIO_SYNC_INTERNAL_H
 #define CIO_SYNC_INTERNAL_H
 
-#include "waitq.h"
+#include "cio/sync.h"
+#include "../core/waitq.h"
 
 /* The largest count a semaphore or barrier accepts: beyond it the size_t is
  * almost surely a negative int converted (-1 becomes SIZE_MAX). */

@@ -557,6 +557,38 @@ static int main_path_messages(void *arg)
     return 0;
 }
 
+/* Issue 14: a call that fails on a bad argument sets its own message (or
+ * none) rather than leaving the one of an earlier, unrelated failure. */
+static int no_earlier_message(void)
+{
+    const char *m = cio_task_message(NULL);
+    return !m || !strstr(m, "earlier");
+}
+
+static int main_stale_message(void *arg)
+{
+    (void)arg;
+    char buf[8];
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_stream_read(NULL, buf, sizeof(buf)), -EINVAL);
+    CIO_ASSERT(no_earlier_message());
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_stream_write(NULL, buf, 1), -EINVAL);
+    CIO_ASSERT(no_earlier_message());
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_wait(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "cio_process_wait: invalid argument") != NULL);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_signal_set_wait(NULL), -EINVAL);
+    CIO_ASSERT(strstr(cio_task_message(NULL), "cio_signal_set_wait: invalid argument") != NULL);
+    return 0;
+}
+
+static void test_stale_message(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_stale_message, NULL));
+}
+
 static void test_path_messages(void)
 {
     CIO_ASSERT_OK(cio_test_run(main_path_messages, NULL));
@@ -699,6 +731,7 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_udp, "UDP sendto and recvfrom with the sender's address"),
     CIO_TEST(test_wait_readable_writable, "waiting for readiness on a socket"),
     CIO_TEST(test_many_connections, "500 socket pairs ping-pong concurrently"),
+    CIO_TEST(test_stale_message, "a failing io call does not leave an earlier message"),
     CIO_TEST(test_files, "open, pwrite, pread, fsync, stat, read_file and their errors"),
     CIO_TEST(test_to_thread, "to_thread runs on another thread while the loop goes on"),
     CIO_TEST(test_to_thread_cancel_waits, "a cancelled to_thread waits for the function"),

@@ -1,4 +1,5 @@
-/* The FIFO of waiting tasks that every primitive in src/sync uses.
+/* The FIFO of waiting tasks that every primitive in src/sync uses, and the
+ * waits of src/io (process, signal, server, stream writers).
  *
  * A waiting task links an entry on its own stack into the primitive's queue
  * and parks; whoever frees the resource unlinks the first entry and wakes its
@@ -10,10 +11,10 @@
  * been handed something. If its task is cancelled before it runs (the loop
  * cannot take the wakeup back), it sees the reason from cio__cancel_reason
  * after cio__park returns and must hand the thing on itself. Never installed. */
-#ifndef CIO_SYNC_WAITQ_H
-#define CIO_SYNC_WAITQ_H
+#ifndef CIO_CORE_WAITQ_H
+#define CIO_CORE_WAITQ_H
 
-#include "../core/internal.h"
+#include "internal.h" /* cio__park, cio__wake, cio_task */
 
 typedef struct cio__waiter {
     struct cio__waiter *prev, *next;
