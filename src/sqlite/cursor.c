@@ -124,20 +124,10 @@ static int prefetch_take(cio_sqlite_cursor *c)
     cio_sqlite *db = c->db;
     request *r = c->pre;
     int err = cio_event_wait(&r->done);
-    if (err) {
-        pthread_mutex_lock(&db->mu);
-        if (r->state == RS_QUEUED) {
-            cio__sqlite_unlink_queued(db, r, r->queue);
-            r->state = RS_DONE;
-            pthread_mutex_unlock(&db->mu);
-            cio_loop_unref();
-            cio__sqlite_untrack(db, r);
-            c->prefetching = 0;
-            return err;
-        }
-        __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&db->mu);
-        cio__sqlite_wait_done(r);
+    /* A started prefetch is untracked by its on_done (prefetch_done). */
+    if (err && cio__sqlite_withdraw(db, r)) {
+        c->prefetching = 0;
+        return err;
     }
     c->prefetching = 0;
     c->ch = r->into;

@@ -145,16 +145,31 @@ static int poll_wait(cio_sqlite *db, request *r)
     return err ? err : cio_event_wait(&r->done);
 }
 
-/* The worker still holds r: waits for it, cancelled or not. (A shield fails
- * only outside a task, and this runs in one.) */
-void cio__sqlite_wait_done(request *r)
+/* The task waiting for r gave up (cancelled). Takes r back if no worker has
+ * started it (returns 1: r is untracked, nothing more to do); otherwise
+ * interrupts it and waits until the worker lets go of it, cancelled or not
+ * (returns 0: r is done, its result still to finish). */
+int cio__sqlite_withdraw(cio_sqlite *db, request *r)
 {
+    pthread_mutex_lock(&db->mu);
+    if (r->state == RS_QUEUED) {
+        cio__sqlite_unlink_queued(db, r, r->queue);
+        r->state = RS_DONE;
+        pthread_mutex_unlock(&db->mu);
+        cio_loop_unref();
+        cio__sqlite_untrack(db, r);
+        return 1;
+    }
+    __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&db->mu);
+    /* A shield fails only outside a task, and this runs in one. */
     cio_scope sh;
     int shield_err = cio_shield_enter(&sh);
     while (cio_event_wait(&r->done) != 0)
         ;
     if (!shield_err)
         cio_shield_exit(&sh);
+    return 0;
 }
 
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
@@ -188,18 +203,8 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
         cio__sqlite_untrack(db, r);
         return cio__sqlite_finish(db, r);
     }
-    pthread_mutex_lock(&db->mu);
-    if (r->state == RS_QUEUED) {
-        cio__sqlite_unlink_queued(db, r, r->queue);
-        r->state = RS_DONE;
-        pthread_mutex_unlock(&db->mu);
-        cio_loop_unref();
-        cio__sqlite_untrack(db, r);
+    if (cio__sqlite_withdraw(db, r))
         return err;
-    }
-    __atomic_store_n(&r->cancel, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&db->mu);
-    cio__sqlite_wait_done(r);
     cio__sqlite_untrack(db, r);
     cio__sqlite_finish(db, r);
     return err;

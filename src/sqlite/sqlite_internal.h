@@ -198,7 +198,7 @@ struct cio_sqlite {
 
 /* request.c: on the loop, submitting and waiting. */
 int cio__sqlite_submit_wait(cio_sqlite *db, request *r);
-void cio__sqlite_wait_done(request *r);
+int cio__sqlite_withdraw(cio_sqlite *db, request *r);
 void cio__sqlite_submit_detached(cio_sqlite *db, request *r);
 int cio__sqlite_finish(cio_sqlite *db, request *r);
 void cio__sqlite_submit_start(cio_sqlite *db, request *r);
