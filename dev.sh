@@ -16,7 +16,8 @@ PACKAGES=(gcc g++ make cmake libc6-dev pkg-config valgrind liburing-dev libssl-d
     libcurl4-openssl-dev libjansson-dev nginx-light curl
     zlib1g-dev node-llhttp libwslay-dev libpq-dev postgresql-15 pgbouncer python3-psycopg python3-psycopg-pool
     libsqlite3-dev sqlite3
-    chromium python3-websockets python3-aiohttp node-ws golang-go golang-github-gorilla-websocket-dev)
+    chromium python3-websockets python3-aiohttp node-ws golang-go golang-github-gorilla-websocket-dev
+    libwebsockets-test-server)
 
 missing_packages() {
     local missing=()

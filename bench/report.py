@@ -35,11 +35,14 @@ UNITS = {
     "rows_per_s": ("rows/s", "{:,.0f}"),
     "p99_us": ("µs p99 at a fixed rate", "{:,.0f}"),  # W8 tail (bench/load/http_rate.c)
     "qps": ("queries/s", "{:,.0f}"), "rows_per_sec": ("rows/s", "{:,.0f}"),  # W12-W16 (pg)
+    "kib_per_conn": ("KiB RSS/connection", "{:,.1f}"),  # W21 (WebSocket idle)
+    "ms_median": ("ms per fan-out", "{:,.2f}"),  # W22 (WebSocket broadcast), median of K
 }
 # Implementations in the order the table and the plot show them.
 ORDER = ["cio", "cio-uring", "cio-epoll", "asyncio", "uvloop", "go", "libuv", "nginx"]
 ORDER += ["csqlite", "pysqlite3", "aiosqlite"]  # W17-W19: SQLite's peers
 ORDER += ["libpq", "pgbench", "asyncpg", "psycopg"]  # W12-W16: PostgreSQL's peers
+ORDER += ["node"]  # W20-W22: node-ws (go: gorilla/websocket; uvloop: python3-websockets)
 
 
 def load(path):
@@ -127,6 +130,8 @@ def fmt_extra(extra):
         parts.append(f"p50 {extra['p50_us']:,.0f} µs, p99.9 {extra.get('p999_us', 0):,.0f} µs, "
                      f"max {extra.get('max_us', 0):,.0f} µs, {extra.get('rps', 0):,.0f} req/s, "
                      f"{extra.get('late', 0):,.0f} sent late")
+    if "ms_max" in extra:  # W22: the slowest fan-out, stopped readers closed at their cap
+        parts.append(f"max {extra['ms_max']:,.2f} ms, {extra.get('closed', 0):,.0f} closed")
     if extra.get("errors"):
         parts.append(f"{extra['errors']:.0f} socket errors")
     if "srv_cpu_s" in extra:

@@ -113,10 +113,11 @@ build_peers() {
     done
     cc -O2 -Wall -Wextra -o "$PEERS/echo_client" bench/load/echo_client.c
     cc -O2 -Wall -Wextra -o "$PEERS/http_rate" bench/load/http_rate.c # W8 tail: fixed rate
-    # W20-W22: the WebSocket load client; gorilla/websocket from Debian, in GOPATH mode.
+    # W20-W22: the WebSocket load client; gorilla/websocket from Debian, in GOPATH mode
+    # (w20_ws.go: echo; w22_broadcast.go: the broadcast room).
     cc -O2 -Wall -Wextra -o "$PEERS/ws_client" bench/load/ws_client.c
     GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS='' GOTOOLCHAIN=local \
-        GOCACHE="$PEERS/.gocache" go build -o "$PEERS/go-w20_ws" bench/peers/go-ws/w20_ws.go ||
+        GOCACHE="$PEERS/.gocache" go build -o "$PEERS/go-w20_ws" bench/peers/go-ws/w2[02]_*.go ||
         log "go-w20_ws not built (golang-github-gorilla-websocket-dev missing?)"
 }
 
@@ -153,7 +154,7 @@ w19-insert-tx  |w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |
 w20-ws-echo-64 |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=64|--workload=echo --conns=100 --msgs=1000 --size=64
 w20-ws-echo-1k |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=1024|--workload=echo --conns=100 --msgs=1000 --size=1024
 w21-ws-idle    |w20_ws         |cio-w20-ws         |kib_per_conn |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=idle --conns=10000|--workload=idle --conns=1000
-w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll|--workload=broadcast --conns=10000 --rounds=400|--workload=broadcast --conns=1000 --rounds=100
+w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=broadcast --conns=10000 --rounds=400|--workload=broadcast --conns=1000 --rounds=100
 EOF
 )
 

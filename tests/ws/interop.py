@@ -6,8 +6,10 @@ gorilla/websocket) runs as a client
 against cio's echo server and as an echo server for cio's client, with
 permessage-deflate off and on. The scenario: text, binary, a fragmented
 message, 1 MiB, a ping, and a close with code 4000 (which the other side
-must see). Prints the matrix; exits 1 if a cell FAILED, 77 if no peer is
-installed.
+must see). libwebsockets' test programs are not echo peers: their cells are
+in interop_lws.py. Prints the matrix; exits 1 if a cell FAILED, 77 if no peer
+is installed. A cell marked PEER BUG failed on the peer's side for a known,
+filed reason (the note names it) after the checks cio's side allows passed.
 
 usage: interop.py PATH/TO/ws_peer
 """
@@ -17,6 +19,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+
+import interop_lws
 
 PEER = sys.argv[1]
 TIMEOUT = 60
@@ -271,12 +275,22 @@ async def gorilla_server(deflate, run_client):
 
 # ---- cio's side ----
 
-async def cio_server(deflate, run_client):
+async def start_cio_server(deflate):
+    """A `ws_peer server` (ends when its stdin closes) and its port."""
     args = [PEER, "server"] + (["--deflate"] if deflate else [])
     p = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.PIPE,
                                              stdout=asyncio.subprocess.PIPE)
     try:
-        port = int((await p.stdout.readline()).decode().split()[1])
+        return p, int((await p.stdout.readline()).decode().split()[1])
+    except (IndexError, ValueError):
+        p.stdin.close()
+        await p.wait()
+        raise AssertionError(f"ws_peer server did not print its port (exit {p.returncode})")
+
+
+async def cio_server(deflate, run_client):
+    p, port = await start_cio_server(deflate)
+    try:
         await run_client(f"ws://127.0.0.1:{port}/echo", deflate)
         line = (await asyncio.wait_for(p.stdout.readline(), 10)).decode().strip()
         assert line.startswith("CLOSE 4000 -32 bye"), f"cio server saw {line!r}"
@@ -295,18 +309,27 @@ async def cio_client(url, deflate):
         raise AssertionError("cio client: " + err.decode(errors="replace").strip())
 
 
+# name: (cell with the peer as client, cell with the peer as server, available);
+# a cell takes deflate (True/False) and returns a note or raises.
 PEERS = {
-    "python3-websockets": (websockets_client, websockets_server, lambda: True),
-    "python3-aiohttp": (aiohttp_client, aiohttp_server, lambda: True),
-    "node-ws": (node_client, node_server, node_available),
-    "go gorilla/websocket": (gorilla_client, gorilla_server, gorilla_available),
+    name: ((lambda c: lambda d: cio_server(d, c))(client),
+           (lambda s: lambda d: s(d, lambda url: cio_client(url, d)))(server), available)
+    for name, (client, server, available) in {
+        "python3-websockets": (websockets_client, websockets_server, lambda: True),
+        "python3-aiohttp": (aiohttp_client, aiohttp_server, lambda: True),
+        "node-ws": (node_client, node_server, node_available),
+        "go gorilla/websocket": (gorilla_client, gorilla_server, gorilla_available),
+    }.items()
 }
+PEERS["libwebsockets (test apps)"] = (
+    lambda d: interop_lws.client_cell(start_cio_server, d),
+    lambda d: interop_lws.server_cell(PEER, d), interop_lws.available)
 
 
 async def cell(coro):
     try:
-        await asyncio.wait_for(coro, TIMEOUT)
-        return "OK", ""
+        note = await asyncio.wait_for(coro, TIMEOUT) or ""
+        return ("PEER BUG" if note.startswith("PEER BUG") else "OK"), note
     except Exception as e:  # the report names it
         return "FAILED", f"{type(e).__name__}: {e}"
 
@@ -319,16 +342,18 @@ async def main():
             continue
         for deflate in (False, True):
             mode = "deflate" if deflate else "plain"
-            st, why = await cell(cio_server(deflate, client))
+            st, why = await cell(client(deflate))
             rows.append((name, "client -> cio server", mode, st, why))
-            st, why = await cell(server(deflate, lambda url: cio_client(url, deflate)))
+            st, why = await cell(server(deflate))
             rows.append((name, "server <- cio client", mode, st, why))
-    print("interop matrix (text, binary, fragmented, 1 MiB, ping, close 4000):")
+    print("interop matrix (text, binary, fragmented, 1 MiB, ping, close 4000;")
+    print("libwebsockets: the cases interop_lws.py lists):")
     for r in rows:
-        print(f"  {r[0]:20} {r[1]:22} {r[2]:8} {r[3]:7} {r[4]}")
+        print(f"  {r[0]:25} {r[1]:22} {r[2]:8} {r[3]:8} {r[4]}")
     failed = sum(1 for r in rows if r[3] == "FAILED")
     ok = sum(1 for r in rows if r[3] == "OK")
-    print(f"{ok} OK, {failed} FAILED")
+    bugs = sum(1 for r in rows if r[3] == "PEER BUG")
+    print(f"{ok} OK, {bugs} PEER BUG, {failed} FAILED")
     if failed:
         return 1
     return 0 if ok else 77

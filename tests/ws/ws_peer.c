@@ -5,21 +5,22 @@
  *       an echo server on 127.0.0.1; prints "PORT n" and, per connection
  *       that ends, "CLOSE code error reason"; runs until stdin closes.
  *       Routes: /echo (the options given), /small (max_message 1 KiB),
- *       /close/{code} (closes with that code after the first message).
+ *       /close/{code} (closes with that code after the first message),
+ *       /count/{n} (for libwebsockets-test-client: ws_peer_lws.c).
  *   ws_peer client URL [--deflate]
  *       the interop scenario against an echo server: text, binary,
  *       fragmented, 1 MiB, ping, close 4000; exit 0 when all came back.
  *   ws_peer echo-client URL [--deflate]
  *       echoes what a server sends until it closes; prints
- *       "RESULT error code" (the error recv returned, the peer's code). */
+ *       "RESULT error code" (the error recv returned, the peer's code).
+ *   ws_peer lws-client URL [--deflate]
+ *       the scenario against libwebsockets-test-server (ws_peer_lws.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cio.h"
-#include "cio/http_server.h"
-#include "cio/ws.h"
+#include "ws_peer.h"
 
 static cio_ws_opts server_opts;
 
@@ -61,6 +62,7 @@ static int serve(void *arg)
     cio_http_app_route(app, "GET", "/echo", echo, NULL);
     cio_http_app_route(app, "GET", "/small", echo, (void *)1);
     cio_http_app_route(app, "GET", "/close/{code}", echo, (void *)2);
+    cio_http_app_route(app, "GET", "/count/{n}", ws_peer_lws_route, &server_opts);
     cio_http_server *srv;
     int err = cio_http_serve(&srv, app, "127.0.0.1", 0);
     if (err)
@@ -160,6 +162,12 @@ static int echo_client(void *arg)
     return 0;
 }
 
+static int lws_scenario(void *arg)
+{
+    (void)arg;
+    return ws_peer_lws_client(url, &client_opts);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -180,6 +188,8 @@ int main(int argc, char **argv)
         return 2;
     if (!strcmp(argv[1], "client"))
         return cio_run_opts(scenario, NULL, &o) ? 1 : 0;
+    if (!strcmp(argv[1], "lws-client"))
+        return cio_run_opts(lws_scenario, NULL, &o) ? 1 : 0;
     if (!strcmp(argv[1], "echo-client"))
         return cio_run_opts(echo_client, NULL, &o) ? 1 : 0;
     return 2;

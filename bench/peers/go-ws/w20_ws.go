@@ -1,7 +1,7 @@
-// W20/W21 with Go's gorilla/websocket (Debian's golang-github-gorilla-websocket-dev): an
+// W20-W22 with Go's gorilla/websocket (Debian's golang-github-gorilla-websocket-dev): an
 // echo server on 127.0.0.1:P at /echo, one goroutine per connection reading a message and
-// writing it back. Built in GOPATH mode against /usr/share/gocode (bench/run.sh).
-// note=W22 (broadcast) not implemented for this peer.
+// writing it back; W22's /room and /control are in w22_broadcast.go. Built in GOPATH mode
+// against /usr/share/gocode (bench/run.sh).
 package main
 
 import (
@@ -43,6 +43,7 @@ func main() {
 			}
 		}
 	})
+	routeBroadcast(&up)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() { <-sig; os.Exit(0) }()
