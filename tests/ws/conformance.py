@@ -16,6 +16,7 @@ report lists every case; the exit status is 1 if any FAILED.
 usage: conformance.py PATH/TO/ws_peer
 """
 import base64
+import contextlib
 import hashlib
 import os
 import select
@@ -463,37 +464,54 @@ def part_a(port, dport):
 
 # ---- part B: cio's client, this script the server ----
 
+@contextlib.contextmanager
+def cio_client(deflate=False):
+    """Listens on a free loopback port, starts `ws_peer echo-client` against it
+    and yields (the accepted socket, the client process); the client is killed
+    if it is still running at the end."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    url = f"ws://127.0.0.1:{ls.getsockname()[1]}/"
+    p = subprocess.Popen([PEER, "echo-client", url] + (["--deflate"] if deflate else []),
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        ls.settimeout(WAIT)
+        s, _ = ls.accept()
+        yield s, p
+    finally:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        ls.close()
+
+
+def upgrade(s, extensions=None):
+    """Reads the client's request head and answers 101 with its accept hash
+    (and the extensions line, if given); returns (the Conn, the head)."""
+    c = Conn(s, False)
+    while b"\r\n\r\n" not in c.buf:
+        c._need(len(c.buf) + 1, WAIT)
+    head, c.buf = c.buf.split(b"\r\n\r\n", 1)
+    key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+           if l.lower().startswith(b"sec-websocket-key:")][0]
+    acc = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
+    ext = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
+    s.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Accept: {acc}\r\n{ext}\r\n").encode())
+    return c, head
+
+
 def part_b():
     B = "client"
 
     def with_client(server_fn, deflate=False):
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        port = ls.getsockname()[1]
-        args = [PEER, "echo-client", f"ws://127.0.0.1:{port}/"] + (["--deflate"] if deflate else [])
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        try:
-            ls.settimeout(WAIT)
-            s, _ = ls.accept()
-            c = Conn(s, False)
-            while b"\r\n\r\n" not in c.buf:
-                c._need(len(c.buf) + 1, WAIT)
-            head, c.buf = c.buf.split(b"\r\n\r\n", 1)
-            key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                   if l.lower().startswith(b"sec-websocket-key:")][0]
-            acc = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-            s.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                       f"Connection: Upgrade\r\nSec-WebSocket-Accept: {acc}\r\n\r\n").encode())
+        with cio_client(deflate) as (s, p):
+            c, _ = upgrade(s)
             verdict = server_fn(c)
             s.close()
             out, _ = p.communicate(timeout=15)
             return verdict(out) if callable(verdict) else verdict
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-            ls.close()
 
     def echo_masked(c):
         c.frame(1, b"hello")
@@ -547,34 +565,13 @@ def part_b():
     run(B, "B9 frame announcing 2 MiB (limit 1 MiB)", with_client,
         bad([frame(2, b"", length=2 << 20, mask=False) + b"x"], [1009]))
 
-    def deflated(c):
-        return "OK", ""
-
     def deflate_answer():
         # The server accepts deflate with client_max_window_bits=8: cio may
         # not compress with 8 bits, so it must send uncompressed.
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        port = ls.getsockname()[1]
-        p = subprocess.Popen([PEER, "echo-client", f"ws://127.0.0.1:{port}/", "--deflate"],
-                             stdout=subprocess.PIPE, text=True)
-        try:
-            ls.settimeout(WAIT)
-            s, _ = ls.accept()
-            c = Conn(s, False)
-            while b"\r\n\r\n" not in c.buf:
-                c._need(len(c.buf) + 1, WAIT)
-            head, c.buf = c.buf.split(b"\r\n\r\n", 1)
+        with cio_client(True) as (s, p):
+            c, head = upgrade(s, "permessage-deflate; client_max_window_bits=8")
             if b"client_max_window_bits" not in head:
                 return "FAILED", "client_max_window_bits not offered"
-            key = [l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                   if l.lower().startswith(b"sec-websocket-key:")][0]
-            acc = base64.b64encode(hashlib.sha1(key + GUID).digest()).decode()
-            s.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                       f"Connection: Upgrade\r\nSec-WebSocket-Accept: {acc}\r\n"
-                       "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n"
-                       "\r\n").encode())
             co = zlib.compressobj(wbits=-9)
             text = b"squeeze " * 100
             z = co.compress(text) + co.flush(zlib.Z_SYNC_FLUSH)
@@ -587,55 +584,22 @@ def part_b():
             c.frame(8, struct.pack("!H", 1000))
             c.read_frame()
             return "OK", "inflated the server's message, answered uncompressed"
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            ls.close()
     run(B, "B10 deflate: client_max_window_bits=8 from the server", deflate_answer)
 
-    def redirect():
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        port = ls.getsockname()[1]
-        p = subprocess.Popen([PEER, "echo-client", f"ws://127.0.0.1:{port}/"],
-                             stdout=subprocess.PIPE, text=True)
-        try:
-            ls.settimeout(WAIT)
-            s, _ = ls.accept()
-            s.recv(4096)
-            s.sendall(b"HTTP/1.1 301 Moved\r\nLocation: ws://evil.example/\r\n\r\n")
-            out, _ = p.communicate(timeout=15)
-            return ("OK", "refused") if "RESULT -71" in out else ("FAILED", out)
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            ls.close()
-    run(B, "B11 redirect refused", redirect)
-
-    def bad_accept():
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        port = ls.getsockname()[1]
-        p = subprocess.Popen([PEER, "echo-client", f"ws://127.0.0.1:{port}/"],
-                             stdout=subprocess.PIPE, text=True)
-        try:
-            ls.settimeout(WAIT)
-            s, _ = ls.accept()
-            s.recv(4096)
-            s.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSBoYXNo\r\n\r\n")
-            out, _ = p.communicate(timeout=15)
-            return ("OK", "refused") if "RESULT -71" in out else ("FAILED", out)
-        finally:
-            if p.poll() is None:
-                p.kill()
-            p.wait()
-            ls.close()
-    run(B, "B12 wrong Sec-WebSocket-Accept refused", bad_accept)
+    def refused(answer):
+        """The client must refuse this answer to its upgrade request."""
+        def fn():
+            with cio_client() as (s, p):
+                s.recv(4096)
+                s.sendall(answer)
+                out, _ = p.communicate(timeout=15)
+                return ("OK", "refused") if "RESULT -71" in out else ("FAILED", out)
+        return fn
+    run(B, "B11 redirect refused",
+        refused(b"HTTP/1.1 301 Moved\r\nLocation: ws://evil.example/\r\n\r\n"))
+    run(B, "B12 wrong Sec-WebSocket-Accept refused",
+        refused(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSBoYXNo\r\n\r\n"))
 
 
 def start_server(*extra):
