@@ -8,18 +8,11 @@
  *   echo_client --port=PORT [--conns=100] [--msgs=10000] [--timeout=300] [--impl=LABEL]
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#define LOAD_NAME "echo_client"
+#include "load.h"
 
 #define MSG_SIZE 64
 
@@ -31,29 +24,6 @@ struct conn {
     unsigned char out[MSG_SIZE];
     unsigned char in[MSG_SIZE];
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *arg(int argc, char **argv, const char *key, const char *def)
-{
-    size_t len = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, key, len) == 0 &&
-            argv[i][2 + len] == '=')
-            return argv[i] + 3 + len;
-    return def;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "echo_client: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
 
 /* Each message differs from the one before, so a stale or misrouted echo fails the check. */
 static void fill(struct conn *c)
@@ -72,43 +42,37 @@ static void send_next(struct conn *c)
     if (n != MSG_SIZE) {
         if (n >= 0)
             errno = EIO;
-        die("write");
+        load_die("write");
     }
 }
 
 int main(int argc, char **argv)
 {
-    long port = atol(arg(argc, argv, "port", "0"));
-    long nconns = atol(arg(argc, argv, "conns", "100"));
-    long msgs = atol(arg(argc, argv, "msgs", "10000"));
-    double timeout = atof(arg(argc, argv, "timeout", "300"));
-    const char *impl = arg(argc, argv, "impl", "unknown");
+    long port = atol(load_arg(argc, argv, "port", "0"));
+    long nconns = atol(load_arg(argc, argv, "conns", "100"));
+    long msgs = atol(load_arg(argc, argv, "msgs", "10000"));
+    double timeout = atof(load_arg(argc, argv, "timeout", "300"));
+    const char *impl = load_arg(argc, argv, "impl", "unknown");
     if (port <= 0 || nconns <= 0 || msgs <= 0) {
         fprintf(stderr, "usage: echo_client --port=PORT [--conns=100] [--msgs=10000] "
                         "[--timeout=300] [--impl=LABEL]\n");
         return 2;
     }
 
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct conn *conns = calloc((size_t)nconns, sizeof(*conns));
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (conns == NULL || ep < 0)
-        die("setup");
+        load_die("setup");
     for (long i = 0; i < nconns; i++) {
         struct conn *c = &conns[i];
         c->id = i;
-        c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
-            die("connect");
-        int one = 1;
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->fd = load_connect(port, 0);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-            die("epoll_ctl");
+            load_die("epoll_ctl");
     }
 
-    double t0 = now(), deadline = t0 + timeout;
+    double t0 = load_now(), deadline = t0 + timeout;
     for (long i = 0; i < nconns; i++)
         send_next(&conns[i]);
     long active = nconns, round_trips = 0;
@@ -116,8 +80,8 @@ int main(int argc, char **argv)
     while (active > 0) {
         int n = epoll_wait(ep, events, 256, 1000);
         if (n < 0 && errno != EINTR)
-            die("epoll_wait");
-        if (now() > deadline) {
+            load_die("epoll_wait");
+        if (load_now() > deadline) {
             fprintf(stderr, "echo_client: FAILED: timed out after %.0f s with %ld round trips\n",
                     timeout, round_trips);
             return 1;
@@ -149,7 +113,7 @@ int main(int argc, char **argv)
             }
         }
     }
-    double secs = now() - t0;
+    double secs = load_now() - t0;
     if (round_trips != nconns * msgs) {
         fprintf(stderr, "echo_client: FAILED: %ld round trips, expected %ld\n", round_trips,
                 nconns * msgs);

@@ -21,21 +21,14 @@
  *             [--timeout=120] [--impl=LABEL] [--workload=w8-tail]
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
+
+#define LOAD_NAME "http_rate"
+#include "load.h"
 
 #define BUF_SIZE 4096
 
@@ -50,43 +43,6 @@ struct conn {
     size_t got;       /* bytes of the answer buffered */
     char buf[BUF_SIZE];
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static const char *arg(int argc, char **argv, const char *key, const char *def)
-{
-    size_t len = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, key, len) == 0 &&
-            argv[i][2 + len] == '=')
-            return argv[i] + 3 + len;
-    return def;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "http_rate: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die("socket");
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-        die("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
 
 /* The length of a complete answer at the start of c->buf, 0 if more bytes are needed, or
  * -1 for an answer this client refuses (not 200, no Content-Length, chunked). */
@@ -131,14 +87,14 @@ static double pct_us(const int64_t *v, long n, double p)
 
 int main(int argc, char **argv)
 {
-    int port = atoi(arg(argc, argv, "port", "0"));
-    double rate = atof(arg(argc, argv, "rate", "20000"));
-    long nconns = atol(arg(argc, argv, "conns", "50"));
-    double secs = atof(arg(argc, argv, "secs", "5"));
-    double warmup = atof(arg(argc, argv, "warmup", "1"));
-    double timeout = atof(arg(argc, argv, "timeout", "120"));
-    const char *impl = arg(argc, argv, "impl", "unknown");
-    const char *workload = arg(argc, argv, "workload", "w8-tail");
+    int port = atoi(load_arg(argc, argv, "port", "0"));
+    double rate = atof(load_arg(argc, argv, "rate", "20000"));
+    long nconns = atol(load_arg(argc, argv, "conns", "50"));
+    double secs = atof(load_arg(argc, argv, "secs", "5"));
+    double warmup = atof(load_arg(argc, argv, "warmup", "1"));
+    double timeout = atof(load_arg(argc, argv, "timeout", "120"));
+    const char *impl = load_arg(argc, argv, "impl", "unknown");
+    const char *workload = load_arg(argc, argv, "workload", "w8-tail");
     if (port <= 0 || rate <= 0 || nconns < 1 || secs <= 0 || warmup < 0) {
         fprintf(stderr, "usage: http_rate --port=PORT [--rate=R] [--conns=C] [--secs=S] "
                         "[--warmup=W] [--timeout=T] [--impl=LABEL]\n");
@@ -150,24 +106,24 @@ int main(int argc, char **argv)
     struct conn *conns = calloc((size_t)nconns, sizeof(*conns));
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || ep < 0)
-        die("setup");
+        load_die("setup");
     for (long j = 0; j < nconns; j++) {
-        conns[j].fd = connect_to(port);
+        conns[j].fd = load_connect(port, 0);
         conns[j].j = j;
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &conns[j]};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[j].fd, &ev) < 0)
-            die("epoll_ctl");
+            load_die("epoll_ctl");
     }
 
-    const double interval = 1e9 / rate;     /* ns between consecutive intended requests */
-    const int64_t t0 = now_ns() + 10000000; /* 10 ms to settle */
+    const double interval = 1e9 / rate;          /* ns between consecutive intended requests */
+    const int64_t t0 = load_now_ns() + 10000000; /* 10 ms to settle */
     const int64_t rec_from = t0 + (int64_t)(warmup * 1e9);
     const int64_t rec_to = rec_from + (int64_t)(secs * 1e9);
     const int64_t give_up = t0 + (int64_t)((warmup + secs + timeout) * 1e9);
     long cap = (long)(rate * secs) + nconns + 16, n = 0, late = 0;
     int64_t *lat = malloc((size_t)cap * sizeof(*lat));
     if (!lat)
-        die("malloc");
+        load_die("malloc");
 
 #define INTENDED(c) (t0 + (int64_t)((double)((c)->j + (c)->k * nconns) * interval))
     long active = nconns; /* connections that still have requests to make */
@@ -175,7 +131,7 @@ int main(int argc, char **argv)
     long done_in_window = 0;
     struct epoll_event evs[64];
     while (active > 0) {
-        int64_t now = now_ns();
+        int64_t now = load_now_ns();
         if (now > give_up) {
             fprintf(stderr, "http_rate: %s: no end after %.0f s\n", impl, timeout);
             return 1;
@@ -200,7 +156,7 @@ int main(int argc, char **argv)
             }
             ssize_t w = send(c->fd, REQUEST, sizeof(REQUEST) - 1, MSG_NOSIGNAL);
             if (w != (ssize_t)sizeof(REQUEST) - 1)
-                die("send");
+                load_die("send");
             if (now - due > 1000000 && due >= rec_from) /* more than 1 ms behind */
                 late++;
             c->busy = 1;
@@ -212,7 +168,7 @@ int main(int argc, char **argv)
         if (active == 0)
             break;
         struct timespec ts = {0, 0}, *tp = NULL;
-        now = now_ns();
+        now = load_now_ns();
         if (next_due != INT64_MAX) {
             int64_t d = next_due > now ? next_due - now : 0;
             ts.tv_sec = d / 1000000000;
@@ -223,9 +179,9 @@ int main(int argc, char **argv)
         if (ne < 0) {
             if (errno == EINTR)
                 continue;
-            die("epoll_pwait2");
+            load_die("epoll_pwait2");
         }
-        now = now_ns();
+        now = load_now_ns();
         for (int i = 0; i < ne; i++) {
             struct conn *c = evs[i].data.ptr;
             ssize_t r = recv(c->fd, c->buf + c->got, BUF_SIZE - 1 - c->got, 0);

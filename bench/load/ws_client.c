@@ -19,19 +19,12 @@
  *   readers check they got all K in order; prints the server's fan-out times
  *   and how many stopped readers it closed. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#define LOAD_NAME "ws_client"
+#include "load.h"
 
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -47,29 +40,6 @@ struct conn {
     unsigned char *in;
 };
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *arg(int argc, char **argv, const char *key, const char *def)
-{
-    size_t len = strlen(key);
-    for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, key, len) == 0 &&
-            argv[i][2 + len] == '=')
-            return argv[i] + 3 + len;
-    return def;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "ws_client: %s: %s\n", what, strerror(errno));
-    exit(1);
-}
-
 static void fail(const char *what, long id)
 {
     fprintf(stderr, "ws_client: FAILED: %s (connection %ld)\n", what, id);
@@ -84,7 +54,7 @@ static void write_all(int fd, const void *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            die("write");
+            load_die("write");
         c += w;
         n -= (size_t)w;
     }
@@ -117,17 +87,7 @@ static size_t server_frame_len(size_t len)
 
 static int open_ws(long port, const char *path, int rcvbuf)
 {
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        die("socket");
-    if (rcvbuf)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
-        die("connect");
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    int fd = load_connect(port, rcvbuf);
     char req[512];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%ld\r\nUpgrade: websocket\r\n"
@@ -141,7 +101,7 @@ static int open_ws(long port, const char *path, int rcvbuf)
     while (h < sizeof(head) - 1) {
         ssize_t r = read(fd, head + h, 1);
         if (r <= 0)
-            die("handshake read");
+            load_die("handshake read");
         h++;
         if (h >= 4 && memcmp(head + h - 4, "\r\n\r\n", 4) == 0)
             break;
@@ -158,7 +118,7 @@ static void nonblock_add(int ep, struct conn *c)
 {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0)
-        die("epoll_ctl");
+        load_die("epoll_ctl");
 }
 
 static void fill(unsigned char *p, size_t n, long id, long seq)
@@ -201,7 +161,7 @@ static long rss_kib(long pid)
     snprintf(path, sizeof(path), "/proc/%ld/status", pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        die("open /proc/PID/status");
+        load_die("open /proc/PID/status");
     long kib = -1;
     while (fgets(line, sizeof(line), f))
         if (sscanf(line, "VmRSS: %ld", &kib) == 1)
@@ -234,8 +194,8 @@ static long run_echo(struct conn *conns, long nconns, long msgs, size_t size, do
     while (active > 0) {
         int n = epoll_wait(ep, events, 256, 1000);
         if (n < 0 && errno != EINTR)
-            die("epoll_wait");
-        if (now() > deadline)
+            load_die("epoll_wait");
+        if (load_now() > deadline)
             fail("timed out", -1);
         for (int e = 0; e < n; e++) {
             struct conn *c = events[e].data.ptr;
@@ -306,8 +266,8 @@ static int broadcast(long port, long nconns, long rounds, int slow_pct, double d
     while (done < readers) {
         int k = epoll_wait(ep, events, 256, 1000);
         if (k < 0 && errno != EINTR)
-            die("epoll_wait");
-        if (now() > deadline)
+            load_die("epoll_wait");
+        if (load_now() > deadline)
             fail("timed out waiting for the fan-outs", -1);
         for (int e = 0; e < k; e++) {
             struct conn *c = events[e].data.ptr;
@@ -337,7 +297,7 @@ static int broadcast(long port, long nconns, long rounds, int slow_pct, double d
     while (a < 2 || a < 2 + (size_t)(answer[1] & 0x7f)) {
         ssize_t r = read(ctl, answer + a, sizeof(answer) - 1 - a);
         if (r <= 0)
-            die("control read");
+            load_die("control read");
         a += (size_t)r;
     }
     answer[a] = 0;
@@ -351,26 +311,26 @@ static int broadcast(long port, long nconns, long rounds, int slow_pct, double d
 
 int main(int argc, char **argv)
 {
-    long port = atol(arg(argc, argv, "port", "0"));
-    const char *workload = arg(argc, argv, "workload", "echo");
-    long nconns = atol(arg(argc, argv, "conns", "100"));
-    long msgs = atol(arg(argc, argv, "msgs", "10000"));
-    size_t size = (size_t)atol(arg(argc, argv, "size", "64"));
-    double timeout = atof(arg(argc, argv, "timeout", "300"));
-    const char *impl = arg(argc, argv, "impl", "unknown");
-    const char *path = arg(argc, argv, "path", "/echo");
-    long pid = atol(arg(argc, argv, "pid", "0"));
+    long port = atol(load_arg(argc, argv, "port", "0"));
+    const char *workload = load_arg(argc, argv, "workload", "echo");
+    long nconns = atol(load_arg(argc, argv, "conns", "100"));
+    long msgs = atol(load_arg(argc, argv, "msgs", "10000"));
+    size_t size = (size_t)atol(load_arg(argc, argv, "size", "64"));
+    double timeout = atof(load_arg(argc, argv, "timeout", "300"));
+    const char *impl = load_arg(argc, argv, "impl", "unknown");
+    const char *path = load_arg(argc, argv, "path", "/echo");
+    long pid = atol(load_arg(argc, argv, "pid", "0"));
     if (port <= 0 || nconns <= 0 || msgs <= 0 || size == 0 || size > MAXMSG) {
         fprintf(stderr, "usage: see the top of bench/load/ws_client.c\n");
         return 2;
     }
     raise_nofile(nconns + 16);
-    double deadline = now() + timeout;
+    double deadline = load_now() + timeout;
     if (!strcmp(workload, "echo")) {
         struct conn *conns = open_all(port, path, nconns, size, 0);
-        double t0 = now();
+        double t0 = load_now();
         long rt = run_echo(conns, nconns, msgs, size, deadline);
-        double secs = now() - t0;
+        double secs = load_now() - t0;
         close_all(conns, nconns);
         printf(
             "impl=%s workload=w20-ws-echo n=%ld conns=%ld msgs=%ld size=%zu secs=%.6f rps=%.1f\n",
@@ -392,7 +352,7 @@ int main(int argc, char **argv)
         long after = rss_kib(pid);
         /* --hold=S keeps the connections open S more seconds (to inspect the
          * server, e.g. /proc/PID/smaps). */
-        long hold = atol(arg(argc, argv, "hold", "0"));
+        long hold = atol(load_arg(argc, argv, "hold", "0"));
         if (hold > 0) {
             fprintf(stderr, "ws_client: holding %ld connections for %ld s\n", nconns, hold);
             sleep((unsigned)hold);
@@ -405,8 +365,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(workload, "broadcast"))
-        return broadcast(port, nconns, atol(arg(argc, argv, "rounds", "100")),
-                         atoi(arg(argc, argv, "slow-pct", "1")), deadline, impl);
+        return broadcast(port, nconns, atol(load_arg(argc, argv, "rounds", "100")),
+                         atoi(load_arg(argc, argv, "slow-pct", "1")), deadline, impl);
     fprintf(stderr, "ws_client: unknown workload %s\n", workload);
     return 2;
 }
