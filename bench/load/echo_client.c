@@ -78,10 +78,8 @@ int main(int argc, char **argv)
     long active = nconns, round_trips = 0;
     struct epoll_event events[256];
     while (active > 0) {
-        int n = epoll_wait(ep, events, 256, 1000);
-        if (n < 0 && errno != EINTR)
-            load_die("epoll_wait");
-        if (load_now() > deadline) {
+        int n = load_wait(ep, events, 256, deadline);
+        if (n < 0) {
             fprintf(stderr, "echo_client: FAILED: timed out after %.0f s with %ld round trips\n",
                     timeout, round_trips);
             return 1;

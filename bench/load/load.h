@@ -1,7 +1,8 @@
 /* What the load clients (echo_client.c, http_rate.c, ws_client.c) share: the clock,
- * --key=value arguments, dying with errno's message, and a loopback TCP connection. Each
- * client is one C file built on its own (cc -O2 FILE.c: bench/run.sh), so all of it is
- * static inline. Define LOAD_NAME, the program's name for messages, before including. */
+ * --key=value arguments, dying with errno's message, waiting on epoll with a deadline, and
+ * a loopback TCP connection. Each client is one C file built on its own (cc -O2 FILE.c:
+ * bench/run.sh), so all of it is static inline. Define LOAD_NAME, the program's name for
+ * messages, before including. */
 #ifndef CIO_BENCH_LOAD_H
 #define CIO_BENCH_LOAD_H
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -44,6 +46,16 @@ static inline void load_die(const char *what)
 {
     fprintf(stderr, LOAD_NAME ": %s: %s\n", what, strerror(errno));
     exit(1);
+}
+
+/* epoll_wait for at most a second (EINTR counts as no events); dies on another error.
+ * Returns the number of events, or -1 once load_now() is past deadline. */
+static inline int load_wait(int ep, struct epoll_event *events, int max, double deadline)
+{
+    int n = epoll_wait(ep, events, max, 1000);
+    if (n < 0 && errno != EINTR)
+        load_die("epoll_wait");
+    return load_now() > deadline ? -1 : n < 0 ? 0 : n;
 }
 
 /* A blocking TCP connection to 127.0.0.1:port with TCP_NODELAY. rcvbuf > 0 sets

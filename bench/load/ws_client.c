@@ -192,10 +192,8 @@ static long run_echo(struct conn *conns, long nconns, long msgs, size_t size, do
     long active = nconns, round_trips = 0;
     struct epoll_event events[256];
     while (active > 0) {
-        int n = epoll_wait(ep, events, 256, 1000);
-        if (n < 0 && errno != EINTR)
-            load_die("epoll_wait");
-        if (load_now() > deadline)
+        int n = load_wait(ep, events, 256, deadline);
+        if (n < 0)
             fail("timed out", -1);
         for (int e = 0; e < n; e++) {
             struct conn *c = events[e].data.ptr;
@@ -264,10 +262,8 @@ static int broadcast(long port, long nconns, long rounds, int slow_pct, double d
     long done = 0;
     struct epoll_event events[256];
     while (done < readers) {
-        int k = epoll_wait(ep, events, 256, 1000);
-        if (k < 0 && errno != EINTR)
-            load_die("epoll_wait");
-        if (load_now() > deadline)
+        int k = load_wait(ep, events, 256, deadline);
+        if (k < 0)
             fail("timed out waiting for the fan-outs", -1);
         for (int e = 0; e < k; e++) {
             struct conn *c = events[e].data.ptr;
