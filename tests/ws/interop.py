@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 
-import interop_lws
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the import below
+import interop_lws  # noqa: E402
 
 PEER = sys.argv[1]
 TIMEOUT = 60
