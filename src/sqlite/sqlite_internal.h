@@ -63,6 +63,10 @@ typedef struct chunk {
     char inl_data[CHUNK_INLINE_DATA];
 } chunk;
 
+/* A cursor's chunks grow: the first holds opts.chunk_bytes, each refill
+ * doubles that, up to CHUNK_GROWTH times it (cursor.c). */
+#define CHUNK_GROWTH 16
+
 /* Column names of up to NAMES_INLINE bytes (pointers and text) live in the
  * cursor; longer ones in one allocation. */
 #define NAMES_INLINE 256

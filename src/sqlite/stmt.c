@@ -263,28 +263,36 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem, void *inl)
     return 0;
 }
 
+/* Copies the current row of st into c. Reads each column through its
+ * sqlite3_value: one call finds the column, and the value getters skip the
+ * per-call mutex and error bookkeeping of the sqlite3_column_* ones (the
+ * connection is this thread's alone, SQLITE_OPEN_NOMUTEX). */
 static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
 {
-    if (grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell),
+    if (c->ncells + (size_t)ncols > c->cap_cells &&
+        grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell),
              c->inl_cells))
         return -ENOMEM;
-    for (int i = 0; i < ncols; i++) {
-        cell *x = &c->cells[c->ncells++];
-        x->type = sqlite3_column_type(st, i);
+    cell *x = &c->cells[c->ncells];
+    for (int i = 0; i < ncols; i++, x++) {
+        sqlite3_value *v = sqlite3_column_value(st, i);
+        x->type = sqlite3_value_type(v);
         x->len = 0;
         switch (x->type) {
         case SQLITE_INTEGER:
-            x->v.i = sqlite3_column_int64(st, i);
+            x->v.i = sqlite3_value_int64(v);
             break;
         case SQLITE_FLOAT:
-            x->v.d = sqlite3_column_double(st, i);
+            x->v.d = sqlite3_value_double(v);
             break;
         case SQLITE_TEXT:
         case SQLITE_BLOB: {
-            const void *p = x->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i)
-                                                   : sqlite3_column_blob(st, i);
-            size_t len = (size_t)sqlite3_column_bytes(st, i);
-            if (grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1, c->inl_data))
+            /* text first, then its length (SQLite's order for conversions) */
+            const void *p = x->type == SQLITE_TEXT ? (const void *)sqlite3_value_text(v)
+                                                   : sqlite3_value_blob(v);
+            size_t len = (size_t)sqlite3_value_bytes(v);
+            if (c->used + len + 1 > c->cap_data &&
+                grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1, c->inl_data))
                 return -ENOMEM;
             if (len)
                 memcpy(c->data + c->used, p, len);
@@ -298,6 +306,7 @@ static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
             x->type = SQLITE_NULL;
         }
     }
+    c->ncells += (size_t)ncols;
     c->nrows++;
     return 0;
 }

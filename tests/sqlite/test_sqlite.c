@@ -367,6 +367,78 @@ static void test_cursor_chunks(void)
     run_in_dir(cursor_main);
 }
 
+/* Chunks grow: a scan's refills double the chunk up to 16 x chunk_bytes.
+ * stepped() is a SQL function run by the worker for each row it steps, so
+ * the task sees how far ahead the worker is: it never gets more than two
+ * chunks of the largest size ahead (memory stays bounded), and the whole scan
+ * takes far fewer refills than chunks of the first size would need. */
+static long rows_stepped; /* atomic: written on the reader, read on the loop */
+
+static void stepped(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc, (void)argv;
+    sqlite3_result_int64(ctx, __atomic_add_fetch(&rows_stepped, 1, __ATOMIC_RELAXED));
+}
+
+static int add_stepped(struct sqlite3 *conn, void *arg)
+{
+    (void)arg;
+    return sqlite3_create_function_v2(conn, "stepped", 0, SQLITE_UTF8, NULL, stepped, NULL, NULL,
+                                      NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
+static int growth_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.chunk_bytes = 1024};
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_executescript(
+        db, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
+            "INSERT INTO big SELECT x, printf('row %d', x) FROM c;"));
+    CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_stepped, NULL));
+    rows_stepped = 0;
+    cio_sqlite_cursor *cur;
+    CIO_ASSERT_OK(
+        cio_sqlite_execute(db, &cur, "SELECT id, stepped(), s FROM big ORDER BY id", NULL, 0));
+    /* A row is at least 3 cells of 24 bytes: the largest chunk (16 KiB)
+     * holds at most this many. */
+    const long max_chunk_rows = 16 * 1024 / 72 + 1;
+    long n = 0, refills = 0, last_seen = 0, most_ahead = 0;
+    char want[32];
+    int r;
+    while ((r = cio_sqlite_next(cur)) == 1) {
+        n++;
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 0), n);
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 1), n); /* stepped in order */
+        snprintf(want, sizeof(want), "row %ld", n);
+        CIO_ASSERT_STR_EQ(cio_sqlite_column_text(cur, 2, NULL), want);
+        long seen = __atomic_load_n(&rows_stepped, __ATOMIC_RELAXED);
+        if (seen != last_seen)
+            refills++;
+        last_seen = seen;
+        if (seen - n > most_ahead)
+            most_ahead = seen - n;
+    }
+    CIO_ASSERT_EQ(r, 0);
+    CIO_ASSERT_EQ(n, 20000);
+    cio_sqlite_cursor_close(cur);
+    /* 1 KiB chunks would take over 200 refills (a row is at least 72
+     * bytes); doubling to 16 KiB takes about 80 (and reading while the
+     * worker steps sees a few more changes of the count). */
+    CIO_ASSERT_CMP(refills, <, 200);
+    CIO_ASSERT_CMP(most_ahead, <=, 2 * max_chunk_rows);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_cursor_growth(void)
+{
+    run_in_dir(growth_main);
+}
+
 static int count_stmts(struct sqlite3 *conn, void *arg)
 {
     int n = 0;
@@ -1260,6 +1332,8 @@ int main(int argc, char **argv)
         CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; streaming "
                                      "inside a transaction and from a snapshot; a closed "
                                      "cursor lets a TRUNCATE checkpoint through"),
+        CIO_TEST(test_cursor_growth, "a scan's chunks double up to 16 x chunk_bytes: far fewer "
+                                     "refills, never more than two of the largest ahead"),
         CIO_TEST(test_cursor_prefetch, "a cursor's prefetched next chunk: a timeout in next "
                                        "interrupts it; a cursor closed while it runs lets go "
                                        "at once"),
