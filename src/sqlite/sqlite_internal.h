@@ -222,6 +222,7 @@ int cio__sqlite_run(worker *w, request *r); /* 1: handed to the writer */
 void cio__sqlite_forward(worker *w, request *r);
 void cio__sqlite_kick(cio_sqlite *db);
 void cio__sqlite_cache_free(worker *w);
+int cio__sqlite_exec_cached(worker *w, request *r, const char *sql);
 int cio__sqlite_error(request *r, sqlite3 *conn, int rc);
 void cio__sqlite_chunk_init(chunk *c);
 void cio__sqlite_chunk_free(chunk *c);

@@ -171,11 +171,53 @@ static void hold(worker *w, sqlite3_stmt *st)
             w->cache[i].busy = 1;
 }
 
+/* Runs one statement without parameters, such as BEGIN, COMMIT or a
+ * SAVEPOINT, through the statement cache: a transaction's bookkeeping is then
+ * not parsed again each time (sqlite3_exec prepares and finalizes its SQL on
+ * every call). Text holding several statements goes to sqlite3_exec. Records
+ * the first error in r and returns SQLite's result code. */
+int cio__sqlite_exec_cached(worker *w, request *r, const char *sql)
+{
+    int rc;
+    if (strchr(sql, ';')) {
+        rc = sqlite3_exec(w->conn, sql, NULL, NULL, NULL);
+    } else {
+        int cached, had = r->status;
+        sqlite3_stmt *st = prepare(w, r, sql, &cached);
+        if (!st)
+            return r->status != had ? SQLITE_ERROR : SQLITE_OK;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        if (rc != SQLITE_OK && !r->status)
+            cio__sqlite_error(r, w->conn, rc);
+        release(w, st, cached);
+        return rc;
+    }
+    if (rc != SQLITE_OK && !r->status)
+        cio__sqlite_error(r, w->conn, rc);
+    return rc;
+}
+
 /* ---- binds ---- */
+
+/* Whether binding a[0..n) by position sets every parameter of st, so the
+ * previous call's values need no clearing. */
+static int binds_all(sqlite3_stmt *st, const cio_sqlite_arg *a, size_t n)
+{
+    if ((size_t)sqlite3_bind_parameter_count(st) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i].name)
+            return 0;
+    return 1;
+}
 
 static int bind_args(request *r, sqlite3 *conn, sqlite3_stmt *st, const cio_sqlite_arg *a, size_t n)
 {
-    sqlite3_clear_bindings(st);
+    if (!binds_all(st, a, n))
+        sqlite3_clear_bindings(st);
     for (size_t i = 0; i < n; i++) {
         int idx = (int)i + 1;
         if (a[i].name) {
@@ -428,11 +470,9 @@ static void run_many(worker *w, request *r)
 {
     int in_tx = !sqlite3_get_autocommit(w->conn);
     const char *begin = in_tx ? "SAVEPOINT cio_many" : "BEGIN IMMEDIATE";
-    int rc = sqlite3_exec(w->conn, begin, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cio__sqlite_error(r, w->conn, rc);
+    int rc = cio__sqlite_exec_cached(w, r, begin);
+    if (rc != SQLITE_OK)
         return;
-    }
     int cached;
     sqlite3_stmt *st = prepare(w, r, r->sql, &cached);
     int64_t changes = 0;
@@ -457,9 +497,8 @@ static void run_many(worker *w, request *r)
         sqlite3_exec(w->conn, end, NULL, NULL, NULL);
         return;
     }
-    rc = sqlite3_exec(w->conn, end, NULL, NULL, NULL);
+    rc = cio__sqlite_exec_cached(w, r, end);
     if (rc != SQLITE_OK) {
-        cio__sqlite_error(r, w->conn, rc);
         if (!in_tx && !sqlite3_get_autocommit(w->conn))
             sqlite3_exec(w->conn, "ROLLBACK", NULL, NULL, NULL);
     }

@@ -180,6 +180,67 @@ static void test_executemany_script(void)
     run_in_dir(many_main);
 }
 
+/* A statement run again with fewer arguments than parameters gets NULL for
+ * the rest, not the previous call's values (the worker skips clearing the
+ * binds only when every parameter is bound by position). And a transaction's
+ * BEGIN, SAVEPOINT, RELEASE and COMMIT, which run through the statement cache,
+ * keep working while a 2-statement cache evicts them over and over; an
+ * executemany inside a transaction (its own savepoint) that fails rolls back
+ * its rows only. */
+static int rebind_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.stmt_cache = 2};
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE p (x, y)", NULL, 0));
+    const char *ins = "INSERT INTO p VALUES (?, ?)";
+    cio_sqlite_arg two[2] = {CIO_SQLITE_ARG_INT(1), CIO_SQLITE_ARG_INT(2)};
+    CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 2));
+    CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 1)); /* y unbound: NULL */
+    int64_t n = -1;
+    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM p WHERE y IS NULL", NULL,
+                                            0));
+    CIO_ASSERT_EQ(n, 1);
+    cio_sqlite_arg named[1] = {CIO_SQLITE_NAMED(":b", CIO_SQLITE_ARG_INT(5))};
+    const char *nins = "INSERT INTO p VALUES (:a, :b)";
+    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, two, 2)); /* by position: 1, 2 */
+    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, named, 1)); /* :a unbound: NULL */
+    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(
+        db, &n, "SELECT count(*) FROM p WHERE x IS NULL AND y = 5", NULL, 0));
+    CIO_ASSERT_EQ(n, 1);
+
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE q (v INTEGER UNIQUE)", NULL, 0));
+    cio_sqlite_arg rows[3];
+    for (int i = 0; i < 50; i++) {
+        cio_sqlite_tx tx, inner;
+        CIO_ASSERT_OK(cio_sqlite_begin(db, &tx));
+        CIO_ASSERT_OK(cio_sqlite_begin(db, &inner));
+        for (int j = 0; j < 3; j++)
+            rows[j] = (cio_sqlite_arg)CIO_SQLITE_ARG_INT(i * 3 + j);
+        CIO_ASSERT_OK(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3));
+        rows[2] = rows[0]; /* a duplicate: this executemany leaves nothing */
+        rows[0] = (cio_sqlite_arg)CIO_SQLITE_ARG_INT(100000 + i);
+        CIO_ASSERT_ERR(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3),
+                       -EINVAL);
+        CIO_ASSERT_OK(cio_sqlite_commit(&inner));
+        if (i % 2)
+            CIO_ASSERT_OK(cio_sqlite_rollback(&tx));
+        else
+            CIO_ASSERT_OK(cio_sqlite_commit(&tx));
+    }
+    CIO_ASSERT_EQ(count_rows(db, "q"), 25 * 3); /* the committed half, 3 rows each */
+    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM q WHERE v >= 100000",
+                                            NULL, 0));
+    CIO_ASSERT_EQ(n, 0);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_rebind_and_cached_tx(void)
+{
+    run_in_dir(rebind_main);
+}
+
 /* ---- errors ---- */
 
 static int syntax_task(void *arg)
@@ -1325,6 +1386,9 @@ int main(int argc, char **argv)
         CIO_TEST(test_executemany_script, "executemany is all or nothing; scripts; one "
                                           "statement per exec; a script leaving a transaction "
                                           "open is rolled back"),
+        CIO_TEST(test_rebind_and_cached_tx,
+                 "fewer arguments than parameters leave the rest NULL; BEGIN/SAVEPOINT/COMMIT "
+                 "through a 2-statement cache; a failed executemany in a transaction"),
         CIO_TEST(test_errors, "SQLite errors: errno, extended code, message naming the path; "
                               "missing, read-only missing, non-database and corrupt files"),
         CIO_TEST(test_memory, ":memory: is one database for every task"),
