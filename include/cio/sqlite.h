@@ -117,7 +117,7 @@ typedef struct cio_sqlite_opts {
     double close_timeout; /* how long close lets queued work finish: 0 gives 5 s */
     /* How long a worker that ran out of work keeps watching its queue,
      * yielding the CPU between looks, before it sleeps, in seconds: 0 gives
-     * 50 us; negative: never. Requests that follow each other closely then
+     * 200 us; negative: never. Requests that follow each other closely then
      * cost no futex wakeup of the worker. Also how long a task whose request
      * is the database's only one out polls for its result (letting the other
      * tasks run) before it sleeps: then the result costs no wakeup of the

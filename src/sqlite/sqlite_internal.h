@@ -163,6 +163,17 @@ extern __thread worker *cio__sqlite_self;
 /* SQL text known to write (learned from a reader's hand-off). */
 #define HINT_SLOTS 256
 
+/* What a task has learnt about one class of request (its SQL and kind,
+ * hashed into POLL_CLASSES slots; loop side only): how long it takes from
+ * submit to result, and whether polling for it has been paying (request.c). */
+#define POLL_CLASSES 64
+
+typedef struct poll_class {
+    double avg;      /* seconds, a moving average */
+    unsigned skip;   /* requests of this class to go before one polls again */
+    unsigned misses; /* polls in a row that ran out of time */
+} poll_class;
+
 struct cio_sqlite {
     char *path;
     const char *open_file;
@@ -192,8 +203,7 @@ struct cio_sqlite {
     cio_sqlite_tx *tx;    /* the outermost open transaction */
     cio_task *tx_task;    /* the task that owns it */
     int tx_depth;         /* savepoints open inside it */
-    unsigned poll_skip;   /* requests to go before a task polls again */
-    unsigned poll_misses; /* polls in a row that ran out of time */
+    poll_class polls[POLL_CLASSES]; /* request.c: how long each kind of request takes */
     uint64_t hints[HINT_SLOTS];
     int64_t last_id, changes;
     int last_rc;
