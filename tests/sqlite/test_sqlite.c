@@ -198,12 +198,12 @@ static int rebind_main(void *arg)
     CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 2));
     CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 1)); /* y unbound: NULL */
     int64_t n = -1;
-    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM p WHERE y IS NULL", NULL,
-                                            0));
+    CIO_ASSERT_OK(
+        cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM p WHERE y IS NULL", NULL, 0));
     CIO_ASSERT_EQ(n, 1);
     cio_sqlite_arg named[1] = {CIO_SQLITE_NAMED(":b", CIO_SQLITE_ARG_INT(5))};
     const char *nins = "INSERT INTO p VALUES (:a, :b)";
-    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, two, 2)); /* by position: 1, 2 */
+    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, two, 2));   /* by position: 1, 2 */
     CIO_ASSERT_OK(cio_sqlite_exec(db, nins, named, 1)); /* :a unbound: NULL */
     CIO_ASSERT_OK(cio_sqlite_fetchval_int64(
         db, &n, "SELECT count(*) FROM p WHERE x IS NULL AND y = 5", NULL, 0));
@@ -220,8 +220,7 @@ static int rebind_main(void *arg)
         CIO_ASSERT_OK(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3));
         rows[2] = rows[0]; /* a duplicate: this executemany leaves nothing */
         rows[0] = (cio_sqlite_arg)CIO_SQLITE_ARG_INT(100000 + i);
-        CIO_ASSERT_ERR(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3),
-                       -EINVAL);
+        CIO_ASSERT_ERR(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3), -EINVAL);
         CIO_ASSERT_OK(cio_sqlite_commit(&inner));
         if (i % 2)
             CIO_ASSERT_OK(cio_sqlite_rollback(&tx));
@@ -229,8 +228,8 @@ static int rebind_main(void *arg)
             CIO_ASSERT_OK(cio_sqlite_commit(&tx));
     }
     CIO_ASSERT_EQ(count_rows(db, "q"), 25 * 3); /* the committed half, 3 rows each */
-    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM q WHERE v >= 100000",
-                                            NULL, 0));
+    CIO_ASSERT_OK(
+        cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM q WHERE v >= 100000", NULL, 0));
     CIO_ASSERT_EQ(n, 0);
     CIO_ASSERT_OK(cio_sqlite_close(db));
     return 0;
