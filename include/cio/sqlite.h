@@ -181,10 +181,11 @@ CIO_API int cio_sqlite_executescript(cio_sqlite *db, const char *sql);
  * first chunk of rows (chunk_bytes) arrives with this call, and the next one
  * is fetched meanwhile (on a reader, outside a transaction: the worker steps
  * while the task reads), so a big scan neither holds the table in memory (two
- * chunks at most, of up to 16 x chunk_bytes each) nor pays a hop per row. While rows remain, the
- * statement stays open on its worker (a reader's read transaction stays open too: close the cursor
- * when done). Stores the cursor in *cur (NULL on failure). Suspends: yes. Cancellation: the
- * statement is interrupted; the reason. */
+ * chunks at most, of up to 16 x chunk_bytes each) nor pays a hop per row.
+ * While rows remain, the statement stays open on its worker (a reader's read
+ * transaction stays open too: close the cursor when done). Stores the cursor
+ * in *cur (NULL on failure).
+ * Suspends: yes. Cancellation: the statement is interrupted; the reason. */
 CIO_API int cio_sqlite_execute(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
                                const cio_sqlite_arg *args, size_t nargs);
 
