@@ -109,7 +109,7 @@ typedef struct cio_sqlite_opts {
      * sleeps 1 ms at a time (fair: no growing back-off) and stops when the
      * request is cancelled. */
     double busy_timeout;
-    size_t stmt_cache;    /* prepared statements kept per connection: 0 gives 64 */
+    size_t stmt_cache; /* prepared statements kept per connection: 0 gives 64 */
     /* Bytes of rows a cursor fetches in its first hop: 0 gives 64 KiB. Each
      * later hop of the same cursor fetches twice the one before, up to 16
      * times this (a scan then pays few hops per row). */
