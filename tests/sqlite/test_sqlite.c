@@ -362,15 +362,22 @@ static void test_read_only(void)
 
 /* ---- cursors, the statement cache, interact ---- */
 
-static int cursor_main(void *arg)
+/* A database with big(id, s) holding rows 1..20000, s = "row <id>". */
+static cio_sqlite *open_big(const cio_sqlite_opts *o)
 {
-    (void)arg;
-    cio_sqlite_opts o = {.chunk_bytes = 4096};
-    cio_sqlite *db = open_db(&o);
+    cio_sqlite *db = open_db(o);
     CIO_ASSERT_OK(cio_sqlite_executescript(
         db, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
             "INSERT INTO big SELECT x, printf('row %d', x) FROM c;"));
+    return db;
+}
+
+static int cursor_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.chunk_bytes = 4096};
+    cio_sqlite *db = open_big(&o);
     cio_sqlite_cursor *cur;
     CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, "SELECT id, s FROM big ORDER BY id", NULL, 0));
     int64_t n = 0;
@@ -453,11 +460,7 @@ static int growth_main(void *arg)
 {
     (void)arg;
     cio_sqlite_opts o = {.chunk_bytes = 1024};
-    cio_sqlite *db = open_db(&o);
-    CIO_ASSERT_OK(cio_sqlite_executescript(
-        db, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
-            "INSERT INTO big SELECT x, printf('row %d', x) FROM c;"));
+    cio_sqlite *db = open_big(&o);
     CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_stepped, NULL));
     rows_stepped = 0;
     cio_sqlite_cursor *cur;
