@@ -435,10 +435,12 @@ static void test_cursor_chunks(void)
 }
 
 /* Chunks grow: a scan's refills double the chunk up to 16 x chunk_bytes.
- * stepped() is a SQL function run by the worker for each row it steps, so
- * the task sees how far ahead the worker is: it never gets more than two
- * chunks of the largest size ahead (memory stays bounded), and the whole scan
- * takes far fewer refills than chunks of the first size would need. */
+ * A chunk's text lies in one buffer, each value after the one before (NUL
+ * included), so a text view that does not follow the last one marks a new
+ * chunk: the scan takes far fewer refills than chunks of the first size
+ * would need. stepped() is a SQL function run by the worker for each row it
+ * steps, so the task sees how far ahead the worker is: never more than two
+ * chunks of the largest size (memory stays bounded). */
 static long rows_stepped; /* atomic: written on the reader, read on the loop */
 
 static void stepped(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -469,7 +471,8 @@ static int growth_main(void *arg)
     /* A row is at least 3 cells of 24 bytes: the largest chunk (16 KiB)
      * holds at most this many. */
     const long max_chunk_rows = 16 * 1024 / 72 + 1;
-    long n = 0, refills = 0, last_seen = 0, most_ahead = 0;
+    long n = 0, refills = 0, most_ahead = 0;
+    const char *next_text = NULL;
     char want[32];
     int r;
     while ((r = cio_sqlite_next(cur)) == 1) {
@@ -477,21 +480,23 @@ static int growth_main(void *arg)
         CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 0), n);
         CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 1), n); /* stepped in order */
         snprintf(want, sizeof(want), "row %ld", n);
-        CIO_ASSERT_STR_EQ(cio_sqlite_column_text(cur, 2, NULL), want);
-        long seen = __atomic_load_n(&rows_stepped, __ATOMIC_RELAXED);
-        if (seen != last_seen)
+        size_t len;
+        const char *text = cio_sqlite_column_text(cur, 2, &len);
+        CIO_ASSERT_STR_EQ(text, want);
+        if (text != next_text)
             refills++;
-        last_seen = seen;
+        next_text = text + len + 1;
+        long seen = __atomic_load_n(&rows_stepped, __ATOMIC_RELAXED);
         if (seen - n > most_ahead)
             most_ahead = seen - n;
     }
     CIO_ASSERT_EQ(r, 0);
     CIO_ASSERT_EQ(n, 20000);
     cio_sqlite_cursor_close(cur);
-    /* 1 KiB chunks would take over 200 refills (a row is at least 72
-     * bytes); doubling to 16 KiB takes about 80 (and reading while the
-     * worker steps sees a few more changes of the count). */
+    /* 1 KiB chunks of rows of at least 72 bytes would take over 1,400
+     * refills; doubling to 16 KiB takes about 110. */
     CIO_ASSERT_CMP(refills, <, 200);
+    CIO_ASSERT_CMP(refills, >, 20); /* and the chunks stop growing at 16 KiB */
     CIO_ASSERT_CMP(most_ahead, <=, 2 * max_chunk_rows);
     CIO_ASSERT_OK(cio_sqlite_close(db));
     return 0;
