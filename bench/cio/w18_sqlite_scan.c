@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 {
     static const char *const keys[] = {"spin_us", "rows", NULL};
     args_check(argc, argv, keys);
-    long spin = arg_long(argc, argv, "spin_us", 50); /* the workers' spin; 0: none */
+    long spin = arg_long(argc, argv, "spin_us", 200); /* the library default; 0: none */
     opts.spin = spin ? (double)spin * 1e-6 : -1;
     rows = arg_long(argc, argv, "rows", 1000000);
     if (rows < 1 || bench_make_db(rows)) {

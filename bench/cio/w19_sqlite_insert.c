@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 {
     static const char *const keys[] = {"spin_us", "n", "batch", NULL};
     args_check(argc, argv, keys);
-    long spin = arg_long(argc, argv, "spin_us", 50); /* the workers' spin; 0: none */
+    long spin = arg_long(argc, argv, "spin_us", 200); /* the library default; 0: none */
     opts.spin = spin ? (double)spin * 1e-6 : -1;
     n = arg_long(argc, argv, "n", 20000);
     batch = arg_long(argc, argv, "batch", 1);

@@ -109,12 +109,15 @@ typedef struct cio_sqlite_opts {
      * sleeps 1 ms at a time (fair: no growing back-off) and stops when the
      * request is cancelled. */
     double busy_timeout;
-    size_t stmt_cache;    /* prepared statements kept per connection: 0 gives 64 */
-    size_t chunk_bytes;   /* bytes of rows a cursor fetches per hop: 0 gives 64 KiB */
+    size_t stmt_cache; /* prepared statements kept per connection: 0 gives 64 */
+    /* Bytes of rows a cursor fetches in its first hop: 0 gives 64 KiB. Each
+     * later hop of the same cursor fetches twice the one before, up to 16
+     * times this (a scan then pays few hops per row). */
+    size_t chunk_bytes;
     double close_timeout; /* how long close lets queued work finish: 0 gives 5 s */
     /* How long a worker that ran out of work keeps watching its queue,
      * yielding the CPU between looks, before it sleeps, in seconds: 0 gives
-     * 50 us; negative: never. Requests that follow each other closely then
+     * 200 us; negative: never. Requests that follow each other closely then
      * cost no futex wakeup of the worker. Also how long a task whose request
      * is the database's only one out polls for its result (letting the other
      * tasks run) before it sleeps: then the result costs no wakeup of the
@@ -178,9 +181,10 @@ CIO_API int cio_sqlite_executescript(cio_sqlite *db, const char *sql);
  * first chunk of rows (chunk_bytes) arrives with this call, and the next one
  * is fetched meanwhile (on a reader, outside a transaction: the worker steps
  * while the task reads), so a big scan neither holds the table in memory (two
- * chunks at most) nor pays a hop per row. While rows remain, the statement stays
- * open on its worker (a reader's read transaction stays open too: close the
- * cursor when done). Stores the cursor in *cur (NULL on failure).
+ * chunks at most, of up to 16 x chunk_bytes each) nor pays a hop per row.
+ * While rows remain, the statement stays open on its worker (a reader's read
+ * transaction stays open too: close the cursor when done). Stores the cursor
+ * in *cur (NULL on failure).
  * Suspends: yes. Cancellation: the statement is interrupted; the reason. */
 CIO_API int cio_sqlite_execute(cio_sqlite *db, cio_sqlite_cursor **cur, const char *sql,
                                const cio_sqlite_arg *args, size_t nargs);

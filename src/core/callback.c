@@ -2,7 +2,8 @@
  *
  * Handles come from a per-loop free list, so scheduling a callback allocates
  * only while the list grows. Calls from other threads queue under a mutex and
- * wake the backend; the loop turns them into call_soon callbacks. */
+ * wake the backend only when the loop sleeps in it (ts_sleeping); the loop
+ * turns them into call_soon callbacks. */
 #include <stdlib.h>
 
 #include "alloc.h"
@@ -105,11 +106,38 @@ int cio_call_soon_threadsafe(cio_loop *l, cio_callback_fn fn, void *arg)
     }
     if (!err) {
         l->ts_calls[l->ts_n++] = (cio__ts_call){fn, arg};
-        __atomic_store_n(&l->ts_pending, 1, __ATOMIC_RELEASE);
-        l->backend.vt->wakeup(&l->backend);
+        /* The Dekker pattern with cio__ts_sleep_begin: we store "pending"
+         * then read "sleeping", the loop stores "sleeping" then reads
+         * "pending", all sequentially consistent, so at least one of us sees
+         * the other's store: either the loop does not block, or we wake it.
+         * A loop that is awake finds the call at its next turn, so the
+         * eventfd write (a system call, and a wakeup to read it) is saved. */
+        __atomic_store_n(&l->ts_pending, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&l->ts_sleeping, __ATOMIC_SEQ_CST))
+            l->backend.vt->wakeup(&l->backend);
     }
     pthread_mutex_unlock(&l->ts_lock);
     return err;
+}
+
+/* The loop is about to block in the backend's poll for up to `timeout`:
+ * publishes that, then looks for threadsafe calls once more. Returns the
+ * timeout to poll with: 0 when a call came meanwhile (its caller may have
+ * seen the loop awake and skipped the wakeup). */
+int64_t cio__ts_sleep_begin(cio_loop *l, int64_t timeout)
+{
+    __atomic_store_n(&l->ts_sleeping, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&l->ts_pending, __ATOMIC_SEQ_CST)) {
+        __atomic_store_n(&l->ts_sleeping, 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return timeout;
+}
+
+/* The poll returned: threadsafe callers need not wake the loop any more. */
+void cio__ts_sleep_end(cio_loop *l)
+{
+    __atomic_store_n(&l->ts_sleeping, 0, __ATOMIC_RELAXED);
 }
 
 void cio__drain_threadsafe(cio_loop *l)

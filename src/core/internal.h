@@ -337,6 +337,8 @@ struct cio_loop {
     int sigint_installed;
     int *errno_at;           /* this thread's errno, saved per task across a switch */
     volatile int ts_pending; /* threadsafe calls or a signal await the loop */
+    int ts_sleeping;         /* the loop blocks (or is about to) in the backend's poll:
+                              * threadsafe callers must write its wakeup (callback.c) */
     unsigned deadlocks;      /* consecutive deadlock reports */
 };
 
@@ -610,6 +612,8 @@ void cio__executors_loop_closed(void);
 /* Callbacks (callback.c). */
 void cio__run_callback(cio_loop *l, struct cio_handle *h);
 void cio__drain_threadsafe(cio_loop *l);
+int64_t cio__ts_sleep_begin(cio_loop *l, int64_t timeout);
+void cio__ts_sleep_end(cio_loop *l);
 void cio__callbacks_destroy(cio_loop *l);
 
 #endif

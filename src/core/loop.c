@@ -274,9 +274,13 @@ static int run_once(cio_loop *l)
             cio__stacks_trim(&l->stacks);
             l->last_trim = l->now;
         }
-        l->backend.vt->poll(&l->backend, timeout);
         if (timeout != 0)
+            timeout = cio__ts_sleep_begin(l, timeout);
+        l->backend.vt->poll(&l->backend, timeout);
+        if (timeout != 0) {
+            cio__ts_sleep_end(l);
             refresh_clock(l);
+        }
     }
     if (l->virtual_clock) {
         if (!l->nready && !l->backend.pending && !l->ts_pending) {

@@ -1,6 +1,7 @@
 /* On the loop: statements and cursors. A cursor owns the chunk of rows its
  * worker filled; the column getters read the chunk in place, so text and
  * blobs are views valid until the next cio_sqlite_next. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,10 +100,23 @@ static void prefetch_done(request *r)
     cursor_free(c);
 }
 
+/* Before a refill: a cursor read past its first chunk is likely a scan, so
+ * each refill doubles the chunk, up to CHUNK_GROWTH times chunk_bytes (1 MiB
+ * by default): fewer hops per row, and the worker steps longer between the
+ * hand-offs that keep it waiting for the task. A short result never grows. */
+static void grow_limit(cio_sqlite_cursor *c)
+{
+    size_t base = c->db->opts.chunk_bytes;
+    size_t cap = base > SIZE_MAX / CHUNK_GROWTH ? SIZE_MAX : base * CHUNK_GROWTH;
+    if (c->limit < cap)
+        c->limit = c->limit > cap / 2 ? cap : c->limit * 2;
+}
+
 static void prefetch(cio_sqlite_cursor *c)
 {
     if (!c->prefetch_ok || !c->pin || c->db->closing)
         return;
+    grow_limit(c);
     if (!c->pre && !(c->pre = cio__malloc(sizeof(*c->pre))))
         return; /* no memory: the next chunk comes on demand */
     request *r = c->pre;
@@ -302,6 +316,7 @@ int cio_sqlite_next(cio_sqlite_cursor *c)
             c->row = c->ch->nrows + 1; /* past the end: the getters read NULL */
             return 0;
         }
+        grow_limit(c);
         request r = {0};
         r.kind = REQ_NEXT;
         r.cur = c;

@@ -62,7 +62,7 @@ static int db_init(cio_sqlite *db, const char *path, const cio_sqlite_opts *opts
     if (!(db->opts.close_timeout > 0))
         db->opts.close_timeout = 5.0;
     if (db->opts.spin == 0)
-        db->opts.spin = 50e-6;
+        db->opts.spin = 200e-6;
     db->opts.synchronous = NULL; /* the caller's string is not kept */
     db->memory = !strcmp(path, ":memory:") || !*path;
     db->nreaders = db->memory || db->opts.readers < 0 ? 0 : db->opts.readers;

@@ -14,6 +14,7 @@
  * for (poll_wait): the worker hands it over with a compare-and-swap on
  * r->handoff, which spares the loop an eventfd write and a wakeup. */
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -76,17 +77,41 @@ static worker *route(cio_sqlite *db, request *r)
     return NULL;
 }
 
+/* The class of r, for the polling policy: its SQL text's address (a
+ * program passes the same string each time; a built one just starts a class
+ * afresh), its kind and its transaction operation. */
+static poll_class *class_of(cio_sqlite *db, const request *r)
+{
+    uint64_t h = (uint64_t)(uintptr_t)r->sql ^ ((uint64_t)(r->kind * 8 + r->tx_op) << 48);
+    h *= 0x9E3779B97F4A7C15ull;
+    return &db->polls[(h >> 40) % POLL_CLASSES];
+}
+
 /* Whether r's task polls for it: when it is the only request out (so the
- * loop has nothing else of ours to wake for) and polls have been paying. */
-static int should_poll(cio_sqlite *db)
+ * loop has nothing else of ours to wake for) and polls for its class have
+ * been paying. */
+static int should_poll(cio_sqlite *db, poll_class *pc)
 {
     if (!(db->opts.spin > 0) || db->outstanding != 1)
         return 0;
-    if (db->poll_skip) {
-        db->poll_skip--;
+    if (pc->skip) {
+        pc->skip--;
         return 0;
     }
     return 1;
+}
+
+/* How long to poll for a request of class pc: twice its usual time, at
+ * least `spin` and at most POLL_MAX (or `spin` if longer). A statement that
+ * usually takes 300 us (a batch of inserts) is polled to the end instead of
+ * running out of time and paying a sleep and a wakeup. */
+#define POLL_MAX 1e-3
+
+static double poll_budget(const cio_sqlite *db, const poll_class *pc)
+{
+    double spin = db->opts.spin, b = 2 * pc->avg;
+    double max = spin > POLL_MAX ? spin : POLL_MAX;
+    return b < spin ? spin : b > max ? max : b;
 }
 
 /* A pause between looks at a flag another core writes. */
@@ -100,7 +125,8 @@ static inline void cpu_relax(void)
 }
 
 /* Waits for a polled request: lets the other tasks run (cio_yield) between
- * looks at r->handoff, for up to opts.spin seconds; then claims the wait back
+ * looks at r->handoff, for up to poll_budget (spin to 1 ms, by what
+ * requests of its class usually take); then claims the wait back
  * and sleeps on r->done. The first POLL_PAUSES looks pause the core (a short
  * statement on an idle machine is caught without a system call); later ones
  * sched_yield, so that on a busy machine the worker, which may share the
@@ -108,18 +134,20 @@ static inline void cpu_relax(void)
  * one task: pauses only 0.9x the unpolled median, sched_yield 1.8x). The
  * price on a busy machine: a thread that yields instead of sleeping waits
  * longer for the CPU when a timer comes due (the loop's lag). A poll that ran
- * out of time makes the next 16, 32, ... up to 1024 requests skip polling,
- * so a database whose statements are slow stops paying for it. Returns what
+ * out of time makes the next 16, 32, ... up to 1024 requests of its class
+ * skip polling, so statements that are slow stop paying for it (and others
+ * do not lose it: a batch of inserts that runs out of time leaves the
+ * transaction's short BEGIN and COMMIT polled). Returns what
  * cio_event_wait would. */
 #define POLL_PAUSES 32
 
-static int poll_wait(cio_sqlite *db, request *r)
+static int poll_wait(cio_sqlite *db, request *r, poll_class *pc, double t0)
 {
-    double until = cio__sqlite_mono() + db->opts.spin;
+    double until = t0 + poll_budget(db, pc);
     int err = 0, looks = 0;
     for (;;) {
         if (__atomic_load_n(&r->handoff, __ATOMIC_ACQUIRE) == HANDOFF_TAKEN) {
-            db->poll_misses = 0;
+            pc->misses = 0;
             cio_loop_unref(); /* the reference inbox_drain drops for the others */
             return 0;
         }
@@ -138,9 +166,9 @@ static int poll_wait(cio_sqlite *db, request *r)
         return 0;
     }
     if (!err) {
-        unsigned m = db->poll_misses < 6 ? db->poll_misses : 6;
-        db->poll_skip = 16u << m;
-        db->poll_misses++;
+        unsigned m = pc->misses < 6 ? pc->misses : 6;
+        pc->skip = 16u << m;
+        pc->misses++;
     }
     return err ? err : cio_event_wait(&r->done);
 }
@@ -191,15 +219,21 @@ int cio__sqlite_submit_wait(cio_sqlite *db, request *r)
     r->state = RS_NEW;
     worker *qw = route(db, r);
     track(db, r);
-    r->polled = should_poll(db);
+    poll_class *pc = class_of(db, r);
+    r->polled = should_poll(db, pc);
     r->handoff = HANDOFF_OPEN;
+    double t0 = db->opts.spin > 0 ? cio__sqlite_mono() : 0;
     pthread_mutex_lock(&db->mu);
     worker *wake = cio__sqlite_enqueue_locked(db, r, qw);
     pthread_mutex_unlock(&db->mu);
     cio__sqlite_wake(wake);
 
-    int err = r->polled ? poll_wait(db, r) : cio_event_wait(&r->done);
+    int err = r->polled ? poll_wait(db, r, pc, t0) : cio_event_wait(&r->done);
     if (err == 0) {
+        if (db->opts.spin > 0) { /* learn how long this class takes */
+            double took = cio__sqlite_mono() - t0;
+            pc->avg = pc->avg > 0 ? 0.75 * pc->avg + 0.25 * took : took;
+        }
         cio__sqlite_untrack(db, r);
         return cio__sqlite_finish(db, r);
     }

@@ -63,6 +63,10 @@ typedef struct chunk {
     char inl_data[CHUNK_INLINE_DATA];
 } chunk;
 
+/* A cursor's chunks grow: the first holds opts.chunk_bytes, each refill
+ * doubles that, up to CHUNK_GROWTH times it (cursor.c). */
+#define CHUNK_GROWTH 16
+
 /* Column names of up to NAMES_INLINE bytes (pointers and text) live in the
  * cursor; longer ones in one allocation. */
 #define NAMES_INLINE 256
@@ -159,6 +163,17 @@ extern __thread worker *cio__sqlite_self;
 /* SQL text known to write (learned from a reader's hand-off). */
 #define HINT_SLOTS 256
 
+/* What a task has learnt about one class of request (its SQL and kind,
+ * hashed into POLL_CLASSES slots; loop side only): how long it takes from
+ * submit to result, and whether polling for it has been paying (request.c). */
+#define POLL_CLASSES 64
+
+typedef struct poll_class {
+    double avg;      /* seconds, a moving average */
+    unsigned skip;   /* requests of this class to go before one polls again */
+    unsigned misses; /* polls in a row that ran out of time */
+} poll_class;
+
 struct cio_sqlite {
     char *path;
     const char *open_file;
@@ -188,8 +203,7 @@ struct cio_sqlite {
     cio_sqlite_tx *tx;    /* the outermost open transaction */
     cio_task *tx_task;    /* the task that owns it */
     int tx_depth;         /* savepoints open inside it */
-    unsigned poll_skip;   /* requests to go before a task polls again */
-    unsigned poll_misses; /* polls in a row that ran out of time */
+    poll_class polls[POLL_CLASSES]; /* request.c: how long each kind of request takes */
     uint64_t hints[HINT_SLOTS];
     int64_t last_id, changes;
     int last_rc;
@@ -218,6 +232,7 @@ int cio__sqlite_run(worker *w, request *r); /* 1: handed to the writer */
 void cio__sqlite_forward(worker *w, request *r);
 void cio__sqlite_kick(cio_sqlite *db);
 void cio__sqlite_cache_free(worker *w);
+int cio__sqlite_exec_cached(worker *w, request *r, const char *sql);
 int cio__sqlite_error(request *r, sqlite3 *conn, int rc);
 void cio__sqlite_chunk_init(chunk *c);
 void cio__sqlite_chunk_free(chunk *c);

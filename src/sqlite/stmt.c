@@ -171,11 +171,53 @@ static void hold(worker *w, sqlite3_stmt *st)
             w->cache[i].busy = 1;
 }
 
+/* Runs one statement without parameters, such as BEGIN, COMMIT or a
+ * SAVEPOINT, through the statement cache: a transaction's bookkeeping is then
+ * not parsed again each time (sqlite3_exec prepares and finalizes its SQL on
+ * every call). Text holding several statements goes to sqlite3_exec. Records
+ * the first error in r and returns SQLite's result code. */
+int cio__sqlite_exec_cached(worker *w, request *r, const char *sql)
+{
+    int rc;
+    if (strchr(sql, ';')) {
+        rc = sqlite3_exec(w->conn, sql, NULL, NULL, NULL);
+    } else {
+        int cached, had = r->status;
+        sqlite3_stmt *st = prepare(w, r, sql, &cached);
+        if (!st)
+            return r->status != had ? SQLITE_ERROR : SQLITE_OK;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            ;
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        if (rc != SQLITE_OK && !r->status)
+            cio__sqlite_error(r, w->conn, rc);
+        release(w, st, cached);
+        return rc;
+    }
+    if (rc != SQLITE_OK && !r->status)
+        cio__sqlite_error(r, w->conn, rc);
+    return rc;
+}
+
 /* ---- binds ---- */
+
+/* Whether binding a[0..n) by position sets every parameter of st, so the
+ * previous call's values need no clearing. */
+static int binds_all(sqlite3_stmt *st, const cio_sqlite_arg *a, size_t n)
+{
+    if ((size_t)sqlite3_bind_parameter_count(st) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i].name)
+            return 0;
+    return 1;
+}
 
 static int bind_args(request *r, sqlite3 *conn, sqlite3_stmt *st, const cio_sqlite_arg *a, size_t n)
 {
-    sqlite3_clear_bindings(st);
+    if (!binds_all(st, a, n))
+        sqlite3_clear_bindings(st);
     for (size_t i = 0; i < n; i++) {
         int idx = (int)i + 1;
         if (a[i].name) {
@@ -263,28 +305,36 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem, void *inl)
     return 0;
 }
 
+/* Copies the current row of st into c. Reads each column through its
+ * sqlite3_value: one call finds the column, and the value getters skip the
+ * per-call mutex and error bookkeeping of the sqlite3_column_* ones (the
+ * connection is this thread's alone, SQLITE_OPEN_NOMUTEX). */
 static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
 {
-    if (grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell),
+    if (c->ncells + (size_t)ncols > c->cap_cells &&
+        grow((void **)&c->cells, &c->cap_cells, c->ncells + (size_t)ncols, sizeof(cell),
              c->inl_cells))
         return -ENOMEM;
-    for (int i = 0; i < ncols; i++) {
-        cell *x = &c->cells[c->ncells++];
-        x->type = sqlite3_column_type(st, i);
+    cell *x = &c->cells[c->ncells];
+    for (int i = 0; i < ncols; i++, x++) {
+        sqlite3_value *v = sqlite3_column_value(st, i);
+        x->type = sqlite3_value_type(v);
         x->len = 0;
         switch (x->type) {
         case SQLITE_INTEGER:
-            x->v.i = sqlite3_column_int64(st, i);
+            x->v.i = sqlite3_value_int64(v);
             break;
         case SQLITE_FLOAT:
-            x->v.d = sqlite3_column_double(st, i);
+            x->v.d = sqlite3_value_double(v);
             break;
         case SQLITE_TEXT:
         case SQLITE_BLOB: {
-            const void *p = x->type == SQLITE_TEXT ? (const void *)sqlite3_column_text(st, i)
-                                                   : sqlite3_column_blob(st, i);
-            size_t len = (size_t)sqlite3_column_bytes(st, i);
-            if (grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1, c->inl_data))
+            /* text first, then its length (SQLite's order for conversions) */
+            const void *p = x->type == SQLITE_TEXT ? (const void *)sqlite3_value_text(v)
+                                                   : sqlite3_value_blob(v);
+            size_t len = (size_t)sqlite3_value_bytes(v);
+            if (c->used + len + 1 > c->cap_data &&
+                grow((void **)&c->data, &c->cap_data, c->used + len + 1, 1, c->inl_data))
                 return -ENOMEM;
             if (len)
                 memcpy(c->data + c->used, p, len);
@@ -298,6 +348,7 @@ static int append_row(chunk *c, sqlite3_stmt *st, int ncols)
             x->type = SQLITE_NULL;
         }
     }
+    c->ncells += (size_t)ncols;
     c->nrows++;
     return 0;
 }
@@ -419,11 +470,9 @@ static void run_many(worker *w, request *r)
 {
     int in_tx = !sqlite3_get_autocommit(w->conn);
     const char *begin = in_tx ? "SAVEPOINT cio_many" : "BEGIN IMMEDIATE";
-    int rc = sqlite3_exec(w->conn, begin, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cio__sqlite_error(r, w->conn, rc);
+    int rc = cio__sqlite_exec_cached(w, r, begin);
+    if (rc != SQLITE_OK)
         return;
-    }
     int cached;
     sqlite3_stmt *st = prepare(w, r, r->sql, &cached);
     int64_t changes = 0;
@@ -448,9 +497,8 @@ static void run_many(worker *w, request *r)
         sqlite3_exec(w->conn, end, NULL, NULL, NULL);
         return;
     }
-    rc = sqlite3_exec(w->conn, end, NULL, NULL, NULL);
+    rc = cio__sqlite_exec_cached(w, r, end);
     if (rc != SQLITE_OK) {
-        cio__sqlite_error(r, w->conn, rc);
         if (!in_tx && !sqlite3_get_autocommit(w->conn))
             sqlite3_exec(w->conn, "ROLLBACK", NULL, NULL, NULL);
     }

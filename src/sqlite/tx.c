@@ -22,13 +22,6 @@ static void tx_error(request *r, int status, const char *msg)
     snprintf(r->msg, sizeof(r->msg), "%s", msg);
 }
 
-static void exec_or_error(worker *w, request *r, const char *sql)
-{
-    int rc = sqlite3_exec(w->conn, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK && !r->status)
-        cio__sqlite_error(r, w->conn, rc);
-}
-
 void cio__sqlite_run_tx(worker *w, request *r)
 {
     int depth = (int)r->nargs;
@@ -39,7 +32,7 @@ void cio__sqlite_run_tx(worker *w, request *r)
         snprintf(undo, sizeof(undo), "ROLLBACK");
     switch (r->tx_op) {
     case TX_BEGIN:
-        exec_or_error(w, r, r->sql);
+        cio__sqlite_exec_cached(w, r, r->sql);
         if (!r->status && !depth)
             w->owner = r->tx;
         return;
@@ -47,14 +40,14 @@ void cio__sqlite_run_tx(worker *w, request *r)
         if (sqlite3_get_autocommit(w->conn)) {
             tx_error(r, -EIO, "the transaction was already rolled back after an earlier error");
         } else {
-            exec_or_error(w, r, r->sql);
+            cio__sqlite_exec_cached(w, r, r->sql);
             if (r->status && !sqlite3_get_autocommit(w->conn))
                 sqlite3_exec(w->conn, undo, NULL, NULL, NULL);
         }
         break;
     case TX_ROLLBACK:
         if (!sqlite3_get_autocommit(w->conn))
-            exec_or_error(w, r, r->sql);
+            cio__sqlite_exec_cached(w, r, r->sql);
         break;
     }
     if (!depth) {

@@ -181,16 +181,64 @@ static int spin_for_work(worker *w)
 
 __thread worker *cio__sqlite_self;
 
+/* Ends the request w ran (db->mu held): it is done, unless forwarded to the
+ * writer (then it is the writer's). Returns the request to hand back, which
+ * complete() does outside the lock (the loop takes it too). */
+static request *finish_locked(worker *w, request *r, int forwarded)
+{
+    w->cur = NULL;
+    if (!r || forwarded)
+        return NULL;
+    r->ran_on = w;
+    r->state = RS_DONE;
+    return r;
+}
+
+/* Runs r (db->mu not held); returns whether it was forwarded to the writer.
+ * A reset request is freed here (nobody waits for it). */
+static int run_one(worker *w, request **rp)
+{
+    request *r = *rp;
+    int forwarded = 0;
+    if (__atomic_load_n(&r->cancel, __ATOMIC_RELAXED) && r->kind != REQ_RESET) {
+        r->rc = SQLITE_INTERRUPT;
+        r->status = -ECANCELED;
+    } else {
+        forwarded = cio__sqlite_run(w, r);
+    }
+    if (r->kind == REQ_RESET) {
+        free(r);
+        *rp = NULL;
+    }
+    return forwarded;
+}
+
+/* The worker's loop. One lock acquisition both ends a request and takes the
+ * next; the finished one is handed back (complete) before the next runs, so
+ * its task does not wait for the next statement. */
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     cio_sqlite *db = w->db;
     cio__sqlite_self = w;
     int spun = 0;
+    request *done = NULL; /* finished, to hand back once the lock is released */
     pthread_mutex_lock(&db->mu);
     for (;;) {
         request *r = take_locked(w);
-        if (!r) {
+        if (r) {
+            r->state = RS_RUNNING;
+            w->cur = r;
+        }
+        if (done) {
+            pthread_mutex_unlock(&db->mu);
+            complete(db, done);
+            done = NULL;
+            if (!r) { /* look again: a request may have come meanwhile */
+                pthread_mutex_lock(&db->mu);
+                continue;
+            }
+        } else if (!r) {
             if (db->stopping)
                 break;
             if (!spun && db->opts.spin > 0) {
@@ -206,33 +254,13 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&w->cond, &db->mu);
             w->idle = 0;
             continue;
+        } else {
+            pthread_mutex_unlock(&db->mu);
         }
         spun = 0;
-        r->state = RS_RUNNING;
-        w->cur = r;
-        pthread_mutex_unlock(&db->mu);
-        int forwarded = 0;
-        if (__atomic_load_n(&r->cancel, __ATOMIC_RELAXED) && r->kind != REQ_RESET) {
-            r->rc = SQLITE_INTERRUPT;
-            r->status = -ECANCELED;
-        } else {
-            forwarded = cio__sqlite_run(w, r);
-        }
-        if (r->kind == REQ_RESET) {
-            free(r);
-            r = NULL;
-        }
+        int forwarded = run_one(w, &r);
         pthread_mutex_lock(&db->mu);
-        w->cur = NULL;
-        if (r && !forwarded) { /* a forwarded request is the writer's now */
-            r->ran_on = w;
-            r->state = RS_DONE;
-            /* Hand it back outside the lock, which the loop takes too: the
-             * request stays valid, its task waits for the event. */
-            pthread_mutex_unlock(&db->mu);
-            complete(db, r);
-            pthread_mutex_lock(&db->mu);
-        }
+        done = finish_locked(w, r, forwarded);
     }
     pthread_mutex_unlock(&db->mu);
     worker_exit(w);

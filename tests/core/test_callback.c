@@ -1,6 +1,8 @@
 /* Tests of plain callbacks and timer ordering. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "cio_test.h"
 
@@ -213,6 +215,106 @@ static void test_call_soon_threadsafe(void)
     CIO_ASSERT_CMP(cio_now() - t0, <, 10.0); /* woken by the thread, not the 30 s timer */
 }
 
+/* ---- call_soon_threadsafe against a loop that keeps falling asleep ----
+ *
+ * A thread that posts while the loop is awake skips the eventfd write
+ * (callback.c); a post that races with the loop going to sleep must still
+ * wake it. Each thread here posts a burst of 1-3 calls and waits until the
+ * loop has run them all, so the loop, with nothing else to do, blocks
+ * between bursts thousands of times, and every burst lands just before,
+ * during or after that. One lost wakeup leaves a thread waiting and the loop
+ * asleep: the main task's timeout then fails the test (no other timer or
+ * I/O could wake the loop). */
+#define PP_THREADS 4
+#define PP_ROUNDS 3000
+
+typedef struct pp_thread {
+    struct pp_state *s;
+    pthread_t thread;
+    unsigned sent;
+    unsigned acked; /* atomic: calls of this thread the loop has run */
+    int err;
+} pp_thread;
+
+typedef struct pp_state {
+    cio_loop *loop;
+    cio_event all_done;
+    int abort;      /* atomic: the test failed, posters stop */
+    unsigned total; /* loop only */
+    pp_thread t[PP_THREADS];
+} pp_state;
+
+static void pp_deliver(void *arg)
+{
+    pp_thread *t = arg;
+    __atomic_add_fetch(&t->acked, 1, __ATOMIC_RELEASE);
+    if (++t->s->total == PP_THREADS * PP_ROUNDS * 2)
+        cio_event_set(&t->s->all_done);
+}
+
+static void *pp_poster(void *arg)
+{
+    pp_thread *t = arg;
+    for (unsigned round = 0; t->sent < PP_ROUNDS * 2 && !t->err; round++) {
+        unsigned burst = 1 + round % 3;
+        for (unsigned i = 0; i < burst && t->sent < PP_ROUNDS * 2; i++) {
+            t->err = cio_call_soon_threadsafe(t->s->loop, pp_deliver, t);
+            if (t->err)
+                return NULL;
+            t->sent++;
+        }
+        /* Watch closely at first (to post again the moment the loop has
+         * run the burst, as it turns to sleep), then let the loop's thread
+         * have the CPU. */
+        for (unsigned spins = 0; __atomic_load_n(&t->acked, __ATOMIC_ACQUIRE) != t->sent;) {
+            if (__atomic_load_n(&t->s->abort, __ATOMIC_ACQUIRE))
+                return NULL;
+            if (++spins > 200)
+                sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static int main_threadsafe_pingpong(void *arg)
+{
+    (void)arg;
+    pp_state *s = calloc(1, sizeof(*s));
+    CIO_ASSERT(s != NULL);
+    s->loop = cio_loop_current();
+    cio_event_init(&s->all_done);
+    cio_loop_ref(); /* the threads wake us: not a deadlock */
+    for (int i = 0; i < PP_THREADS; i++) {
+        s->t[i].s = s;
+        CIO_ASSERT_EQ(pthread_create(&s->t[i].thread, NULL, pp_poster, &s->t[i]), 0);
+    }
+    cio_scope to;
+    int err = cio_timeout_enter(&to, 60);
+    if (!err)
+        err = cio_event_wait(&s->all_done);
+    int expired = err == 0 && cio_timeout_expired(&to);
+    int exit_err = cio_timeout_exit(&to);
+    cio_loop_unref();
+    __atomic_store_n(&s->abort, 1, __ATOMIC_RELEASE); /* a stuck poster stops */
+    for (int i = 0; i < PP_THREADS; i++)
+        pthread_join(s->t[i].thread, NULL);
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT_OK(exit_err);
+    CIO_ASSERT(!expired);
+    CIO_ASSERT_EQ(s->total, PP_THREADS * PP_ROUNDS * 2);
+    for (int i = 0; i < PP_THREADS; i++) {
+        CIO_ASSERT_OK(s->t[i].err);
+        CIO_ASSERT_EQ(s->t[i].acked, PP_ROUNDS * 2);
+    }
+    free(s);
+    return 0;
+}
+
+static void test_call_soon_threadsafe_no_lost_wakeup(void)
+{
+    CIO_ASSERT_OK(cio_run(main_threadsafe_pingpong, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_call_soon_order, "callbacks and tasks share one FIFO; cancelled ones never run"),
     CIO_TEST(test_call_later, "call_later fires in deadline order; cancel and bad delay"),
@@ -222,4 +324,7 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_callback_cannot_suspend, "a suspending call from a callback is -EPERM"),
     CIO_TEST(test_call_soon_threadsafe,
              "another thread wakes the loop through call_soon_threadsafe"),
+    CIO_TEST(test_call_soon_threadsafe_no_lost_wakeup,
+             "4 threads post 24,000 calls in bursts to a loop that sleeps between them: "
+             "every call runs, no wakeup is lost"),
 }))

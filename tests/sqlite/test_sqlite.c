@@ -180,6 +180,66 @@ static void test_executemany_script(void)
     run_in_dir(many_main);
 }
 
+/* A statement run again with fewer arguments than parameters gets NULL for
+ * the rest, not the previous call's values (the worker skips clearing the
+ * binds only when every parameter is bound by position). And a transaction's
+ * BEGIN, SAVEPOINT, RELEASE and COMMIT, which run through the statement cache,
+ * keep working while a 2-statement cache evicts them over and over; an
+ * executemany inside a transaction (its own savepoint) that fails rolls back
+ * its rows only. */
+static int rebind_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.stmt_cache = 2};
+    cio_sqlite *db = open_db(&o);
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE p (x, y)", NULL, 0));
+    const char *ins = "INSERT INTO p VALUES (?, ?)";
+    cio_sqlite_arg two[2] = {CIO_SQLITE_ARG_INT(1), CIO_SQLITE_ARG_INT(2)};
+    CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 2));
+    CIO_ASSERT_OK(cio_sqlite_exec(db, ins, two, 1)); /* y unbound: NULL */
+    int64_t n = -1;
+    CIO_ASSERT_OK(
+        cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM p WHERE y IS NULL", NULL, 0));
+    CIO_ASSERT_EQ(n, 1);
+    cio_sqlite_arg named[1] = {CIO_SQLITE_NAMED(":b", CIO_SQLITE_ARG_INT(5))};
+    const char *nins = "INSERT INTO p VALUES (:a, :b)";
+    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, two, 2));   /* by position: 1, 2 */
+    CIO_ASSERT_OK(cio_sqlite_exec(db, nins, named, 1)); /* :a unbound: NULL */
+    CIO_ASSERT_OK(cio_sqlite_fetchval_int64(
+        db, &n, "SELECT count(*) FROM p WHERE x IS NULL AND y = 5", NULL, 0));
+    CIO_ASSERT_EQ(n, 1);
+
+    CIO_ASSERT_OK(cio_sqlite_exec(db, "CREATE TABLE q (v INTEGER UNIQUE)", NULL, 0));
+    cio_sqlite_arg rows[3];
+    for (int i = 0; i < 50; i++) {
+        cio_sqlite_tx tx, inner;
+        CIO_ASSERT_OK(cio_sqlite_begin(db, &tx));
+        CIO_ASSERT_OK(cio_sqlite_begin(db, &inner));
+        for (int j = 0; j < 3; j++)
+            rows[j] = (cio_sqlite_arg)CIO_SQLITE_ARG_INT(i * 3 + j);
+        CIO_ASSERT_OK(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3));
+        rows[2] = rows[0]; /* a duplicate: this executemany leaves nothing */
+        rows[0] = (cio_sqlite_arg)CIO_SQLITE_ARG_INT(100000 + i);
+        CIO_ASSERT_ERR(cio_sqlite_executemany(db, "INSERT INTO q VALUES (?)", rows, 1, 3), -EINVAL);
+        CIO_ASSERT_OK(cio_sqlite_commit(&inner));
+        if (i % 2)
+            CIO_ASSERT_OK(cio_sqlite_rollback(&tx));
+        else
+            CIO_ASSERT_OK(cio_sqlite_commit(&tx));
+    }
+    CIO_ASSERT_EQ(count_rows(db, "q"), 25 * 3); /* the committed half, 3 rows each */
+    CIO_ASSERT_OK(
+        cio_sqlite_fetchval_int64(db, &n, "SELECT count(*) FROM q WHERE v >= 100000", NULL, 0));
+    CIO_ASSERT_EQ(n, 0);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_rebind_and_cached_tx(void)
+{
+    run_in_dir(rebind_main);
+}
+
 /* ---- errors ---- */
 
 static int syntax_task(void *arg)
@@ -302,15 +362,22 @@ static void test_read_only(void)
 
 /* ---- cursors, the statement cache, interact ---- */
 
-static int cursor_main(void *arg)
+/* A database with big(id, s) holding rows 1..20000, s = "row <id>". */
+static cio_sqlite *open_big(const cio_sqlite_opts *o)
 {
-    (void)arg;
-    cio_sqlite_opts o = {.chunk_bytes = 4096};
-    cio_sqlite *db = open_db(&o);
+    cio_sqlite *db = open_db(o);
     CIO_ASSERT_OK(cio_sqlite_executescript(
         db, "CREATE TABLE big (id INTEGER PRIMARY KEY, s TEXT);"
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) "
             "INSERT INTO big SELECT x, printf('row %d', x) FROM c;"));
+    return db;
+}
+
+static int cursor_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.chunk_bytes = 4096};
+    cio_sqlite *db = open_big(&o);
     cio_sqlite_cursor *cur;
     CIO_ASSERT_OK(cio_sqlite_execute(db, &cur, "SELECT id, s FROM big ORDER BY id", NULL, 0));
     int64_t n = 0;
@@ -365,6 +432,79 @@ static int cursor_main(void *arg)
 static void test_cursor_chunks(void)
 {
     run_in_dir(cursor_main);
+}
+
+/* Chunks grow: a scan's refills double the chunk up to 16 x chunk_bytes.
+ * A chunk's text lies in one buffer, each value after the one before (NUL
+ * included), so a text view that does not follow the last one marks a new
+ * chunk: the scan takes far fewer refills than chunks of the first size
+ * would need. stepped() is a SQL function run by the worker for each row it
+ * steps, so the task sees how far ahead the worker is: never more than two
+ * chunks of the largest size (memory stays bounded). */
+static long rows_stepped; /* atomic: written on the reader, read on the loop */
+
+static void stepped(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc, (void)argv;
+    sqlite3_result_int64(ctx, __atomic_add_fetch(&rows_stepped, 1, __ATOMIC_RELAXED));
+}
+
+static int add_stepped(struct sqlite3 *conn, void *arg)
+{
+    (void)arg;
+    return sqlite3_create_function_v2(conn, "stepped", 0, SQLITE_UTF8, NULL, stepped, NULL, NULL,
+                                      NULL) == SQLITE_OK
+               ? 0
+               : -EIO;
+}
+
+static int growth_main(void *arg)
+{
+    (void)arg;
+    cio_sqlite_opts o = {.chunk_bytes = 1024};
+    cio_sqlite *db = open_big(&o);
+    CIO_ASSERT_OK(cio_sqlite_interact_all(db, add_stepped, NULL));
+    rows_stepped = 0;
+    cio_sqlite_cursor *cur;
+    CIO_ASSERT_OK(
+        cio_sqlite_execute(db, &cur, "SELECT id, stepped(), s FROM big ORDER BY id", NULL, 0));
+    /* A row is at least 3 cells of 24 bytes: the largest chunk (16 KiB)
+     * holds at most this many. */
+    const long max_chunk_rows = 16 * 1024 / 72 + 1;
+    long n = 0, refills = 0, most_ahead = 0;
+    const char *next_text = NULL;
+    char want[32];
+    int r;
+    while ((r = cio_sqlite_next(cur)) == 1) {
+        n++;
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 0), n);
+        CIO_ASSERT_EQ(cio_sqlite_column_int64(cur, 1), n); /* stepped in order */
+        snprintf(want, sizeof(want), "row %ld", n);
+        size_t len;
+        const char *text = cio_sqlite_column_text(cur, 2, &len);
+        CIO_ASSERT_STR_EQ(text, want);
+        if (text != next_text)
+            refills++;
+        next_text = text + len + 1;
+        long seen = __atomic_load_n(&rows_stepped, __ATOMIC_RELAXED);
+        if (seen - n > most_ahead)
+            most_ahead = seen - n;
+    }
+    CIO_ASSERT_EQ(r, 0);
+    CIO_ASSERT_EQ(n, 20000);
+    cio_sqlite_cursor_close(cur);
+    /* 1 KiB chunks of rows of at least 72 bytes would take over 1,400
+     * refills; doubling to 16 KiB takes about 110. */
+    CIO_ASSERT_CMP(refills, <, 200);
+    CIO_ASSERT_CMP(refills, >, 20); /* and the chunks stop growing at 16 KiB */
+    CIO_ASSERT_CMP(most_ahead, <=, 2 * max_chunk_rows);
+    CIO_ASSERT_OK(cio_sqlite_close(db));
+    return 0;
+}
+
+static void test_cursor_growth(void)
+{
+    run_in_dir(growth_main);
 }
 
 static int count_stmts(struct sqlite3 *conn, void *arg)
@@ -1253,6 +1393,9 @@ int main(int argc, char **argv)
         CIO_TEST(test_executemany_script, "executemany is all or nothing; scripts; one "
                                           "statement per exec; a script leaving a transaction "
                                           "open is rolled back"),
+        CIO_TEST(test_rebind_and_cached_tx,
+                 "fewer arguments than parameters leave the rest NULL; BEGIN/SAVEPOINT/COMMIT "
+                 "through a 2-statement cache; a failed executemany in a transaction"),
         CIO_TEST(test_errors, "SQLite errors: errno, extended code, message naming the path; "
                               "missing, read-only missing, non-database and corrupt files"),
         CIO_TEST(test_memory, ":memory: is one database for every task"),
@@ -1260,6 +1403,8 @@ int main(int argc, char **argv)
         CIO_TEST(test_cursor_chunks, "20,000 rows in 4 KiB chunks, in order; streaming "
                                      "inside a transaction and from a snapshot; a closed "
                                      "cursor lets a TRUNCATE checkpoint through"),
+        CIO_TEST(test_cursor_growth, "a scan's chunks double up to 16 x chunk_bytes: far fewer "
+                                     "refills, never more than two of the largest ahead"),
         CIO_TEST(test_cursor_prefetch, "a cursor's prefetched next chunk: a timeout in next "
                                        "interrupts it; a cursor closed while it runs lets go "
                                        "at once"),
