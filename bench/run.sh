@@ -57,6 +57,7 @@ install_missing() {
     command -v go >/dev/null || missing+=(golang-go)
     [[ -x $PY ]] && $PY -c 'import uvloop' 2>/dev/null || missing+=(python3-uvloop)
     [[ -x $PY ]] && $PY -c 'import aiohttp' 2>/dev/null || missing+=(python3-aiohttp)
+    [[ -x $PY ]] && $PY -c 'import aiosqlite' 2>/dev/null || missing+=(python3-aiosqlite)
     pkg-config --exists libuv 2>/dev/null || missing+=(libuv1-dev)
     command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     command -v wrk >/dev/null || missing+=(wrk)
