@@ -573,8 +573,15 @@ typedef struct cio_pg_pool_stats {
  * Cancellation: returns the reason; nothing is left open. */
 CIO_API int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *opts);
 
-/* Closes every connection and frees the pool. Connections still acquired are
- * closed when released. NULL is a no-op. Suspends: briefly (as cio_pg_close).
+/* Closes every idle connection and frees the pool. Tasks inside
+ * cio_pg_pool_acquire (waiting, connecting, checking) return -ESHUTDOWN at
+ * once, their message naming the pool; a release paying a reset closes the
+ * connection instead. Connections still acquired stay usable and are closed
+ * when released; the pool's memory is freed after the last such release.
+ * After the free, p may only be passed to cio_pg_pool_release (for those
+ * connections) and, while one is still out, to cio_pg_pool_acquire, which
+ * fails with -ESHUTDOWN; a second free then is a no-op. NULL is a no-op.
+ * Suspends: briefly (as cio_pg_close).
  * Cancellation: still closes everything. */
 CIO_API void cio_pg_pool_free(cio_pg_pool *p);
 
@@ -582,8 +589,9 @@ CIO_API void cio_pg_pool_free(cio_pg_pool *p);
  * in strict FIFO order for one released. An idle connection whose server
  * closed it, or idle past health_check_idle, is checked with a round trip
  * first and replaced if dead. Returns 0 and *out, -ETIMEDOUT after
- * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait, or
- * a connect error. Suspends: yes.
+ * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait,
+ * -ESHUTDOWN when cio_pg_pool_free was called (before or during the acquire),
+ * -EINVAL for NULL arguments, or a connect error. Suspends: yes.
  * Cancellation: returns the reason; a connection handed over at that instant
  * goes to the next waiter, none leaks. */
 CIO_API int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out);
@@ -591,9 +599,12 @@ CIO_API int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out);
 /* Gives a connection back. A broken one, one still running a request or
  * inside a transaction is closed; one whose session was changed (SET, LISTEN,
  * temporary tables, advisory locks, PREPARE) pays one reset round trip first.
- * Suspends: only for that reset.
+ * After cio_pg_pool_free the connection is closed. Returns 0, or -EINVAL
+ * (nothing done) for NULL arguments or a connection that is not out of p:
+ * released twice while it idles in the pool, or acquired from another pool.
+ * Suspends: only for that reset or the close.
  * Cancellation: closes the connection instead of resetting it; never leaks. */
-CIO_API void cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c);
+CIO_API int cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c);
 
 /* The pool's counters. Suspends: no. */
 CIO_API void cio_pg_pool_stats_get(const cio_pg_pool *p, cio_pg_pool_stats *out);

@@ -434,6 +434,10 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
         s->status = -ECONNABORTED; /* skipped: an earlier step failed */
         if (!r->status)
             r->status = -EIO;
+        /* Its Parse never ran: the cache must not think it prepared. */
+        if ((s->kind == STEP_PREPARE || s->kind == STEP_PREPARE_DESCRIBE) && s->name[0] &&
+            !s->parse_done)
+            cio__pg_stmt_forget(c, s->name, 0);
     } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
         if (!r->abandoned) {
             r->copy = st == PGRES_COPY_IN ? COPY_IN : COPY_OUT;

@@ -118,6 +118,7 @@ typedef struct cio_pg_conn {
     int has_err;
     /* Pool bookkeeping (pool.c). */
     struct cio_pg_conn *pool_next;
+    struct cio_pg_pool *pool_owner; /* the pool it is acquired from, while out */
     double created, idle_since;
 } cio_pg_conn;
 
@@ -212,9 +213,21 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, siz
                 PGresult **out);
 int cio__pg_script(cio_pg_conn *c, const char *sql);
 void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
-/* Describes a statement not yet described on c (one round trip, once per
- * statement) so its results come in binary when cio decodes every column and
- * in text otherwise. 0 when already known. */
+/* A statement as the cache keys it: the SQL text and the parameters' types. */
+typedef struct pg_stmt_ref {
+    const char *sql;
+    const cio_pg_param *params;
+    size_t nparams;
+} pg_stmt_ref;
+/* Describes the statements of refs not yet described on c, all in one round
+ * trip (once per statement and connection), so their results come in binary
+ * when cio decodes every column and in text otherwise. With guard, inside the
+ * caller's transaction the describes run under a savepoint, rolled back to
+ * when one fails (a batch's later statement may need an earlier one's DDL).
+ * Returns 0 (also when all were known), the first describe's error (the
+ * task's message says it), -ENOMEM, or the cancel reason. */
+int cio__pg_describe(cio_pg_conn *c, const pg_stmt_ref *refs, size_t nrefs, int guard);
+/* cio__pg_describe of one statement, unguarded. */
 int cio__pg_describe_new(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n);
 
 #endif
