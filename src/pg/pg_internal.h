@@ -45,6 +45,7 @@ typedef struct pg_req {
     int cur;      /* step whose results arrive now */
     int cur_open; /* cur has returned results but not its NULL yet */
     int sent;
+    int nsent; /* steps sent so far (a large request goes out in chunks) */
     int done;
     int abandoned; /* the caller left (cancelled): discard on completion */
     int internal;  /* sent by the library (ROLLBACK, reset): nobody waits */
@@ -85,6 +86,7 @@ typedef struct cio_pg_conn {
     /* Requests not sent yet, and sent ones awaiting their results. */
     pg_req *pend_head, *pend_tail;
     pg_req *infl_head, *infl_tail;
+    pg_req *sending; /* the tail of infl, still going out in chunks */
     int abandoned_inflight; /* sent requests whose callers left */
     int cancel_busy;        /* a CancelRequest is on its way */
     struct cancel_job *cancel_job;
