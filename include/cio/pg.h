@@ -81,8 +81,9 @@ typedef void (*cio_pg_notice_fn)(void *arg, const char *severity, const char *sq
 
 /* Options for a connection. Zero-initialise; zero fields take the defaults. */
 typedef struct cio_pg_opts {
-    /* Bound on the whole connect (resolve, TCP, TLS, authentication). 0: the
-     * DSN's connect_timeout, else 10 s. */
+    /* Bound on the whole connect (resolve, TCP, TLS, authentication, every
+     * host). 0: none beyond each attempt's (the DSN's connect_timeout, per
+     * host) when the DSN has one, else 10 s. */
     double connect_timeout;
     /* application_name sent to the server (overrides the DSN's). */
     const char *application_name;
@@ -94,6 +95,11 @@ typedef struct cio_pg_opts {
     /* How long the driver may take to clean a connection after a cancelled
      * query (CancelRequest and drain) before it closes it. 0: 5 s. */
     double cancel_grace;
+    /* With several hosts (or a name with several addresses): how long an
+     * attempt runs alone before the next target's attempt starts alongside
+     * it (Happy Eyeballs, RFC 8305). 0: 0.25 s; negative: one target at a
+     * time, the next only when the previous failed. */
+    double host_race_delay;
     cio_pg_notice_fn notice_fn;
     void *notice_arg;
 } cio_pg_opts;
@@ -217,13 +223,20 @@ static inline cio_pg_param cio_pg_uuid(const uint8_t bytes[16])
  * or key=value pairs ("host=/tmp port=5432 dbname=db"), with every libpq
  * setting (TLS: sslmode, sslrootcert, sslcert...; server settings through
  * options="-c search_path=x"). Host names are resolved with cio's resolver and
- * handed to libpq as hostaddr, so nothing blocks the loop. Returns 0 and *out,
- * or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host), -EACCES (rejected
- * login), -EINVAL (malformed DSN), -EROFS (target_session_attrs=read-write
- * and no host gave a read-write session), -ECONNRESET (other failures); the
- * task's cio_fail message has libpq's text. Several hosts (host=a,b
- * port=p,q) are tried in order. Suspends: yes.
- * Cancellation: returns the reason; nothing is left open. */
+ * handed to libpq as hostaddr, so nothing blocks the loop.
+ * Several hosts (host=a,b port=p,q), and every address of a name, are raced:
+ * the first target's attempt starts at once, the next when one fails or
+ * after opts->host_race_delay (0.25 s), and the first to give a session of
+ * the kind target_session_attrs asks (any, read-write, read-only, primary,
+ * standby; prefer-standby: standbys first, then any) wins; the others are
+ * closed. The DSN's connect_timeout bounds each attempt (libpq's meaning),
+ * opts->connect_timeout the whole connect.
+ * Returns 0 and *out, or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host or
+ * database), -EACCES (rejected login), -EINVAL (malformed DSN, host and
+ * port lists of different lengths), -EROFS (no host gave a session of the
+ * kind asked), -ECONNRESET (other failures); the task's cio_fail message
+ * names each host tried with libpq's reason. Suspends: yes.
+ * Cancellation: returns the reason; every attempt is closed. */
 CIO_API int cio_pg_connect(cio_pg_conn **out, const char *dsn, const cio_pg_opts *opts);
 
 /* Closes the connection: requests still waiting fail with -ECONNRESET, the

@@ -299,8 +299,8 @@ static size_t step_bytes(const pg_step *s)
 /* Sends r's next steps, and its Sync after the last. Returns 0 when r is all
  * out, 1 when the socket is full (the rest goes out when it drains), or
  * -EIO. A caller that left mid-way took its steps' arguments with it: the
- * group is ended with a message that fails (Describe of a statement that
- * does not exist), so nothing of it commits, then the Sync. */
+ * group is ended with a statement that fails to parse (a syntax error, which
+ * touches no cached statement), so nothing of it commits, then the Sync. */
 static int send_more(cio_pg_conn *c, pg_req *r)
 {
     /* Start from an empty buffer (what earlier requests left included). */
@@ -309,8 +309,10 @@ static int send_more(cio_pg_conn *c, pg_req *r)
         return f < 0 ? -EIO : 1;
     if (r->abandoned && r->nsent < r->nsteps) {
         r->nsteps = r->nsent; /* its results go to the last step sent */
-        return PQsendDescribePrepared(c->pg, "cio_abandoned") && PQpipelineSync(c->pg) ? 0
-                                                                                        : -EIO;
+        return PQsendQueryParams(c->pg, "cio: abandoned", 0, NULL, NULL, NULL, NULL, 0) &&
+                       PQpipelineSync(c->pg)
+                   ? 0
+                   : -EIO;
     }
     size_t queued = 0;
     while (r->nsent < r->nsteps) {

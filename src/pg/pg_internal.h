@@ -124,6 +124,34 @@ typedef struct cio_pg_conn {
     double created, idle_since;
 } cio_pg_conn;
 
+/* connect_race.c */
+/* Keys a DSN may have (libpq knows about 40). */
+#define PG_CONNECT_KEYS 64
+/* A place to connect to: one host of the DSN, at one of its addresses. */
+typedef struct pg_target {
+    const char *host; /* as the DSN names it: a name, an address, a socket directory */
+    char addr[46];    /* its resolved address (INET6_ADDRSTRLEN), "" for a socket */
+    const char *port; /* NULL: libpq's default */
+} pg_target;
+typedef struct pg_connect_plan {
+    const char *keys[PG_CONNECT_KEYS]; /* the DSN but host, hostaddr, port and */
+    const char *vals[PG_CONNECT_KEYS]; /* target_session_attrs */
+    int n;
+    const char *attrs; /* target_session_attrs, or NULL */
+    pg_target *targets;
+    size_t ntargets;
+    double attempt_timeout; /* each attempt's bound (the DSN's connect_timeout); 0: none */
+    double stagger;         /* start the next target after this; CIO_FOREVER: on failure */
+} pg_connect_plan;
+/* Connects to the first target that gives a usable session, racing them
+ * with a staggered start. Returns 0 and *out, the cancel reason, or the
+ * failure (the task's message lists every target's cause). */
+int cio__pg_connect_targets(const pg_connect_plan *p, PGconn **out);
+/* The errno of libpq's connect failure message. */
+int cio__pg_connect_errno(const char *msg);
+/* PQfinish without blocking on the Terminate message. NULL is a no-op. */
+void cio__pg_finish(PGconn *pg);
+
 /* driver.c */
 int cio__pg_driver_start(cio_pg_conn *c);
 void cio__pg_driver_stop(cio_pg_conn *c);
