@@ -12,7 +12,7 @@ if(NOT PostgreSQL_FOUND)
 endif()
 if(PostgreSQL_FOUND AND OPENSSL_FOUND)
   set(CIO_HAVE_PG ON)
-  set(CIO_PG_SOURCES src/pg/connect.c src/pg/driver.c src/pg/query.c src/pg/result.c src/pg/result_text.c
+  set(CIO_PG_SOURCES src/pg/connect.c src/pg/connect_race.c src/pg/driver.c src/pg/query.c src/pg/result.c src/pg/result_text.c
                      src/pg/stmt_cache.c src/pg/tx.c src/pg/pool.c src/pg/error.c
                      src/pg/pipeline.c src/pg/copy.c src/pg/stream.c
                      src/pg/listen.c)

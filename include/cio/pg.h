@@ -81,8 +81,9 @@ typedef void (*cio_pg_notice_fn)(void *arg, const char *severity, const char *sq
 
 /* Options for a connection. Zero-initialise; zero fields take the defaults. */
 typedef struct cio_pg_opts {
-    /* Bound on the whole connect (resolve, TCP, TLS, authentication). 0: the
-     * DSN's connect_timeout, else 10 s. */
+    /* Bound on the whole connect (resolve, TCP, TLS, authentication, every
+     * host). 0: none beyond each attempt's (the DSN's connect_timeout, per
+     * host) when the DSN has one, else 10 s. */
     double connect_timeout;
     /* application_name sent to the server (overrides the DSN's). */
     const char *application_name;
@@ -94,6 +95,11 @@ typedef struct cio_pg_opts {
     /* How long the driver may take to clean a connection after a cancelled
      * query (CancelRequest and drain) before it closes it. 0: 5 s. */
     double cancel_grace;
+    /* With several hosts (or a name with several addresses): how long an
+     * attempt runs alone before the next target's attempt starts alongside
+     * it (Happy Eyeballs, RFC 8305). 0: 0.25 s; negative: one target at a
+     * time, the next only when the previous failed. */
+    double host_race_delay;
     cio_pg_notice_fn notice_fn;
     void *notice_arg;
 } cio_pg_opts;
@@ -217,13 +223,20 @@ static inline cio_pg_param cio_pg_uuid(const uint8_t bytes[16])
  * or key=value pairs ("host=/tmp port=5432 dbname=db"), with every libpq
  * setting (TLS: sslmode, sslrootcert, sslcert...; server settings through
  * options="-c search_path=x"). Host names are resolved with cio's resolver and
- * handed to libpq as hostaddr, so nothing blocks the loop. Returns 0 and *out,
- * or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host), -EACCES (rejected
- * login), -EINVAL (malformed DSN), -EROFS (target_session_attrs=read-write
- * and no host gave a read-write session), -ECONNRESET (other failures); the
- * task's cio_fail message has libpq's text. Several hosts (host=a,b
- * port=p,q) are tried in order. Suspends: yes.
- * Cancellation: returns the reason; nothing is left open. */
+ * handed to libpq as hostaddr, so nothing blocks the loop.
+ * Several hosts (host=a,b port=p,q), and every address of a name, are raced:
+ * the first target's attempt starts at once, the next when one fails or
+ * after opts->host_race_delay (0.25 s), and the first to give a session of
+ * the kind target_session_attrs asks (any, read-write, read-only, primary,
+ * standby; prefer-standby: standbys first, then any) wins; the others are
+ * closed. The DSN's connect_timeout bounds each attempt (libpq's meaning),
+ * opts->connect_timeout the whole connect.
+ * Returns 0 and *out, or -ETIMEDOUT, -ECONNREFUSED, -ENOENT (unknown host or
+ * database), -EACCES (rejected login), -EINVAL (malformed DSN, host and
+ * port lists of different lengths), -EROFS (no host gave a session of the
+ * kind asked), -ECONNRESET (other failures); the task's cio_fail message
+ * names each host tried with libpq's reason. Suspends: yes.
+ * Cancellation: returns the reason; every attempt is closed. */
 CIO_API int cio_pg_connect(cio_pg_conn **out, const char *dsn, const cio_pg_opts *opts);
 
 /* Closes the connection: requests still waiting fail with -ECONNRESET, the
@@ -573,8 +586,15 @@ typedef struct cio_pg_pool_stats {
  * Cancellation: returns the reason; nothing is left open. */
 CIO_API int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *opts);
 
-/* Closes every connection and frees the pool. Connections still acquired are
- * closed when released. NULL is a no-op. Suspends: briefly (as cio_pg_close).
+/* Closes every idle connection and frees the pool. Tasks inside
+ * cio_pg_pool_acquire (waiting, connecting, checking) return -ESHUTDOWN at
+ * once, their message naming the pool; a release paying a reset closes the
+ * connection instead. Connections still acquired stay usable and are closed
+ * when released; the pool's memory is freed after the last such release.
+ * After the free, p may only be passed to cio_pg_pool_release (for those
+ * connections) and, while one is still out, to cio_pg_pool_acquire, which
+ * fails with -ESHUTDOWN; a second free then is a no-op. NULL is a no-op.
+ * Suspends: briefly (as cio_pg_close).
  * Cancellation: still closes everything. */
 CIO_API void cio_pg_pool_free(cio_pg_pool *p);
 
@@ -582,8 +602,9 @@ CIO_API void cio_pg_pool_free(cio_pg_pool *p);
  * in strict FIFO order for one released. An idle connection whose server
  * closed it, or idle past health_check_idle, is checked with a round trip
  * first and replaced if dead. Returns 0 and *out, -ETIMEDOUT after
- * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait, or
- * a connect error. Suspends: yes.
+ * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait,
+ * -ESHUTDOWN when cio_pg_pool_free was called (before or during the acquire),
+ * -EINVAL for NULL arguments, or a connect error. Suspends: yes.
  * Cancellation: returns the reason; a connection handed over at that instant
  * goes to the next waiter, none leaks. */
 CIO_API int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out);
@@ -591,9 +612,12 @@ CIO_API int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out);
 /* Gives a connection back. A broken one, one still running a request or
  * inside a transaction is closed; one whose session was changed (SET, LISTEN,
  * temporary tables, advisory locks, PREPARE) pays one reset round trip first.
- * Suspends: only for that reset.
+ * After cio_pg_pool_free the connection is closed. Returns 0, or -EINVAL
+ * (nothing done) for NULL arguments or a connection that is not out of p:
+ * released twice while it idles in the pool, or acquired from another pool.
+ * Suspends: only for that reset or the close.
  * Cancellation: closes the connection instead of resetting it; never leaks. */
-CIO_API void cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c);
+CIO_API int cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c);
 
 /* The pool's counters. Suspends: no. */
 CIO_API void cio_pg_pool_stats_get(const cio_pg_pool *p, cio_pg_pool_stats *out);

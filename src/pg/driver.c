@@ -158,6 +158,7 @@ static void complete(cio_pg_conn *c, pg_req *r)
 void cio__pg_fail_all(cio_pg_conn *c, int err)
 {
     pg_req *r;
+    c->sending = NULL;
     while ((r = pop(&c->infl_head, &c->infl_tail))) {
         if (!r->status)
             r->status = err;
@@ -273,27 +274,100 @@ static int send_deallocates(cio_pg_conn *c)
     return 0;
 }
 
+/* Bytes a step adds to libpq's output buffer, at most: Bind (with the
+ * values), Describe and Execute, and Parse with its text for a new statement
+ * (names are short: "cio_sN"). */
+static size_t step_bytes(const pg_step *s)
+{
+    size_t n = 48 + 8 * s->nparams;
+    for (size_t i = 0; i < s->nparams; i++)
+        n += s->params[i].len > 0 ? (size_t)s->params[i].len : 0;
+    if (s->kind != STEP_EXEC_PREPARED)
+        n += 32 + 4 * s->nparams + (s->sql ? strlen(s->sql) : 0);
+    return n;
+}
+
+/* Output queued between flushes. libpq writes by itself whenever 8 KiB are
+ * buffered at the end of a message (pqPutMsgEnd), also in pipeline mode:
+ * with the socket full, every message appended past that point cost a
+ * failed send and a recv (W16 before: ~8,000 of each per 100k rows, and the
+ * buffer grew to hold the whole request). Chunks stay below it: the driver
+ * flushes each one itself and, when the socket is full, waits for it to
+ * drain, reading results meanwhile. */
+#define SEND_CHUNK ((size_t)7 * 1024)
+
+/* Sends r's next steps, and its Sync after the last. Returns 0 when r is all
+ * out, 1 when the socket is full (the rest goes out when it drains), or
+ * -EIO. A caller that left mid-way took its steps' arguments with it: the
+ * group is ended with a statement that fails to parse (a syntax error, which
+ * touches no cached statement), so nothing of it commits, then the Sync. */
+static int send_more(cio_pg_conn *c, pg_req *r)
+{
+    /* Start from an empty buffer (what earlier requests left included). */
+    int f = PQflush(c->pg);
+    if (f != 0)
+        return f < 0 ? -EIO : 1;
+    if (r->abandoned && r->nsent < r->nsteps) {
+        r->nsteps = r->nsent; /* its results go to the last step sent */
+        return PQsendQueryParams(c->pg, "cio: abandoned", 0, NULL, NULL, NULL, NULL, 0) &&
+                       PQpipelineSync(c->pg)
+                   ? 0
+                   : -EIO;
+    }
+    size_t queued = 0;
+    while (r->nsent < r->nsteps) {
+        if (r->status) {
+            /* A step failed: the server skips the rest of the group anyway. */
+            for (int i = r->nsent; i < r->nsteps; i++)
+                r->steps[i].status = -ECONNABORTED;
+            r->nsteps = r->nsent;
+            break;
+        }
+        pg_step *s = &r->steps[r->nsent];
+        size_t bytes = step_bytes(s);
+        if (queued && queued + bytes > SEND_CHUNK) {
+            queued = 0;
+            f = PQflush(c->pg);
+            if (f != 0)
+                return f < 0 ? -EIO : 1;
+        }
+        queued += bytes;
+        int err = send_step(c, s);
+        s->params = NULL; /* borrowed until sent */
+        s->sql = NULL;
+        if (err)
+            return err;
+        r->nsent++;
+    }
+    return PQpipelineSync(c->pg) ? 0 : -EIO;
+}
+
+/* Starts sending r, which goes to the tail of infl. Returns as send_more. */
 static int send_req(cio_pg_conn *c, pg_req *r)
 {
+    r->sent = 1;
     if (r->kind == REQ_SCRIPT || r->kind == REQ_COPY) {
+        push(&c->infl_head, &c->infl_tail, r);
         if (PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c->pg))
             return -EIO;
-        return PQsendQuery(c->pg, r->steps[0].sql) ? 0 : -EIO;
+        r->nsent = r->nsteps;
+        int ok = PQsendQuery(c->pg, r->steps[0].sql);
+        r->steps[0].sql = NULL;
+        return ok ? 0 : -EIO;
     }
-    /* Plan first: an eviction's DEALLOCATE goes out ahead of this request. */
+    /* Plan first: an eviction's DEALLOCATE goes out (and into infl) ahead of
+     * this request. */
     int err = cio__pg_stmt_plan(c, r);
     if (!err && c->ndeallocate)
         err = send_deallocates(c);
-    for (int i = 0; !err && i < r->nsteps; i++)
-        err = send_step(c, &r->steps[i]);
-    if (!err && !PQpipelineSync(c->pg))
-        err = -EIO;
-    return err;
+    push(&c->infl_head, &c->infl_tail, r);
+    c->sending = r;
+    return err ? err : send_more(c, r);
 }
 
 static int can_send(const cio_pg_conn *c)
 {
-    if (!c->pend_head || draining(c) || c->broken)
+    if (!c->pend_head || c->sending || draining(c) || c->broken)
         return 0;
     /* A script runs alone, outside pipeline mode. */
     if (c->infl_head && (c->infl_head->kind != REQ_PIPELINE || c->pend_head->kind != REQ_PIPELINE))
@@ -318,25 +392,32 @@ static void set_single_row(cio_pg_conn *c)
     }
 }
 
+/* Sends what may go: first the rest of a request going out in chunks, then
+ * queued requests, until one leaves the socket full. */
 static void send_pending(cio_pg_conn *c)
 {
-    while (can_send(c)) {
-        pg_req *r = pop(&c->pend_head, &c->pend_tail);
-        int err = send_req(c, r);
-        for (int i = 0; i < r->nsteps; i++) {
-            r->steps[i].params = NULL; /* borrowed until sent */
-            r->steps[i].sql = NULL;
-        }
-        if (err) {
-            /* libpq refused a message midway: the protocol state is unknown. */
-            r->status = cio__pg_conn_error(c, -ECONNRESET, "send");
-            complete(c, r);
-            mark_broken(c, "send");
+    for (;;) {
+        pg_req *r = c->sending;
+        int err;
+        if (r) {
+            err = send_more(c, r);
+        } else if (can_send(c)) {
+            r = pop(&c->pend_head, &c->pend_tail);
+            err = send_req(c, r);
+            set_single_row(c);
+        } else {
             return;
         }
-        r->sent = 1;
-        push(&c->infl_head, &c->infl_tail, r);
-        set_single_row(c);
+        if (err < 0) {
+            /* libpq refused a message midway: the protocol state is unknown. */
+            c->sending = NULL;
+            r->status = cio__pg_conn_error(c, -ECONNRESET, "send");
+            mark_broken(c, "send");
+            return; /* the driver fails everything in flight, r included */
+        }
+        if (err == 1)
+            return; /* the socket is full: the driver waits for it to drain */
+        c->sending = NULL;
     }
 }
 
@@ -434,6 +515,10 @@ static void step_result(cio_pg_conn *c, pg_req *r, PGresult *res)
         s->status = -ECONNABORTED; /* skipped: an earlier step failed */
         if (!r->status)
             r->status = -EIO;
+        /* Its Parse never ran: the cache must not think it prepared. */
+        if ((s->kind == STEP_PREPARE || s->kind == STEP_PREPARE_DESCRIBE) && s->name[0] &&
+            !s->parse_done)
+            cio__pg_stmt_forget(c, s->name, 0);
     } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT) {
         if (!r->abandoned) {
             r->copy = st == PGRES_COPY_IN ? COPY_IN : COPY_OUT;

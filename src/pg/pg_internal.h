@@ -45,6 +45,7 @@ typedef struct pg_req {
     int cur;      /* step whose results arrive now */
     int cur_open; /* cur has returned results but not its NULL yet */
     int sent;
+    int nsent; /* steps sent so far (a large request goes out in chunks) */
     int done;
     int abandoned; /* the caller left (cancelled): discard on completion */
     int internal;  /* sent by the library (ROLLBACK, reset): nobody waits */
@@ -85,6 +86,7 @@ typedef struct cio_pg_conn {
     /* Requests not sent yet, and sent ones awaiting their results. */
     pg_req *pend_head, *pend_tail;
     pg_req *infl_head, *infl_tail;
+    pg_req *sending; /* the tail of infl, still going out in chunks */
     int abandoned_inflight; /* sent requests whose callers left */
     int cancel_busy;        /* a CancelRequest is on its way */
     struct cancel_job *cancel_job;
@@ -118,8 +120,37 @@ typedef struct cio_pg_conn {
     int has_err;
     /* Pool bookkeeping (pool.c). */
     struct cio_pg_conn *pool_next;
+    struct cio_pg_pool *pool_owner; /* the pool it is acquired from, while out */
     double created, idle_since;
 } cio_pg_conn;
+
+/* connect_race.c */
+/* Keys a DSN may have (libpq knows about 40). */
+#define PG_CONNECT_KEYS 64
+/* A place to connect to: one host of the DSN, at one of its addresses. */
+typedef struct pg_target {
+    const char *host; /* as the DSN names it: a name, an address, a socket directory */
+    char addr[46];    /* its resolved address (INET6_ADDRSTRLEN), "" for a socket */
+    const char *port; /* NULL: libpq's default */
+} pg_target;
+typedef struct pg_connect_plan {
+    const char *keys[PG_CONNECT_KEYS]; /* the DSN but host, hostaddr, port and */
+    const char *vals[PG_CONNECT_KEYS]; /* target_session_attrs */
+    int n;
+    const char *attrs; /* target_session_attrs, or NULL */
+    pg_target *targets;
+    size_t ntargets;
+    double attempt_timeout; /* each attempt's bound (the DSN's connect_timeout); 0: none */
+    double stagger;         /* start the next target after this; CIO_FOREVER: on failure */
+} pg_connect_plan;
+/* Connects to the first target that gives a usable session, racing them
+ * with a staggered start. Returns 0 and *out, the cancel reason, or the
+ * failure (the task's message lists every target's cause). */
+int cio__pg_connect_targets(const pg_connect_plan *p, PGconn **out);
+/* The errno of libpq's connect failure message. */
+int cio__pg_connect_errno(const char *msg);
+/* PQfinish without blocking on the Terminate message. NULL is a no-op. */
+void cio__pg_finish(PGconn *pg);
 
 /* driver.c */
 int cio__pg_driver_start(cio_pg_conn *c);
@@ -212,9 +243,21 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, siz
                 PGresult **out);
 int cio__pg_script(cio_pg_conn *c, const char *sql);
 void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
-/* Describes a statement not yet described on c (one round trip, once per
- * statement) so its results come in binary when cio decodes every column and
- * in text otherwise. 0 when already known. */
+/* A statement as the cache keys it: the SQL text and the parameters' types. */
+typedef struct pg_stmt_ref {
+    const char *sql;
+    const cio_pg_param *params;
+    size_t nparams;
+} pg_stmt_ref;
+/* Describes the statements of refs not yet described on c, all in one round
+ * trip (once per statement and connection), so their results come in binary
+ * when cio decodes every column and in text otherwise. With guard, inside the
+ * caller's transaction the describes run under a savepoint, rolled back to
+ * when one fails (a batch's later statement may need an earlier one's DDL).
+ * Returns 0 (also when all were known), the first describe's error (the
+ * task's message says it), -ENOMEM, or the cancel reason. */
+int cio__pg_describe(cio_pg_conn *c, const pg_stmt_ref *refs, size_t nrefs, int guard);
+/* cio__pg_describe of one statement, unguarded. */
 int cio__pg_describe_new(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n);
 
 #endif

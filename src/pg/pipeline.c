@@ -1,20 +1,20 @@
 /* Explicit pipelining: a batch of queries and executemany, each one request
  * (one Sync, one round trip). The server runs a sync group as one implicit
- * transaction: a failing query aborts the rest of the group. */
+ * transaction: a failing query aborts the rest of the group.
+ *
+ * Statements are described first, as fetch does (cio__pg_describe: all the
+ * new ones of a batch in one round trip, once per connection), so a batch's
+ * rows come in binary exactly when cio decodes every column, and in text
+ * otherwise. A batch whose later statement needs an earlier one's DDL cannot
+ * be described ahead: it runs undescribed (binary), as before. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
 #include "pg_internal.h"
 
-typedef struct batch_item {
-    const char *sql;
-    const cio_pg_param *params;
-    size_t nparams;
-} batch_item;
-
 struct cio_pg_batch {
-    batch_item *items;
+    pg_stmt_ref *items;
     size_t n, cap;
     cio_pg_result **results;
     int *status;
@@ -53,13 +53,13 @@ int cio_pg_batch_add(cio_pg_batch *b, const char *sql, const cio_pg_param *param
         return -EINVAL;
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 16;
-        batch_item *it = cio__realloc(b->items, cap * sizeof *it);
+        pg_stmt_ref *it = cio__realloc(b->items, cap * sizeof *it);
         if (!it)
             return -ENOMEM;
         b->items = it;
         b->cap = cap;
     }
-    b->items[b->n++] = (batch_item){sql, params, n};
+    b->items[b->n++] = (pg_stmt_ref){sql, params, n};
     return 0;
 }
 
@@ -72,6 +72,12 @@ int cio_pg_batch_run(cio_pg_conn *c, cio_pg_batch *b)
 {
     if (!c || !b || !b->n || b->n > INT32_MAX || b->results)
         return -EINVAL;
+    /* A describe that fails (a table the batch creates first) leaves those
+     * statements undescribed; the batch itself reports what is wrong. */
+    int err = cio__pg_describe(c, b->items, b->n, 1);
+    int reason = err ? cio_cancelled() : 0;
+    if (reason)
+        return reason;
     pg_req *r = cio__pg_req_new(REQ_PIPELINE, (int)b->n);
     b->results = cio__calloc(b->n, sizeof *b->results);
     b->status = cio__calloc(b->n, sizeof *b->status);
@@ -89,7 +95,7 @@ int cio_pg_batch_run(cio_pg_conn *c, cio_pg_batch *b)
         s->keep = 1;
         s->cache = 1;
     }
-    int err = cio__pg_submit_wait(c, &r);
+    err = cio__pg_submit_wait(c, &r);
     if (!r) {
         clear_results(b);
         return err;
@@ -128,6 +134,10 @@ int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *para
         *rows_affected = 0;
     if (!c || !sql || !nrows || !nparams || !params || nrows > INT32_MAX)
         return -EINVAL;
+    /* One statement: a bad one fails here, before any row is sent. */
+    int err = cio__pg_describe_new(c, sql, params, nparams);
+    if (err)
+        return err;
     pg_req *r = cio__pg_req_new(REQ_PIPELINE, (int)nrows);
     if (!r)
         return -ENOMEM;
@@ -139,7 +149,7 @@ int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *para
         s->nparams = nparams;
         s->cache = 1;
     }
-    int err = cio__pg_submit_wait(c, &r);
+    err = cio__pg_submit_wait(c, &r);
     if (!r)
         return err;
     if (err)

@@ -15,13 +15,27 @@
  * when it idled past health_check_idle or when its socket is readable while
  * no request runs (the server closed it: pg_terminate_backend, a restart, an
  * idle timeout); one that fails the check is closed and the next one tried,
- * so the caller gets a working connection, not the dead one's error. */
+ * so the caller gets a working connection, not the dead one's error.
+ *
+ * Freeing the pool while tasks are inside it: every acquire in progress
+ * (waiting, connecting, checking) and every reset of a release has its scope
+ * registered in `ops`; cio_pg_pool_free cancels them all, so they return
+ * -ESHUTDOWN at once instead of waiting for a connection that will never
+ * come. The pool's memory lives on until the last of them has left and the
+ * last connection acquired before the free is released. */
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/alloc.h"
 #include "pg_internal.h"
+
+/* A task inside the pool (acquiring, or resetting on release): its scope is
+ * what cio_pg_pool_free cancels. */
+typedef struct pool_op {
+    struct pool_op *next, *prev;
+    cio_scope sc;
+} pool_op;
 
 typedef struct waiter {
     struct waiter *next, *prev;
@@ -32,11 +46,14 @@ typedef struct waiter {
 
 struct cio_pg_pool {
     char *dsn;
+    char *label; /* user@host:port/db, for messages (never the password) */
     cio_pg_pool_opts o;
     cio_pg_conn *idle; /* LIFO: the warmest first */
     size_t size, nidle, nused;
     waiter *wq_head, *wq_tail;
     size_t nwaiting;
+    pool_op *ops; /* tasks inside acquire or a release's reset */
+    size_t inside;
     int closing;
     uint64_t acquired, discarded, resets, checks;
     double wait_time;
@@ -67,6 +84,11 @@ static waiter *wq_pop(cio_pg_pool *p)
 /* A connection becomes free: to the first waiter, else to the idle stack. */
 static void put_back(cio_pg_pool *p, cio_pg_conn *c)
 {
+    if (p->closing) { /* freed meanwhile: nobody may take it */
+        cio_pg_close(c);
+        p->size--;
+        return;
+    }
     waiter *w = wq_pop(p);
     if (w) {
         w->conn = c;
@@ -83,7 +105,7 @@ static void put_back(cio_pg_pool *p, cio_pg_conn *c)
  * waiter may open one. */
 static void free_slot(cio_pg_pool *p)
 {
-    waiter *w = wq_pop(p);
+    waiter *w = p->closing ? NULL : wq_pop(p);
     if (w) {
         w->slot = 1; /* size stays: the place is the waiter's now */
         cio_event_set(&w->ev);
@@ -116,6 +138,38 @@ static int open_conn(cio_pg_pool *p, cio_pg_conn **out)
     return err;
 }
 
+/* The pool as messages name it: user@host:port/dbname from the DSN. */
+static int make_label(cio_pg_pool *p)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(p->dsn, &errmsg);
+    if (!opts) {
+        int err = cio_fail(-EINVAL, "PostgreSQL pool: DSN: %s", errmsg ? errmsg : "out of memory");
+        PQfreemem(errmsg);
+        return err;
+    }
+    const char *user = "", *host = "", *port = "", *db = "";
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        const char *v = o->val ? o->val : "";
+        if (strcmp(o->keyword, "user") == 0)
+            user = v;
+        else if (strcmp(o->keyword, "host") == 0)
+            host = v;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = v;
+        else if (strcmp(o->keyword, "dbname") == 0)
+            db = v;
+    }
+    int n = cio__asprintf(&p->label, "%s%s%s%s%s/%s", user, *user ? "@" : "",
+                          *host ? host : "(default)", *port ? ":" : "", port, db);
+    PQconninfoFree(opts);
+    if (n < 0) {
+        p->label = NULL;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *opts)
 {
     if (!out || !dsn)
@@ -125,6 +179,12 @@ int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *
     if (!p || !(p->dsn = cio__strdup(dsn))) {
         free(p);
         return -ENOMEM;
+    }
+    int err = make_label(p);
+    if (err) {
+        free(p->dsn);
+        free(p);
+        return err;
     }
     if (opts)
         p->o = *opts;
@@ -137,7 +197,7 @@ int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *
     for (size_t i = 0; i < p->o.min_size; i++) {
         cio_pg_conn *c;
         p->size++;
-        int err = open_conn(p, &c);
+        err = open_conn(p, &c);
         if (err) {
             cio_pg_pool_free(p);
             return err;
@@ -148,17 +208,45 @@ int cio_pg_pool_new(cio_pg_pool **out, const char *dsn, const cio_pg_pool_opts *
     return 0;
 }
 
-static void pool_destroy(cio_pg_pool *p)
+/* Frees the pool once it is closing and nothing refers to it any more: no
+ * connection acquired before the free is out, no task is inside. */
+static void maybe_destroy(cio_pg_pool *p)
 {
+    if (!p->closing || p->nused || p->inside)
+        return;
+    free(p->label);
     free(p->dsn);
     free(p);
 }
 
+static void op_link(cio_pg_pool *p, pool_op *op)
+{
+    op->prev = NULL;
+    op->next = p->ops;
+    if (p->ops)
+        p->ops->prev = op;
+    p->ops = op;
+}
+
+static void op_unlink(cio_pg_pool *p, pool_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        p->ops = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+}
+
 void cio_pg_pool_free(cio_pg_pool *p)
 {
-    if (!p)
-        return;
+    if (!p || p->closing)
+        return; /* a second free while connections are still out */
     p->closing = 1;
+    /* Waiting, connecting, checking and resetting tasks leave now. */
+    for (pool_op *op = p->ops; op; op = op->next)
+        cio_scope_cancel(&op->sc);
+    p->inside++; /* closing suspends: the pool must outlive the loop */
     while (p->idle) {
         cio_pg_conn *c = p->idle;
         p->idle = c->pool_next;
@@ -166,8 +254,8 @@ void cio_pg_pool_free(cio_pg_pool *p)
         p->size--;
         cio_pg_close(c);
     }
-    if (p->nused == 0)
-        pool_destroy(p);
+    p->inside--;
+    maybe_destroy(p);
 }
 
 /* Whether an idle connection needs a round trip before reuse. A readable
@@ -187,21 +275,12 @@ static int needs_check(const cio_pg_pool *p, const cio_pg_conn *c, double now)
 static int check(cio_pg_pool *p, cio_pg_conn *c)
 {
     p->checks++;
-    p->nused++; /* the pool must outlive the round trip */
     int err = cio__pg_run(c, "", NULL, 0, 0, NULL);
-    p->nused--;
     if (!err && !p->closing)
         return 0;
     int reason = cio_cancelled();
-    if (p->closing) { /* freed meanwhile: the last user destroys it */
-        cio_pg_close(c);
-        p->size--;
-        if (p->nused == 0)
-            pool_destroy(p);
-        return -ECANCELED;
-    }
     discard(p, c);
-    return reason ? reason : 1;
+    return reason ? reason : p->closing ? -ESHUTDOWN : 1;
 }
 
 /* One attempt: an idle connection, a new one, or a place in the queue. */
@@ -231,8 +310,8 @@ static int take(cio_pg_pool *p, cio_pg_conn **out)
         return open_conn(p, out);
     }
     if (p->o.max_waiters && p->nwaiting >= p->o.max_waiters)
-        return cio_fail(-EAGAIN, "PostgreSQL pool: %zu tasks already wait (max_waiters)",
-                        p->nwaiting);
+        return cio_fail(-EAGAIN, "PostgreSQL pool %s: %zu tasks already wait (max_waiters)",
+                        p->label, p->nwaiting);
     waiter w = {0};
     cio_event_init(&w.ev);
     w.prev = p->wq_tail;
@@ -248,6 +327,8 @@ static int take(cio_pg_pool *p, cio_pg_conn **out)
     if (!w.conn && !w.slot)
         wq_remove(p, &w); /* nothing was handed: still queued */
     cio_event_destroy(&w.ev);
+    if (p->closing && !err)
+        err = -ESHUTDOWN; /* handed over just before the free */
     if (w.conn) {
         if (err) {
             put_back(p, w.conn); /* cancelled at the instant of the hand-over */
@@ -266,25 +347,49 @@ static int take(cio_pg_pool *p, cio_pg_conn **out)
     return err;
 }
 
+static int shut_down(const cio_pg_pool *p, const char *when)
+{
+    return cio_fail(-ESHUTDOWN, "PostgreSQL pool %s: %s", p->label, when);
+}
+
 int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out)
 {
-    if (!p || !out || p->closing)
+    if (!p || !out)
         return -EINVAL;
     *out = NULL;
+    if (p->closing)
+        return shut_down(p, "acquire after cio_pg_pool_free");
     int err = cio_cancelled();
     if (err)
         return err;
-    cio_scope sc;
-    err = cio_timeout_enter(&sc, p->o.acquire_timeout);
+    pool_op op;
+    err = cio_timeout_enter(&op.sc, p->o.acquire_timeout);
     if (err)
         return err;
+    p->inside++;
+    op_link(p, &op);
     err = take(p, out);
-    int ex = cio_timeout_exit(&sc);
-    if (err == -ETIMEDOUT && ex == -ETIMEDOUT)
-        cio_fail(err, "PostgreSQL pool: no connection within %g s (acquire_timeout; %zu in use)",
-                 p->o.acquire_timeout, p->nused);
-    if (err)
+    op_unlink(p, &op);
+    int ex = cio_timeout_exit(&op.sc);
+    if (p->closing) {
+        /* Freed while this task was inside: what it got is closed. */
+        if (!err) {
+            cio_pg_close(*out);
+            *out = NULL;
+            p->size--;
+        }
+        int reason = cio_cancelled();
+        err = reason ? reason : shut_down(p, "freed while this task was in acquire");
+    } else if (err == -ETIMEDOUT && ex == -ETIMEDOUT) {
+        cio_fail(err, "PostgreSQL pool %s: no connection within %g s (acquire_timeout; %zu in use)",
+                 p->label, p->o.acquire_timeout, p->nused);
+    }
+    p->inside--;
+    if (err) {
+        maybe_destroy(p);
         return err;
+    }
+    (*out)->pool_owner = p;
     p->nused++;
     p->acquired++;
     return 0;
@@ -314,32 +419,49 @@ static const char RESET_SQL[] =
     "CLOSE ALL; UNLISTEN *; RESET ALL; SELECT pg_advisory_unlock_all(); "
     "DISCARD TEMP; DISCARD SEQUENCES; DEALLOCATE ALL";
 
-void cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c)
+/* The reset round trip, in a scope cio_pg_pool_free cancels. 0 or an error
+ * (then the connection is to be discarded). */
+static int reset(cio_pg_pool *p, cio_pg_conn *c)
+{
+    pool_op op;
+    if (cio_cancelled() || cio_scope_enter(&op.sc) != 0)
+        return -ECANCELED;
+    op_link(p, &op);
+    int err = cio__pg_script(c, RESET_SQL);
+    op_unlink(p, &op);
+    cio_scope_exit(&op.sc);
+    if (err)
+        return err;
+    cio__pg_stmt_clear(c);
+    c->dirty = 0;
+    p->resets++;
+    return 0;
+}
+
+int cio_pg_pool_release(cio_pg_pool *p, cio_pg_conn *c)
 {
     if (!p || !c)
-        return;
+        return -EINVAL;
+    if (c->pool_owner != p)
+        return cio_fail(-EINVAL,
+                        "PostgreSQL pool %s: release of a connection that is not out of this "
+                        "pool (released twice, or from another pool?)",
+                        p->label);
+    c->pool_owner = NULL;
     p->nused--;
-    if (p->closing) {
-        cio_pg_close(c);
-        p->size--;
-        if (p->nused == 0)
-            pool_destroy(p);
-        return;
-    }
-    if (needs_discard(c) || (p->o.max_lifetime > 0 && cio_now() - c->created > p->o.max_lifetime)) {
+    p->inside++; /* closing a connection suspends */
+    if (p->closing)
+        put_back(p, c); /* closes it */
+    else if (needs_discard(c) ||
+             (p->o.max_lifetime > 0 && cio_now() - c->created > p->o.max_lifetime))
         discard(p, c);
-        return;
-    }
-    if (c->dirty) {
-        if (cio_cancelled() || cio__pg_script(c, RESET_SQL) != 0) {
-            discard(p, c);
-            return;
-        }
-        cio__pg_stmt_clear(c);
-        c->dirty = 0;
-        p->resets++;
-    }
-    put_back(p, c);
+    else if (c->dirty && reset(p, c) != 0)
+        discard(p, c);
+    else
+        put_back(p, c);
+    p->inside--;
+    maybe_destroy(p);
+    return 0;
 }
 
 void cio_pg_pool_stats_get(const cio_pg_pool *p, cio_pg_pool_stats *out)

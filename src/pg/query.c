@@ -54,33 +54,100 @@ static int mentions_session_change(const char *sql)
  * statement is described first, so unknown column types come back as text. */
 #define CACHE_DESCRIBE 2
 
+static int same_stmt(const pg_stmt_ref *a, const pg_stmt_ref *b)
+{
+    if (a->nparams != b->nparams || (a->sql != b->sql && strcmp(a->sql, b->sql) != 0))
+        return 0;
+    for (size_t i = 0; i < a->nparams; i++)
+        if (a->params[i].oid != b->params[i].oid)
+            return 0;
+    return 1;
+}
+
+/* How far back a statement is compared with those already picked: a batch
+ * of many different texts stays linear; a repeat further back is described
+ * twice in the same request, which the cache absorbs (the second is a hit). */
+#define DEDUP_SCAN 32
+#define SAVEPOINT_NAME "cio_describe"
+
+/* After a failed describe inside the caller's transaction: back to the
+ * savepoint taken before it, so the transaction goes on as if nothing ran. */
+static void describe_undo(cio_pg_conn *c)
+{
+    pg_req *r = cio__pg_req_take(c, REQ_PIPELINE, 2);
+    if (!r)
+        return;
+    r->steps[0].kind = r->steps[1].kind = STEP_DISCARD_SQL;
+    r->steps[0].sql = "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME;
+    r->steps[1].sql = "RELEASE SAVEPOINT " SAVEPOINT_NAME;
+    cio__pg_submit_wait(c, &r);
+    cio__pg_req_give(c, r);
+}
+
+int cio__pg_describe(cio_pg_conn *c, const pg_stmt_ref *refs, size_t nrefs, int guard)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(c->pg);
+    if (ts == PQTRANS_INERROR)
+        return 0; /* nothing can run: what follows fails with the reason */
+    size_t idx_s[16], *idx = idx_s, k = 0;
+    if (nrefs > 16 && !(idx = cio__malloc(nrefs * sizeof *idx)))
+        return -ENOMEM;
+    for (size_t i = 0; i < nrefs; i++) {
+        const pg_stmt_ref *a = &refs[i];
+        if (cio__pg_stmt_format(c, a->sql, a->params, a->nparams) >= 0)
+            continue;
+        int dup = 0;
+        for (size_t j = k; j > 0 && j + DEDUP_SCAN > k && !dup; j--)
+            dup = same_stmt(&refs[idx[j - 1]], a);
+        if (!dup)
+            idx[k++] = i;
+    }
+    guard = guard && k && (c->tx_depth > 0 || ts == PQTRANS_INTRANS);
+    int first = guard ? 1 : 0;
+    pg_req *r = k ? cio__pg_req_take(c, REQ_PIPELINE, (int)k + 2 * first) : NULL;
+    int err = k && !r ? -ENOMEM : 0;
+    if (r) {
+        if (guard) {
+            r->steps[0].kind = r->steps[k + 1].kind = STEP_DISCARD_SQL;
+            r->steps[0].sql = "SAVEPOINT " SAVEPOINT_NAME;
+            r->steps[k + 1].sql = "RELEASE SAVEPOINT " SAVEPOINT_NAME;
+        }
+        for (size_t j = 0; j < k; j++) {
+            pg_step *st = &r->steps[first + (int)j];
+            st->kind = STEP_DESCRIBE;
+            st->sql = refs[idx[j]].sql;
+            st->params = refs[idx[j]].params;
+            st->nparams = refs[idx[j]].nparams;
+            st->keep = 1;
+            st->cache = 1;
+        }
+        err = cio__pg_submit_wait(c, &r);
+    }
+    for (size_t j = 0; r && j < k; j++) {
+        const PGresult *d = r->steps[first + (int)j].res;
+        if (!d || PQresultStatus(d) != PGRES_COMMAND_OK)
+            continue;
+        int text = 0;
+        for (int col = 0; col < PQnfields(d) && !text; col++)
+            text = !cio__pg_oid_decoded(PQftype(d, col));
+        const pg_stmt_ref *a = &refs[idx[j]];
+        cio__pg_stmt_set_text(c, a->sql, a->params, a->nparams, text);
+    }
+    if (r && err) {
+        cio__pg_fail_message(c, r, err);
+        if (guard)
+            describe_undo(c);
+    }
+    cio__pg_req_give(c, r); /* NULL when cancelled: the driver owns it */
+    if (idx != idx_s)
+        free(idx);
+    return err;
+}
+
 int cio__pg_describe_new(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n)
 {
-    if (cio__pg_stmt_format(c, sql, params, n) >= 0)
-        return 0;
-    pg_req *r = cio__pg_req_take(c, REQ_PIPELINE, 1);
-    if (!r)
-        return -ENOMEM;
-    r->steps[0].kind = STEP_DESCRIBE;
-    r->steps[0].sql = sql;
-    r->steps[0].params = params;
-    r->steps[0].nparams = n;
-    r->steps[0].keep = 1;
-    r->steps[0].cache = 1;
-    int err = cio__pg_submit_wait(c, &r);
-    if (!r)
-        return err; /* cancelled: the driver owns the request now */
-    const PGresult *d = r->steps[0].res;
-    if (err) {
-        cio__pg_fail_message(c, r, err);
-    } else if (d) {
-        int text = 0;
-        for (int i = 0; i < PQnfields(d) && !text; i++)
-            text = !cio__pg_oid_decoded(PQftype(d, i));
-        cio__pg_stmt_set_text(c, sql, params, n, text);
-    }
-    cio__pg_req_give(c, r);
-    return err;
+    pg_stmt_ref ref = {sql, params, n};
+    return cio__pg_describe(c, &ref, 1, 0);
 }
 
 static int run_once(cio_pg_conn *c, const char *sql, const cio_pg_param *params, size_t n,

@@ -195,10 +195,14 @@ static int plan_step(cio_pg_conn *c, pg_step *s)
     return 0;
 }
 
-static int same_oids(const pg_step *a, const pg_step *b)
+/* Whether step s can run base's statement: the same types, except that a
+ * NULL goes with any type (executemany rows with NULLs share one statement). */
+static int fits(const pg_step *base, const pg_step *s)
 {
-    for (size_t i = 0; i < a->nparams; i++)
-        if (a->params[i].oid != b->params[i].oid)
+    if (base->sql != s->sql || base->nparams != s->nparams)
+        return 0;
+    for (size_t i = 0; i < s->nparams; i++)
+        if (s->params[i].len >= 0 && s->params[i].oid != base->params[i].oid)
             return 0;
     return 1;
 }
@@ -226,6 +230,7 @@ int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
         plan_unnamed(c, r);
         return 0;
     }
+    const pg_step *base = NULL; /* the step whose types named the statement in use */
     for (int i = 0; i < r->nsteps; i++) {
         pg_step *s = &r->steps[i];
         if (s->kind == STEP_DESCRIBE) {
@@ -238,16 +243,15 @@ int cio__pg_stmt_plan(cio_pg_conn *c, pg_req *r)
         }
         if (s->kind != STEP_EXEC || !s->cache)
             continue;
-        /* executemany: the same statement as the step before needs no lookup. */
-        const pg_step *p = i > 0 ? &r->steps[i - 1] : NULL;
-        if (p && p->sql == s->sql && p->nparams == s->nparams && p->cache &&
-            (p->kind == STEP_PREPARE || p->kind == STEP_EXEC_PREPARED) && same_oids(p, s)) {
+        /* executemany: the statement of the rows before needs no lookup. */
+        if (base && fits(base, s)) {
             s->kind = STEP_EXEC_PREPARED;
-            s->text = p->text;
-            memcpy(s->name, p->name, sizeof s->name);
+            s->text = base->text;
+            memcpy(s->name, base->name, sizeof s->name);
             continue;
         }
         int hit = plan_step(c, s);
+        base = hit < 0 ? NULL : s;
         if (hit < 0)
             continue; /* out of memory: run it unnamed */
         s->kind = hit ? STEP_EXEC_PREPARED : STEP_PREPARE;

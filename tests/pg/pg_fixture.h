@@ -248,6 +248,22 @@ static inline cio_pg_conn *pg_connect_ok(const cio_pg_opts *o)
     return c;
 }
 
+/* A TCP listener on 127.0.0.1 that never accepts: the kernel completes the
+ * handshake, nothing ever answers (a host that blackholes the protocol).
+ * Returns the socket (close it at the end) and its port in *port. */
+static inline int pg_silent_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    CIO_ASSERT(fd >= 0);
+    CIO_ASSERT_OK(bind(fd, (struct sockaddr *)&a, sizeof a));
+    CIO_ASSERT_OK(listen(fd, 64));
+    CIO_ASSERT_OK(getsockname(fd, (struct sockaddr *)&a, &len));
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 static inline int64_t pg_int(cio_pg_conn *c, const char *sql)
 {
     int64_t v = -1;

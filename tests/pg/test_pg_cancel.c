@@ -250,6 +250,45 @@ static void test_terminated(void)
     CIO_ASSERT_OK(cio_test_run(t_terminated_main, NULL));
 }
 
+/* An executemany cut short while its rows still go out (the server takes
+ * 1 ms a row, so most of the 50,000 are still queued on the client): the
+ * rows sent are rolled back, the rest are never sent, and the connection
+ * answers the next query within a second. */
+static int t_executemany_cut_main(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c = pg_connect_ok(NULL);
+    CIO_ASSERT_OK(cio_pg_execute(c, "CREATE TABLE cut (id int)", NULL, 0, NULL));
+    enum { N = 50000 };
+    cio_pg_param *rows = calloc(N, sizeof *rows);
+    CIO_ASSERT(rows != NULL);
+    for (int i = 0; i < N; i++)
+        rows[i] = cio_pg_int4(i);
+    cio_scope sc;
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 0.2));
+    double t0 = cio_now();
+    int err = cio_pg_executemany(c, "INSERT INTO cut SELECT $1::int4 FROM pg_sleep(0.001)", rows, 1,
+                                 N, NULL);
+    cio_timeout_exit(&sc);
+    CIO_ASSERT_ERR(err, -ETIMEDOUT);
+    CIO_ASSERT_CMP(cio_now() - t0, <, 1.0);
+    free(rows); /* the driver must not read them any more */
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 1.0));
+    int64_t n = -1;
+    err = cio_pg_fetchval_int(c, &n, "SELECT count(*) FROM cut", NULL, 0);
+    CIO_ASSERT_OK(cio_timeout_exit(&sc));
+    CIO_ASSERT_OK(err);
+    CIO_ASSERT_EQ(n, 0);
+    CIO_ASSERT_EQ(cio_pg_in_transaction(c), 0);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_executemany_cut(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_executemany_cut_main, NULL));
+}
+
 static const cio_test_case tests[] = {
     CIO_TEST(test_timeout_each_api, "each API timed out during pg_sleep(10) returns within its "
                                     "bound; the connection answers within a second, nothing "
@@ -261,6 +300,9 @@ static const cio_test_case tests[] = {
                          "fail with -ECONNRESET"),
     CIO_TEST(test_terminated, "pg_terminate_backend mid-query fails the query, marks the "
                               "connection broken"),
+    CIO_TEST(test_executemany_cut, "an executemany timed out while its rows still go out "
+                                   "commits nothing, sends no more rows (their memory is "
+                                   "freed) and the connection answers within a second"),
 };
 
 PG_TEST_MAIN(tests)

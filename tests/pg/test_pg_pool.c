@@ -331,6 +331,178 @@ static void test_cancel_points(void)
     CIO_ASSERT_OK(cio_test_run(t_cancel_points_main, NULL));
 }
 
+/* ---- freeing the pool while tasks are inside it ---- */
+
+typedef struct free_arg {
+    cio_pg_pool *p;
+    int err;
+    char msg[256];
+    double took;
+} free_arg;
+
+static int free_acquirer(void *arg)
+{
+    free_arg *a = arg;
+    cio_pg_conn *c = NULL;
+    double t0 = cio_now();
+    a->err = cio_pg_pool_acquire(a->p, &c);
+    a->took = cio_now() - t0;
+    snprintf(a->msg, sizeof a->msg, "%s", cio_task_message(cio_current()));
+    if (!a->err)
+        cio_pg_pool_release(a->p, c);
+    return 0;
+}
+
+/* Waits for the tasks within 2 s (the acquires' own deadline is 30 s). */
+static void join_promptly(cio_task **t, size_t n)
+{
+    cio_scope sc;
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 2.0));
+    int err = cio_gather(t, n, CIO_RETURN_EXCEPTIONS);
+    CIO_ASSERT_OK(cio_timeout_exit(&sc));
+    CIO_ASSERT_OK(err);
+    for (size_t i = 0; i < n; i++)
+        CIO_ASSERT_OK(cio_join(t[i]));
+}
+
+static void expect_shutdown(const free_arg *a)
+{
+    CIO_ASSERT_ERR(a->err, -ESHUTDOWN);
+    CIO_ASSERT_CMP(a->took, <, 1.0);
+    CIO_ASSERT(strstr(a->msg, "PostgreSQL pool postgres@") != NULL);
+    CIO_ASSERT(strstr(a->msg, "freed while this task was in acquire") != NULL);
+}
+
+static int t_free_wakes_main(void *arg)
+{
+    (void)arg;
+    /* Waiters queued behind a held connection. */
+    cio_pg_pool *p = new_pool(1, 1);
+    cio_pg_conn *held;
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &held));
+    enum { N = 3 };
+    free_arg a[N];
+    cio_task *t[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (free_arg){.p = p};
+        t[i] = cio_spawn(free_acquirer, &a[i]);
+    }
+    CIO_ASSERT_OK(cio_yield());
+    cio_pg_pool_stats st;
+    cio_pg_pool_stats_get(p, &st);
+    CIO_ASSERT_EQ(st.waiting, N);
+    cio_pg_pool_free(p);
+    join_promptly(t, N);
+    for (int i = 0; i < N; i++)
+        expect_shutdown(&a[i]);
+    /* The held connection still works; acquiring again is refused. */
+    CIO_ASSERT_EQ(pg_int(held, "SELECT 5"), 5);
+    cio_pg_conn *c = NULL;
+    CIO_ASSERT_ERR(cio_pg_pool_acquire(p, &c), -ESHUTDOWN);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "acquire after cio_pg_pool_free") != NULL);
+    CIO_ASSERT(c == NULL);
+    cio_pg_pool_free(p); /* a second free while a connection is out: nothing */
+    CIO_ASSERT_OK(cio_pg_pool_release(p, held)); /* closes it; the pool goes */
+
+    /* A connection handed to a waiter that has not run yet when the pool is
+     * freed: the waiter gets -ESHUTDOWN, the connection is closed. */
+    cio_pg_pool_opts o = {.max_size = 1, .conn = {.application_name = "cio-pool-free"}};
+    CIO_ASSERT_OK(cio_pg_pool_new(&p, pgfx.dsn_unix, &o));
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &held));
+    a[0] = (free_arg){.p = p};
+    t[0] = cio_spawn(free_acquirer, &a[0]);
+    CIO_ASSERT_OK(cio_yield());
+    CIO_ASSERT_OK(cio_pg_pool_release(p, held)); /* to the waiter */
+    cio_pg_pool_free(p);
+    join_promptly(t, 1);
+    expect_shutdown(&a[0]);
+    /* No backend of that pool is left on the server. */
+    cio_pg_conn *admin = pg_connect_ok(NULL);
+    int64_t left = 1;
+    for (int i = 0; i < 200 && left; i++) {
+        left = pg_int(admin, "SELECT count(*) FROM pg_stat_activity "
+                             "WHERE application_name = 'cio-pool-free'");
+        if (left)
+            CIO_ASSERT_OK(cio_sleep(0.01)); /* a backend exits after its socket closes */
+    }
+    CIO_ASSERT_EQ(left, 0);
+    cio_pg_close(admin);
+
+    /* A task connecting to a host that never answers (connect_timeout 30 s). */
+    int port = 0;
+    int silent = pg_silent_listener(&port);
+    char dsn[256];
+    snprintf(dsn, sizeof dsn, "host=127.0.0.1 port=%d user=postgres dbname=postgres", port);
+    cio_pg_pool_opts so = {.max_size = 2, .conn = {.connect_timeout = 30}};
+    CIO_ASSERT_OK(cio_pg_pool_new(&p, dsn, &so));
+    a[0] = (free_arg){.p = p};
+    a[1] = (free_arg){.p = p};
+    t[0] = cio_spawn(free_acquirer, &a[0]);
+    t[1] = cio_spawn(free_acquirer, &a[1]);
+    CIO_ASSERT_OK(cio_yield());
+    cio_pg_pool_free(p);
+    join_promptly(t, 2);
+    expect_shutdown(&a[0]);
+    expect_shutdown(&a[1]);
+    close(silent);
+    return 0;
+}
+
+static void test_free_wakes(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_free_wakes_main, NULL));
+}
+
+typedef struct release_arg {
+    cio_pg_pool *p;
+    cio_pg_conn *c;
+    int err;
+} release_arg;
+
+static int releaser(void *arg)
+{
+    release_arg *r = arg;
+    r->err = cio_pg_pool_release(r->p, r->c);
+    return 0;
+}
+
+static int t_release_misuse_main(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = new_pool(0, 2), *other = new_pool(0, 1);
+    cio_pg_conn *c;
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &c));
+    CIO_ASSERT_ERR(cio_pg_pool_release(other, c), -EINVAL); /* not this pool's */
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "not out of this pool") != NULL);
+    CIO_ASSERT_OK(cio_pg_pool_release(p, c));
+    CIO_ASSERT_ERR(cio_pg_pool_release(p, c), -EINVAL); /* twice: nothing done */
+    cio_pg_pool_stats st;
+    cio_pg_pool_stats_get(p, &st);
+    CIO_ASSERT_EQ(st.size, 1);
+    CIO_ASSERT_EQ(st.idle, 1);
+    cio_pg_conn *c1, *c2;
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &c1));
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &c2));
+    CIO_ASSERT(c1 != c2); /* the idle stack held it once */
+    CIO_ASSERT_OK(cio_pg_pool_release(p, c2));
+    /* A release paying a reset when the pool is freed: the reset is cut
+     * short and the connection closed. */
+    CIO_ASSERT_OK(cio_pg_execute(c1, "SET work_mem = '9MB'", NULL, 0, NULL));
+    release_arg r = {p, c1, 1};
+    cio_task *t = cio_spawn(releaser, &r);
+    CIO_ASSERT_OK(cio_yield()); /* the reset is on its way */
+    cio_pg_pool_free(p);
+    join_promptly(&t, 1);
+    CIO_ASSERT_OK(r.err);
+    cio_pg_pool_free(other);
+    return 0;
+}
+
+static void test_release_misuse(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_release_misuse_main, NULL));
+}
+
 static const cio_test_case tests[] = {
     CIO_TEST(test_basic, "min_size opens connections, max_size bounds them, counters add up, "
                          "no reset when nothing changed"),
@@ -345,6 +517,13 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_cancel_points, "1,000 operations under random bounds (cut anywhere in acquire, "
                                  "query, transaction, release) between 1,000 that must finish: "
                                  "they do, and the pool ends full and clean"),
+    CIO_TEST(test_free_wakes, "cio_pg_pool_free wakes every task in acquire (queued, handed a "
+                              "connection, connecting to a silent host) with -ESHUTDOWN naming "
+                              "the pool, within 1 s; acquire after the free fails the same way; "
+                              "a connection still out works and is closed on release"),
+    CIO_TEST(test_release_misuse, "release to the wrong pool or twice is refused with -EINVAL and "
+                                  "changes nothing; a release resetting when the pool is freed "
+                                  "closes the connection"),
 };
 
 PG_TEST_MAIN(tests)

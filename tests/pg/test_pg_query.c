@@ -685,6 +685,104 @@ static void test_batch(void)
     CIO_ASSERT_OK(cio_test_run(t_batch_main, NULL));
 }
 
+static int64_t prepared_count(cio_pg_conn *c)
+{
+    return pg_int(c, "SELECT count(*) FROM pg_prepared_statements");
+}
+
+/* Batches and executemany describe their statements first, as fetch does. */
+static int t_batch_described_main(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c = pg_connect_ok(NULL);
+    /* A column cio does not decode (inet) comes back as text, next to a
+     * binary-decodable one, on the batch's first run. */
+    cio_pg_batch *b;
+    CIO_ASSERT_OK(cio_pg_batch_new(&b));
+    cio_pg_param p1[] = {cio_pg_int4(41)};
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT '10.1.2.3'::inet AS a, $1::int4 + 1 AS b", p1, 1));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT $1::int4 * 2", p1, 1));
+    CIO_ASSERT_OK(cio_pg_batch_add(b, "SELECT '10.1.2.3'::inet AS a, $1::int4 + 1 AS b", p1, 1));
+    CIO_ASSERT_OK(cio_pg_batch_run(c, b));
+    for (size_t q = 0; q < 3; q += 2) {
+        const char *s = NULL;
+        int64_t v = 0;
+        CIO_ASSERT_OK(cio_pg_get_text(cio_pg_batch_result(b, q), 0, 0, &s, NULL));
+        CIO_ASSERT_STR_EQ(s, "10.1.2.3");
+        CIO_ASSERT_OK(cio_pg_get_int(cio_pg_batch_result(b, q), 0, 1, &v));
+        CIO_ASSERT_EQ(v, 42);
+    }
+    int64_t v = 0;
+    CIO_ASSERT_OK(cio_pg_get_int(cio_pg_batch_result(b, 1), 0, 0, &v));
+    CIO_ASSERT_EQ(v, 82);
+    cio_pg_batch_free(b);
+    /* Described once: the same statements fetched later need no describe,
+     * and they stay prepared once each. */
+    CIO_ASSERT_EQ(prepared_count(c), 3); /* with the count's own statement */
+    cio_pg_result *r = NULL;
+    CIO_ASSERT_OK(cio_pg_fetch(c, &r, "SELECT $1::int4 * 2", p1, 1));
+    CIO_ASSERT_OK(cio_pg_get_int(r, 0, 0, &v));
+    CIO_ASSERT_EQ(v, 82);
+    cio_pg_result_free(r);
+    CIO_ASSERT_EQ(prepared_count(c), 3);
+
+    /* A batch whose later statements need an earlier one's DDL cannot be
+     * described ahead: it still runs, outside and inside a transaction, and
+     * the transaction survives the failed describe. */
+    for (int in_tx = 0; in_tx < 2; in_tx++) {
+        cio_pg_tx tx;
+        if (in_tx)
+            CIO_ASSERT_OK(cio_pg_tx_begin(&tx, c, NULL));
+        CIO_ASSERT_OK(cio_pg_batch_new(&b));
+        const char *create = in_tx ? "CREATE TABLE dd1 (x int)" : "CREATE TABLE dd0 (x int)";
+        const char *insert = in_tx ? "INSERT INTO dd1 VALUES ($1)" : "INSERT INTO dd0 VALUES ($1)";
+        const char *select = in_tx ? "SELECT x, x::text::inet FROM (SELECT '1.2.3.4' AS x "
+                                     "FROM dd1) s"
+                                   : "SELECT x, x::text::inet FROM (SELECT '1.2.3.4' AS x "
+                                     "FROM dd0) s";
+        cio_pg_param one[] = {cio_pg_int4(1)};
+        CIO_ASSERT_OK(cio_pg_batch_add(b, create, NULL, 0));
+        CIO_ASSERT_OK(cio_pg_batch_add(b, insert, one, 1));
+        CIO_ASSERT_OK(cio_pg_batch_add(b, select, NULL, 0));
+        CIO_ASSERT_OK(cio_pg_batch_run(c, b));
+        CIO_ASSERT_EQ(cio_pg_nrows(cio_pg_batch_result(b, 2)), 1);
+        cio_pg_batch_free(b);
+        if (in_tx) {
+            CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM dd1"), 1);
+            CIO_ASSERT_OK(cio_pg_tx_commit(&tx));
+        }
+    }
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM dd1"), 1); /* committed */
+    CIO_ASSERT_EQ(cio_pg_in_transaction(c), 0);
+
+    /* executemany: a bad statement fails before any row is sent, with the
+     * server's message; rows with NULLs share the statement of the others. */
+    CIO_ASSERT_OK(cio_pg_execute(c, "CREATE TABLE em (id int, v int)", NULL, 0, NULL));
+    enum { N = 6 };
+    cio_pg_param rows[N][2];
+    for (int i = 0; i < N; i++) {
+        rows[i][0] = cio_pg_int4(i);
+        rows[i][1] = i % 2 ? cio_pg_null() : cio_pg_int4(i * 10);
+    }
+    CIO_ASSERT_ERR(
+        cio_pg_executemany(c, "INSERT INTO nope VALUES ($1, $2)", &rows[0][0], 2, N, NULL),
+        -ENOENT);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "nope") != NULL);
+    int64_t before = prepared_count(c), n = 0;
+    CIO_ASSERT_OK(cio_pg_executemany(c, "INSERT INTO em VALUES ($1, $2)", &rows[0][0], 2, N, &n));
+    CIO_ASSERT_EQ(n, N);
+    CIO_ASSERT_EQ(prepared_count(c), before + 1);
+    CIO_ASSERT_EQ(pg_int(c, "SELECT count(v) FROM em"), N / 2);
+    CIO_ASSERT_EQ(pg_int(c, "SELECT sum(v) FROM em"), 0 + 20 + 40);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_batch_described(void)
+{
+    CIO_ASSERT_OK(cio_test_run(t_batch_described_main, NULL));
+}
+
 #ifdef CIO_TEST_CERTS
 static int t_tls_main(void *arg)
 {
@@ -763,6 +861,11 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_batch, "executemany inserts 1,000 rows in one round trip and is atomic; a "
                          "batch returns results in order, a failure skips and rolls back the "
                          "rest of its group"),
+    CIO_TEST(test_batch_described, "batches describe new statements first (as fetch does): "
+                                   "inet reads as text, int4 in binary; a batch needing "
+                                   "its own DDL still runs, in a transaction too; executemany "
+                                   "fails on a bad statement before sending rows and runs rows "
+                                   "with NULLs under one statement"),
 };
 
 PG_TEST_MAIN(tests)
