@@ -17,6 +17,19 @@ PY=/usr/bin/python3
 quick=0
 [[ ${1:-} == --quick ]] && quick=1
 [[ -x $PGBIN/postgres ]] || { echo "pg_run.sh: no PostgreSQL 15 server in $PGBIN" >&2; exit 77; }
+# The Python peers' packages: installed when root, named otherwise.
+peer_missing=()
+for mod in asyncpg:python3-asyncpg uvloop:python3-uvloop psycopg:python3-psycopg psycopg_pool:python3-psycopg-pool; do
+    $PY -c "import ${mod%%:*}" 2>/dev/null || peer_missing+=("${mod#*:}")
+done
+if ((${#peer_missing[@]})); then
+    if [[ $(id -u) == 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${peer_missing[@]}" >/dev/null
+    else
+        echo "pg_run.sh: missing peers. Run: sudo apt-get install -y ${peer_missing[*]}" >&2
+        exit 1
+    fi
+fi
 
 dir=$(mktemp -d /tmp/cio-pg-bench.XXXXXX)
 as_pg=()
