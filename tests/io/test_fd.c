@@ -633,6 +633,81 @@ static void test_stale_message(void)
     CIO_ASSERT_OK(cio_test_run(main_stale_message, NULL));
 }
 
+/* The message now holds text containing `want`. */
+#define ASSERT_MESSAGE_HAS(want)                                                                   \
+    do {                                                                                           \
+        const char *m_ = cio_task_message(NULL);                                                   \
+        if (!m_ || !strstr(m_, (want)))                                                            \
+            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_ ? m_ : "(none)", (want));             \
+    } while (0)
+
+/* Issue 14: I/O calls failing on a descriptor, a stream or a process
+ * returned a bare errno and left an earlier call's message standing. Each now
+ * says what failed, naming the descriptor, stream or process. */
+static int main_own_messages(void *arg)
+{
+    (void)arg;
+    char buf[8], want[64];
+    int sv[2];
+    nonblocking_pair(sv);
+    int dead = dup(sv[0]);
+    close(dead); /* a descriptor number that is closed */
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_read(dead, buf, sizeof(buf)), -EBADF);
+    snprintf(want, sizeof(want), "read fd %d", dead);
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_send(dead, "x", 1, 0), -EBADF);
+    snprintf(want, sizeof(want), "send fd %d", dead);
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_pread(dead, buf, sizeof(buf), 0), -EBADF);
+    ASSERT_MESSAGE_HAS("pread fd");
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_close(dead), -EBADF);
+    ASSERT_MESSAGE_HAS("close fd");
+    /* A timeout is not the descriptor's fault: no message, not an old one. */
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    cio_scope sc;
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 0.01));
+    CIO_ASSERT_ERR(cio_read(sv[0], buf, sizeof(buf)), -ETIMEDOUT);
+    cio_timeout_exit(&sc);
+    CIO_ASSERT(no_earlier_message());
+    /* A stream: writing after write_eof. */
+    cio_stream *st;
+    CIO_ASSERT_OK(cio_stream_from_fd(&st, sv[0], NULL));
+    CIO_ASSERT_OK(cio_stream_write_eof(st));
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_stream_write(st, "x", 1), -EPIPE);
+    ASSERT_MESSAGE_HAS("stream fd");
+    CIO_ASSERT_OK(cio_stream_close(st));
+    close(sv[1]);
+    /* A process: its stdin closed twice, a signal after the reap. */
+    const char *argv[] = {"true", NULL};
+    cio_process_opts o = {.stdin_mode = CIO_STDIO_PIPE};
+    cio_process *p;
+    CIO_ASSERT_OK(cio_process_spawn(&p, argv, &o));
+    CIO_ASSERT_OK(cio_process_close_fd(p, 0));
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_close_fd(p, 0), -EBADF);
+    snprintf(want, sizeof(want), "process %d", (int)cio_process_pid(p));
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_write(p, "x", 1), -EBADF);
+    ASSERT_MESSAGE_HAS(want);
+    CIO_ASSERT_EQ(cio_process_wait(p), 0);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_kill(p), -ESRCH);
+    ASSERT_MESSAGE_HAS(want);
+    cio_process_close(p);
+    return 0;
+}
+
+static void test_own_messages(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_own_messages, NULL));
+}
+
 static void test_path_messages(void)
 {
     CIO_ASSERT_OK(cio_test_run(main_path_messages, NULL));
@@ -776,6 +851,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_wait_readable_writable, "waiting for readiness on a socket"),
     CIO_TEST(test_many_connections, "500 socket pairs ping-pong concurrently"),
     CIO_TEST(test_stale_message, "a failing io call does not leave an earlier message"),
+    CIO_TEST(test_own_messages,
+             "fd, stream and process calls that fail say so, naming the fd, stream or process"),
     CIO_TEST(test_files, "open, pwrite, pread, fsync, stat, read_file and their errors"),
     CIO_TEST(test_to_thread, "to_thread runs on another thread while the loop goes on"),
     CIO_TEST(test_to_thread_cancel_waits, "a cancelled to_thread waits for the function"),
