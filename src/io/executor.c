@@ -226,9 +226,10 @@ static void outbox_flush(void *arg)
 /* A job that no thread took: says why. Returns err. */
 static int queue_failed(int err)
 {
-    return cio_fail(err, "executor: %s", err == -ESHUTDOWN ? "it is being freed"
-                                         : err == -EAGAIN  ? "no worker thread could start"
-                                                           : cio_strerror(err));
+    return cio_fail(err, "executor: %s",
+                    err == -ESHUTDOWN ? "it is being freed"
+                    : err == -EAGAIN  ? "no worker thread could start"
+                                      : cio_strerror(err));
 }
 
 int cio_executor_run(cio_executor *ex, cio_fn fn, void *arg)

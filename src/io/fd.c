@@ -217,7 +217,7 @@ ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
 }
 
 static ssize_t fd_recvfrom_(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
-                                     socklen_t *alen)
+                            socklen_t *alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -246,8 +246,8 @@ ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
     return fd_result(fd_recvfrom_(fd, buf, len, flags, addr, alen), "recvfrom", fd);
 }
 
-static ssize_t fd_sendto_(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-                           socklen_t alen)
+static ssize_t fd_sendto_(int fd, const void *buf, size_t len, int flags,
+                          const struct sockaddr *addr, socklen_t alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);

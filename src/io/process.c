@@ -300,8 +300,10 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
     stdio_plan sp;
     int err = plan_stdio(&sp, o);
     if (err)
-        return cio_fail(err, "cannot run %s: a standard descriptor's mode is invalid (or "
-                        "CIO_STDIO_FD without a descriptor)", argv[0]);
+        return cio_fail(err,
+                        "cannot run %s: a standard descriptor's mode is invalid (or "
+                        "CIO_STDIO_FD without a descriptor)",
+                        argv[0]);
     cio_process *p = cio__calloc(1, sizeof(*p));
     if (!p)
         return cio_fail(-ENOMEM, "cannot run %s: out of memory", argv[0]);

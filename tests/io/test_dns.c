@@ -143,8 +143,8 @@ static void test_cancel_returns_at_once(void)
 
 /* With a name server that never answers, the lookup takes 5 s or more (the
  * resolver's own timeout); a timeout of 0.1 s ends the wait long before
- * that, and the loop is not a deadlock while the lookup runs. The resolver configuration is our own, bind-mounted in a
- * private mount namespace. */
+ * that, and the loop is not a deadlock while the lookup runs. The resolver configuration is our
+ * own, bind-mounted in a private mount namespace. */
 static int main_slow(void *arg)
 {
     (void)arg;

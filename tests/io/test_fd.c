@@ -638,7 +638,7 @@ static void test_stale_message(void)
     do {                                                                                           \
         const char *m_ = cio_task_message(NULL);                                                   \
         if (!m_ || !strstr(m_, (want)))                                                            \
-            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_ ? m_ : "(none)", (want));             \
+            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_ ? m_ : "(none)", (want));                \
     } while (0)
 
 /* Issue 14: I/O calls failing on a descriptor, a stream or a process

@@ -88,9 +88,9 @@ static void test_queue_join(void)
     expect_story(&r, "== maxsize=3", "Produced: job-1", "Produced: job-2", "Produced: job-3",
                  "Produced: job-7", "== join", NULL);
     expect_story(&r, "== maxsize=3", "Produced: job-1", "Consumer-A consumed: job-1",
-                 "Consumer-A consumed: job-7",
-                 "== join, then shutdown ==", "main: producer done", "Consumer-B consumed: job-7",
-                 "main: all 7 jobs processed", "Consumer-B: the queue was shut down", NULL);
+                 "Consumer-A consumed: job-7", "== join, then shutdown ==", "main: producer done",
+                 "Consumer-B consumed: job-7", "main: all 7 jobs processed",
+                 "Consumer-B: the queue was shut down", NULL);
     /* Back-pressure: the queue never went beyond its maxsize (and job-7's
      * time below shows the producer waited for room). */
     CIO_ASSERT_EQ(count(&r, "4 queued"), 0);
@@ -128,7 +128,7 @@ static void test_rate_limit(void)
     CIO_ASSERT_CMP(number_after(&r, "round 6: items 25-29 started at "), >=, 0.99 * 0.5 * U);
     double took = number_after(&r, "Fetched 30 items in ");
     CIO_ASSERT_CMP(took, >=, 0.99 * 0.6 * U); /* six rounds of 0.1 s: 50 per second at most */
-    CIO_ASSERT_CMP(took, <, 30 * 0.1 * U); /* less than one after another can take */
+    CIO_ASSERT_CMP(took, <, 30 * 0.1 * U);    /* less than one after another can take */
     free(r.out);
 }
 
