@@ -47,6 +47,7 @@ static int run(const char *const *argv, const char *input, double timeout)
 typedef struct job {
     int i;
     char script[96];
+    double started, ended; /* when the command was started and seen to end */
 } job;
 
 static int sleepy_job(void *arg)
@@ -54,7 +55,10 @@ static int sleepy_job(void *arg)
     job *j = arg;
     snprintf(j->script, sizeof(j->script), "sleep %.3f; echo job %d done", S(1), j->i);
     const char *argv[] = {"sh", "-c", j->script, NULL};
-    return run(argv, NULL, CIO_FOREVER);
+    j->started = elapsed();
+    int err = run(argv, NULL, CIO_FOREVER);
+    j->ended = elapsed();
+    return err;
 }
 
 /* Reads a child's stdout line by line as the lines arrive, through a stream
@@ -111,6 +115,13 @@ static int story(void *arg)
     if (err)
         return err;
     printf("all three took %.3f s (side by side, not 3 s)\n", cio_now() - t0);
+    double last_start = jobs[0].started, first_end = jobs[0].ended;
+    for (int i = 1; i < 3; i++) {
+        last_start = jobs[i].started > last_start ? jobs[i].started : last_start;
+        first_end = jobs[i].ended < first_end ? jobs[i].ended : first_end;
+    }
+    printf("the last one started at %.3f s, before the first one ended at %.3f s\n", last_start,
+           first_end);
 
     printf("== input in, output out (communicate) ==\n");
     const char *upper[] = {"tr", "a-z", "A-Z", NULL};

@@ -362,7 +362,7 @@ int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *h
     size_t hl = strlen(host) + 1, pl = port ? strlen(port) + 1 : 0;
     dns_job *j = cio__calloc(1, sizeof(*j) + hl + pl);
     if (!j)
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "resolving %s: out of memory", host);
     j->host = j->strs;
     memcpy(j->host, host, hl);
     if (port) {
@@ -381,8 +381,8 @@ int cio_getaddrinfo(const char *host, const char *port, const struct addrinfo *h
         return cio_fail(err, "resolving %s: no resolver thread", host);
     }
     err = cio__park(self, "getaddrinfo", j, job_unpark, j);
-    if (err)
-        return err; /* cancelled: the job is freed or given up */
+    if (err) /* cancelled: the job is freed or given up; not the host's fault */
+        return cio__fail_bare(err);
     int reason = cio__cancel_reason(self);
     if (reason || j->gai) {
         if (j->res)

@@ -142,11 +142,11 @@ int cio_executor_new(cio_executor **out, size_t threads)
     }
     cio_executor *ex = cio__calloc(1, sizeof(*ex));
     if (!ex)
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "cio_executor_new: out of memory");
     ex->threads = cio__calloc(threads, sizeof(*ex->threads));
     if (!ex->threads) {
         free(ex);
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "cio_executor_new: out of memory for %zu threads", threads);
     }
     ex->max_threads = threads;
     pthread_mutex_init(&ex->lock, NULL);
@@ -223,6 +223,15 @@ static void outbox_flush(void *arg)
     }
 }
 
+/* A job that no thread took: says why. Returns err. */
+static int queue_failed(int err)
+{
+    return cio_fail(err, "executor: %s",
+                    err == -ESHUTDOWN ? "it is being freed"
+                    : err == -EAGAIN  ? "no worker thread could start"
+                                      : cio_strerror(err));
+}
+
 int cio_executor_run(cio_executor *ex, cio_fn fn, void *arg)
 {
     if (!ex || !fn)
@@ -249,13 +258,13 @@ int cio_executor_run(cio_executor *ex, cio_fn fn, void *arg)
         } else {
             outbox_flush(o); /* no memory for the callback: queue now */
             if (j.err)
-                return j.err; /* (the flush dropped the reference) */
+                return queue_failed(j.err); /* (the flush dropped the reference) */
         }
     }
     /* Uncancellable: the thread may still be using arg. */
     cio__park(self, "executor", ex, NULL, NULL);
     if (j.err)
-        return j.err;
+        return queue_failed(j.err);
     reason = cio__cancel_reason(self);
     return reason ? reason : j.status;
 }
@@ -361,7 +370,7 @@ int cio_to_thread(cio_fn fn, void *arg)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     cio_executor *ex = shared(&default_executor, n > 4 ? (size_t)n : 4);
     if (!ex)
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "cio_to_thread: out of memory for its pool");
     return cio_executor_run(ex, fn, arg);
 }
 

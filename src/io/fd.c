@@ -84,7 +84,26 @@ static inline ssize_t sys(ssize_t r)
     return r < 0 ? -errno : r;
 }
 
-ssize_t cio_read(int fd, void *buf, size_t len)
+/* A call on descriptor fd failed with r. The cancel reason is not the
+ * descriptor's fault: it clears the message; outside a task the call said
+ * "not inside a task" already. Anything else gets a message naming the call
+ * and the descriptor. Returns r. */
+__attribute__((cold)) static ssize_t fd_fail(ssize_t r, const char *call, int fd)
+{
+    cio_task *t = cio__self();
+    if (!t)
+        return r;
+    if (r == cio__cancel_reason(t))
+        return cio__fail_bare((int)r);
+    return cio_fail((int)r, "%s fd %d: %s", call, fd, cio_strerror((int)r));
+}
+
+static inline ssize_t fd_result(ssize_t r, const char *call, int fd)
+{
+    return CIO__LIKELY(r >= 0) ? r : fd_fail(r, call, fd);
+}
+
+static ssize_t fd_read_(int fd, void *buf, size_t len)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -97,7 +116,12 @@ ssize_t cio_read(int fd, void *buf, size_t len)
     READY_LOOP(self, fd, POLLIN, sys(CIO__SYSCALL("read", EIO, read(fd, buf, len))));
 }
 
-ssize_t cio_write(int fd, const void *buf, size_t len)
+ssize_t cio_read(int fd, void *buf, size_t len)
+{
+    return fd_result(fd_read_(fd, buf, len), "read", fd);
+}
+
+static ssize_t fd_write_(int fd, const void *buf, size_t len)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -108,6 +132,11 @@ ssize_t cio_write(int fd, const void *buf, size_t len)
         return cio__op_run(self, &op, "write");
     }
     READY_LOOP(self, fd, POLLOUT, sys(CIO__SYSCALL("write", EIO, write(fd, buf, len))));
+}
+
+ssize_t cio_write(int fd, const void *buf, size_t len)
+{
+    return fd_result(fd_write_(fd, buf, len), "write", fd);
 }
 
 ssize_t cio_write_all(int fd, const void *buf, size_t len, size_t *written)
@@ -147,7 +176,7 @@ ssize_t cio__write_nosigpipe(int fd, const void *buf, size_t len)
     return r < 0 ? -err : r;
 }
 
-ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
+static ssize_t fd_recv_(int fd, void *buf, size_t len, int flags)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -161,7 +190,12 @@ ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
                sys(CIO__SYSCALL_RESET("recv", fd, recv(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
-ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
+ssize_t cio_recv(int fd, void *buf, size_t len, int flags)
+{
+    return fd_result(fd_recv_(fd, buf, len, flags), "recv", fd);
+}
+
+static ssize_t fd_send_(int fd, const void *buf, size_t len, int flags)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -177,8 +211,13 @@ ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
                sys(CIO__SYSCALL_RESET("send", fd, send(fd, buf, len, flags | MSG_DONTWAIT))));
 }
 
-ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
-                     socklen_t *alen)
+ssize_t cio_send(int fd, const void *buf, size_t len, int flags)
+{
+    return fd_result(fd_send_(fd, buf, len, flags), "send", fd);
+}
+
+static ssize_t fd_recvfrom_(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                            socklen_t *alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -201,8 +240,14 @@ ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *
                                 recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen))));
 }
 
-ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
-                   socklen_t alen)
+ssize_t cio_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                     socklen_t *alen)
+{
+    return fd_result(fd_recvfrom_(fd, buf, len, flags, addr, alen), "recvfrom", fd);
+}
+
+static ssize_t fd_sendto_(int fd, const void *buf, size_t len, int flags,
+                          const struct sockaddr *addr, socklen_t alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -223,7 +268,13 @@ ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct 
                                 sendto(fd, buf, len, flags | MSG_DONTWAIT, addr, alen))));
 }
 
-int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen)
+ssize_t cio_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+                   socklen_t alen)
+{
+    return fd_result(fd_sendto_(fd, buf, len, flags, addr, alen), "sendto", fd);
+}
+
+static int fd_accept_(int fd, struct sockaddr *addr, socklen_t *alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -239,7 +290,12 @@ int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen)
                sys(CIO__SYSCALL("accept", EMFILE, accept4(fd, addr, alen, flags))));
 }
 
-int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
+int cio_accept(int fd, struct sockaddr *addr, socklen_t *alen)
+{
+    return (int)fd_result(fd_accept_(fd, addr, alen), "accept", fd);
+}
+
+static int fd_connect_(int fd, const struct sockaddr *addr, socklen_t alen)
 {
     cio_task *self;
     int err = cio__checkpoint(&self);
@@ -264,6 +320,11 @@ int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
     return -so_error;
 }
 
+int cio_connect(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+    return (int)fd_result(fd_connect_(fd, addr, alen), "connect", fd);
+}
+
 static int wait_event(int fd, uint32_t events)
 {
     cio_task *self;
@@ -275,24 +336,28 @@ static int wait_event(int fd, uint32_t events)
 
 int cio_wait_readable(int fd)
 {
-    return wait_event(fd, POLLIN);
+    return (int)fd_result(wait_event(fd, POLLIN), "wait for readable", fd);
 }
 
 int cio_wait_writable(int fd)
 {
-    return wait_event(fd, POLLOUT);
+    return (int)fd_result(wait_event(fd, POLLOUT), "wait for writable", fd);
 }
 
 int cio_socket(int domain, int type, int protocol)
 {
     int fd = CIO__SYSCALL("socket", EMFILE,
                           socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return cio_fail(-errno, "socket (domain %d, type %d): %s", domain, type, strerror(errno));
+    return fd;
 }
 
 int cio_close(int fd)
 {
-    return close(fd) < 0 ? -errno : 0;
+    if (close(fd) < 0)
+        return cio_fail(-errno, "close fd %d: %s", fd, strerror(errno));
+    return 0;
 }
 
 /* ---- files ---- */
@@ -387,19 +452,19 @@ int cio_open(const char *path, int flags, mode_t mode)
 ssize_t cio_pread(int fd, void *buf, size_t len, off_t offset)
 {
     file_call c = {.kind = CIO__OP_READ, .fd = fd, .buf = buf, .len = len, .off = offset};
-    return file_op(&c);
+    return fd_result(file_op(&c), "pread", fd);
 }
 
 ssize_t cio_pwrite(int fd, const void *buf, size_t len, off_t offset)
 {
     file_call c = {.kind = CIO__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = len, .off = offset};
-    return file_op(&c);
+    return fd_result(file_op(&c), "pwrite", fd);
 }
 
 int cio_fsync(int fd)
 {
     file_call c = {.kind = CIO__OP_FSYNC, .fd = fd};
-    return (int)file_op(&c);
+    return (int)fd_result(file_op(&c), "fsync", fd);
 }
 
 int cio_stat(const char *path, struct stat *st)

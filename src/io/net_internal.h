@@ -157,6 +157,14 @@ int cio__stream_close_impl(cio_stream *s);
 
 /* Ends a call on s: frees s when it is closed and nobody else is inside. */
 void cio__stream_release(cio_stream *s);
+/* A stream call failed with r: the cancel reason clears the message (not the
+ * stream's fault); anything else gets one naming the call and the stream's
+ * descriptor. Returns r. stream.c. */
+ssize_t cio__stream_fail(const cio_stream *s, ssize_t r, const char *call);
+static inline ssize_t cio__stream_result(const cio_stream *s, ssize_t r, const char *call)
+{
+    return __builtin_expect(r >= 0, 1) ? r : cio__stream_fail(s, r, call);
+}
 
 /* TLS (tls.c). Upgrades s; see cio_stream_start_tls. `peer` names the
  * other side in messages. */

@@ -300,10 +300,13 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
     stdio_plan sp;
     int err = plan_stdio(&sp, o);
     if (err)
-        return err;
+        return cio_fail(err,
+                        "cannot run %s: a standard descriptor's mode is invalid (or "
+                        "CIO_STDIO_FD without a descriptor)",
+                        argv[0]);
     cio_process *p = cio__calloc(1, sizeof(*p));
     if (!p)
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "cannot run %s: out of memory", argv[0]);
     p->pidfd = -1;
     for (int i = 0; i < 3; i++)
         p->fds[i] = -1;
@@ -312,6 +315,8 @@ int cio_process_spawn(cio_process **out, const char *const *argv, const cio_proc
     err = open_stdio(&sp, p);
     if (!err)
         err = file_actions(&fa, &sp, o);
+    if (err) /* (run() names its own failure) */
+        cio_fail(err, "cannot run %s: its standard descriptors: %s", argv[0], cio_strerror(err));
     if (!err) {
         err = spawn_attr(&attr, o);
         if (!err) {
@@ -364,16 +369,27 @@ int cio_process_stream(cio_process *p, int which, cio_stream **out, const cio_st
         return cio__invalid(__func__);
     int fd = cio_process_take_fd(p, which);
     if (fd < 0)
-        return -EBADF;
+        return cio_fail(-EBADF, "process %d: its descriptor %d is not a pipe, or was taken",
+                        (int)p->pid, which);
     return cio_stream_from_fd(out, fd, opts); /* owns fd, even on failure */
 }
 
-int cio_process_close_fd(cio_process *p, int which)
+/* Closes our end of pipe `which` if there is one (communicate's cleanup:
+ * no message). Returns 0 or -EBADF. */
+static int close_ours(cio_process *p, int which)
 {
     int fd = cio_process_take_fd(p, which);
     if (fd < 0)
         return -EBADF;
     close(fd);
+    return 0;
+}
+
+int cio_process_close_fd(cio_process *p, int which)
+{
+    if (close_ours(p, which))
+        return cio_fail(-EBADF, "process %d: no pipe %d to close (not a pipe, or taken or closed)",
+                        p ? (int)p->pid : -1, which);
     return 0;
 }
 
@@ -394,7 +410,8 @@ int cio_process_send_signal(cio_process *p, int sig)
     if (!p || sig < 0 || sig > SIGRTMAX)
         return cio__invalid(__func__);
     if (p->reaped)
-        return -ESRCH;
+        return cio_fail(-ESRCH, "signal %d to process %d: it has exited and was reaped", sig,
+                        (int)p->pid);
     long r = -1;
     if (p->pidfd >= 0) {
         r = syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
@@ -403,7 +420,9 @@ int cio_process_send_signal(cio_process *p, int sig)
     } else {
         r = kill(p->pid, sig);
     }
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return cio_fail(-errno, "signal %d to process %d: %s", sig, (int)p->pid, strerror(errno));
+    return 0;
 }
 
 int cio_process_terminate(cio_process *p)
@@ -426,7 +445,8 @@ ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
         return err;
     int fd = p->fds[0];
     if (fd < 0)
-        return -EBADF;
+        return cio_fail(-EBADF, "write to process %d: its stdin is not a pipe, or was closed",
+                        (int)p->pid);
     size_t done = 0;
     while (done < len) {
         ssize_t r = cio__write_nosigpipe(fd, (const char *)buf + done, len - done);
@@ -437,7 +457,8 @@ ssize_t cio_process_write(cio_process *p, const void *buf, size_t len)
             if (err)
                 return err;
         } else if (r != -EINTR) {
-            return r;
+            return cio_fail((int)r, "write to process %d's stdin: %s", (int)p->pid,
+                            cio_strerror((int)r));
         }
     }
     return (ssize_t)done;
@@ -455,7 +476,7 @@ static int feed(void *arg)
 {
     feed_job *j = arg;
     ssize_t r = j->len ? cio_process_write(j->p, j->input, j->len) : 0;
-    cio_process_close_fd(j->p, 0);
+    close_ours(j->p, 0);
     return r >= 0 || r == -EPIPE ? 0 : (int)r; /* the child may stop reading */
 }
 
@@ -529,7 +550,7 @@ int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
     for (int i = 1; i <= 2; i++) {
         char **buf = i == 1 ? &res->out : &res->err;
         if (p->fds[i] >= 0 && !(*buf = cio__calloc(1, 1)))
-            return -ENOMEM;
+            return cio_fail(-ENOMEM, "communicate with process %d: out of memory", (int)p->pid);
     }
     cio_scope limit;
     if (!err)
@@ -558,12 +579,13 @@ int cio_process_communicate(cio_process *p, const void *input, size_t input_len,
         err = cio_process_wait(p);
     if (entered) {
         int expired = cio_timeout_exit(&limit);
-        if (expired && err < 0 && !cio_cancelled())
-            err = expired; /* the deadline, not an outer cancel */
+        if (expired && err < 0 && !cio_cancelled()) /* the deadline, not an outer cancel */
+            err = cio_fail(expired, "communicate with process %d: not done within %g s (killed)",
+                           (int)p->pid, timeout);
     }
-    cio_process_close_fd(p, 0);
-    cio_process_close_fd(p, 1);
-    cio_process_close_fd(p, 2);
+    close_ours(p, 0);
+    close_ours(p, 1);
+    close_ours(p, 2);
     if (err < 0)
         kill_and_reap(p);
     return err;

@@ -297,10 +297,10 @@ static int server_new(cio_server **out, cio_conn_fn handler, void *arg, const ci
     if (opts && opts->tls && !cio__tls_config_is_server(opts->tls))
         return cio_fail(-EINVAL, "start_server: the TLS config is not a server config");
     if (cio__check_opts(opts))
-        return -EINVAL;
+        return -EINVAL; /* (the check named the option) */
     cio_server *srv = cio__calloc(1, sizeof(*srv));
     if (!srv)
-        return -ENOMEM;
+        return cio_fail(-ENOMEM, "start_server: out of memory");
     srv->handler = handler;
     srv->arg = arg;
     if (opts)
@@ -460,7 +460,7 @@ int cio_start_unix_server(cio_server **out, const char *path, cio_conn_fn handle
                         sizeof(sun.sun_path) - 1, path);
     memcpy(sun.sun_path, path, len + 1);
     if (!cio__self())
-        return -EPERM;
+        return cio__not_in_task("cio_start_unix_server");
     struct stat st;
     if (lstat(path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
@@ -583,9 +583,12 @@ int cio_server_close(cio_server *srv, double grace)
         return cio__invalid(__func__);
     cio_task *self = cio__self();
     if (!self)
-        return -EPERM;
-    if (srv->closing)
-        return -EALREADY;
+        return cio__not_in_task(__func__);
+    if (srv->closing) {
+        char name[128];
+        return cio_fail(-EALREADY, "cio_server_close: the server on %s is already closing",
+                        server_name(srv, name, sizeof(name)));
+    }
     srv->closing = 1;
     srv->grace = grace;
     for (size_t i = 0; i < srv->nls; i++)

@@ -186,7 +186,7 @@ int cio_signal_set_open(cio_signal_set **out, const int *signos, size_t n)
     if (!h) {
         h = cio__calloc(1, sizeof(*h));
         if (!h)
-            return -ENOMEM;
+            return cio_fail(-ENOMEM, "cio_signal_set_open: out of memory");
         h->fd = -1;
         sigemptyset(&h->watched);
         made = 1;
@@ -240,7 +240,7 @@ fail:
     free(s);
     if (made)
         hub_free(h);
-    return err;
+    return cio_fail(err, "cio_signal_set_open: %s", cio_strerror(err));
 }
 
 /* The waiter becomes the hub's reader for one round: drain, wait for the
@@ -284,7 +284,7 @@ int cio_signal_set_wait(cio_signal_set *s)
         if (w.got)
             return w.got;
         if (w.closed)
-            return -EBADF;
+            return cio_fail(-EBADF, "cio_signal_set_wait: the set was closed while waiting");
         err = cio__cancel_reason(self);
         if (err) {
             unlink_waiter(&w);

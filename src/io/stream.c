@@ -154,6 +154,25 @@ static int unread(cio_stream *s, const void *p, size_t n)
     return 0;
 }
 
+ssize_t cio__stream_fail(const cio_stream *s, ssize_t r, const char *call)
+{
+    cio_task *t = cio__self();
+    if (!t)
+        return r; /* "not inside a task" was said */
+    if (r == cio__cancel_reason(t))
+        return cio__fail_bare((int)r);
+    int local = r == -EBADF || r == -EBUSY || r == -ECONNABORTED || r == -ENOBUFS || r == -EPIPE;
+    if (s->tls && !local)
+        return r; /* the TLS layer's own message names the peer and the reason */
+    const char *why = r == -EBADF          ? "the stream is closing or closed"
+                      : r == -EBUSY        ? "another task is reading it"
+                      : r == -ECONNABORTED ? "the stream was closed meanwhile"
+                      : r == -ENOBUFS      ? "no separator within the stream's limit or buffer"
+                      : r == -EPIPE        ? "end of the stream (or of its writing side)"
+                                           : cio_strerror((int)r);
+    return cio_fail((int)r, "%s on stream fd %d: %s", call, s->fd, why);
+}
+
 static int read_enter(cio_stream *s)
 {
     if (!s)
@@ -163,9 +182,9 @@ static int read_enter(cio_stream *s)
     if (err)
         return err;
     if (s->closestarted)
-        return cio__fail_bare(-EBADF);
+        return (int)cio__stream_fail(s, -EBADF, "read");
     if (s->rbusy)
-        return cio__fail_bare(-EBUSY);
+        return (int)cio__stream_fail(s, -EBUSY, "read");
     s->rbusy = 1;
     s->busy++;
     return 0;
@@ -174,6 +193,7 @@ static int read_enter(cio_stream *s)
 static ssize_t read_leave(cio_stream *s, ssize_t r)
 {
     s->rbusy = 0;
+    r = cio__stream_result(s, r, "read");
     cio__stream_release(s);
     return r;
 }

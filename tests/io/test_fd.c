@@ -1,9 +1,11 @@
 /* Tests of fd-level I/O on the backend CTest picks (CIO_BACKEND): sockets,
  * cancellation of in-flight operations, errors, files and executors. */
+#define _GNU_SOURCE /* pipe2 */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,15 +19,17 @@ static void nonblocking_pair(int sv[2])
 
 typedef struct pipe_job {
     int fd;
-    double delay;
     const char *text;
+    int wrote; /* set as it writes */
 } pipe_job;
 
+/* Spawned just before the spawner waits on the other end: the loop runs it
+ * only once the spawner has parked, so the data comes while it waits (no
+ * sleep hoping for that order). */
 static int delayed_writer(void *arg)
 {
     pipe_job *j = arg;
-    if (cio_sleep(j->delay))
-        return -1;
+    j->wrote = 1;
     ssize_t n = cio_write_all(j->fd, j->text, strlen(j->text), NULL);
     return n == (ssize_t)strlen(j->text) ? 0 : (int)n;
 }
@@ -35,15 +39,14 @@ static int main_read_waits(void *arg)
     (void)arg;
     int sv[2];
     nonblocking_pair(sv);
-    pipe_job j = {sv[1], 0.05, "hello"};
+    pipe_job j = {sv[1], "hello", 0};
     cio_task *w = cio_spawn(delayed_writer, &j);
     char buf[16] = {0};
-    double t0 = cio_now();
     cio_scope sc; /* bounded: the writer may fail (the torture runner) */
     CIO_ASSERT_OK(cio_timeout_enter(&sc, 10));
     CIO_ASSERT_EQ(cio_read(sv[0], buf, sizeof(buf)), 5);
     CIO_ASSERT_OK(cio_timeout_exit(&sc));
-    CIO_ASSERT_CMP(cio_now() - t0, >=, 0.04); /* it waited for the writer */
+    CIO_ASSERT(j.wrote); /* it waited for the writer, which ran while it waited */
     CIO_ASSERT_STR_EQ(buf, "hello");
     CIO_ASSERT_OK(cio_join(w));
     cio_close(sv[1]);
@@ -267,7 +270,7 @@ static int main_wait_ready(void *arg)
     int sv[2];
     nonblocking_pair(sv);
     CIO_ASSERT_OK(cio_wait_writable(sv[0]));
-    pipe_job j = {sv[1], 0.02, "!"};
+    pipe_job j = {sv[1], "!", 0};
     cio_task *w = cio_spawn(delayed_writer, &j);
     CIO_ASSERT_OK(cio_wait_readable(sv[0]));
     char c;
@@ -374,74 +377,115 @@ static void test_files(void)
 
 /* ---- executors ---- */
 
+/* A blocking job that proves the loop runs while it blocks: it sends a byte
+ * on `started`, then blocks in poll(2) until a task on the loop answers with
+ * a byte on `release`. Run on the loop's own thread it would block the loop,
+ * which could then never answer (poll gives up after 30 s). Handshakes, not
+ * sleeps: the order holds however busy the machine is. */
 typedef struct blocking_job {
     pthread_t thread;
-    int slept;
-    volatile int started; /* set by the worker thread as the job begins */
+    int started[2]; /* the job writes [1], the loop reads [0] */
+    int release[2]; /* the loop writes [1], the job waits on [0] */
+    int released;   /* the job got the loop's answer */
 } blocking_job;
 
-static int blocking_sleep(void *arg)
+static void blocking_job_open(blocking_job *j)
+{
+    memset(j, 0, sizeof(*j));
+    CIO_ASSERT_EQ(pipe2(j->started, O_NONBLOCK | O_CLOEXEC), 0);
+    CIO_ASSERT_EQ(pipe2(j->release, O_NONBLOCK | O_CLOEXEC), 0);
+}
+
+static void blocking_job_close(blocking_job *j)
+{
+    for (int i = 0; i < 2; i++) {
+        close(j->started[i]);
+        close(j->release[i]);
+    }
+}
+
+static int blocking_wait(void *arg)
 {
     blocking_job *j = arg;
     j->thread = pthread_self();
-    __atomic_store_n(&j->started, 1, __ATOMIC_RELEASE);
-    usleep(100000); /* a blocking call: would stall the loop if run on it */
-    j->slept = 1;
+    char c = 's';
+    if (write(j->started[1], &c, 1) != 1)
+        return -1;
+    struct pollfd p = {.fd = j->release[0], .events = POLLIN};
+    if (poll(&p, 1, 30000) != 1 || read(j->release[0], &c, 1) != 1)
+        return -2; /* the loop never answered: it was blocked */
+    j->released = 1;
     return 17;
 }
 
-static int ticker(void *arg)
+/* On the loop: waits for the job to start, then answers it. */
+static int answerer(void *arg)
 {
-    int *ticks = arg;
-    while (cio_sleep(0.01) == 0)
-        (*ticks)++;
-    return 0;
+    blocking_job *j = arg;
+    char c;
+    if (cio_read(j->started[0], &c, 1) != 1)
+        return -1;
+    return cio_write(j->release[1], "r", 1) == 1 ? 0 : -1;
 }
 
 static int main_to_thread(void *arg)
 {
     (void)arg;
-    int ticks = 0;
-    cio_task *t = cio_spawn(ticker, &ticks);
-    blocking_job j = {0};
-    CIO_ASSERT_EQ(cio_to_thread(blocking_sleep, &j), 17);
-    CIO_ASSERT(!pthread_equal(j.thread, pthread_self()));
-    CIO_ASSERT_CMP(ticks, >=, 1); /* the loop kept running meanwhile (>= 1: a busy machine) */
-    cio_cancel(t);
-    cio_join(t);
+    blocking_job j;
+    blocking_job_open(&j);
+    cio_task *a = cio_spawn(answerer, &j);
+    CIO_ASSERT_EQ(cio_to_thread(blocking_wait, &j), 17); /* the loop answered meanwhile */
+    CIO_ASSERT(j.released && !pthread_equal(j.thread, pthread_self()));
+    CIO_ASSERT_OK(cio_join(a));
     cio_executor *ex;
     CIO_ASSERT_OK(cio_executor_new(&ex, 2));
-    CIO_ASSERT_EQ(cio_executor_run(ex, blocking_sleep, &j), 17);
+    j.released = 0;
+    a = cio_spawn(answerer, &j);
+    CIO_ASSERT_EQ(cio_executor_run(ex, blocking_wait, &j), 17);
+    CIO_ASSERT(j.released && !pthread_equal(j.thread, pthread_self()));
+    CIO_ASSERT_OK(cio_join(a));
     cio_executor_free(ex);
-    CIO_ASSERT_ERR(cio_executor_run(NULL, blocking_sleep, &j), -EINVAL);
+    CIO_ASSERT_ERR(cio_executor_run(NULL, blocking_wait, &j), -EINVAL);
+    blocking_job_close(&j);
     return 0;
 }
 
 static void test_to_thread(void)
 {
     CIO_ASSERT_OK(cio_test_run(main_to_thread, NULL));
-    blocking_job j;
-    CIO_ASSERT_ERR(cio_to_thread(blocking_sleep, &j), -EPERM);
+    blocking_job j = {0};
+    CIO_ASSERT_ERR(cio_to_thread(blocking_wait, &j), -EPERM);
 }
 
 static int to_thread_task(void *arg)
 {
-    return cio_to_thread(blocking_sleep, arg);
+    return cio_to_thread(blocking_wait, arg);
+}
+
+/* Answers the job after a few turns of the loop. */
+static int late_answerer(void *arg)
+{
+    blocking_job *j = arg;
+    for (int i = 0; i < 3; i++)
+        cio_yield();
+    return cio_write(j->release[1], "r", 1) == 1 ? 0 : -1;
 }
 
 static int main_to_thread_cancel(void *arg)
 {
     (void)arg;
-    blocking_job j = {0};
+    blocking_job j;
+    blocking_job_open(&j);
     cio_task *t = cio_spawn(to_thread_task, &j);
-    /* Cancel once the job runs on its thread (however busy the machine). */
-    for (double until = cio_now() + 30; !__atomic_load_n(&j.started, __ATOMIC_ACQUIRE);) {
-        CIO_ASSERT_CMP(cio_now(), <, until);
-        CIO_ASSERT_OK(cio_sleep(0.001));
-    }
+    char c; /* cancelled once the job runs on its thread, however busy */
+    CIO_ASSERT_EQ(cio_read(j.started[0], &c, 1), 1);
     cio_cancel(t);
+    /* Answered only after t has had turns to (wrongly) return at once. */
+    cio_task *a = cio_spawn(late_answerer, &j);
     CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
-    CIO_ASSERT_EQ(j.slept, 1); /* it waited for the thread: j is still in use */
+    CIO_ASSERT_EQ(j.released, 1); /* it waited for the thread: j was still in use */
+    CIO_ASSERT_OK(cio_join(a));
+    blocking_job_close(&j);
     return 0;
 }
 
@@ -589,6 +633,81 @@ static void test_stale_message(void)
     CIO_ASSERT_OK(cio_test_run(main_stale_message, NULL));
 }
 
+/* The message now holds text containing `want`. */
+#define ASSERT_MESSAGE_HAS(want)                                                                   \
+    do {                                                                                           \
+        const char *m_ = cio_task_message(NULL);                                                   \
+        if (!m_ || !strstr(m_, (want)))                                                            \
+            CIO_FAIL_AT("message \"%s\" lacks \"%s\"", m_ ? m_ : "(none)", (want));                \
+    } while (0)
+
+/* Issue 14: I/O calls failing on a descriptor, a stream or a process
+ * returned a bare errno and left an earlier call's message standing. Each now
+ * says what failed, naming the descriptor, stream or process. */
+static int main_own_messages(void *arg)
+{
+    (void)arg;
+    char buf[8], want[64];
+    int sv[2];
+    nonblocking_pair(sv);
+    int dead = dup(sv[0]);
+    close(dead); /* a descriptor number that is closed */
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_read(dead, buf, sizeof(buf)), -EBADF);
+    snprintf(want, sizeof(want), "read fd %d", dead);
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_send(dead, "x", 1, 0), -EBADF);
+    snprintf(want, sizeof(want), "send fd %d", dead);
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_pread(dead, buf, sizeof(buf), 0), -EBADF);
+    ASSERT_MESSAGE_HAS("pread fd");
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_close(dead), -EBADF);
+    ASSERT_MESSAGE_HAS("close fd");
+    /* A timeout is not the descriptor's fault: no message, not an old one. */
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    cio_scope sc;
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 0.01));
+    CIO_ASSERT_ERR(cio_read(sv[0], buf, sizeof(buf)), -ETIMEDOUT);
+    cio_timeout_exit(&sc);
+    CIO_ASSERT(no_earlier_message());
+    /* A stream: writing after write_eof. */
+    cio_stream *st;
+    CIO_ASSERT_OK(cio_stream_from_fd(&st, sv[0], NULL));
+    CIO_ASSERT_OK(cio_stream_write_eof(st));
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_stream_write(st, "x", 1), -EPIPE);
+    ASSERT_MESSAGE_HAS("stream fd");
+    CIO_ASSERT_OK(cio_stream_close(st));
+    close(sv[1]);
+    /* A process: its stdin closed twice, a signal after the reap. */
+    const char *argv[] = {"true", NULL};
+    cio_process_opts o = {.stdin_mode = CIO_STDIO_PIPE};
+    cio_process *p;
+    CIO_ASSERT_OK(cio_process_spawn(&p, argv, &o));
+    CIO_ASSERT_OK(cio_process_close_fd(p, 0));
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_close_fd(p, 0), -EBADF);
+    snprintf(want, sizeof(want), "process %d", (int)cio_process_pid(p));
+    ASSERT_MESSAGE_HAS(want);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_write(p, "x", 1), -EBADF);
+    ASSERT_MESSAGE_HAS(want);
+    CIO_ASSERT_EQ(cio_process_wait(p), 0);
+    cio_fail(-EIO, "an earlier, unrelated failure");
+    CIO_ASSERT_ERR(cio_process_kill(p), -ESRCH);
+    ASSERT_MESSAGE_HAS(want);
+    cio_process_close(p);
+    return 0;
+}
+
+static void test_own_messages(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_own_messages, NULL));
+}
+
 static void test_path_messages(void)
 {
     CIO_ASSERT_OK(cio_test_run(main_path_messages, NULL));
@@ -732,6 +851,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_wait_readable_writable, "waiting for readiness on a socket"),
     CIO_TEST(test_many_connections, "500 socket pairs ping-pong concurrently"),
     CIO_TEST(test_stale_message, "a failing io call does not leave an earlier message"),
+    CIO_TEST(test_own_messages,
+             "fd, stream and process calls that fail say so, naming the fd, stream or process"),
     CIO_TEST(test_files, "open, pwrite, pread, fsync, stat, read_file and their errors"),
     CIO_TEST(test_to_thread, "to_thread runs on another thread while the loop goes on"),
     CIO_TEST(test_to_thread_cancel_waits, "a cancelled to_thread waits for the function"),

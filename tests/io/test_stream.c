@@ -575,15 +575,20 @@ static int main_backpressure(void *arg)
     CIO_ASSERT_OK(cio_stream_from_fd(&r, p.peer, NULL));
     static char sink[65536];
     size_t drained = 0;
+    /* Bounded: a flush that never came would fail here, not at the alarm. */
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 30));
     while (cio_stream_write_buffered(p.s) > 0) {
         ssize_t n = cio_stream_read(r, sink, sizeof(sink));
-        CIO_ASSERT(n > 0);
+        CIO_ASSERT_CMP(n, >, 0);
         drained += (size_t)n;
     }
     CIO_ASSERT(drained > 0);
     CIO_ASSERT_OK(cio_stream_close(p.s));
-    while (cio_stream_read(r, sink, sizeof(sink)) > 0) {
+    ssize_t n;
+    while ((n = cio_stream_read(r, sink, sizeof(sink))) > 0) {
     }
+    CIO_ASSERT_EQ(n, 0);
+    CIO_ASSERT_OK(cio_timeout_exit(&sc));
     cio_stream_close(r);
     return 0;
 }
@@ -755,10 +760,17 @@ static void test_cancel_mid_write(void)
     CIO_ASSERT_OK(net_run(main_cancel_write, NULL));
 }
 
+/* Resets the connection once the client's first bytes are here, and with
+ * *client set, once that client is parked in a write the socket cannot take
+ * (its buffer holds bytes): the reset comes mid-read or mid-write by
+ * construction, not after a sleep hoping the client got there. */
 static int reset_after(cio_stream *s, void *arg)
 {
-    double *delay = arg;
-    cio_sleep(*delay);
+    cio_stream **client = arg;
+    if (cio_wait_readable(cio_stream_fd(s)))
+        return -1;
+    if (*client)
+        NET_WAIT_UNTIL(cio_stream_write_buffered(*client) > 0, 30);
     struct linger lg = {1, 0}; /* close sends RST */
     setsockopt(cio_stream_fd(s), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     cio_stream_close(s);
@@ -768,8 +780,8 @@ static int reset_after(cio_stream *s, void *arg)
 static int main_reset_read(void *arg)
 {
     (void)arg;
-    double delay = 0.05;
-    cio_server *srv = net_server(reset_after, &delay, NULL);
+    cio_stream *none = NULL;
+    cio_server *srv = net_server(reset_after, &none, NULL);
     cio_stream *s;
     CIO_ASSERT_OK(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL));
     NET_WRITE(s, "unread by the server"); /* unread data makes the close a reset */
@@ -788,14 +800,13 @@ static void test_peer_reset_mid_read(void)
 static int main_reset_write(void *arg)
 {
     (void)arg;
-    double delay = 0.1;
-    cio_server *srv = net_server(reset_after, &delay, NULL);
-    cio_stream *s;
+    static cio_stream *s;
+    cio_server *srv = net_server(reset_after, &s, NULL);
     CIO_ASSERT_OK(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL));
     static char chunk[1 << 16];
     int err = 0;
     cio_scope sc;
-    CIO_ASSERT_OK(cio_timeout_enter(&sc, 5.0));
+    CIO_ASSERT_OK(cio_timeout_enter(&sc, 30.0));
     while (!err)
         err = cio_stream_write(s, chunk, sizeof(chunk));
     CIO_ASSERT_OK(cio_timeout_exit(&sc));
@@ -861,8 +872,10 @@ static void test_close_from_another_task(void)
 
 /* ---- servers ---- */
 
+/* Handlers that wait for `go` (set as the server's close begins, or never):
+ * they are still running when the close starts, by construction. */
 typedef struct slow_job {
-    double delay;
+    cio_event go;
     int done;
     int cancelled;
 } slow_job;
@@ -870,7 +883,7 @@ typedef struct slow_job {
 static int slow_handler(cio_stream *s, void *arg)
 {
     slow_job *j = arg;
-    int err = cio_sleep(j->delay);
+    int err = cio_event_wait(&j->go);
     if (err) {
         j->cancelled++;
         return err;
@@ -883,14 +896,16 @@ static int main_grace(void *arg)
 {
     (void)arg;
     /* Handlers that finish within the grace period are let finish. */
-    slow_job quick = {.delay = 0.05};
+    slow_job quick = {0};
+    CIO_ASSERT_OK(cio_event_init(&quick.go));
     cio_server *srv = net_server(slow_handler, &quick, NULL);
     cio_stream *c1, *c2;
     CIO_ASSERT_OK(cio_open_connection(&c1, "127.0.0.1", cio_server_port(srv), NULL));
     CIO_ASSERT_OK(cio_open_connection(&c2, "127.0.0.1", cio_server_port(srv), NULL));
     NET_WAIT_UNTIL(cio_server_connections(srv) == 2, 30);
     int port = cio_server_port(srv);
-    CIO_ASSERT_OK(cio_server_close(srv, 5.0));
+    CIO_ASSERT_OK(cio_event_set(&quick.go)); /* they finish during the close's grace */
+    CIO_ASSERT_OK(cio_server_close(srv, 30.0));
     CIO_ASSERT_EQ(quick.done, 2);
     char line[8];
     CIO_ASSERT_EQ(cio_stream_read_line(c1, line, sizeof(line)), 4);
@@ -901,17 +916,22 @@ static int main_grace(void *arg)
     CIO_ASSERT_ERR(cio_open_connection(&c1, "127.0.0.1", port, NULL), -ECONNREFUSED);
 
     /* Handlers past the grace period are cancelled, and close waits for them. */
-    slow_job slow = {.delay = 60};
+    slow_job slow = {0}; /* go is never set */
+    CIO_ASSERT_OK(cio_event_init(&slow.go));
     srv = net_server(slow_handler, &slow, NULL);
     CIO_ASSERT_OK(cio_open_connection(&c1, "127.0.0.1", cio_server_port(srv), NULL));
     NET_WAIT_UNTIL(cio_server_connections(srv) == 1, 30);
     double t0 = cio_now();
+    cio_scope bound; /* a close that waited for the handler would hang: fail instead */
+    CIO_ASSERT_OK(cio_timeout_enter(&bound, 30));
     CIO_ASSERT_OK(cio_server_close(srv, 0.1));
-    CIO_ASSERT_CMP(cio_now() - t0, >=, 0.09);
-    CIO_ASSERT_CMP(cio_now() - t0, <, 2.0);
+    CIO_ASSERT_OK(cio_timeout_exit(&bound));
+    CIO_ASSERT_CMP(cio_now() - t0, >=, 0.09); /* the grace was given */
     CIO_ASSERT_EQ(slow.cancelled, 1);
     CIO_ASSERT_EQ(cio_stream_read(c1, line, sizeof(line)), 0); /* closed by the server */
     cio_stream_close(c1);
+    cio_event_destroy(&quick.go);
+    cio_event_destroy(&slow.go);
     return 0;
 }
 
