@@ -208,7 +208,7 @@ struct cio_task {
     const char *wait_what; /* what it waits on, for dumps and deadlock reports */
     const void *wait_obj;
     cio__watch *watch;
-    cio__waiter waiter; /* the entry of a cio__park_tail wait (its frame is gone then) */
+    cio__waiter waiter;  /* the entry of a cio__park_tail wait (its frame is gone then) */
     cio_task *done_next; /* as_completed's delivery list */
     cio_task *all_prev, *all_next;
     cio_group *group;
