@@ -94,9 +94,7 @@ static void bench_wait_return(void)
     free(stack);
 }
 #else
-static void bench_wait_return(void)
-{
-}
+static void bench_wait_return(void) {}
 #endif
 
 /* ---- the machine: first touch of a fresh anonymous page ---- */
