@@ -325,6 +325,10 @@ def plot(workloads, summary, path, title):
 # The internals' figures: (micro, qualifier key=value or "", figure key) -> what it is.
 MICRO = [
     ("switch", "", "ns_per_switch", "one context switch (two bare contexts bouncing)"),
+    ("wait_ret", "", "ns_per_round_trip",
+     "two contexts bouncing through a wait that returns with `ret` (two switches)"),
+    ("wait_park", "", "ns_per_round_trip",
+     "the same through the parking switch (the resumed side jumps to its caller)"),
     ("yield", "", "ns_per_yield", "`cio_yield` between two tasks (switch + scheduling)"),
     ("spawn_warm", "", "ns_per_task",
      "spawn + run + join an empty task, warm stack pool (4,000 alive)"),

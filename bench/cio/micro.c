@@ -1,5 +1,6 @@
 /* Microbenchmarks of cio's internals that the workload table does not show:
- * one raw context switch, a yield between two tasks, spawn+run+join with a
+ * one raw context switch, a wait's return after a switch with `ret` and
+ * with the parking switch, a yield between two tasks, spawn+run+join with a
  * cold and a warm stack pool, timer arm+disarm with an empty and a full heap,
  * a queue put/get pair with no contention, and what the machine charges for
  * the first touch of a fresh page (the floor under every cold stack: W3 and
@@ -36,6 +37,65 @@ static void bench_raw_switch(void)
            secs * 1e9 / (2.0 * (double)n));
     free(stack);
 }
+
+/* ---- a wait's return after a switch: `ret` against the parking switch ----
+ *
+ * Two contexts bounce through a one-line wait function, each calling it from
+ * its own loop, as two tasks do: after the switch the resumed side returns to
+ * a caller the CPU's return stack does not hold. wait_ret switches inline and
+ * returns with `ret`; wait_park ends in the parking switch (internal.h), whose
+ * resumed side jumps to its caller. Two switches per round trip. */
+
+#ifdef CIO__CTX_TAIL
+static cio_task side_a, side_b; /* records the parking switch resumes through */
+static cio_loop side_loop;
+
+__attribute__((noinline)) static int wait_ret(cio__ctx *from, cio__ctx *to)
+{
+    cio__ctx_switch(from, to);
+    return 0;
+}
+
+__attribute__((noinline)) static int wait_park(cio__ctx *from, cio__ctx *to)
+{
+    return cio__ctx_park(from, to);
+}
+
+static int park_mode;
+
+static void side_b_loop(void *arg)
+{
+    (void)arg;
+    for (;;)
+        if (park_mode)
+            wait_park(&side_b.ctx, &side_a.ctx);
+        else
+            wait_ret(&side_b.ctx, &side_a.ctx);
+}
+
+static void bench_wait_return(void)
+{
+    size_t size = 64 * 1024;
+    void *stack = aligned_alloc(4096, size);
+    side_loop.errno_at = &errno;
+    side_a.loop = side_b.loop = &side_loop;
+    for (park_mode = 0; park_mode < 2; park_mode++) {
+        cio__ctx_make(&side_b.ctx, stack, size, side_b_loop, NULL);
+        double t0 = bench_now();
+        for (long i = 0; i < n; i++)
+            if (park_mode)
+                wait_park(&side_a.ctx, &side_b.ctx);
+            else
+                wait_ret(&side_a.ctx, &side_b.ctx);
+        double secs = bench_now() - t0;
+        printf("impl=cio micro=%s n=%ld ns_per_round_trip=%.2f\n",
+               park_mode ? "wait_park" : "wait_ret", n, secs * 1e9 / (double)n);
+    }
+    free(stack);
+}
+#else
+static void bench_wait_return(void) {}
+#endif
 
 /* ---- the machine: first touch of a fresh anonymous page ---- */
 
@@ -189,6 +249,7 @@ int main(int argc, char **argv)
     args_check(argc, argv, keys);
     n = arg_long(argc, argv, "n", 10000000);
     bench_raw_switch();
+    bench_wait_return();
     bench_page_fault();
     if (cio_run(run_yield, NULL) || cio_run(run_spawn, NULL) || cio_run(run_timers, NULL) ||
         cio_run(run_queue, NULL))

@@ -1,4 +1,5 @@
-/* The first code a new context runs, for x86-64 System V.
+/* The first code a new context runs, and the parking switch, for x86-64
+ * System V.
  *
  * The switch itself is inline assembly in internal.h (cio__ctx_switch): it
  * saves the stack pointer, the resume address and the frame pointer, and
@@ -35,6 +36,82 @@ cio__ctx_start:
     ud2
     .cfi_endproc
     .size   cio__ctx_start, .-cio__ctx_start
+
+/* int cio__ctx_park(cio__ctx *from, cio__ctx *to): the parking switch
+ * (internal.h). Entered by a call or, as meant, by the waiting function's
+ * tail jump, so 0(%rsp) is the return address into whoever called the wait.
+ * The five callee-saved registers the inline switch's resumers do not restore
+ * go on this stack above it; rbp goes in the context as for every switch. */
+    .globl  cio__ctx_park
+    .hidden cio__ctx_park
+    .type   cio__ctx_park,@function
+    .p2align 4
+cio__ctx_park:
+    .cfi_startproc
+    ENDBR
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r14, 0
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r15, 0
+    leaq    cio__ctx_unpark(%rip), %rax
+    movq    %rsp, 0(%rdi)
+    movq    %rax, 8(%rdi)
+    movq    %rbp, 16(%rdi)
+    movq    0(%rsi), %rsp
+    movq    16(%rsi), %rbp
+    jmpq    *8(%rsi)
+    .cfi_endproc
+    .size   cio__ctx_park, .-cio__ctx_park
+
+/* Where a context parked by cio__ctx_park resumes: every switch arrives with
+ * the resumed context in rsi, rsp and rbp restored. rsp is 16-byte aligned
+ * here (the return address and five registers above it), as the call wants.
+ * The last jump is not a `ret` on purpose (internal.h says why). */
+    .type   cio__ctx_unpark,@function
+    .p2align 4
+cio__ctx_unpark:
+    .cfi_startproc
+    .cfi_def_cfa_offset 48
+    .cfi_offset rbx, -16
+    .cfi_offset r12, -24
+    .cfi_offset r13, -32
+    .cfi_offset r14, -40
+    .cfi_offset r15, -48
+    ENDBR
+    movq    %rsi, %rdi
+    callq   cio__ctx_parked_result
+    popq    %r15
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r15
+    popq    %r14
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r14
+    popq    %r13
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r13
+    popq    %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    popq    %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    popq    %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    jmpq    *%rcx
+    .cfi_endproc
+    .size   cio__ctx_unpark, .-cio__ctx_unpark
 
 #endif
     .section .note.GNU-stack,"",@progbits

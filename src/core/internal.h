@@ -81,6 +81,27 @@ static inline __attribute__((always_inline)) void cio__ctx_switch(cio__ctx *from
                        "st(6)", "st(7)", "mm0", "mm1", "mm2", "mm3", "mm4", "mm5", "mm6", "mm7",
                        "cc", "memory");
 }
+
+/* The parking switch, for waits whose whole remaining work after the switch
+ * is "return the wake result" (ctx_x86_64.S). The waiting function calls it
+ * last, as a tail call: it pushes the callee-saved registers, saves the
+ * context with cio__ctx_unpark as its resume address and resumes `to` as
+ * cio__ctx_switch does. When the parked context is resumed (by any switch:
+ * each leaves the resumed context's address in rsi), cio__ctx_unpark asks
+ * cio__ctx_parked_result for the value, pops the registers and jumps, not
+ * returns, to the waiting function's caller. Why a jump: the return stack
+ * buffer of the CPU holds the return addresses of the task that switched
+ * away, so the first `ret` of a resumed task always mispredicts (about 12 ns
+ * here, two per ping-pong round trip); an indirect jump is predicted from
+ * the branch history instead. ASan builds keep the plain switch (the fiber
+ * annotations must bracket it). */
+int cio__ctx_park(cio__ctx *from, cio__ctx *to);
+/* What a context parked by cio__ctx_park returns when it is resumed: its
+ * task's cancel reason, else its wake result. Restores the task's errno. */
+int cio__ctx_parked_result(cio__ctx *c);
+#if !defined(CIO_ASAN)
+#define CIO__CTX_TAIL 1
+#endif
 #else
 typedef struct cio__ctx {
     void *sp; /* saved stack pointer (assembly backends) */
@@ -157,6 +178,13 @@ typedef struct cio__watch {
  * waker runs (an I/O operation whose cancellation the kernel confirms later). */
 typedef int (*cio__unpark_fn)(cio_task *t, void *data);
 
+/* A waiting task's entry in a primitive's FIFO (waitq.h). */
+typedef struct cio__waiter {
+    struct cio__waiter *prev, *next;
+    cio__waitq *q; /* NULL once unlinked */
+    cio_task *task;
+} cio__waiter;
+
 struct cio_task {
     cio__runnable run; /* must stay first */
     uint32_t magic;
@@ -180,6 +208,7 @@ struct cio_task {
     const char *wait_what; /* what it waits on, for dumps and deadlock reports */
     const void *wait_obj;
     cio__watch *watch;
+    cio__waiter waiter;  /* the entry of a cio__park_tail wait (its frame is gone then) */
     cio_task *done_next; /* as_completed's delivery list */
     cio_task *all_prev, *all_next;
     cio_group *group;
@@ -501,8 +530,8 @@ static inline __attribute__((always_inline)) void cio__suspend(cio_loop *l, cio_
  * cio__wake, or the cancel reason. cio__park is the out-of-line copy for the
  * many waits where a call does not matter; the sync primitives' hot waits use
  * cio__park_inline. */
-static inline __attribute__((always_inline)) int
-cio__park_inline(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+static inline __attribute__((always_inline)) void
+cio__park_prepare(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
 {
     cio_loop *l = t->loop;
     t->state = CIO__WAITING;
@@ -513,10 +542,39 @@ cio__park_inline(cio_task *t, const char *what, const void *obj, cio__unpark_fn 
     l->nwaiting++;
     if (CIO__UNLIKELY(l->debug))
         cio__park_check(t);
-    cio__suspend(l, t);
+}
+
+static inline __attribute__((always_inline)) int
+cio__park_inline(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+{
+    cio__park_prepare(t, what, obj, unpark, data);
+    cio__suspend(t->loop, t);
     return t->wake_result;
 }
 int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data);
+
+/* cio__park for a wait with nothing left to do after it: returns the cancel
+ * reason if the task has one when it resumes (woken by its waker but
+ * cancelled before it ran), else the wake result. Call it as the waiting
+ * function's last act, `return cio__park_tail(...)`, with nothing of the
+ * waiting function's frame in use (the entry lives in t->waiter): the
+ * compiler then turns it into a jump, and the task resumes straight into its
+ * caller (cio__ctx_park, above). Elsewhere it is cio__park_inline. */
+static inline __attribute__((always_inline)) int
+cio__park_tail(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+{
+#ifdef CIO__CTX_TAIL
+    cio__park_prepare(t, what, obj, unpark, data);
+    cio_loop *l = t->loop;
+    t->saved_errno = *l->errno_at;
+    cio_task *next = cio__next_in_batch(l);
+    return cio__ctx_park(&t->ctx, next ? &next->ctx : &l->sched_ctx);
+#else
+    int result = cio__park_inline(t, what, obj, unpark, data);
+    int reason = cio__cancel_reason(t);
+    return reason ? reason : result;
+#endif
+}
 
 /* Makes a parked task ready; its cio__park returns `result`. */
 static inline void cio__wake(cio_task *t, int result)

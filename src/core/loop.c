@@ -6,6 +6,7 @@
  * order. Work made ready during the turn runs in the next one, so a task that
  * yields in a loop cannot starve I/O or timers. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,6 +127,16 @@ int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unp
 {
     return cio__park_inline(t, what, obj, unpark, data);
 }
+
+#ifdef CIO__CTX_INLINE
+int cio__ctx_parked_result(cio__ctx *c)
+{
+    cio_task *t = (cio_task *)(void *)((char *)c - offsetof(cio_task, ctx));
+    *t->loop->errno_at = t->saved_errno;
+    int reason = cio__cancel_reason(t);
+    return CIO__LIKELY(!reason) ? t->wake_result : reason;
+}
+#endif
 
 void cio__deliver_cancel(cio_task *t)
 {

@@ -20,6 +20,23 @@ const char *cio__task_name(cio_task *t)
 
 #define RECORDS_PER_CHUNK 256
 
+/* memset(t, 0, sizeof(*t)) compiles to `rep stosq` for a record this size,
+ * whose start-up alone costs more than the two dozen 16-byte stores of this
+ * loop (measured: about 3x slower per record on the benchmark machine; W1
+ * clears one record per task). Unaligned stores: a record is 16-byte aligned
+ * only when its size is a multiple of 16. */
+typedef char cio__zero16 __attribute__((vector_size(16), may_alias, aligned(1)));
+
+static void zero_record(cio_task *t)
+{
+    cio__zero16 *q = (cio__zero16 *)(void *)t;
+    const cio__zero16 zero = {0};
+#pragma GCC unroll 32
+    for (size_t i = 0; i < sizeof(*t) / 16; i++)
+        q[i] = zero;
+    memset((char *)t + sizeof(*t) / 16 * 16, 0, sizeof(*t) % 16);
+}
+
 cio_task *cio__task_alloc(cio_loop *l)
 {
     if (!l->task_free) {
@@ -38,7 +55,7 @@ cio_task *cio__task_alloc(cio_loop *l)
     }
     cio_task *t = l->task_free;
     l->task_free = t->all_next;
-    memset(t, 0, sizeof(*t));
+    zero_record(t);
     return t;
 }
 

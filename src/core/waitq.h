@@ -16,12 +16,6 @@
 
 #include "internal.h" /* cio__park, cio__wake, cio_task */
 
-typedef struct cio__waiter {
-    struct cio__waiter *prev, *next;
-    cio__waitq *q; /* NULL once unlinked */
-    cio_task *task;
-} cio__waiter;
-
 static inline int cio__waitq_empty(const cio__waitq *q)
 {
     return !q->priv_head;

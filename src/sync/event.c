@@ -52,9 +52,7 @@ int cio_event_wait(cio_event *e)
         return err;
     if (e->priv_set)
         return 0;
-    err = cio__sync_wait(&e->priv_waiters, self, "event", e);
     /* Woken by a set but cancelled before running: nothing to give back,
-     * and the reason wins (level-triggered). */
-    int reason = cio__cancel_reason(self);
-    return reason ? reason : err;
+     * and the reason wins (level-triggered), as cio__sync_wait_tail does. */
+    return cio__sync_wait_tail(&e->priv_waiters, self, "event", e);
 }

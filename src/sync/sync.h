@@ -19,6 +19,19 @@ static inline int cio__sync_wait(cio__waitq *q, cio_task *self, const char *what
     return cio__park_inline(self, what, obj, cio__waitq_unpark, &w);
 }
 
+/* cio__sync_wait for a wait that ends with it (`return cio__sync_wait_tail
+ * (...)`): the result is the cancel reason if the task has one when it
+ * resumes, else the wake result; the task resumes straight into the caller
+ * of the waiting function (cio__park_tail). */
+static inline int cio__sync_wait_tail(cio__waitq *q, cio_task *self, const char *what,
+                                      const void *obj)
+{
+    cio__waiter *w = &self->waiter;
+    w->task = self;
+    cio__waitq_push(q, w);
+    return cio__park_tail(self, what, obj, cio__waitq_unpark, w);
+}
+
 /* lock.c, for cond.c: hands the lock to its first waiter or frees it. */
 void cio__lock_pass(cio_lock *l);
 /* Takes the lock for `self`, waiting in line; cancellation does not end the

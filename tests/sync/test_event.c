@@ -191,6 +191,53 @@ static void test_cancelled_scope(void)
     CIO_ASSERT_OK(run_virtual(main_cancelled_scope, NULL));
 }
 
+/* Two tasks hand a token back and forth through two events, as W2 does: a
+ * wait resumes either straight from the other task or, once the turn's budget
+ * of direct switches is spent, from the scheduler. Either way the waiting
+ * function's caller must get back its callee-saved registers (six values
+ * live across every wait put them there), its errno and the wait's result. */
+static cio_event ping, pong;
+static volatile long seed = 7;
+
+static int player(void *arg)
+{
+    int first = arg != NULL;
+    cio_event *mine = first ? &ping : &pong, *theirs = first ? &pong : &ping;
+    long a = seed, b = seed * 3, c = seed * 5, d = seed * 7, e = seed * 11, f = seed * 13;
+    for (int i = 0; i < 300; i++) {
+        if (first)
+            CIO_ASSERT_OK(cio_event_set(theirs));
+        errno = first ? 1000 + i : 2000 + i;
+        CIO_ASSERT_OK(cio_event_wait(mine));
+        CIO_ASSERT_EQ(errno, first ? 1000 + i : 2000 + i);
+        CIO_ASSERT_OK(cio_event_clear(mine));
+        if (!first)
+            CIO_ASSERT_OK(cio_event_set(theirs));
+        a += 1, b += 2, c += 3, d += 4, e += 5, f += 6;
+    }
+    long s = seed;
+    CIO_ASSERT(a == s + 300 && b == 3 * s + 600 && c == 5 * s + 900);
+    CIO_ASSERT(d == 7 * s + 1200 && e == 11 * s + 1500 && f == 13 * s + 1800);
+    return 0;
+}
+
+static int main_ping_pong(void *arg)
+{
+    (void)arg;
+    cio_event_init(&ping);
+    cio_event_init(&pong);
+    cio_task *t[2] = {cio_spawn(player, &ping), cio_spawn(player, NULL)};
+    CIO_ASSERT_OK(cio_gather(t, 2, 0));
+    CIO_ASSERT_OK(cio_join(t[0]));
+    CIO_ASSERT_OK(cio_join(t[1]));
+    return 0;
+}
+
+static void test_ping_pong_keeps_state(void)
+{
+    CIO_ASSERT_OK(run_virtual(main_ping_pong, NULL));
+}
+
 CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_basic, "set/clear/is_set; wait on a set event returns at once"),
     CIO_TEST(test_bad_input, "NULL gives -EINVAL; wait outside a task -EPERM; zeroed works"),
@@ -201,4 +248,6 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_cancel_at_set, "a waiter cancelled as the set wakes it returns the reason"),
     CIO_TEST(test_set_from_callback, "a callback (call_later) can set the event"),
     CIO_TEST(test_cancelled_scope, "inside a cancelled scope wait returns the reason at once"),
+    CIO_TEST(test_ping_pong_keeps_state,
+             "a wait resumed by the other task or the loop keeps registers, errno, result"),
 }))
