@@ -1,17 +1,14 @@
-# libcio-ws: WebSockets client and server (wslay framing, zlib for
+# libcio-ws: WebSockets client and server (cio's own framing, zlib for
 # permessage-deflate, OpenSSL for the handshake hash and masks); the server
 # side upgrades requests of libcio-http's server.
-find_path(WSLAY_INCLUDE wslay/wslay.h)
-find_library(WSLAY_LIBRARY wslay)
 find_package(ZLIB)
-if(CIO_HAVE_HTTP AND CIO_HAVE_TLS AND WSLAY_INCLUDE AND WSLAY_LIBRARY AND ZLIB_FOUND)
+if(CIO_HAVE_HTTP AND CIO_HAVE_TLS AND ZLIB_FOUND)
   set(CIO_HAVE_WS ON)
-  set(CIO_WS_SOURCES src/ws/conn.c src/ws/send.c src/ws/handshake.c src/ws/deflate.c
-                     src/ws/utf8.c)
+  set(CIO_WS_SOURCES src/ws/conn.c src/ws/recv.c src/ws/frame.c src/ws/send.c
+                     src/ws/handshake.c src/ws/deflate.c src/ws/utf8.c)
   add_library(cio_ws_objects OBJECT ${CIO_WS_SOURCES})
   target_include_directories(cio_ws_objects PUBLIC
     $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>)
-  target_include_directories(cio_ws_objects PRIVATE ${WSLAY_INCLUDE})
   target_link_libraries(cio_ws_objects PUBLIC PkgConfig::JANSSON)
   target_link_libraries(cio_ws_objects PRIVATE OpenSSL::Crypto ZLIB::ZLIB)
   target_compile_definitions(cio_ws_objects PRIVATE CIO_BUILDING _GNU_SOURCE)
@@ -25,7 +22,7 @@ if(CIO_HAVE_HTTP AND CIO_HAVE_TLS AND WSLAY_INCLUDE AND WSLAY_LIBRARY AND ZLIB_F
     target_include_directories(${t} PUBLIC
       $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
       $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-    target_link_libraries(${t} PRIVATE ${WSLAY_LIBRARY} ZLIB::ZLIB OpenSSL::Crypto)
+    target_link_libraries(${t} PRIVATE ZLIB::ZLIB OpenSSL::Crypto)
   endforeach()
   target_link_libraries(cio_ws_static PUBLIC cio_http_static)
   target_link_libraries(cio_ws_shared PUBLIC cio_http_shared)
@@ -38,5 +35,5 @@ if(CIO_HAVE_HTTP AND CIO_HAVE_TLS AND WSLAY_INCLUDE AND WSLAY_LIBRARY AND ZLIB_F
           DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
   message(STATUS "cio: libcio-ws enabled")
 else()
-  message(STATUS "cio: libcio-http, OpenSSL, wslay or zlib missing; libcio-ws not built")
+  message(STATUS "cio: libcio-http, OpenSSL or zlib missing; libcio-ws not built")
 endif()

@@ -1,6 +1,6 @@
-/* A WebSocket connection: its record, the reader task (frames through
- * wslay's frame layer, protocol checks, pongs, the receive queue), receiving,
- * pings and keepalive, failing and closing. Sending is in send.c. */
+/* A WebSocket connection: its record, pings and keepalive, failing and
+ * closing. Receiving is in recv.c (frames checked by frame.c), sending in
+ * send.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,27 +9,6 @@
 
 #include "../core/alloc.h"
 #include "ws_internal.h"
-
-/* ---- wslay's receive callback: the stream underneath ---- */
-
-static ssize_t recv_cb(uint8_t *buf, size_t len, int flags, void *user)
-{
-    (void)flags;
-    cio_ws *ws = user;
-    if (ws->early_off < ws->nearly) {
-        size_t n = ws->nearly - ws->early_off;
-        if (n > len)
-            n = len;
-        memcpy(buf, ws->early + ws->early_off, n);
-        ws->early_off += n;
-        return (ssize_t)n;
-    }
-    ssize_t n = cio_stream_read(ws->s, buf, len);
-    if (n > 0)
-        return n;
-    ws->rd_err = n == 0 ? -ECONNRESET : (int)n;
-    return -1; /* wslay says WANT_READ; rd_err says why */
-}
 
 /* ---- the record ---- */
 
@@ -71,61 +50,42 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
     ws->peer_code = CIO_WS_ABNORMAL;
     ws->rtt = -1;
     ws->state = WS_OPEN;
-    int err = cio_queue_init(&ws->rxq, o->max_queue);
-    if (err) {
-        free(ws);
-        return err;
-    }
-    ws->rxq_ready = 1;
+    ws->plain = cio_stream_tls_version(s) == NULL;
     cio_event_init(&ws->closed_ev);
+    cio_event_init(&ws->rx_room_ev);
     cio_event_init(&ws->eof_ev);
     cio_event_init(&ws->written_ev);
     cio_event_init(&ws->room_ev);
     cio_event_init(&ws->keepalive.ev);
-    /* wslay parses received frames only: cio writes its frames itself
-     * (send.c), so the send and mask callbacks are never called. */
-    struct wslay_frame_callbacks cb = {NULL, recv_cb, NULL};
-    if (wslay_frame_context_init(&ws->fr, &cb, ws) != 0)
-        goto nomem;
     if (nearly) {
         ws->early = cio__malloc(nearly);
-        if (!ws->early)
-            goto nomem;
+        if (!ws->early) {
+            cio__ws_free(ws);
+            return -ENOMEM;
+        }
         memcpy(ws->early, early, nearly);
         ws->nearly = nearly;
     }
     *out = ws;
     return 0;
-nomem:
-    cio__ws_free(ws);
-    return -ENOMEM;
-}
-
-static void part_free(void *item)
-{
-    free(item);
 }
 
 void cio__ws_free(cio_ws *ws)
 {
     if (!ws)
         return;
-    if (ws->rxq_ready) {
-        void *item;
-        while (cio_queue_get_nowait(&ws->rxq, &item) == 0)
-            part_free(item);
-        cio_queue_destroy(&ws->rxq);
-    }
+    if (ws->reader_cb)
+        cio_handle_cancel(ws->reader_cb);
+    cio__ws_drain_rxq(ws);
     free(ws->rx_asm);
     free(ws->cur);
     cio__ws_free_queue(ws);
     cio_event_destroy(&ws->closed_ev);
+    cio_event_destroy(&ws->rx_room_ev);
     cio_event_destroy(&ws->eof_ev);
     cio_event_destroy(&ws->written_ev);
     cio_event_destroy(&ws->room_ev);
     cio_event_destroy(&ws->keepalive.ev);
-    if (ws->fr)
-        wslay_frame_context_free(ws->fr);
     cio__ws_deflate_free(ws->dfl);
     free(ws->early);
     free(ws->subprotocol);
@@ -159,19 +119,16 @@ int cio__ws_wait(cio_event *e)
     return cio_event_wait(e);
 }
 
-/* Takes back the parts nobody will receive. */
-static void drain_rxq(cio_ws *ws)
-{
-    void *item;
-    while (cio_queue_get_nowait(&ws->rxq, &item) == 0)
-        part_free(item);
-}
-
 /* Wakes everything that waits on the connection's progress. */
-static void wake_all(cio_ws *ws)
+void cio__ws_wake_all(cio_ws *ws)
 {
     cio_event_set(&ws->closed_ev);
     cio_event_set(&ws->room_ev);
+    cio_event_set(&ws->rx_room_ev);
+    /* A task reading inside cio_ws_recv waits on the socket: nothing more
+     * comes for it, so its wait ends. */
+    if (ws->rx_shut && ws->rd_scope && ws->rd_task != cio_current())
+        cio_scope_cancel(ws->rd_scope);
     for (ws_ping *p = ws->pings; p; p = p->next)
         cio_event_set(&p->ev);
 }
@@ -190,329 +147,17 @@ void cio__ws_fail(cio_ws *ws, int code, int err, const char *fmt, ...)
     cio__ws_drop_data(ws);
     if (code && !ws->close_queued && !ws->lost && !ws->close_written) {
         uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        cio__ws_queue_control(ws, WSLAY_CONNECTION_CLOSE, b, 2, 0);
+        cio__ws_queue_control(ws, WS_OP_CLOSE, b, 2, 0);
         ws->close_queued = 1;
     }
-    cio_queue_shutdown(&ws->rxq, 0);
-    wake_all(ws);
+    ws->rx_shut = 1;
+    cio__ws_wake_all(ws);
 }
 
-/* ---- the reader ---- */
-
-static int close_code_valid(int code)
+int cio__ws_close_code_valid(int code)
 {
     return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
            (code >= 3000 && code <= 4999);
-}
-
-/* Puts the part being built into the receive queue (waits while it is full:
- * TCP pushes back). A part for a connection that is closing is dropped. */
-static int push_part(cio_ws *ws, int fin)
-{
-    ws_part *p = ws->cur;
-    if (!p) {
-        if (!fin)
-            return 0;
-        p = cio__calloc(1, sizeof(*p) + 1);
-        if (!p)
-            return -ENOMEM;
-        p->type = ws->m_type;
-    }
-    ws->cur = NULL;
-    p->fin = (uint8_t)fin;
-    p->data[p->len] = 0;
-    if (ws->state != WS_OPEN) {
-        free(p);
-        return 0;
-    }
-    int err = cio_queue_put(&ws->rxq, p);
-    if (err) {
-        free(p);
-        return err == -ESHUTDOWN ? 0 : err;
-    }
-    return 0;
-}
-
-/* Appends message bytes (inflated) to the part being built. */
-static int sink(cio_ws *ws, const uint8_t *data, size_t n)
-{
-    if (ws->m_len + n > ws->o.max_message)
-        return -EMSGSIZE;
-    if (ws->m_type == CIO_WS_TEXT && cio__ws_utf8_feed(&ws->m_utf8, data, n))
-        return -EILSEQ;
-    ws->m_len += n;
-    while (n) {
-        ws_part *p = ws->cur;
-        if (!p || p->len == WS_PART_MAX) {
-            if (p) {
-                int err = push_part(ws, 0);
-                if (err)
-                    return err;
-            }
-            /* Sized by what the frame announced (already under the limit),
-             * at most a part; grown as bytes come. */
-            size_t want = ws->f_len - ws->f_got > n ? (size_t)(ws->f_len - ws->f_got) : n;
-            size_t cap = want < 256 ? 256 : want > WS_PART_MAX ? WS_PART_MAX : want;
-            p = cio__malloc(sizeof(*p) + cap + 1);
-            if (!p)
-                return -ENOMEM;
-            p->type = ws->m_type;
-            p->fin = 0;
-            p->len = 0;
-            p->cap = cap;
-            ws->cur = p;
-        }
-        size_t room = WS_PART_MAX - p->len, k = n < room ? n : room;
-        if (p->len + k > p->cap) {
-            size_t cap = p->cap * 2 > p->len + k ? p->cap * 2 : p->len + k;
-            if (cap > WS_PART_MAX)
-                cap = WS_PART_MAX;
-            ws_part *q = cio__realloc(p, sizeof(*q) + cap + 1);
-            if (!q)
-                return -ENOMEM;
-            q->cap = cap;
-            ws->cur = p = q;
-        }
-        memcpy(p->data + p->len, data, k);
-        p->len += k;
-        data += k;
-        n -= k;
-    }
-    return 0;
-}
-
-static int sink_error(cio_ws *ws, int err)
-{
-    if (err == -EMSGSIZE)
-        cio__ws_fail(ws, CIO_WS_TOO_BIG, err, "message over the %zu-byte limit", ws->o.max_message);
-    else if (err == -EILSEQ)
-        cio__ws_fail(ws, CIO_WS_INVALID_DATA, err, "invalid UTF-8 in a text message");
-    else if (err == -EBADMSG)
-        cio__ws_fail(ws, CIO_WS_INVALID_DATA, err, "a compressed message that does not inflate");
-    else if (err == -ENOMEM)
-        cio__ws_fail(ws, CIO_WS_INTERNAL_ERROR, err, "out of memory receiving a message");
-    return err;
-}
-
-static void got_pong(cio_ws *ws, const uint8_t *data, size_t n)
-{
-    ws_ping *match = NULL;
-    for (ws_ping *p = ws->pings; p; p = p->next)
-        if (p->len == n && memcmp(p->data, data, n) == 0)
-            match = p;
-    if (!match)
-        return; /* unsolicited: fine (RFC 6455 5.5.3) */
-    /* A pong answers its ping and every ping sent before it. */
-    ws_ping **pp = &ws->pings;
-    double now = cio_now();
-    for (;;) {
-        ws_ping *p = *pp;
-        *pp = p->next;
-        p->done = 1;
-        if (p == &ws->keepalive)
-            ws->keepalive_out = 0;
-        cio_event_set(&p->ev);
-        if (p == match) {
-            ws->rtt = now - p->sent;
-            break;
-        }
-    }
-}
-
-static int got_close(cio_ws *ws, const uint8_t *data, size_t n)
-{
-    if (n == 1) {
-        cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO, "a close frame of 1 byte");
-        return -EPROTO;
-    }
-    int code = n >= 2 ? data[0] << 8 | data[1] : CIO_WS_NO_STATUS;
-    if (n >= 2 && !close_code_valid(code)) {
-        cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO, "close code %d may not be sent", code);
-        return -EPROTO;
-    }
-    if (n > 2 && !cio__ws_utf8_valid(data + 2, n - 2)) {
-        cio__ws_fail(ws, CIO_WS_INVALID_DATA, -EILSEQ, "invalid UTF-8 in a close reason");
-        return -EILSEQ;
-    }
-    ws->close_rcvd = 1;
-    ws->peer_code = code;
-    if (n > 2)
-        memcpy(ws->peer_reason, data + 2, n - 2);
-    ws->peer_reason[n > 2 ? n - 2 : 0] = 0;
-    set_errorf(ws, -EPIPE, "closed by the peer: %d%s%s", code, n > 2 ? " " : "", ws->peer_reason);
-    if (!ws->close_queued) {
-        /* Echo the code (RFC 6455 5.5.1), after the data already queued. */
-        uint8_t b[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-        cio__ws_queue_control(ws, WSLAY_CONNECTION_CLOSE, b, code == CIO_WS_NO_STATUS ? 0 : 2, 0);
-        ws->close_queued = 1;
-    }
-    if (ws->state == WS_OPEN)
-        ws->state = WS_CLOSING;
-    cio_queue_shutdown(&ws->rxq, 0);
-    wake_all(ws);
-    return 0;
-}
-
-static int control_frame(cio_ws *ws)
-{
-    size_t n = (size_t)ws->f_len;
-    switch (ws->f_op) {
-    case WSLAY_PING:
-        if (ws->state == WS_OPEN)
-            return cio__ws_queue_control(ws, WSLAY_PONG, ws->ctl, n, 1);
-        return 0;
-    case WSLAY_PONG:
-        got_pong(ws, ws->ctl, n);
-        return 0;
-    default:
-        return ws->close_rcvd ? 0 : got_close(ws, ws->ctl, n);
-    }
-}
-
-/* A frame's header: the checks RFC 6455 5.2-5.4 and RFC 7692 6 ask for. */
-static int frame_start(cio_ws *ws, const struct wslay_frame_iocb *io)
-{
-    ws->in_frame = 1;
-    ws->f_op = io->opcode;
-    ws->f_fin = io->fin;
-    ws->f_rsv = io->rsv;
-    ws->f_len = io->payload_length;
-    ws->f_got = 0;
-    if (io->mask != (ws->server ? 1 : 0)) {
-        cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO, "%s frame from the %s",
-                     io->mask ? "a masked" : "an unmasked", ws->server ? "client" : "server");
-        return -EPROTO;
-    }
-    int data = io->opcode == WSLAY_TEXT_FRAME || io->opcode == WSLAY_BINARY_FRAME;
-    int rsv_ok = io->rsv == 0 || (io->rsv == WSLAY_RSV1_BIT && data && ws->dfl &&
-                                  ws->dfl->p.enabled && !ws->in_msg);
-    if (!rsv_ok) {
-        cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO, "reserved bits 0x%x set", io->rsv);
-        return -EPROTO;
-    }
-    if (wslay_is_ctrl_frame(io->opcode)) {
-        if (io->opcode != WSLAY_PING && io->opcode != WSLAY_PONG &&
-            io->opcode != WSLAY_CONNECTION_CLOSE)
-            goto bad_opcode;
-        return 0; /* wslay checked the length (<= 125) and FIN */
-    }
-    if (io->opcode == WSLAY_CONTINUATION_FRAME) {
-        if (!ws->in_msg) {
-            cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO,
-                         "a continuation frame outside a message");
-            return -EPROTO;
-        }
-    } else if (data) {
-        if (ws->in_msg) {
-            cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO,
-                         "a new message inside a fragmented one");
-            return -EPROTO;
-        }
-        ws->in_msg = 1;
-        ws->m_type = io->opcode;
-        ws->m_compressed = io->rsv != 0;
-        ws->m_wire = 0;
-        ws->m_len = 0;
-        memset(&ws->m_utf8, 0, sizeof(ws->m_utf8));
-    } else {
-        goto bad_opcode;
-    }
-    /* The limit, from the header, before anything is allocated. A compressed
-     * message may be a little longer on the wire than inflated. */
-    uint64_t wire_max = ws->o.max_message;
-    if (ws->m_compressed && wire_max < UINT64_MAX / 2)
-        wire_max += wire_max / 64 + 1024;
-    if (io->payload_length > wire_max || ws->m_wire + io->payload_length > wire_max) {
-        cio__ws_fail(ws, CIO_WS_TOO_BIG, -EMSGSIZE,
-                     "a frame of %llu bytes takes the message over the %zu-byte limit",
-                     (unsigned long long)io->payload_length, ws->o.max_message);
-        return -EMSGSIZE;
-    }
-    ws->m_wire += io->payload_length;
-    return 0;
-bad_opcode:
-    cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO, "unknown opcode 0x%x", io->opcode);
-    return -EPROTO;
-}
-
-/* A piece of a frame's payload (unmasked by wslay). */
-static int frame_data(cio_ws *ws, const struct wslay_frame_iocb *io, size_t n)
-{
-    if (!ws->in_frame) {
-        int err = frame_start(ws, io);
-        if (err)
-            return err;
-    }
-    int end = ws->f_got + n == ws->f_len;
-    int ctl = wslay_is_ctrl_frame(ws->f_op);
-    if (ctl) {
-        memcpy(ws->ctl + ws->f_got, io->data, n);
-    } else if (ws->state != WS_OPEN) {
-        /* Closing: data is read and dropped, so the close frame is seen. */
-    } else {
-        int err = ws->m_compressed ? cio__ws_inflate(ws, io->data, n, end && ws->f_fin, sink)
-                                   : sink(ws, io->data, n);
-        if (err)
-            return sink_error(ws, err);
-    }
-    ws->f_got += n;
-    if (!end)
-        return 0;
-    ws->in_frame = 0;
-    if (ctl)
-        return control_frame(ws);
-    if (ws->state != WS_OPEN) {
-        if (ws->f_fin)
-            ws->in_msg = 0;
-        return 0;
-    }
-    if (ws->f_fin) {
-        ws->in_msg = 0;
-        if (ws->m_type == CIO_WS_TEXT && !cio__ws_utf8_complete(&ws->m_utf8))
-            return sink_error(ws, -EILSEQ);
-        return push_part(ws, 1);
-    }
-    return push_part(ws, 0);
-}
-
-static int reader_main(void *arg)
-{
-    cio_ws *ws = arg;
-    for (;;) {
-        struct wslay_frame_iocb io;
-        ws->rd_err = 0;
-        ssize_t r = wslay_frame_recv(ws->fr, &io);
-        if (r >= 0) {
-            int err = frame_data(ws, &io, (size_t)r);
-            if (err == -ECANCELED || err == -ETIMEDOUT)
-                break;
-            continue;
-        }
-        if (r == WSLAY_ERR_PROTO) {
-            cio__ws_fail(ws, CIO_WS_PROTOCOL_ERROR, -EPROTO,
-                         "a malformed frame header (length encoding or control frame)");
-            /* Nothing after a malformed header can be framed: stop reading. */
-            break;
-        }
-        if (r != WSLAY_ERR_WANT_READ) {
-            cio__ws_fail(ws, CIO_WS_INTERNAL_ERROR, -EIO, "wslay failed reading a frame (%zd)", r);
-            break;
-        }
-        if (cio_cancelled())
-            break;
-        /* EOF or a read error: the peer is gone (normal after a close). */
-        if (!ws->close_rcvd) {
-            ws->lost = 1;
-            cio__ws_fail(ws, 0, -ECONNRESET, "the peer vanished without a close frame (1006)%s%s",
-                         ws->rd_err != -ECONNRESET ? ": " : "",
-                         ws->rd_err != -ECONNRESET ? cio_strerror(ws->rd_err) : "");
-        }
-        break;
-    }
-    ws->rd_done = 1;
-    cio_event_set(&ws->eof_ev);
-    wake_all(ws);
-    return 0;
 }
 
 /* ---- keepalive: a loop callback, so it fires whatever the tasks do ---- */
@@ -548,21 +193,22 @@ static void keepalive_fire(void *arg)
         pp = &(*pp)->next;
     *pp = k;
     ws->keepalive_out = 1;
-    cio__ws_queue_control(ws, WSLAY_PING, k->data, k->len, 1);
+    cio__ws_queue_control(ws, WS_OP_PING, k->data, k->len, 1);
     keepalive_arm(ws, ws->o.ping_timeout);
 }
 
 int cio__ws_start(cio_ws *ws)
 {
-    cio_task_opts to = {.name = ws->server ? "ws-reader(server)" : "ws-reader(client)"};
-    int err = cio_spawn_opts(&ws->reader, reader_main, ws, &to);
-    if (err)
-        return err;
+    /* Nobody reads yet: a reader starts a loop turn from now unless the
+     * caller is in cio_ws_recv by then. */
+    cio__ws_want_reader(ws);
+    if (ws->err == -ENOMEM)
+        return -ENOMEM;
     keepalive_arm(ws, ws->o.ping_interval);
     return 0;
 }
 
-/* ---- receiving ---- */
+/* ---- calls ---- */
 
 int cio__ws_enter(cio_ws *ws)
 {
@@ -600,98 +246,6 @@ int cio__ws_closed_error(cio_ws *ws)
     return cio_fail(err, "WebSocket: %s", ws->err ? ws->errmsg : "closed");
 }
 
-static int get_part(cio_ws *ws, ws_part **p)
-{
-    if (ws->released)
-        return cio_fail(-EPIPE, "WebSocket: closed");
-    int err = cio_queue_get(&ws->rxq, (void **)p);
-    if (err == -ESHUTDOWN)
-        return cio__ws_closed_error(ws);
-    return err;
-}
-
-static void give(cio_ws_msg *msg, ws_part *p)
-{
-    msg->type = (cio_ws_type)p->type;
-    msg->data = p->data;
-    msg->len = p->len;
-    msg->priv = p;
-}
-
-int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg)
-{
-    if (!ws || !msg)
-        return -EINVAL;
-    if (ws->receiving || ws->rx_streaming)
-        return -EBUSY;
-    cio__ws_enter(ws);
-    ws->receiving = 1;
-    int err = 0;
-    for (;;) {
-        ws_part *p;
-        err = get_part(ws, &p);
-        if (err)
-            break;
-        ws_part *a = ws->rx_asm;
-        if (!a) {
-            a = p;
-        } else {
-            if (a->len + p->len > a->cap) {
-                /* Doubling: a message of k parts costs O(size) copying. */
-                size_t cap = a->cap * 2 > a->len + p->len ? a->cap * 2 : a->len + p->len;
-                ws_part *b = cio__realloc(a, sizeof(*b) + cap + 1);
-                if (!b) {
-                    free(p);
-                    err = -ENOMEM;
-                    break;
-                }
-                a = b;
-                a->cap = cap;
-            }
-            memcpy(a->data + a->len, p->data, p->len);
-            a->len += p->len;
-            a->data[a->len] = 0;
-            a->fin = p->fin;
-            free(p);
-        }
-        ws->rx_asm = a;
-        if (a->fin) {
-            ws->rx_asm = NULL;
-            give(msg, a);
-            break;
-        }
-    }
-    ws->receiving = 0;
-    return cio__ws_leave(ws, err);
-}
-
-int cio_ws_recv_part(cio_ws *ws, cio_ws_msg *part, int *fin)
-{
-    if (!ws || !part || !fin)
-        return -EINVAL;
-    if (ws->receiving || ws->rx_asm)
-        return -EBUSY;
-    cio__ws_enter(ws);
-    ws->receiving = 1;
-    ws_part *p;
-    int err = get_part(ws, &p);
-    if (!err) {
-        give(part, p);
-        *fin = p->fin;
-        ws->rx_streaming = !p->fin;
-    }
-    ws->receiving = 0;
-    return cio__ws_leave(ws, err);
-}
-
-void cio_ws_msg_free(cio_ws_msg *msg)
-{
-    if (!msg)
-        return;
-    free(msg->priv);
-    memset(msg, 0, sizeof(*msg));
-}
-
 /* ---- pings ---- */
 
 int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double *rtt)
@@ -708,7 +262,7 @@ int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double *rtt)
     if (len)
         memcpy(p.data, data, len);
     cio_event_init(&p.ev);
-    err = cio__ws_queue_control(ws, WSLAY_PING, p.data, len, 1);
+    err = cio__ws_queue_control(ws, WS_OP_PING, p.data, len, 1);
     if (err)
         goto out;
     ws_ping **pp = &ws->pings;
@@ -753,12 +307,12 @@ static int close_handshake(cio_ws *ws, int code, const char *reason)
         set_errorf(ws, -EPIPE, "closed by this side: %d%s%s", code, rl ? " " : "",
                    rl ? reason : "");
         ws->state = WS_CLOSING;
-        cio__ws_queue_control(ws, WSLAY_CONNECTION_CLOSE, b, 2 + rl, 0);
+        cio__ws_queue_control(ws, WS_OP_CLOSE, b, 2 + rl, 0);
         ws->close_queued = 1;
     }
-    cio_queue_shutdown(&ws->rxq, 0); /* the reader drops what comes now */
-    drain_rxq(ws);
-    wake_all(ws);
+    ws->rx_shut = 1; /* the reading drops what comes now */
+    cio__ws_drain_rxq(ws);
+    cio__ws_wake_all(ws);
     int err = 0;
     while (!err && ws->close_queued && !ws->close_written && !ws->lost)
         err = cio__ws_wait(&ws->written_ev);
@@ -799,7 +353,7 @@ int cio_ws_close(cio_ws *ws, int code, const char *reason)
         code = CIO_WS_NORMAL;
     size_t rl = reason ? strlen(reason) : 0;
     int err = 0;
-    if (!close_code_valid(code) || rl > 123 || (rl && !cio__ws_utf8_valid(reason, rl))) {
+    if (!cio__ws_close_code_valid(code) || rl > 123 || (rl && !cio__ws_utf8_valid(reason, rl))) {
         err = cio_fail(-EINVAL, "WebSocket close: code %d or its reason may not be sent", code);
         code = CIO_WS_INTERNAL_ERROR;
         reason = NULL;
@@ -827,13 +381,13 @@ int cio_ws_close(cio_ws *ws, int code, const char *reason)
     if (err && ws->s && cio_stream_fd(ws->s) >= 0)
         shutdown(cio_stream_fd(ws->s), SHUT_RDWR); /* nothing more goes either way */
     ws->state = WS_CLOSED;                         /* no writer starts from now on */
-    stop_task(&ws->reader);
+    cio__ws_stop_reading(ws);
     stop_task(&ws->writer);
     if (!ws->err)
         ws->err = -EPIPE;
-    cio_queue_shutdown(&ws->rxq, 0);
-    drain_rxq(ws);
-    wake_all(ws);
+    ws->rx_shut = 1;
+    cio__ws_drain_rxq(ws);
+    cio__ws_wake_all(ws);
     if (ws->own_stream) {
         cio__ws_close_stream(ws->s, err ? 0 : ws->o.close_timeout);
         ws->s = NULL;

@@ -194,8 +194,8 @@ int cio_ws_accept(cio_http_req *req, cio_http_resp *resp, cio_ws **out, const ci
         early = e + 1;
         nearly -= 1;
     }
-    /* The buffer that held the request's head: the WebSocket reads into
-     * wslay's buffer, straight from the socket (4 KiB per idle connection). */
+    /* The buffer that held the request's head (4 KiB): an idle WebSocket
+     * waits for readiness without one (recv.c). */
     cio_stream_release_read_buffer(s);
     cio_ws *ws;
     err = cio__ws_new(&ws, 1, s, opts, early, nearly);

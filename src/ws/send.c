@@ -1,5 +1,5 @@
 /* Sending: the send queue (bounded in bytes, with water marks and a cap),
- * the writer task that empties it through wslay's frame layer, a direct path
+ * the writer task that empties it (frames built here), a direct path
  * that skips the queue when the socket takes a frame at once, fragmented
  * messages, and broadcast. */
 #include <stdlib.h>
@@ -51,7 +51,7 @@ void cio__ws_drop_data(cio_ws *ws)
     ws->q_tail = NULL;
     while (*pp) {
         ws_frame *f = *pp;
-        if (!wslay_is_ctrl_frame(f->opcode)) {
+        if (!ws_is_control(f->opcode)) {
             *pp = f->next;
             ws->queued -= cost(f->len);
             cio__ws_frame_free(f);
@@ -206,7 +206,7 @@ static int write_frame(cio_ws *ws, uint8_t opcode, uint8_t fin, uint8_t rsv, con
 
 static void written(cio_ws *ws, uint8_t opcode)
 {
-    if (opcode == WSLAY_CONNECTION_CLOSE) {
+    if (opcode == WS_OP_CLOSE) {
         ws->close_written = 1;
         cio_event_set(&ws->written_ev);
     }
@@ -301,7 +301,7 @@ int cio__ws_queue_control(cio_ws *ws, uint8_t opcode, const void *data, size_t l
 {
     if (ws->close_written || ws->lost)
         return 0;
-    if (opcode != WSLAY_CONNECTION_CLOSE && ws->queued + cost(len) > ws->o.write_cap) {
+    if (opcode != WS_OP_CLOSE && ws->queued + cost(len) > ws->o.write_cap) {
         cio__ws_fail(ws, CIO_WS_POLICY, -ENOBUFS, "the peer does not read: %zu bytes queued",
                      ws->queued);
         return -ENOBUFS;
@@ -330,7 +330,7 @@ static int queue_data(cio_ws *ws, uint8_t opcode, uint8_t fin, const void *data,
         if (r == 0) {
             data = z;
             len = zlen;
-            rsv = WSLAY_RSV1_BIT;
+            rsv = WS_RSV1;
             shared = NULL;
         }
     }
@@ -433,7 +433,7 @@ int cio_ws_send_part(cio_ws *ws, cio_ws_type type, const void *data, size_t len,
         cio__ws_fail(ws, CIO_WS_INTERNAL_ERROR, -EILSEQ, "a streamed text message is not UTF-8");
         return cio__ws_leave(ws, cio_fail(-EILSEQ, "WebSocket send: text that is not UTF-8"));
     }
-    err = queue_data(ws, first ? ws->s_type : WSLAY_CONTINUATION_FRAME, (uint8_t)(fin != 0), data,
+    err = queue_data(ws, first ? ws->s_type : WS_OP_CONT, (uint8_t)(fin != 0), data,
                      len, NULL, 0);
     if (fin || err) {
         ws->streamer = NULL;

@@ -4,7 +4,6 @@
 #define CIO_WS_INTERNAL_H
 
 #include <stdint.h>
-#include <wslay/wslay.h>
 #include <zlib.h>
 
 #include "cio.h"
@@ -14,6 +13,21 @@
 #define WS_PART_MAX ((size_t)256 * 1024) /* a received part is split past this */
 #define WS_DEFAULT_MAX_MESSAGE ((size_t)1024 * 1024)
 #define WS_FRAME_OVERHEAD 14 /* the largest frame header */
+
+/* Opcodes and the reserved bit permessage-deflate uses (RFC 6455 5.2). */
+enum {
+    WS_OP_CONT = 0,
+    WS_OP_TEXT = 1,
+    WS_OP_BINARY = 2,
+    WS_OP_CLOSE = 8,
+    WS_OP_PING = 9,
+    WS_OP_PONG = 10,
+};
+#define WS_RSV1 4 /* in the 3-bit rsv field: RSV1 RSV2 RSV3 */
+static inline int ws_is_control(uint8_t opcode)
+{
+    return (opcode & 8) != 0;
+}
 
 /* UTF-8, checked incrementally (a sequence may split across frames). */
 typedef struct ws_utf8 {
@@ -30,9 +44,51 @@ static inline int cio__ws_utf8_complete(const ws_utf8 *st)
 /* Whole-buffer check: 1 if valid. */
 int cio__ws_utf8_valid(const void *p, size_t n);
 
+/* The receive side's frame and message state (recv.c): what the frame
+ * parser keeps between reads, so a read cancelled anywhere loses nothing. */
+typedef struct ws_rx {
+    uint8_t hbuf[WS_FRAME_OVERHEAD]; /* a header split across reads, gathered */
+    uint8_t hlen;
+    uint8_t in_frame; /* inside a frame's payload */
+    uint8_t f_op, f_fin, f_rsv;
+    uint8_t key[4]; /* the frame's masking key (all zero: not masked) */
+    uint8_t in_msg; /* inside a fragmented message */
+    uint8_t m_type, m_compressed;
+    uint64_t f_len, f_got;
+    uint64_t m_wire; /* the message's bytes on the wire so far */
+} ws_rx;
+
+/* A frame header's size (2 to 14) from its first two bytes. */
+static inline size_t ws_header_size(const uint8_t *p)
+{
+    size_t len7 = p[1] & 0x7f;
+    return 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + (p[1] & 0x80 ? 4 : 0);
+}
+
+/* What the header checks depend on. */
+typedef struct ws_rx_rules {
+    int server;         /* frames must come masked */
+    int deflate;        /* RSV1 allowed on a message's first frame */
+    size_t max_message; /* the limit a header may not announce past */
+} ws_rx_rules;
+
+/* Takes a frame header from p[0, n) (RFC 6455 5.2 and the checks of 5.1, 5.4,
+ * 5.5 and RFC 7692 6): returns its size once it is whole and rx starts the
+ * frame, 0 while more bytes are needed (nothing taken), or -EPROTO when the
+ * length is encoded wrongly (nothing after it can be framed). A header that
+ * breaks a rule but can be framed is taken all the same (its payload can be
+ * skipped) and *err says why: -EPROTO (1002) or -EMSGSIZE (1009), with a
+ * message in why (cap bytes). The message state (in_msg) follows only valid
+ * headers. No allocation: checked before anything of the payload is read. */
+int cio__ws_rx_header(ws_rx *rx, const ws_rx_rules *r, const uint8_t *p, size_t n, int *err,
+                      char *why, size_t cap);
+/* Unmasks n bytes in place; `phase` is the payload offset of p[0]. */
+void cio__ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t phase);
+
 /* A received part: one frame's data (or WS_PART_MAX of it), inflated. */
 typedef struct ws_part {
-    uint8_t type; /* the message's type (TEXT or BINARY) */
+    struct ws_part *next; /* in the receive queue */
+    uint8_t type;         /* the message's type (TEXT or BINARY) */
     uint8_t fin;  /* ends the message */
     size_t len, cap;
     char data[]; /* cap + 1 bytes (NUL after len) */
@@ -91,7 +147,7 @@ struct cio_ws {
     char *subprotocol;
     uint8_t *early; /* bytes that came with the handshake, read first */
     size_t nearly, early_off;
-    wslay_frame_context_ptr fr;
+    int plain; /* not TLS: idle waits are for readiness, with no buffer */
 
     int calls;    /* public calls in progress (the memory stays while > 0) */
     int released; /* cio_ws_close was called */
@@ -109,24 +165,23 @@ struct cio_ws {
     cio_event eof_ev;    /* the reader has ended */
     cio_event written_ev;
 
-    /* receiving: the reader task fills rxq with ws_part pointers */
-    cio_task *reader;
-    cio_queue rxq;
-    int rxq_ready;
+    /* receiving (recv.c): whoever reads (a task in cio_ws_recv, else the
+     * reader task) parses frames and queues parts in rxq */
+    cio_task *reader;       /* reads while no task is in cio_ws_recv */
+    cio_handle *reader_cb;  /* starts the reader a loop turn after recv left */
+    cio_task *rd_task;      /* the task reading inline (in cio_ws_recv) */
+    cio_scope *rd_scope;    /* ... its wait, cancelled by cio_ws_close */
+    ws_part *rxq, *rxq_tail; /* received parts, in order */
+    size_t rxq_len;
+    unsigned rx_pushed; /* parts queued so far (a counter) */
+    int rx_shut;        /* no more parts will come (closing, failed, ended) */
+    cio_event rx_room_ev; /* the reader may read again (rxq_len fell) */
     int receiving;    /* a task is in cio_ws_recv */
     ws_part *rx_asm;  /* cio_ws_recv's message being joined (survives cancellation) */
     int rx_streaming; /* cio_ws_recv_part inside a message */
-    int rd_err;       /* what the stream read gave wslay's callback */
-    /* the reader's frame and message state */
-    int in_frame;
-    uint8_t f_op, f_fin, f_rsv;
-    uint64_t f_len, f_got;
+    ws_rx rx;
     uint8_t ctl[125];
-    int in_msg;
-    uint8_t m_type;
-    int m_compressed;
-    uint64_t m_wire; /* bytes on the wire so far */
-    uint64_t m_len;  /* bytes delivered (inflated) so far */
+    uint64_t m_len; /* the message's bytes delivered (inflated) so far */
     ws_utf8 m_utf8;
     ws_part *cur;
 
@@ -156,6 +211,8 @@ struct cio_ws {
 
 /* conn.c */
 int cio__ws_wait(cio_event *e);
+void cio__ws_wake_all(cio_ws *ws);
+int cio__ws_close_code_valid(int code);
 int cio__ws_enter(cio_ws *ws);
 int cio__ws_leave(cio_ws *ws, int err);
 /* Closes s, flushing for at most `seconds` (0: drops what is queued). */
@@ -166,6 +223,15 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
 void cio__ws_fail(cio_ws *ws, int code, int err, const char *fmt, ...) CIO_PRINTF(4, 5);
 int cio__ws_start(cio_ws *ws);
 void cio__ws_free(cio_ws *ws);
+
+/* recv.c */
+/* Makes sure someone reads: starts the reader task a loop turn from now
+ * unless a task reads inline by then. */
+void cio__ws_want_reader(cio_ws *ws);
+void cio__ws_drain_rxq(cio_ws *ws);
+/* cio_ws_close's part: ends the reading (the reader task, an inline read in
+ * another task) before the stream goes. Suspends. */
+void cio__ws_stop_reading(cio_ws *ws);
 
 /* send.c */
 int cio__ws_queue_control(cio_ws *ws, uint8_t opcode, const void *data, size_t len, int front);
