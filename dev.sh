@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 JOBS=$(nproc 2>/dev/null || echo 2)
 PACKAGES=(gcc g++ make cmake libc6-dev pkg-config valgrind liburing-dev libssl-dev
     libcurl4-openssl-dev libjansson-dev nginx-light curl
-    zlib1g-dev node-llhttp libwslay-dev libpq-dev postgresql-15 pgbouncer python3-psycopg python3-psycopg-pool
+    zlib1g-dev node-llhttp libpq-dev postgresql-15 pgbouncer python3-psycopg python3-psycopg-pool
     libsqlite3-dev sqlite3
     chromium python3-websockets python3-aiohttp node-ws golang-go golang-github-gorilla-websocket-dev
     libwebsockets-test-server)

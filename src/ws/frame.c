@@ -1,7 +1,7 @@
 /* The receive side's frame parser: a frame header's decoding and every check
  * RFC 6455 and RFC 7692 ask of it, and unmasking. Pure functions on the
- * parser state (no I/O, no allocation), so the fuzzer drives them as the
- * connection does (tests/fuzz/fuzz_ws_frame.c). */
+ * parser state (no I/O, no allocation), so a test or a fuzzer can drive
+ * them exactly as the connection does. */
 #include <stdio.h>
 #include <string.h>
 
