@@ -26,12 +26,14 @@ typedef struct work {
     double seconds;
     int fail; /* 0, or the error this worker fails with */
     char result[32];
+    double start; /* cio_now() when its group started: one for all, so equal
+                     durations end on one deadline, in one loop turn */
 } work;
 
 static int worker(void *arg)
 {
     work *w = arg;
-    int err = cio_sleep(S(w->seconds));
+    int err = cio_sleep(w->start + S(w->seconds) - cio_now());
     if (err) {
         printf("%s cancelled (%s)\n", w->name, errname(err));
         return err;
@@ -46,7 +48,9 @@ static int worker(void *arg)
 /* Spawns a named child for each work item. */
 static int spawn_workers(cio_group *g, work *w, size_t n)
 {
+    double start = cio_now();
     for (size_t i = 0; i < n; i++) {
+        w[i].start = start;
         int err = cio_group_spawn_opts(g, NULL, worker, &w[i], &(cio_task_opts){.name = w[i].name});
         if (err)
             return err;
@@ -69,7 +73,7 @@ static int story(void *arg)
 {
     (void)arg;
     printf("== every child succeeds ==\n");
-    work ok[2] = {{"Task1", 1, 0, ""}, {"Task2", 2, 0, ""}};
+    work ok[2] = {{"Task1", 1, 0, "", 0}, {"Task2", 2, 0, "", 0}};
     cio_group *g;
     int err = cio_group_new(&g); /* async with asyncio.TaskGroup() as tg: */
     if (err)
@@ -87,10 +91,10 @@ static int story(void *arg)
         return status ? status : err;
 
     printf("== two children fail: the siblings and the body are cancelled ==\n");
-    work bad[4] = {{"Task1", 1, 0, ""},
-                   {"fetch-a", 0.5, -ECONNREFUSED, ""},
-                   {"fetch-b", 0.5, -EIO, ""},
-                   {"Task2", 2, 0, ""}};
+    work bad[4] = {{"Task1", 1, 0, "", 0},
+                   {"fetch-a", 0.5, -ECONNREFUSED, "", 0},
+                   {"fetch-b", 0.5, -EIO, "", 0},
+                   {"Task2", 2, 0, "", 0}};
     double t0 = cio_now();
     err = cio_group_new(&g);
     if (err)

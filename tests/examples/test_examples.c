@@ -76,10 +76,12 @@ static void test_05_taskgroup(void)
     double all = number_after(&r, "All succeeded: Task1-result, Task2-result (");
     CIO_ASSERT_CMP(all, >=, 0.99 * 2 * U);
     CIO_ASSERT_CMP(all, <, 3 * U);
+    /* fetch-a and fetch-b end on one deadline, in one loop turn: either may be
+     * the first failure, and both must be reported. */
     expect_story(&r, "two children fail", "body: its own sleep returned -ECANCELED",
-                 "cio_group_wait returned -ECONNREFUSED (the first failure)",
-                 "Error: 2 failure(s):", "fetch-a: -ECONNREFUSED: fetch-a could not finish",
-                 "fetch-b: -EIO: fetch-b could not finish", NULL);
+                 "(the first failure)", "Error: 2 failure(s):", NULL);
+    CIO_ASSERT_EQ(count_lines(r.out, "fetch-a: -ECONNREFUSED: fetch-a could not finish"), 1);
+    CIO_ASSERT_EQ(count_lines(r.out, "fetch-b: -EIO: fetch-b could not finish"), 1);
     CIO_ASSERT_EQ(count_lines(r.out, "Task1 cancelled (-ECANCELED)"), 1);
     CIO_ASSERT_EQ(count_lines(r.out, "Task2 cancelled (-ECANCELED)"), 1);
     CIO_ASSERT_EQ(count_lines(r.out, "completed"), 2); /* only in the first group */
