@@ -42,11 +42,6 @@ void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), vo
 #endif
 }
 
-void cio__ctx_free(cio__ctx *c)
-{
-    (void)c;
-}
-
 #else /* ucontext fallback */
 
 #include <ucontext.h>

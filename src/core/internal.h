@@ -116,7 +116,14 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 #endif
 /* Prepares `c` to start entry(arg) on the stack [lo, lo + size). */
 void cio__ctx_make(cio__ctx *c, void *lo, size_t size, void (*entry)(void *), void *arg);
+#if !defined(CIO_CTX_UCONTEXT) && (defined(__x86_64__) || defined(__aarch64__))
+static inline void cio__ctx_free(cio__ctx *c) /* nothing to free: no call per task */
+{
+    (void)c;
+}
+#else
 void cio__ctx_free(cio__ctx *c);
+#endif
 
 /* ---- ready queue: tasks and callbacks share one FIFO ---- */
 
@@ -292,6 +299,11 @@ CIO__MUST_CHECK int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int 
 CIO__MUST_CHECK int cio__stack_get(cio__stack_pool *p, cio_task *t, size_t size);
 /* Takes t's stack back (no-op without one), checking it for overflow. */
 void cio__stack_put(cio__stack_pool *p, cio_task *t);
+/* Hands the stack of `from`, a task that just finished on it, to `to`, a
+ * task that has not run yet and wants the pool's size, when the stack needs
+ * none of cio__stack_put's checks (it stayed in its top page). Returns 1 if
+ * handed over, else 0 (nothing changed). */
+int cio__stack_pass(cio__stack_pool *p, cio_task *from, cio_task *to);
 /* Gives the memory of idle stacks beyond the hot set back to the kernel. */
 void cio__stacks_trim(cio__stack_pool *p);
 void cio__stacks_destroy(cio__stack_pool *p);
@@ -473,21 +485,23 @@ void cio__park_check(cio_task *t);
 
 /* The task the running task may switch to directly, skipping the scheduler:
  * the next one of this turn's batch (or, within the turn's budget of extra
- * steps, one made ready during it), if it is a task and has a stack. */
-static inline cio_task *cio__next_in_batch(cio_loop *l)
+ * steps, one made ready during it), if it is a task. Left in the queue. */
+static inline cio_task *cio__batch_peek(cio_loop *l)
 {
     if (!l->nready || CIO__UNLIKELY(l->debug)) /* debug mode times every step from the scheduler */
         return NULL;
     if (!l->batch_left && !l->extra_steps)
         return NULL;
     cio__runnable *r = l->ready.head;
-    if (r->kind != CIO__RUN_TASK)
-        return NULL;
-    cio_task *next = (cio_task *)r;
-    if (CIO__UNLIKELY(!next->stack_lo) && cio__give_stack(l, next) < 0)
-        return NULL; /* the scheduler reports it */
-    l->ready.head = r->next;
-    if (!r->next)
+    return r->kind == CIO__RUN_TASK ? (cio_task *)r : NULL;
+}
+
+/* Takes `next`, which cio__batch_peek returned, off the ready queue as the
+ * running task, counting the step against the turn's batch. */
+static inline void cio__batch_take(cio_loop *l, cio_task *next)
+{
+    l->ready.head = next->run.next;
+    if (!next->run.next)
         l->ready.tail = NULL;
     l->nready--;
     if (l->batch_left) {
@@ -498,6 +512,17 @@ static inline cio_task *cio__next_in_batch(cio_loop *l)
     }
     next->state = CIO__RUNNING;
     l->current = next;
+}
+
+/* cio__batch_peek's task, taken, with a stack. */
+static inline cio_task *cio__next_in_batch(cio_loop *l)
+{
+    cio_task *next = cio__batch_peek(l);
+    if (!next)
+        return NULL;
+    if (CIO__UNLIKELY(!next->stack_lo) && cio__give_stack(l, next) < 0)
+        return NULL; /* the scheduler reports it */
+    cio__batch_take(l, next);
     return next;
 }
 

@@ -87,8 +87,23 @@ void cio__task_main(void *arg)
     else
         __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
-    t->status = t->fn(t->arg);
-    t->state = CIO__DONE;
+    for (;;) {
+        t->status = t->fn(t->arg);
+        t->state = CIO__DONE;
+        /* The next task of the batch has never run: start it here, on this
+         * stack and in this frame, instead of switching to the scheduler to
+         * finish t and then to a fresh stack (W1: two switches, a stack
+         * returned and another lent, a first frame built, per task). It runs
+         * exactly when the scheduler would have run it, after t is finished. */
+        cio_task *next = cio__batch_peek(l);
+        if (!next || next->stack_lo || !cio__stack_pass(&l->stacks, t, next))
+            break;
+        cio__batch_take(l, next);
+        l->current = NULL; /* finishing runs as on the scheduler */
+        cio__task_finished(t);
+        l->current = next;
+        t = next;
+    }
     /* Leave for good. The scheduler finishes the task off its stack. */
 #ifdef CIO_ASAN
     __sanitizer_start_switch_fiber(NULL, l->main_stack_bottom, l->main_stack_size);

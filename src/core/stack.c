@@ -232,6 +232,24 @@ void cio__stack_put(cio__stack_pool *p, cio_task *t)
     p->idle[p->nidle++] = (cio_task *)((uintptr_t)lo | (guarded ? GUARDED_BIT : 0));
 }
 
+int cio__stack_pass(cio__stack_pool *p, cio_task *from, cio_task *to)
+{
+    if (!from->pooled || (to->stack_request && to->stack_request != p->stack_size))
+        return 0;
+    uint64_t *canary = deep_canary(from);
+    if (p->valgrind) /* below the stack pointer: unaddressable to Valgrind */
+        VALGRIND_MAKE_MEM_DEFINED(canary, sizeof(*canary));
+    if (*canary != DEEP_CANARY)
+        return 0; /* went deep: cio__stack_put checks the red zone and drops pages */
+    to->stack_lo = from->stack_lo;
+    to->stack_size = from->stack_size;
+    to->guarded = from->guarded;
+    to->pooled = 1;
+    to->valgrind_id = from->valgrind_id; /* the same registered stack */
+    from->stack_lo = NULL;
+    return 1;
+}
+
 void cio__stacks_trim(cio__stack_pool *p)
 {
     if (p->nidle <= p->hot + p->ntrimmed)

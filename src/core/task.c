@@ -117,8 +117,12 @@ int cio_spawn_opts(cio_task **out, cio_fn fn, void *arg, const cio_task_opts *op
 
 cio_task *cio_spawn(cio_fn fn, void *arg)
 {
+    cio_loop *l = cio__loop;
     cio_task *t = NULL;
-    cio_spawn_opts(&t, fn, arg, NULL);
+    if (!fn || !l)
+        cio_spawn_opts(&t, fn, arg, NULL); /* the same failure, with its message */
+    else if (cio__spawn(l, &t, fn, arg, NULL) < 0)
+        t = NULL;
     return t;
 }
 
@@ -133,11 +137,14 @@ void cio__task_free(cio_task *t)
         t->all_next->all_prev = t->all_prev;
     if (t->state != CIO__DONE)
         l->nlive--; /* a task abandoned at close (deadlock) */
-    free(t->message);
-    t->message = NULL;
+    if (t->message) {
+        free(t->message);
+        t->message = NULL;
+    }
     t->magic = CIO__TASK_DEAD;
     cio__ctx_free(&t->ctx);
-    cio__stack_put(&l->stacks, t);
+    if (t->stack_lo)
+        cio__stack_put(&l->stacks, t);
     t->all_next = l->task_free;
     l->task_free = t;
 }
@@ -167,7 +174,8 @@ void cio__task_finished(cio_task *t)
     l->nlive--;
     if (CIO__UNLIKELY(t->nscopes))
         cio__scope_close_leaked(t);
-    cio__stack_put(&l->stacks, t); /* the next task to run reuses it while hot */
+    if (t->stack_lo) /* the next task to run reuses it while hot */
+        cio__stack_put(&l->stacks, t);
     if (t->group) {
         cio__group_child_done(t); /* the group owns and frees its children */
         return;

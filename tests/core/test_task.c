@@ -58,6 +58,62 @@ static void test_spawn_order(void)
     CIO_ASSERT_STR_EQ(order, "MabcY");
 }
 
+/* ---- tasks that never ran start on the stack of the one that finished ---- */
+
+static cio_task *fresh[5];
+
+/* Checks that it runs as itself, then does what its letter says. */
+static int fresh_body(void *arg)
+{
+    const char *letter = arg;
+    int i = *letter - 'a';
+    CIO_ASSERT(cio_current() == fresh[i]);
+    order[norder++] = *letter;
+    if (*letter == 'b') { /* goes past its stack's top page */
+        volatile char deep[16 * 1024];
+        for (size_t k = 0; k < sizeof(deep); k += 512)
+            deep[k] = (char)k;
+        return deep[512];
+    }
+    if (*letter == 'e')
+        return cio_fail(-EIO, "e failed");
+    return 0;
+}
+
+static int join_first(void *arg)
+{
+    (void)arg;
+    CIO_ASSERT_EQ(cio_join(fresh[0]), 0);
+    order[norder++] = 'J';
+    return 0;
+}
+
+static int main_fresh_chain(void *arg)
+{
+    (void)arg;
+    norder = 0;
+    memset(order, 0, sizeof(order));
+    cio_task *joiner = cio_spawn(join_first, NULL); /* runs first, parks on fresh[0] */
+    static const char *letters[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++) {
+        cio_task_opts o = {.name = letters[i], .stack_size = i == 2 ? 256 * 1024 : 0};
+        CIO_ASSERT_OK(cio_spawn_opts(&fresh[i], fresh_body, (void *)letters[i], &o));
+    }
+    CIO_ASSERT_OK(cio_join(joiner));
+    CIO_ASSERT_STR_EQ(order, "abcdeJ"); /* the woken joiner runs after the batch */
+    CIO_ASSERT_EQ(cio_join(fresh[1]), 0);
+    for (int i = 2; i < 4; i++)
+        CIO_ASSERT_EQ(cio_join(fresh[i]), 0);
+    CIO_ASSERT_STR_EQ(cio_task_message(fresh[4]), "e failed");
+    CIO_ASSERT_ERR(cio_join(fresh[4]), -EIO);
+    return 0;
+}
+
+static void test_fresh_tasks_chain(void)
+{
+    CIO_ASSERT_OK(cio_test_run_virtual(main_fresh_chain, NULL));
+}
+
 /* ---- cancellation ---- */
 
 static int sleep_long(void *arg)
@@ -559,6 +615,9 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_spawn_join, "a spawned task runs and cio_join returns its status"),
     CIO_TEST(test_spawn_order,
              "spawn does not switch; ready tasks run FIFO when the spawner yields"),
+    CIO_TEST(test_fresh_tasks_chain,
+             "tasks that never ran start in order on the stack of the one that finished, "
+             "each as itself, with its own stack size, deep use and failure kept"),
     CIO_TEST(test_cancel_sleeping, "cio_cancel wakes a sleeper with -ECANCELED, level-triggered"),
     CIO_TEST(test_join_propagates_cancel,
              "cancelling a joiner cancels the joined task and waits for its cleanup"),
