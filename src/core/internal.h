@@ -202,13 +202,13 @@ struct cio_task {
     uint8_t state;
     uint8_t released; /* handle given up by join or detach */
     uint8_t detached;
-    uint8_t guarded; /* stack has a guard page */
-    uint8_t pooled;  /* stack belongs to the pool */
+    uint8_t guarded;      /* stack has a guard page */
+    uint8_t pooled;       /* stack belongs to the pool */
     uint8_t listed;       /* wait.c: seen once in the handle array being checked */
     uint8_t gen_producer; /* runs an async generator's body (src/sync/gen.c) */
     int status;
-    int wake_result; /* what cio__park returns */
-    int saved_errno; /* errno across a switch (cio__suspend) */
+    int wake_result;  /* what cio__park returns */
+    int saved_errno;  /* errno across a switch (cio__suspend) */
     cio_scope *scope; /* innermost open scope; the root scope when none */
     cio__unpark_fn unpark;
     void *unpark_data;

@@ -153,9 +153,9 @@ void cio__report_unjoined(cio_loop *l, cio_task *t)
 {
     cio__task_name(t);
     char *line = NULL;
-    int n =
-        cio__asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name, t->status,
-                 cio_strerror(t->status), t->message ? ": " : "", t->message ? t->message : "");
+    int n = cio__asprintf(&line, "task %s failed with %d (%s)%s%s, and nobody joined it", t->name,
+                          t->status, cio_strerror(t->status), t->message ? ": " : "",
+                          t->message ? t->message : "");
     char **a = cio__realloc(l->unjoined, (l->nunjoined + 1) * sizeof(*a));
     if (n < 0 || !a) { /* out of memory: say it now rather than never */
         fprintf(stderr, "cio: task %s failed with %d and nobody joined it\n", t->name, t->status);

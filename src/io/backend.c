@@ -17,6 +17,11 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+int cio__running_on_valgrind(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+
 static int open_kind(cio__backend *b, const cio__backend_vtbl *vt)
 {
     memset(b, 0, sizeof(*b));
@@ -34,7 +39,7 @@ int cio__backend_open(cio__backend *b, int kind)
             forced = 1;
         } else if (env && strcmp(env, "epoll") == 0) {
             kind = CIO_BACKEND_EPOLL;
-        } else if (RUNNING_ON_VALGRIND) {
+        } else if (cio__running_on_valgrind()) {
             /* Valgrind cannot see the kernel write into io_uring's buffers
              * (hundreds of false "uninitialised" reports), and its signal
              * delivery waits for the next completion (Ctrl-C hangs): AUTO

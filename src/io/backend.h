@@ -108,6 +108,8 @@ extern const cio__backend_vtbl cio__backend_uring;
  * Returns 0 or -errno: -ENOTSUP for a kind this build lacks, or the kernel's
  * refusal (-ENOSYS, -EPERM) when io_uring was asked for by name. */
 int cio__backend_open(cio__backend *b, int kind);
+/* 1 when the process runs under Valgrind (which lacks some system calls). */
+int cio__running_on_valgrind(void);
 
 /* The fault seam's point for every operation (CIO_FAULT=op:N): when it fires,
  * completes op at once with the errno its kind could really return and

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/alloc.h"
@@ -25,6 +27,7 @@ typedef struct epoll_state {
     fd_slot *fds;
     size_t nfds;
     cio__op *cancelled; /* ops to complete with -ECANCELED on the next poll */
+    int pwait2;         /* epoll_pwait2 may be tried (ns_wait) */
 } epoll_state;
 
 #define WAKE_TAG ((uint64_t)-1)
@@ -41,6 +44,11 @@ static int ep_init(cio__backend *b)
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wakefd, &ev) < 0)
         goto fail;
+#ifdef SYS_epoll_pwait2
+    /* Valgrind 3.19 does not know epoll_pwait2: it warns on every call and
+     * fails it. Under it the millisecond wait is close enough. */
+    s->pwait2 = !cio__running_on_valgrind();
+#endif
     b->state = s;
     return 0;
 fail:;
@@ -188,19 +196,41 @@ static void complete_ready(cio__backend *b, epoll_state *s, int fd, uint32_t ev)
         cio__op_complete(b, wr, (int32_t)(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)));
 }
 
-static int ep_poll(cio__backend *b, int64_t timeout_ns)
+/* epoll_wait's timeout is in milliseconds, rounded up so that a timer is
+ * never polled for too early: a 300 us sleep on an idle loop would take a
+ * whole millisecond, and every timer would fire up to 1 ms late (the tail of
+ * a server whose requests wait on timers). epoll_pwait2 (Linux 5.11) takes a
+ * timespec: used for every timed wait where the kernel has it, epoll_wait
+ * for "just look" and "no limit", and once the kernel (or a seccomp filter)
+ * refuses epoll_pwait2, for good. */
+static int ns_wait(epoll_state *s, struct epoll_event *evs, int max, int64_t timeout_ns)
 {
-    epoll_state *s = b->state;
-    struct epoll_event evs[128];
+#ifdef SYS_epoll_pwait2
+    if (s->pwait2 && timeout_ns > 0) {
+        struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000),
+                              .tv_nsec = (long)(timeout_ns % 1000000000)};
+        int n = (int)syscall(SYS_epoll_pwait2, s->epfd, evs, max, &ts, NULL, (size_t)0);
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+            return n;
+        s->pwait2 = 0;
+    }
+#endif
     int ms;
-    if (s->cancelled)
-        timeout_ns = 0;
     if (timeout_ns < 0)
         ms = -1;
     else /* round up so a timer is never polled for too early */
         ms = (int)((timeout_ns + 999999) / 1000000 > 1000000000 ? 1000000000
                                                                 : (timeout_ns + 999999) / 1000000);
-    int n = epoll_wait(s->epfd, evs, 128, ms);
+    return epoll_wait(s->epfd, evs, max, ms);
+}
+
+static int ep_poll(cio__backend *b, int64_t timeout_ns)
+{
+    epoll_state *s = b->state;
+    struct epoll_event evs[128];
+    if (s->cancelled)
+        timeout_ns = 0;
+    int n = ns_wait(s, evs, 128, timeout_ns);
     if (n < 0)
         n = errno == EINTR ? 0 : -errno;
     int ran = 0;
