@@ -185,6 +185,11 @@ typedef struct cio__watch {
  * waker runs (an I/O operation whose cancellation the kernel confirms later). */
 typedef int (*cio__unpark_fn)(cio_task *t, void *data);
 
+/* A tail wait's (cio__park_tail) hand-back: the task was woken with 0, having
+ * been handed what it waited for (a lock, a permit), but was cancelled before
+ * it ran; this passes the thing on to the next waiter of `obj`. */
+typedef void (*cio__give_back_fn)(const void *obj);
+
 /* A waiting task's entry in a primitive's FIFO (waitq.h). */
 typedef struct cio__waiter {
     struct cio__waiter *prev, *next;
@@ -215,8 +220,9 @@ struct cio_task {
     const char *wait_what; /* what it waits on, for dumps and deadlock reports */
     const void *wait_obj;
     cio__watch *watch;
-    cio__waiter waiter;  /* the entry of a cio__park_tail wait (its frame is gone then) */
-    cio_task *done_next; /* as_completed's delivery list */
+    cio__waiter waiter;          /* the entry of a cio__park_tail wait (its frame is gone then) */
+    cio__give_back_fn give_back; /* a cio__park_tail wait's, or NULL */
+    cio_task *done_next;         /* as_completed's delivery list */
     cio_task *all_prev, *all_next;
     cio_group *group;
     cio_task *sib_prev, *sib_next; /* the group's live children */
@@ -578,26 +584,45 @@ cio__park_inline(cio_task *t, const char *what, const void *obj, cio__unpark_fn 
 }
 int cio__park(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data);
 
-/* cio__park for a wait with nothing left to do after it: returns the cancel
- * reason if the task has one when it resumes (woken by its waker but
- * cancelled before it ran), else the wake result. Call it as the waiting
- * function's last act, `return cio__park_tail(...)`, with nothing of the
- * waiting function's frame in use (the entry lives in t->waiter): the
- * compiler then turns it into a jump, and the task resumes straight into its
- * caller (cio__ctx_park, above). Elsewhere it is cio__park_inline. */
-static inline __attribute__((always_inline)) int
-cio__park_tail(cio_task *t, const char *what, const void *obj, cio__unpark_fn unpark, void *data)
+/* cio__park for a wait with nothing left to do after it. Without
+ * `give_back` (an event: nothing was handed over) it returns the cancel
+ * reason if the task has one when it resumes, else the wake result. With it
+ * (a lock, a semaphore) a nonzero wake result wins (cancelled in line, the
+ * primitive destroyed), and a task woken with 0 but cancelled before it ran
+ * calls give_back(obj) and returns the reason: the thing it was handed goes
+ * to the next waiter. Call it as the waiting function's last act, `return
+ * cio__park_tail(...)`, with nothing of the waiting function's frame in use
+ * (the entry lives in t->waiter): the compiler then turns it into a jump, and
+ * the task resumes straight into its caller (cio__ctx_park, above).
+ * Elsewhere it is cio__park_inline. */
+static inline int cio__parked_result(cio_task *t, int result, cio__give_back_fn give_back)
+{
+    int reason = cio__cancel_reason(t);
+    if (CIO__LIKELY(!reason))
+        return result;
+    if (!give_back)
+        return reason;
+    if (result)
+        return result;
+    give_back(t->wait_obj);
+    return reason;
+}
+
+static inline __attribute__((always_inline)) int cio__park_tail(cio_task *t, const char *what,
+                                                                const void *obj,
+                                                                cio__unpark_fn unpark, void *data,
+                                                                cio__give_back_fn give_back)
 {
 #ifdef CIO__CTX_TAIL
     cio__park_prepare(t, what, obj, unpark, data);
+    t->give_back = give_back;
     cio_loop *l = t->loop;
     t->saved_errno = *l->errno_at;
     cio_task *next = cio__next_in_batch(l);
     return cio__ctx_park(&t->ctx, next ? &next->ctx : &l->sched_ctx);
 #else
     int result = cio__park_inline(t, what, obj, unpark, data);
-    int reason = cio__cancel_reason(t);
-    return reason ? reason : result;
+    return cio__parked_result(t, result, give_back);
 #endif
 }
 

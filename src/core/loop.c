@@ -148,8 +148,7 @@ int cio__ctx_parked_result(cio__ctx *c)
 {
     cio_task *t = (cio_task *)(void *)((char *)c - offsetof(cio_task, ctx));
     *t->loop->errno_at = t->saved_errno;
-    int reason = cio__cancel_reason(t);
-    return CIO__LIKELY(!reason) ? t->wake_result : reason;
+    return cio__parked_result(t, t->wake_result, t->give_back);
 }
 #endif
 

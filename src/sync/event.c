@@ -54,5 +54,5 @@ int cio_event_wait(cio_event *e)
         return 0;
     /* Woken by a set but cancelled before running: nothing to give back,
      * and the reason wins (level-triggered), as cio__sync_wait_tail does. */
-    return cio__sync_wait_tail(&e->priv_waiters, self, "event", e);
+    return cio__sync_wait_tail(&e->priv_waiters, self, "event", e, NULL);
 }

@@ -38,6 +38,11 @@ void cio__lock_pass(cio_lock *l)
     }
 }
 
+static void lock_give_back(const void *obj)
+{
+    cio__lock_pass((cio_lock *)(uintptr_t)obj);
+}
+
 int cio_lock_acquire(cio_lock *l)
 {
     if (!l)
@@ -52,16 +57,9 @@ int cio_lock_acquire(cio_lock *l)
     }
     if (l->priv_owner == self)
         return -EDEADLK;
-    err = cio__sync_wait(&l->priv_waiters, self, "lock", l);
-    if (err)
-        return err; /* cancelled in line, or -EIDRM */
-    /* The lock was handed to us. Cancelled since? Then pass it on. */
-    int reason = cio__cancel_reason(self);
-    if (CIO__UNLIKELY(reason)) {
-        cio__lock_pass(l);
-        return reason;
-    }
-    return 0;
+    /* Cancelled in line, or -EIDRM: that error. Handed the lock but
+     * cancelled since: lock_give_back passes it on. */
+    return cio__sync_wait_tail(&l->priv_waiters, self, "lock", l, lock_give_back);
 }
 
 void cio__lock_acquire_uncancellable(cio_lock *l, cio_task *self)

@@ -44,6 +44,11 @@ static void pass(cio_sem *s)
         s->priv_value++;
 }
 
+static void sem_give_back(const void *obj)
+{
+    pass((cio_sem *)(uintptr_t)obj);
+}
+
 int cio_sem_acquire(cio_sem *s)
 {
     if (!s)
@@ -56,16 +61,9 @@ int cio_sem_acquire(cio_sem *s)
         s->priv_value--;
         return 0;
     }
-    err = cio__sync_wait(&s->priv_waiters, self, "semaphore", s);
-    if (err)
-        return err;
-    /* A permit was handed to us. Cancelled since? Then pass it on. */
-    int reason = cio__cancel_reason(self);
-    if (CIO__UNLIKELY(reason)) {
-        pass(s);
-        return reason;
-    }
-    return 0;
+    /* Cancelled in line, or -EIDRM: that error. Handed a permit but
+     * cancelled since: sem_give_back passes it on. */
+    return cio__sync_wait_tail(&s->priv_waiters, self, "semaphore", s, sem_give_back);
 }
 
 int cio_sem_try_acquire(cio_sem *s)

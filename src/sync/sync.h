@@ -20,16 +20,15 @@ static inline int cio__sync_wait(cio__waitq *q, cio_task *self, const char *what
 }
 
 /* cio__sync_wait for a wait that ends with it (`return cio__sync_wait_tail
- * (...)`): the result is the cancel reason if the task has one when it
- * resumes, else the wake result; the task resumes straight into the caller
- * of the waiting function (cio__park_tail). */
+ * (...)`): the task resumes straight into the caller of the waiting function
+ * (cio__park_tail, which says what it returns and what give_back is for). */
 static inline int cio__sync_wait_tail(cio__waitq *q, cio_task *self, const char *what,
-                                      const void *obj)
+                                      const void *obj, cio__give_back_fn give_back)
 {
     cio__waiter *w = &self->waiter;
     w->task = self;
     cio__waitq_push(q, w);
-    return cio__park_tail(self, what, obj, cio__waitq_unpark, w);
+    return cio__park_tail(self, what, obj, cio__waitq_unpark, w, give_back);
 }
 
 /* lock.c, for cond.c: hands the lock to its first waiter or frees it. */
