@@ -102,18 +102,19 @@ int cio_gather(cio_task **tasks, size_t n, int flags)
     if (!self)
         return -EPERM;
     gather_state g = {{gather_notify}, self, tasks, n, 0, 0, flags};
+    /* One pass: the watch goes on every unfinished task now (cancelling them
+     * below cannot finish them: that takes a step of theirs). */
     for (size_t i = 0; i < n; i++) {
-        if (tasks[i]->state != CIO__DONE)
+        if (tasks[i]->state != CIO__DONE) {
             g.pending++;
-        else if (failed(tasks[i]) && !g.first_failure && !(flags & CIO_RETURN_EXCEPTIONS))
+            tasks[i]->watch = &g.w;
+        } else if (failed(tasks[i]) && !g.first_failure && !(flags & CIO_RETURN_EXCEPTIONS)) {
             g.first_failure = tasks[i]->status;
+        }
     }
     if (reason || g.first_failure)
         cancel_unfinished(tasks, n);
     if (g.pending) {
-        for (size_t i = 0; i < n; i++)
-            if (tasks[i]->state != CIO__DONE)
-                tasks[i]->watch = &g.w;
         /* Once cancellation has been passed on, wait without interruption:
          * gather never returns while a task it owns still runs. */
         int cancellable = !reason && !g.first_failure;
