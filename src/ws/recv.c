@@ -330,7 +330,7 @@ static ssize_t feed(cio_ws *ws, uint8_t *p, size_t n)
         size_t k = left < n - used ? (size_t)left : n - used;
         if (!k && left)
             break;
-        cio__ws_unmask(p + used, k, rx->key, rx->f_got);
+        cio__ws_mask(p + used, p + used, k, rx->key, rx->f_got);
         payload(ws, p + used, k);
         used += k;
     }
