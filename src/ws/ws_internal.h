@@ -117,7 +117,7 @@ typedef struct ws_frame {
  * connection's own for keepalive). */
 typedef struct ws_ping {
     struct ws_ping *next;
-    uint8_t data[125];
+    const uint8_t *data; /* the caller's bytes (valid for its call), or ka_data */
     size_t len;
     double sent;
     int done;
@@ -203,6 +203,7 @@ struct cio_ws {
     /* pings */
     ws_ping *pings;
     ws_ping keepalive;
+    uint8_t ka_data[7]; /* keepalive's payload: "cio" and a sequence number */
     int keepalive_out;
     uint32_t ping_seq;
     cio_handle *ka_timer;
