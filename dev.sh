@@ -5,7 +5,8 @@
 #                   ASan+UBSan build, then the core tests under Valgrind, then
 #                   the torture runner (tests/torture) under ASan
 #   ./dev.sh test --busy [hogs]   the release suite next to CPU hogs
-#   ./dev.sh fuzz [seconds]   run the HTTP request fuzzer (clang) for that long
+#   ./dev.sh fuzz [seconds] [http|ws]  run the HTTP request fuzzer, or the
+#                             WebSocket frame fuzzer (clang), for that long
 # Each installs missing Debian packages first (as root), or prints the exact
 # apt-get line to run and stops.
 set -euo pipefail
@@ -87,8 +88,9 @@ test)
     run_ctest build/asan -L torture
     ;;
 fuzz)
-    # The HTTP request fuzzer (libFuzzer, clang) for a set time (default 60 s);
-    # new inputs go to build/fuzz/corpus, the seeds stay as they are.
+    # A fuzzer (libFuzzer, clang) for a set time (default 60 s): the HTTP
+    # request fuzzer, or with "ws" the WebSocket frame fuzzer; new inputs go
+    # to build/fuzz/corpus-NAME, the seeds (tests/fuzz/corpus/NAME) stay.
     ensure_packages
     command -v clang >/dev/null || {
         echo "dev.sh fuzz needs clang: apt-get install -y clang"
@@ -96,10 +98,18 @@ fuzz)
     }
     cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Release -DCIO_FUZZ=ON -DCMAKE_C_COMPILER=clang \
         -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF -DCIO_BUILD_TESTS=ON >/dev/null
-    cmake --build build/fuzz -j"$JOBS" --target fuzz_http_request >/dev/null
-    mkdir -p build/fuzz/corpus
-    exec ./build/fuzz/tests/fuzz_http_request -max_total_time="${2:-60}" -timeout=30 \
-        build/fuzz/corpus tests/fuzz/corpus
+    case "${3:-http}" in
+    http) target=fuzz_http_request ;;
+    ws) target=fuzz_ws_frame ;;
+    *)
+        echo "dev.sh fuzz: http or ws, not $3" >&2
+        exit 2
+        ;;
+    esac
+    cmake --build build/fuzz -j"$JOBS" --target "$target" >/dev/null
+    mkdir -p "build/fuzz/corpus-${3:-http}"
+    exec "./build/fuzz/tests/$target" -max_total_time="${2:-60}" -timeout=30 \
+        "build/fuzz/corpus-${3:-http}" "tests/fuzz/corpus/${3:-http}"
     ;;
 *)
     echo "usage: ./dev.sh demo | ./dev.sh test [--busy [hogs]] | ./dev.sh fuzz [seconds]" >&2

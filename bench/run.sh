@@ -155,6 +155,7 @@ w19-insert-tx  |w19_sqlite_insert|cio-w19-sqlite   |rows_per_s   |higher|run   |
 w20-ws-echo-64 |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=64|--workload=echo --conns=100 --msgs=1000 --size=64
 w20-ws-echo-1k |w20_ws         |cio-w20-ws         |rps          |higher|ws    |cio-uring cio-epoll go node uvloop|--workload=echo --conns=100 --msgs=10000 --size=1024|--workload=echo --conns=100 --msgs=1000 --size=1024
 w21-ws-idle    |w20_ws         |cio-w20-ws         |kib_per_conn |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=idle --conns=10000|--workload=idle --conns=1000
+w21-ws-idle-deflate|w20_ws     |cio-w20-ws         |kib_per_conn |lower |ws    |cio-uring cio-epoll|--workload=idle --conns=10000 --deflate=1|--workload=idle --conns=1000 --deflate=1
 w22-ws-broadcast|w20_ws        |cio-w20-ws         |ms_median    |lower |ws    |cio-uring cio-epoll go node uvloop|--workload=broadcast --conns=10000 --rounds=400|--workload=broadcast --conns=1000 --rounds=100
 EOF
 )
@@ -346,7 +347,11 @@ run_echo() { # workload stem cioprog headline impl run args...
     local base=$OUT/logs/$w.$impl.$r port
     program "$impl" "$stem" "$cprog"
     port=$(free_port)
-    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" --port="$port" ||
+    # --deflate=1 (W21 with permessage-deflate) is the server's too.
+    local sargs=()
+    [[ " $* " == *" --deflate=1 "* ]] && sargs=(--deflate=1)
+    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" "${sargs[@]}" \
+        --port="$port" ||
         ! wait_port "$port"; then
         stop_server
         server_failed "$w" "$impl" "$r" "$base.time" "$base.server.log"
@@ -377,7 +382,11 @@ run_ws() { # workload stem cioprog headline impl run args...
     local base=$OUT/logs/$w.$impl.$r port
     program "$impl" "$stem" "$cprog"
     port=$(free_port)
-    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" --port="$port" ||
+    # --deflate=1 (W21 with permessage-deflate) is the server's too.
+    local sargs=()
+    [[ " $* " == *" --deflate=1 "* ]] && sargs=(--deflate=1)
+    if ! start_server "$base.time" "$base.server.log" "${ENVS[@]}" -- "${CMD[@]}" "${sargs[@]}" \
+        --port="$port" ||
         ! wait_port "$port"; then
         stop_server
         server_failed "$w" "$impl" "$r" "$base.time" "$base.server.log"

@@ -7,7 +7,10 @@
  *   ws_client --port=PORT --workload=echo [--conns=100] [--msgs=10000] [--size=64]
  *   ws_client --port=PORT --workload=idle --pid=SERVER_PID [--conns=10000]
  *   ws_client --port=PORT --workload=broadcast [--conns=10000] [--rounds=100] [--slow-pct=1]
- *   idle: [--hold=S] keeps them open S more seconds after measuring
+ *   idle: [--hold=S] keeps them open S more seconds after measuring;
+ *         [--deflate=1] offers permessage-deflate with no context takeover
+ *         both ways and sends each message compressed (a stored block:
+ *         no zlib here), so the server inflates and compresses its echo
  *   common: [--timeout=300] [--impl=LABEL] [--path=/echo]
  *
  * echo: C connections each send M binary messages of S bytes, reading each
@@ -29,6 +32,8 @@
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 #define ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 #define MAXMSG 65536
+
+static int deflate_offer; /* --deflate=1 */
 
 struct conn {
     int fd;
@@ -60,7 +65,8 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-/* A masked client frame (the mask is fixed: the server unmasks all the same). */
+/* A masked client frame (the mask is fixed: the server unmasks all the same).
+ * opcode may carry RSV1 (0x40): a compressed message. */
 static size_t frame(unsigned char *out, int opcode, const unsigned char *data, size_t len)
 {
     static const unsigned char key[4] = {0x11, 0x22, 0x33, 0x44};
@@ -92,8 +98,11 @@ static int open_ws(long port, const char *path, int rcvbuf)
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%ld\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"
-                     "Sec-WebSocket-Version: 13\r\n\r\n",
-                     path, port);
+                     "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                     path, port,
+                     deflate_offer ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                     "client_no_context_takeover; server_no_context_takeover\r\n"
+                                   : "");
     write_all(fd, req, (size_t)n);
     /* Read the head byte by byte: nothing after it is consumed. */
     char head[2048];
@@ -107,7 +116,8 @@ static int open_ws(long port, const char *path, int rcvbuf)
             break;
     }
     head[h] = 0;
-    if (strncmp(head, "HTTP/1.1 101", 12) != 0 || !strstr(head, ACCEPT)) {
+    if (strncmp(head, "HTTP/1.1 101", 12) != 0 || !strstr(head, ACCEPT) ||
+        (deflate_offer && !strstr(head, "permessage-deflate"))) {
         fprintf(stderr, "ws_client: FAILED: handshake answer:\n%s\n", head);
         exit(1);
     }
@@ -130,7 +140,22 @@ static void fill(unsigned char *p, size_t n, long id, long seq)
 static void send_msg(struct conn *c, size_t size, unsigned char *scratch, unsigned char *payload)
 {
     fill(payload, size, c->id, c->sent);
-    size_t n = frame(scratch, 2, payload, size);
+    size_t n;
+    if (deflate_offer) {
+        /* Compressed as one stored (uncompressed) deflate block, RFC 1951
+         * 3.2.4: BFINAL 0, BTYPE 00, LEN, NLEN; the receiver adds the
+         * 00 00 ff ff of the sync flush (RFC 7692 7.2.2). */
+        static unsigned char block[MAXMSG + 5];
+        block[0] = 0;
+        block[1] = (unsigned char)size;
+        block[2] = (unsigned char)(size >> 8);
+        block[3] = (unsigned char)~size;
+        block[4] = (unsigned char)(~size >> 8);
+        memcpy(block + 5, payload, size);
+        n = frame(scratch, 0x40 | 2, block, size + 5);
+    } else {
+        n = frame(scratch, 2, payload, size);
+    }
     c->sent++;
     c->got = 0;
     write_all(c->fd, scratch, n);
@@ -184,7 +209,7 @@ static void raise_nofile(long want)
 static long run_echo(struct conn *conns, long nconns, long msgs, size_t size, double deadline)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    unsigned char *scratch = malloc(size + 16), *payload = malloc(size), *expect = malloc(size);
+    unsigned char *scratch = malloc(size + 32), *payload = malloc(size), *expect = malloc(size);
     for (long i = 0; i < nconns; i++) {
         nonblock_add(ep, &conns[i]);
         send_msg(&conns[i], size, scratch, payload);
@@ -316,6 +341,7 @@ int main(int argc, char **argv)
     const char *impl = load_arg(argc, argv, "impl", "unknown");
     const char *path = load_arg(argc, argv, "path", "/echo");
     long pid = atol(load_arg(argc, argv, "pid", "0"));
+    deflate_offer = atoi(load_arg(argc, argv, "deflate", "0"));
     if (port <= 0 || nconns <= 0 || msgs <= 0 || size == 0 || size > MAXMSG) {
         fprintf(stderr, "usage: see the top of bench/load/ws_client.c\n");
         return 2;
@@ -353,9 +379,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "ws_client: holding %ld connections for %ld s\n", nconns, hold);
             sleep((unsigned)hold);
         }
-        printf("impl=%s workload=w21-ws-idle conns=%ld rss_before_kib=%ld rss_after_kib=%ld "
-               "kib_per_conn=%.2f\n",
-               impl, nconns, before, after, (double)(after - before) / (double)nconns);
+        printf("impl=%s workload=w21-ws-idle deflate=%d conns=%ld rss_before_kib=%ld "
+               "rss_after_kib=%ld kib_per_conn=%.2f\n",
+               impl, deflate_offer, nconns, before, after,
+               (double)(after - before) / (double)nconns);
         close_all(conns, nconns);
         close_all(warm, 1);
         return 0;

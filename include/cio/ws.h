@@ -235,8 +235,12 @@ CIO_API size_t cio_ws_send_buffered(const cio_ws *ws);
 
 /* Sends a ping (payload up to 125 bytes) and waits for its pong. Returns 0
  * and, if rtt is not NULL, the round-trip time in seconds; -EINVAL, or the
- * connection's error. Suspends: yes. Cancellation: returns the reason; the
- * ping may still go out. */
+ * connection's error. The pong is read in turn with the peer's messages:
+ * while max_queue received messages wait for cio_ws_recv, nothing is read
+ * (backpressure), so a peer that keeps sending holds the pong back until some
+ * task receives; bound the wait (a timeout scope) or receive meanwhile.
+ * Suspends: yes. Cancellation: returns the reason; the ping may still go
+ * out. */
 CIO_API int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double *rtt);
 
 /* The round-trip time of the last answered ping (keepalive or cio_ws_ping),

@@ -319,6 +319,18 @@ int cio_http_req_hijack(cio_http_req *r, cio_http_resp *resp, cio_stream **s, co
     free(r->value);
     r->field = r->value = NULL;
     r->field_len = r->field_cap = r->value_len = r->value_cap = 0;
+    /* Nor the URL buffer's spare room (it starts at 1 KiB: W21 counted it in
+     * every idle WebSocket); path and query point into it and move with it. */
+    if (r->url && r->url_cap > r->url_len + 1) {
+        size_t po = (size_t)(r->path - r->url), qo = (size_t)(r->query - r->url);
+        char *u = cio__realloc(r->url, r->url_len + 1);
+        if (u) { /* else it stays as it is */
+            r->url = u;
+            r->url_cap = r->url_len + 1;
+            r->path = u + po;
+            r->query = u + qo;
+        }
+    }
     *s = c->s;
     *early = r->early;
     *nearly = n;

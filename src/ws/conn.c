@@ -182,8 +182,9 @@ static void keepalive_fire(void *arg)
     }
     ws_ping *k = &ws->keepalive;
     uint32_t seq = ++ws->ping_seq;
-    memcpy(k->data, "cio", 3);
-    memcpy(k->data + 3, &seq, 4);
+    memcpy(ws->ka_data, "cio", 3);
+    memcpy(ws->ka_data + 3, &seq, 4);
+    k->data = ws->ka_data;
     k->len = 7;
     k->sent = cio_now();
     k->done = 0;
@@ -258,11 +259,9 @@ int cio_ws_ping(cio_ws *ws, const void *data, size_t len, double *rtt)
         err = cio__ws_closed_error(ws);
         goto out;
     }
-    ws_ping p = {.len = len, .sent = cio_now()};
-    if (len)
-        memcpy(p.data, data, len);
+    ws_ping p = {.data = data, .len = len, .sent = cio_now()};
     cio_event_init(&p.ev);
-    err = cio__ws_queue_control(ws, WS_OP_PING, p.data, len, 1);
+    err = cio__ws_queue_control(ws, WS_OP_PING, data, len, 1);
     if (err)
         goto out;
     ws_ping **pp = &ws->pings;

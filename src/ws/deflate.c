@@ -169,14 +169,26 @@ int cio__ws_deflate_new(ws_deflate **out, const ws_deflate_params *p)
     return 0;
 }
 
+static void deflate_end(ws_deflate *d)
+{
+    if (d->def_ready)
+        deflateEnd(&d->def);
+    d->def_ready = 0;
+}
+
+static void inflate_end(ws_deflate *d)
+{
+    if (d->inf_ready)
+        inflateEnd(&d->inf);
+    d->inf_ready = 0;
+}
+
 void cio__ws_deflate_free(ws_deflate *d)
 {
     if (!d)
         return;
-    if (d->def_ready)
-        deflateEnd(&d->def);
-    if (d->inf_ready)
-        inflateEnd(&d->inf);
+    deflate_end(d);
+    inflate_end(d);
     free(d);
 }
 
@@ -200,13 +212,16 @@ int cio__ws_deflate_message(ws_deflate *d, const void *in, size_t n, uint8_t **o
     size_t len = cap - d->def.avail_out;
     if (r != Z_OK || d->def.avail_in != 0 || len < 4) {
         free(buf);
-        deflateReset(&d->def);
+        deflate_end(d);
         return -ENOMEM;
     }
     len -= 4; /* the 00 00 ff ff every sync flush ends with (RFC 7692 7.2.1) */
     if (d->p.our_no_context_takeover || len >= n) {
-        /* Sent as it is, the message is not in the peer's window: forget it. */
-        deflateReset(&d->def);
+        /* Sent as it is, the message is not in the peer's window: forget it.
+         * Nothing is left to keep, so the compressor goes (its hash table
+         * alone is 64 KiB written): an idle connection holds none, and the
+         * next message sets one up again. */
+        deflate_end(d);
     }
     if (len >= n) {
         free(buf);
@@ -227,7 +242,9 @@ int cio__ws_inflate(cio_ws *ws, const uint8_t *in, size_t n, int last, ws_sink_f
         d->inf_ready = 1;
     }
     static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
-    uint8_t buf[16384];
+    /* One buffer a thread, not 16 KiB of every reading task's stack (pages
+     * a stack touched once stay resident): nothing here suspends. */
+    static __thread uint8_t buf[16384];
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
             if (!last)
@@ -260,7 +277,9 @@ int cio__ws_inflate(cio_ws *ws, const uint8_t *in, size_t n, int last, ws_sink_f
                 break;
         } while (d->inf.avail_in || d->inf.avail_out == 0);
     }
+    /* The peer starts each message afresh: nothing to keep between them, so
+     * an idle connection holds no inflater (nor its window). */
     if (last && d->p.peer_no_context_takeover)
-        inflateReset(&d->inf);
+        inflate_end(d);
     return 0;
 }

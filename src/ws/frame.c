@@ -1,7 +1,8 @@
 /* The receive side's frame parser: a frame header's decoding and every check
  * RFC 6455 and RFC 7692 ask of it, and unmasking. Pure functions on the
  * parser state (no I/O, no allocation), so a test or a fuzzer can drive
- * them exactly as the connection does. */
+ * them exactly as the connection does. Masking serves both directions:
+ * send.c masks a client's payloads with it. */
 #include <stdio.h>
 #include <string.h>
 
@@ -91,7 +92,7 @@ int cio__ws_rx_header(ws_rx *rx, const ws_rx_rules *r, const uint8_t *p, size_t 
     return (int)size;
 }
 
-void cio__ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t phase)
+void cio__ws_mask(uint8_t *out, const uint8_t *in, size_t n, const uint8_t key[4], uint64_t phase)
 {
     uint8_t k[8];
     for (int i = 0; i < 8; i++)
@@ -99,12 +100,12 @@ void cio__ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t phase)
     uint64_t w8;
     memcpy(&w8, k, 8);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 8 <= n; i += 8) { /* memcpy: in and out may be unaligned, and the same */
         uint64_t w;
-        memcpy(&w, p + i, 8);
+        memcpy(&w, in + i, 8);
         w ^= w8;
-        memcpy(p + i, &w, 8);
+        memcpy(out + i, &w, 8);
     }
     for (; i < n; i++)
-        p[i] ^= k[i & 7];
+        out[i] = in[i] ^ k[i & 7];
 }

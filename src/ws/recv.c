@@ -148,7 +148,7 @@ static void got_pong(cio_ws *ws, const uint8_t *data, size_t n)
 {
     ws_ping *match = NULL;
     for (ws_ping *p = ws->pings; p; p = p->next)
-        if (p->len == n && memcmp(p->data, data, n) == 0)
+        if (p->len == n && (n == 0 || memcmp(p->data, data, n) == 0))
             match = p;
     if (!match)
         return; /* unsolicited: fine (RFC 6455 5.5.3) */
@@ -330,7 +330,7 @@ static ssize_t feed(cio_ws *ws, uint8_t *p, size_t n)
         size_t k = left < n - used ? (size_t)left : n - used;
         if (!k && left)
             break;
-        cio__ws_unmask(p + used, k, rx->key, rx->f_got);
+        cio__ws_mask(p + used, p + used, k, rx->key, rx->f_got);
         payload(ws, p + used, k);
         used += k;
     }

@@ -109,24 +109,6 @@ static ws_frame *frame_new(uint8_t opcode, uint8_t fin, uint8_t rsv, const void 
     return f;
 }
 
-/* Masks n bytes (RFC 6455 5.3) from `in` into `out`, the key's phase
- * starting at byte 0 of the key: eight bytes at a time. */
-static void mask_copy(uint8_t *out, const uint8_t *in, size_t n, const uint8_t key[4])
-{
-    uint64_t k;
-    memcpy(&k, key, 4);
-    memcpy((uint8_t *)&k + 4, key, 4);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, in + i, 8);
-        w ^= k;
-        memcpy(out + i, &w, 8);
-    }
-    for (; i < n; i++)
-        out[i] = in[i] ^ key[i & 3];
-}
-
 /* A frame's header (RFC 6455 5.2) into h; returns its length. */
 static size_t frame_header(uint8_t h[WS_FRAME_OVERHEAD], uint8_t opcode, uint8_t fin, uint8_t rsv,
                            size_t len, const uint8_t *key)
@@ -180,7 +162,7 @@ static int write_frame(cio_ws *ws, uint8_t opcode, uint8_t fin, uint8_t rsv, con
     if (len <= JOIN_MAX && cio_stream_write_buffered(ws->s) + hl + len <= ws->direct_max) {
         memcpy(joined, h, hl);
         if (masked)
-            mask_copy(joined + hl, data, len, key);
+            cio__ws_mask(joined + hl, data, len, key, 0);
         else if (len)
             memcpy(joined + hl, data, len);
         err = cio_stream_write(ws->s, joined, hl + len);
@@ -189,12 +171,12 @@ static int write_frame(cio_ws *ws, uint8_t opcode, uint8_t fin, uint8_t rsv, con
         if (!err && !masked) {
             err = cio_stream_write(ws->s, data, len);
         } else if (!err) {
-            size_t piece = len < 16384 ? len : 16384; /* a multiple of 4: the key's phase holds */
+            size_t piece = len < 16384 ? len : 16384;
             uint8_t *buf = cio__malloc(piece);
             err = buf ? 0 : -ENOMEM;
             for (size_t off = 0; !err && off < len; off += piece) {
                 size_t k = len - off < piece ? len - off : piece;
-                mask_copy(buf, data + off, k, key);
+                cio__ws_mask(buf, data + off, k, key, off);
                 err = cio_stream_write(ws->s, buf, k);
             }
             free(buf);
@@ -433,8 +415,7 @@ int cio_ws_send_part(cio_ws *ws, cio_ws_type type, const void *data, size_t len,
         cio__ws_fail(ws, CIO_WS_INTERNAL_ERROR, -EILSEQ, "a streamed text message is not UTF-8");
         return cio__ws_leave(ws, cio_fail(-EILSEQ, "WebSocket send: text that is not UTF-8"));
     }
-    err = queue_data(ws, first ? ws->s_type : WS_OP_CONT, (uint8_t)(fin != 0), data,
-                     len, NULL, 0);
+    err = queue_data(ws, first ? ws->s_type : WS_OP_CONT, (uint8_t)(fin != 0), data, len, NULL, 0);
     if (fin || err) {
         ws->streamer = NULL;
         cio_event_set(&ws->room_ev);

@@ -82,14 +82,16 @@ typedef struct ws_rx_rules {
  * headers. No allocation: checked before anything of the payload is read. */
 int cio__ws_rx_header(ws_rx *rx, const ws_rx_rules *r, const uint8_t *p, size_t n, int *err,
                       char *why, size_t cap);
-/* Unmasks n bytes in place; `phase` is the payload offset of p[0]. */
-void cio__ws_unmask(uint8_t *p, size_t n, const uint8_t key[4], uint64_t phase);
+/* Masks or unmasks (the same XOR, RFC 6455 5.3) n bytes from `in` into `out`,
+ * eight at a time; out == in works in place. `phase` is the payload offset
+ * of in[0] (the key byte it starts with is key[phase % 4]). */
+void cio__ws_mask(uint8_t *out, const uint8_t *in, size_t n, const uint8_t key[4], uint64_t phase);
 
 /* A received part: one frame's data (or WS_PART_MAX of it), inflated. */
 typedef struct ws_part {
     struct ws_part *next; /* in the receive queue */
     uint8_t type;         /* the message's type (TEXT or BINARY) */
-    uint8_t fin;  /* ends the message */
+    uint8_t fin;          /* ends the message */
     size_t len, cap;
     char data[]; /* cap + 1 bytes (NUL after len) */
 } ws_part;
@@ -115,7 +117,7 @@ typedef struct ws_frame {
  * connection's own for keepalive). */
 typedef struct ws_ping {
     struct ws_ping *next;
-    uint8_t data[125];
+    const uint8_t *data; /* the caller's bytes (valid for its call), or ka_data */
     size_t len;
     double sent;
     int done;
@@ -167,18 +169,18 @@ struct cio_ws {
 
     /* receiving (recv.c): whoever reads (a task in cio_ws_recv, else the
      * reader task) parses frames and queues parts in rxq */
-    cio_task *reader;       /* reads while no task is in cio_ws_recv */
-    cio_handle *reader_cb;  /* starts the reader a loop turn after recv left */
-    cio_task *rd_task;      /* the task reading inline (in cio_ws_recv) */
-    cio_scope *rd_scope;    /* ... its wait, cancelled by cio_ws_close */
+    cio_task *reader;        /* reads while no task is in cio_ws_recv */
+    cio_handle *reader_cb;   /* starts the reader a loop turn after recv left */
+    cio_task *rd_task;       /* the task reading inline (in cio_ws_recv) */
+    cio_scope *rd_scope;     /* ... its wait, cancelled by cio_ws_close */
     ws_part *rxq, *rxq_tail; /* received parts, in order */
     size_t rxq_len;
-    unsigned rx_pushed; /* parts queued so far (a counter) */
-    int rx_shut;        /* no more parts will come (closing, failed, ended) */
+    unsigned rx_pushed;   /* parts queued so far (a counter) */
+    int rx_shut;          /* no more parts will come (closing, failed, ended) */
     cio_event rx_room_ev; /* the reader may read again (rxq_len fell) */
-    int receiving;    /* a task is in cio_ws_recv */
-    ws_part *rx_asm;  /* cio_ws_recv's message being joined (survives cancellation) */
-    int rx_streaming; /* cio_ws_recv_part inside a message */
+    int receiving;        /* a task is in cio_ws_recv */
+    ws_part *rx_asm;      /* cio_ws_recv's message being joined (survives cancellation) */
+    int rx_streaming;     /* cio_ws_recv_part inside a message */
     ws_rx rx;
     uint8_t ctl[125];
     uint64_t m_len; /* the message's bytes delivered (inflated) so far */
@@ -201,6 +203,7 @@ struct cio_ws {
     /* pings */
     ws_ping *pings;
     ws_ping keepalive;
+    uint8_t ka_data[7]; /* keepalive's payload: "cio" and a sequence number */
     int keepalive_out;
     uint32_t ping_seq;
     cio_handle *ka_timer;

@@ -124,7 +124,7 @@ async def client_cell(start_cio_server, deflate):
             await c.wait()
         lines = {}
         for _ in range(2):  # one per connection, as each ends
-            line = (await asyncio.wait_for(p.stdout.readline(), 30)).decode().split()
+            line = (await asyncio.wait_for(p.stdout.readline(), 10)).decode().split()
             fields = dict(f.split("=", 1) for f in line[1:])
             lines[fields.get("proto")] = fields
         log = " | ".join(out.decode(errors="replace").strip().splitlines()[-3:])

@@ -245,6 +245,58 @@ static void test_early_bytes(void)
     CIO_ASSERT_OK(run(t_early_main));
 }
 
+/* What a handler reads of its request after cio_ws_accept: the hijack
+ * shrinks the request's URL buffer (W21), and path, query and path
+ * parameters must still read right. */
+typedef struct req_seen {
+    char path[64], query[64], param[64], qparam[64];
+    cio_event done;
+} req_seen;
+
+static int request_after_accept(cio_http_req *req, cio_http_resp *resp, void *arg)
+{
+    req_seen *rs = arg;
+    cio_ws *ws;
+    if (cio_ws_accept(req, resp, &ws, NULL))
+        return 0;
+    const char *z = cio_http_req_query_param(req, "z");
+    snprintf(rs->path, sizeof(rs->path), "%s", cio_http_req_path(req));
+    snprintf(rs->query, sizeof(rs->query), "%s", cio_http_req_query(req));
+    snprintf(rs->param, sizeof(rs->param), "%s", cio_http_req_param(req, "x"));
+    snprintf(rs->qparam, sizeof(rs->qparam), "%s", z ? z : "(none)");
+    cio_ws_close(ws, 0, NULL);
+    cio_event_set(&rs->done);
+    return 0;
+}
+
+static int t_request_after_accept_main(void *arg)
+{
+    (void)arg;
+    req_seen rs = {0};
+    cio_event_init(&rs.done);
+    ws_server srv;
+    CIO_ASSERT_OK(cio_http_app_new(&srv.app, NULL));
+    CIO_ASSERT_OK(cio_http_app_route(srv.app, "GET", "/r/{x}", request_after_accept, &rs));
+    ws_server_start(&srv);
+    char url[128];
+    cio_ws *ws;
+    CIO_ASSERT_OK(
+        cio_ws_connect(&ws, ws_url(url, sizeof(url), "ws", srv.port, "/r/abc?q=1&z=%41b"), NULL));
+    CIO_ASSERT_OK(cio_event_wait(&rs.done));
+    cio_ws_close(ws, 0, NULL);
+    CIO_ASSERT_STR_EQ(rs.path, "/r/abc");
+    CIO_ASSERT_STR_EQ(rs.query, "q=1&z=%41b");
+    CIO_ASSERT_STR_EQ(rs.param, "abc");
+    CIO_ASSERT_STR_EQ(rs.qparam, "Ab");
+    ws_server_stop(&srv);
+    return 0;
+}
+
+static void test_request_after_accept(void)
+{
+    CIO_ASSERT_OK(run(t_request_after_accept_main));
+}
+
 /* Sends a raw request head and returns the status the server answers. */
 static int raw_status(int port, const char *head, char *answer, size_t cap)
 {
@@ -878,6 +930,8 @@ static const cio_test_case tests[] = {
              "a cancelled recv keeps the part it took; the next recv completes the message"),
     CIO_TEST(test_early_bytes,
              "a frame sent with the upgrade head reaches the WebSocket; server closes TCP first"),
+    CIO_TEST(test_request_after_accept,
+             "after accept the handler still reads path, query and parameters right"),
     CIO_TEST(test_refusals,
              "426/400/403 for bad upgrades; Origin allow-list and same-origin default"),
     CIO_TEST(test_client_checks,
