@@ -337,6 +337,9 @@ typedef struct cio__ts_call {
 
 /* ---- the loop ---- */
 
+#define CIO__RBUF_MIN 4096 /* a stream's first read buffer */
+#define CIO__RBUF_CACHE 16 /* such buffers a loop keeps for reuse */
+
 struct cio_loop {
     cio__ctx sched_ctx; /* the scheduler's own context (the thread's stack) */
     cio_task *current;
@@ -387,6 +390,12 @@ struct cio_loop {
     int ts_sleeping;         /* the loop blocks (or is about to) in the backend's poll:
                               * threadsafe callers must write its wakeup (callback.c) */
     unsigned deadlocks;      /* consecutive deadlock reports */
+    /* First-size stream read buffers, kept for reuse: a stream that waits
+     * for data with nothing buffered gives its buffer back (an idle
+     * connection holds none) and takes one again on the next read, here
+     * instead of through malloc (src/io/stream_buf.c). Freed at close. */
+    void *rbuf_cache[CIO__RBUF_CACHE];
+    unsigned nrbuf_cache;
 };
 
 extern __thread cio_loop *cio__loop;

@@ -458,6 +458,8 @@ static void loop_close(cio_loop *l)
     cio__timers_destroy(l);
     l->backend.vt->destroy(&l->backend);
     cio__stacks_destroy(&l->stacks);
+    while (l->nrbuf_cache)
+        free(l->rbuf_cache[--l->nrbuf_cache]);
     cio__ctx_free(&l->sched_ctx);
     pthread_mutex_destroy(&l->ts_lock);
     free(l->ts_calls);

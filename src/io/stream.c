@@ -20,7 +20,7 @@
 
 #include "net_internal.h"
 
-#define RBUF_MIN 4096    /* first read buffer */
+#define RBUF_MIN CIO__RBUF_MIN /* first read buffer */
 #define READ_DIRECT 4096 /* reads this large bypass the buffer when it is empty */
 
 /* ---- raw reads ---- */
