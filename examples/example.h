@@ -56,6 +56,7 @@ static inline int example_run(cio_fn story, void *arg)
 {
     if (!example_virtual_clock)
         return cio_run(story, arg);
+    example_t0 = 0; /* the virtual clock starts at 0: elapsed() inside the loop */
     return cio_run_opts(story, arg, &(cio_opts){.virtual_clock = 1});
 }
 

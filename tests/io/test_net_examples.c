@@ -40,6 +40,20 @@ static void child_setup(int fd, pid_t parent)
     dup2(fd, 2);
 }
 
+/* Waits for `fd` to be readable until `deadline` (cio_now() seconds):
+ * 1 when it is (data or end of file), 0 at the deadline. */
+static int readable_by(int fd, double deadline)
+{
+    for (;;) {
+        int left_ms = (int)((deadline - cio_now()) * 1000);
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = left_ms > 0 ? poll(&pfd, 1, left_ms) : 0;
+        if (r >= 0)
+            return r > 0;
+        CIO_ASSERT_EQ(errno, EINTR);
+    }
+}
+
 /* Reads one line (without its newline) from `fd` within WAIT_S seconds.
  * Returns 1, or 0 on end of file, timeout or error (`why` says which). */
 static int read_line(int fd, char *line, size_t cap, const char **why)
@@ -48,18 +62,12 @@ static int read_line(int fd, char *line, size_t cap, const char **why)
     double deadline = cio_now() + WAIT_S;
     *why = "end of output (the child exited)";
     while (n + 1 < cap) {
-        int left_ms = (int)((deadline - cio_now()) * 1000);
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = left_ms > 0 ? poll(&pfd, 1, left_ms) : 0;
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0) {
+        if (!readable_by(fd, deadline)) {
             *why = "no line in time (WAIT_S)";
             break;
         }
         char c;
-        ssize_t got = r > 0 ? read(fd, &c, 1) : -1;
-        if (got <= 0)
+        if (read(fd, &c, 1) <= 0)
             break;
         if (c == '\n') {
             line[n] = 0;
@@ -163,12 +171,7 @@ static int run(const char *cmd, char *out, size_t cap)
     size_t n = 0;
     double deadline = cio_now() + WAIT_S;
     for (;;) {
-        int left_ms = (int)((deadline - cio_now()) * 1000);
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int r = left_ms > 0 ? poll(&pfd, 1, left_ms) : 0;
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0) {
+        if (!readable_by(fd, deadline)) {
             kill(pid, SIGKILL);
             out[n] = 0;
             CIO_FAIL_AT("%s: no end of output within %d s; it said: %s", cmd, WAIT_S, out);
