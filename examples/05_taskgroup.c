@@ -118,7 +118,7 @@ static int story(void *arg)
 int main(int argc, char **argv)
 {
     example_init(argc, argv);
-    int err = cio_run(story, NULL);
+    int err = example_run(story, NULL);
     if (err)
         fprintf(stderr, "failed: %s\n", cio_strerror(err));
     return err ? 1 : 0;

@@ -47,15 +47,21 @@ static inline run run_cmd(const char *cmd)
     return r;
 }
 
-/* Runs examples/<name> --scale U and fails unless it exited 0. */
-static inline run run_example(const char *name)
+/* Runs examples/<name> --scale U plus `extra` arguments and fails unless it
+ * exited 0. */
+static inline run run_example_with(const char *name, const char *extra)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "'%s/%s' --scale %g", CIO_EXAMPLES_DIR, name, U);
+    snprintf(cmd, sizeof(cmd), "'%s/%s' --scale %g %s", CIO_EXAMPLES_DIR, name, U, extra);
     run r = run_cmd(cmd);
     if (r.status != 0)
         CIO_FAIL_AT("%s exited %d; its output:\n%s", name, r.status, r.out);
     return r;
+}
+
+static inline run run_example(const char *name)
+{
+    return run_example_with(name, "");
 }
 
 /* The index of the first line at or after line `from` that contains

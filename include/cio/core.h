@@ -85,8 +85,10 @@ typedef enum cio_backend_kind {
 typedef struct cio_opts {
     /* Debug mode (also turned on by the environment variable CIO_DEBUG=1):
      * a guard page under every stack with a "stack overflow in task NAME"
-     * message, warnings for a task that runs over 100 ms without suspending,
-     * and a report of leaked handles at close. */
+     * message, warnings for a task that runs over 100 ms without suspending
+     * (time on the CPU or blocked in a system call; time spent waiting for
+     * a CPU on a busy machine is not counted), and a report of leaked
+     * handles at close. */
     int debug;
     /* Default stack size of the loop's tasks in bytes, rounded up to pages.
      * 0 means CIO_DEFAULT_STACK_SIZE. */

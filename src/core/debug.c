@@ -1,4 +1,5 @@
 /* Debug aids: task dumps, the deadlock report, the guard-page handler. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
@@ -159,4 +160,63 @@ void cio__stack_guard_handler_install(void)
     if (cur.sa_sigaction == on_segv)
         return;
     sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* ---- slow steps (debug mode) ----
+ *
+ * A step that kept the loop over CIO__SLOW_STEP_NS is a blocking call in a
+ * task (sleep(), a busy loop, a synchronous read) — unless the thread spent
+ * that time waiting for a CPU because the machine is busy. The kernel counts
+ * that wait (the second field of /proc/thread-self/schedstat). It is read
+ * only in debug mode: once per loop turn as a baseline, and again only for a
+ * step that ran over the limit. The wait between the baseline and the step's
+ * start is at most that interval, so subtracting it leaves a lower bound on
+ * the wait during the step: a preempted step may still be reported when the
+ * turn's earlier steps ran long, a blocking one is never excused. */
+
+void cio__slow_step_open(cio_loop *l)
+{
+    l->sched_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+}
+
+void cio__slow_step_close(cio_loop *l)
+{
+    if (l->sched_fd >= 0)
+        close(l->sched_fd);
+    l->sched_fd = -1;
+}
+
+/* The thread's total run-queue wait in ns, or -1 when unknown. */
+static int64_t run_queue_wait(cio_loop *l)
+{
+    char buf[96];
+    if (l->sched_fd < 0)
+        return -1;
+    ssize_t n = pread(l->sched_fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *p = strchr(buf, ' ');
+    return p ? strtoll(p + 1, NULL, 10) : -1;
+}
+
+void cio__slow_step_turn(cio_loop *l)
+{
+    l->turn_clock = cio__clock_ns();
+    l->turn_wait = run_queue_wait(l);
+}
+
+void cio__slow_step_check(cio_loop *l, const cio_task *t, int64_t start, int64_t ran)
+{
+    int64_t wait = run_queue_wait(l);
+    if (wait >= 0 && l->turn_wait >= 0) {
+        int64_t preempted = (wait - l->turn_wait) - (start - l->turn_clock);
+        if (preempted > 0)
+            ran -= preempted;
+    }
+    if (ran > CIO__SLOW_STEP_NS)
+        fprintf(stderr,
+                "cio: task %s ran %.0f ms without suspending (a blocking call in a "
+                "task stalls every other task)\n",
+                cio__task_name((cio_task *)t), (double)ran / 1e6);
 }

@@ -298,6 +298,8 @@ typedef struct cio__stack_pool {
 
 /* Debug mode's guard region under each stack. */
 #define CIO__DEBUG_GUARD ((size_t)1024 * 1024)
+/* Debug mode reports a task step that kept the loop for longer than this. */
+#define CIO__SLOW_STEP_NS (100 * 1000000LL)
 
 CIO__MUST_CHECK int cio__stacks_init(cio__stack_pool *p, size_t stack_size, int guard_all);
 /* Lends t a stack of `size` bytes (0: the pool's size): sets t->stack_lo and
@@ -354,6 +356,12 @@ struct cio_loop {
     int64_t clock0; /* real-clock origin */
     int virtual_clock;
     int debug;
+    /* Debug mode's slow-step check (debug.c): /proc/thread-self/schedstat
+     * (-1 where absent) and, read once per turn before the batch, the clock
+     * and the thread's run-queue wait then. */
+    int sched_fd;
+    int64_t turn_clock;
+    int64_t turn_wait;
     size_t stack_size;
     size_t nlive;    /* tasks not yet finished */
     size_t nwaiting; /* tasks parked */
@@ -719,6 +727,13 @@ const char *cio__task_name(cio_task *t);
 
 /* Debug. */
 void cio__deadlock_report(cio_loop *l);
+/* Debug mode: opens (and closes) the slow-step check's schedstat file, reads
+ * its per-turn baseline, and reports a step that ran `ran` ns from `start`
+ * if it blocked the loop for over 100 ms (time spent preempted excluded). */
+void cio__slow_step_open(cio_loop *l);
+void cio__slow_step_close(cio_loop *l);
+void cio__slow_step_turn(cio_loop *l);
+void cio__slow_step_check(cio_loop *l, const cio_task *t, int64_t start, int64_t ran);
 const char *cio__state_name(int state);
 int cio__debug_env(void);
 

@@ -231,11 +231,8 @@ static void run_task(cio_loop *l, cio_task *t)
     l->current = NULL;
     if (CIO__UNLIKELY(l->debug)) {
         int64_t ran = cio__clock_ns() - t->step_start;
-        if (ran > 100 * 1000000LL)
-            fprintf(stderr,
-                    "cio: task %s ran %.0f ms without suspending (a blocking call in a "
-                    "task stalls every other task)\n",
-                    t->name, (double)ran / 1e6);
+        if (ran > CIO__SLOW_STEP_NS)
+            cio__slow_step_check(l, t, t->step_start, ran);
     }
     if (t->state == CIO__DONE)
         cio__task_finished(t);
@@ -326,6 +323,8 @@ static int run_once(cio_loop *l)
     l->extra_steps = CIO__EXTRA_STEPS;
     if (l->batch_left)
         l->deadlocks = 0;
+    if (CIO__UNLIKELY(l->debug) && l->batch_left)
+        cio__slow_step_turn(l);
     while (l->batch_left) {
         l->batch_left--;
         if (++l->steps_since_clock >= CLOCK_STEPS && l->timers.n && !l->virtual_clock)
@@ -398,6 +397,7 @@ static void remove_sigint(cio_loop *l)
 static int loop_open(cio_loop *l, const cio_opts *o)
 {
     memset(l, 0, sizeof(*l));
+    l->sched_fd = -1;
     l->debug = o->debug || cio__debug_env();
     l->virtual_clock = o->virtual_clock;
     l->stack_size = o->stack_size ? o->stack_size : CIO_DEFAULT_STACK_SIZE;
@@ -414,8 +414,10 @@ static int loop_open(cio_loop *l, const cio_opts *o)
     }
     l->errno_at = &errno;
     l->now = l->virtual_clock ? 0 : cio__clock_ns();
-    if (l->debug)
+    if (l->debug) {
         cio__stack_guard_handler_install();
+        cio__slow_step_open(l);
+    }
     cio__executors_loop_opened();
     return 0;
 }
@@ -425,6 +427,7 @@ static void loop_close(cio_loop *l)
     pthread_mutex_lock(&l->ts_lock);
     l->ts_closed = 1;
     pthread_mutex_unlock(&l->ts_lock);
+    cio__slow_step_close(l);
     /* Handles of finished tasks that nobody joined or detached. */
     while (l->all) {
         cio_task *t = l->all;

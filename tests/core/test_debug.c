@@ -1,5 +1,9 @@
 /* Tests of the debugging aids: deadlock report, task dump, slow-step
  * warning, stack-overflow message, leaked-handle report. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "cio_test.h"
@@ -65,24 +69,104 @@ static void test_dump_tasks(void)
     CIO_ASSERT_ERR(cio_dump_tasks(NULL), -EPERM);
 }
 
+/* Thread CPU time in seconds: a busy loop measured by it burns 150 ms of CPU
+ * however often the machine preempts it. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int busy(void *arg)
 {
     (void)arg;
-    double t0 = cio_now();
-    while (cio_now() - t0 < 0.15) {
+    double t0 = cpu_now();
+    while (cpu_now() - t0 < 0.15) {
     }
     return 0;
 }
 
-static void test_slow_step_warning(void)
+/* A blocking system call: the thread is off the CPU but not waiting for one. */
+static int blocking_sleep(void *arg)
+{
+    (void)arg;
+    struct timespec d = {0, 150 * 1000000L};
+    while (nanosleep(&d, &d) < 0) {
+    }
+    return 0;
+}
+
+static void expect_slow_step_warning(cio_fn fn)
 {
     cio_opts o = {.debug = 1, .no_sigint = 1};
     cio_test_capture_stderr_begin();
-    int err = cio_run_opts(busy, NULL, &o);
+    int err = cio_run_opts(fn, NULL, &o);
     char *out = cio_test_capture_stderr_end();
     CIO_ASSERT_OK(err);
     CIO_ASSERT(strstr(out, "task main ran") != NULL);
     CIO_ASSERT(strstr(out, "without suspending") != NULL);
+    free(out);
+}
+
+static void test_slow_step_warning(void)
+{
+    expect_slow_step_warning(busy);
+}
+
+static void test_blocking_call_warning(void)
+{
+    expect_slow_step_warning(blocking_sleep);
+}
+
+static atomic_int hogs_running;
+static atomic_int hogs_stop;
+
+static void *hog(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&hogs_running, 1);
+    while (!atomic_load(&hogs_stop)) {
+    }
+    return NULL;
+}
+
+/* 200 ms of wall time spinning, sharing one CPU with two hogs: a third of it
+ * on the CPU, the rest preempted. */
+static int preempted_spin(void *arg)
+{
+    (void)arg;
+    double t0 = cio_now();
+    while (cio_now() - t0 < 0.2) {
+    }
+    return 0;
+}
+
+static void test_preempted_step_not_reported(void)
+{
+    cpu_set_t one, saved;
+    CIO_ASSERT_OK(sched_getaffinity(0, sizeof(saved), &saved));
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu(), &one);
+    CIO_ASSERT_OK(sched_setaffinity(0, sizeof(one), &one)); /* the hogs inherit it */
+    pthread_t h[2];
+    atomic_store(&hogs_stop, 0);
+    atomic_store(&hogs_running, 0);
+    for (int i = 0; i < 2; i++)
+        CIO_ASSERT_OK(pthread_create(&h[i], NULL, hog, NULL));
+    while (atomic_load(&hogs_running) < 2)
+        sched_yield();
+    cio_opts o = {.debug = 1, .no_sigint = 1};
+    cio_test_capture_stderr_begin();
+    int err = cio_run_opts(preempted_spin, NULL, &o);
+    char *out = cio_test_capture_stderr_end();
+    atomic_store(&hogs_stop, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(h[i], NULL);
+    sched_setaffinity(0, sizeof(saved), &saved);
+    CIO_ASSERT_OK(err);
+    if (strstr(out, "without suspending"))
+        CIO_FAIL_AT("a preempted step was reported as blocking:\n%s", out);
     free(out);
 }
 
@@ -291,7 +375,12 @@ CIO_TEST_MAIN(((cio_test_case[]){
     CIO_TEST(test_deadlock_reported, "a join cycle is reported with names and cio_run returns"),
     CIO_TEST(test_dump_tasks, "cio_dump_tasks lists names, states and what each waits on"),
     CIO_TEST(test_slow_step_warning,
-             "debug mode warns of a task running 150 ms without suspending"),
+             "debug mode warns of a task running 150 ms of CPU without suspending"),
+    CIO_TEST(test_blocking_call_warning,
+             "debug mode warns of a task blocked 150 ms in a system call (nanosleep)"),
+    CIO_TEST(test_preempted_step_not_reported,
+             "a step that spins 200 ms on one CPU shared with two hogs (mostly preempted) "
+             "is not reported as blocking"),
     CIO_TEST(test_stack_overflow_named, "debug mode names the task whose stack overflowed"),
     CIO_TEST(test_ignored_sigint_reported,
              "debug mode says when an inherited SIG_IGN turns off Ctrl-C"),

@@ -1,8 +1,11 @@
 /* Runs the built examples with --scale 0.1 and checks that their output tells
  * the guide's story: the lines, their order, and the timing. Timing is checked
- * against the scaled durations (a 1 s sleep of the guide takes 0.1 s), with
- * lower bounds (a sleep never ends early) and upper bounds that only tell
- * "concurrent" from "sequential" — never a tight absolute. */
+ * against the scaled durations (a 1 s sleep of the guide takes 0.1 s) with
+ * lower bounds only (a sleep never ends early). "Concurrent, not sequential"
+ * and "at the failure, not at the slow task's end" are read from the order of
+ * the lines and from relations between the printed times, never from an upper
+ * bound on wall time, which a busy machine overruns. Stories that are only an
+ * ordering of close timers run on the virtual clock (--virtual-clock). */
 #include "example_runner.h"
 
 /* ---- the examples ---- */
@@ -32,8 +35,7 @@ static void test_02_why_tasks(void)
     double conc = number_after(&r, "concurrent took ");
     CIO_ASSERT_CMP(seq, >=, 0.99 * 3 * U);
     CIO_ASSERT_CMP(conc, >=, 0.99 * 1 * U);
-    CIO_ASSERT_CMP(conc, <, 2 * U); /* three 100 ms sleeps overlap: well under 200 ms */
-    CIO_ASSERT_CMP(seq / conc, >, 2.0);
+    CIO_ASSERT_CMP(conc, <, seq); /* and the order above: all started before any ended */
     free(r.out);
 }
 
@@ -46,7 +48,7 @@ static void test_03_create_task(void)
                  "awaited it: status 0, result 9", NULL);
     double all = number_after(&r, "All tasks done! (");
     CIO_ASSERT_CMP(all, >=, 0.99 * 2 * U);
-    CIO_ASSERT_CMP(all, <, 3 * U); /* 1 s and 2 s overlapped: not 3 s */
+    /* 1 s and 2 s overlapped: both started before Hello (the order above). */
     free(r.out);
 }
 
@@ -58,24 +60,24 @@ static void test_04_gather(void)
                  "Results: [\"users data\", \"posts data\", \"comments data\"]", NULL);
     double g = number_after(&r, "gather took ");
     CIO_ASSERT_CMP(g, >=, 0.99 * 2 * U);
-    CIO_ASSERT_CMP(g, <, 3.5 * U); /* the longest (2 s), not the sum (4.5 s) */
+    /* The longest, not the sum: all three started before any ended (above). */
     expect_story(&r, "return_exceptions=True", "[20, error 'Cannot process zero', 50]",
                  "the first failure cancels the rest", "gather returned -EINVAL after",
                  "Cannot process zero",
                  "[error -ECANCELED, error 'Cannot process zero', error -ECANCELED]", NULL);
-    /* It returned at the failure (0.1 s), without waiting for the 1 s siblings. */
-    CIO_ASSERT_CMP(number_after(&r, "gather returned -EINVAL after "), <, 0.5 * 1 * U);
+    /* It returned at the failure, without waiting for the 1 s siblings: they
+     * were cancelled (the -ECANCELED entries above), not finished. */
     free(r.out);
 }
 
 static void test_05_taskgroup(void)
 {
-    run r = run_example("05_taskgroup");
+    run r = run_example_with("05_taskgroup", "--virtual-clock"); /* shared deadlines */
     expect_story(&r, "every child succeeds", "Task1 completed", "Task2 completed",
                  "All succeeded: Task1-result, Task2-result", NULL);
     double all = number_after(&r, "All succeeded: Task1-result, Task2-result (");
     CIO_ASSERT_CMP(all, >=, 0.99 * 2 * U);
-    CIO_ASSERT_CMP(all, <, 3 * U);
+    CIO_ASSERT_CMP(all, <=, 1.01 * 2 * U); /* the longest, not the sum: 1 s + 2 s overlap */
     /* fetch-a and fetch-b end on one deadline, in one loop turn: either may be
      * the first failure, and both must be reported. */
     expect_story(&r, "two children fail", "body: its own sleep returned -ECANCELED",
@@ -88,8 +90,8 @@ static void test_05_taskgroup(void)
     /* The failure at 0.5 s ended the 3 s body sleep and the 2 s sibling. */
     double body = number_after(&r, "body: its own sleep returned -ECANCELED after ");
     CIO_ASSERT_CMP(body, >=, 0.99 * 0.5 * U);
-    CIO_ASSERT_CMP(body, <, 1 * U);
-    CIO_ASSERT_CMP(number_after(&r, "(the first failure) after "), <, 1 * U);
+    /* The siblings were cancelled, not finished (the counts above), and the
+     * body's 3 s sleep returned -ECANCELED: both ended at the failure. */
     free(r.out);
 }
 
@@ -103,25 +105,28 @@ static void test_06_wait(void)
     expect_no_line(&r, "First done: A");
     double first = number_after(&r, "First done: B finished (after ");
     CIO_ASSERT_CMP(first, >=, 0.99 * 0.3 * U);
-    CIO_ASSERT_CMP(first, <, 1 * U); /* B's 0.3 s, before A's 1 s */
+    /* B's 0.3 s, before A's 1 s: B first, no A (above). */
     double timeout = number_after(&r, "still pending: 2 (after ");
     CIO_ASSERT_CMP(timeout, >=, 0.99 * 2.5 * U);
     double fe = number_after(&r, "returned after ");
     CIO_ASSERT_CMP(fe, >=, 0.99 * 0.5 * U);
-    CIO_ASSERT_CMP(fe, <, 2 * U); /* at the failure, not at the slow task's end */
+    /* At the failure, not at the slow task's end: "with 1 still pending". */
     free(r.out);
 }
 
+/* On the virtual clock: the story is the order of timers 0.1 s apart (10 ms
+ * at this scale), which a preempted loop on the real clock could reorder. */
 static void test_07_as_completed(void)
 {
-    run r = run_example("07_as_completed");
+    run r = run_example_with("07_as_completed", "--virtual-clock");
     expect_story(&r, "completion order", "Got: task_y", "Got: task_z", "Got: task_x",
                  "as_completed(timeout=0.5)", "Got: fast", "Got: medium",
                  "next returned -ETIMEDOUT after", "cancelling slow, still running", NULL);
     expect_no_line(&r, "Got: slow");
+    /* The iteration's timeout, exactly: not the slow task's 2 s. */
     double t = number_after(&r, "next returned -ETIMEDOUT after ");
     CIO_ASSERT_CMP(t, >=, 0.99 * 0.5 * U);
-    CIO_ASSERT_CMP(t, <, 2 * U); /* the iteration's timeout, not the slow task */
+    CIO_ASSERT_CMP(t, <=, 1.01 * 0.5 * U);
     free(r.out);
 }
 
@@ -135,7 +140,7 @@ static void test_08_cancellation(void)
                  "connection buffer released: yes", NULL);
     expect_no_line(&r, "Finished long task!");
     CIO_ASSERT_CMP(number_after(&r, "(-ECANCELED at "), >=, 0.99 * 0.5 * U);
-    CIO_ASSERT_CMP(number_after(&r, "(-ECANCELED at "), <, 10 * U);
+
     /* The shielded wait really waited despite the cancellation. */
     CIO_ASSERT_CMP(number_after(&r, "shielded flush returned 0 after "), >=, 0.99 * 0.2 * U);
     expect_story(&r, "cancelled before it starts",
@@ -159,10 +164,10 @@ static void test_09_wait_for_and_timeout(void)
                  "inside it the sleep returned -ETIMEDOUT", NULL);
     double wf = number_after(&r, "Operation timed out after 2 seconds (");
     CIO_ASSERT_CMP(wf, >=, 0.99 * 2 * U);
-    CIO_ASSERT_CMP(wf, <, 5 * U); /* the deadline, not the 5 s operation */
+    /* The deadline, not the 5 s operation: "timed out" above. */
     double block = number_after(&r, "Block timed out (");
     CIO_ASSERT_CMP(block, >=, 0.99 * 2 * U);
-    CIO_ASSERT_CMP(block, <, 5 * U);
+
     /* A 1 s deadline, pushed back after each 0.4 s step, outlives 1.6 s. */
     expect_story(&r, "reschedule", "step 1 done", "step 2 done", "step 3 done", "step 4 done",
                  "finished every step after", "(exit: 0)", NULL);
@@ -171,7 +176,7 @@ static void test_09_wait_for_and_timeout(void)
                  "(sleep returned -ETIMEDOUT)", NULL);
     double at = number_after(&r, "timeout_at: exit -ETIMEDOUT after ");
     CIO_ASSERT_CMP(at, >=, 0.99 * 0.5 * U);
-    CIO_ASSERT_CMP(at, <, 5 * U);
+
     free(r.out);
 }
 
@@ -184,9 +189,12 @@ static void test_10_shield(void)
                  "Timed out waiting", "main returns; cio_run waits for the commit",
                  "Transaction B committed", "loop closed after", NULL);
     double gave_up = number_after(&r, "Timed out waiting (");
+    double committed = number_after(&r, "Transaction A committed (");
     CIO_ASSERT_CMP(gave_up, >=, 0.99 * 0.3 * U);
-    CIO_ASSERT_CMP(gave_up, <, 1 * U); /* the waiter gave up before the commit ended */
-    CIO_ASSERT_CMP(number_after(&r, "Transaction A committed ("), >=, 0.99 * 1 * U);
+    /* The waiter gave up before the commit ended: the story's order above says
+     * so, and the times agree (no bound on how late a busy machine wakes it). */
+    CIO_ASSERT_CMP(gave_up, <=, committed);
+    CIO_ASSERT_CMP(committed, >=, 0.99 * 1 * U);
     /* Both commits ran to their end: 2 s in all. */
     CIO_ASSERT_CMP(number_after(&r, "Transaction B committed ("), >=, 0.99 * 2 * U);
     free(r.out);
@@ -224,7 +232,7 @@ static void test_demo(void)
     CIO_ASSERT(p != NULL);
     while (p > r.out && p[-1] != '(')
         p--;
-    CIO_ASSERT_CMP(strtod(p, NULL), >, 2.0);
+    CIO_ASSERT_CMP(strtod(p, NULL), >, 1.0); /* (3x on an idle machine) */
     free(r.out);
 }
 
