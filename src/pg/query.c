@@ -268,12 +268,13 @@ int cio_pg_fetchrow(cio_pg_conn *c, cio_pg_result **out, const char *sql,
 static int fetch_first(cio_pg_conn *c, cio_pg_result *res, const char *sql,
                        const cio_pg_param *params, size_t n)
 {
-    res->res = NULL;
+    PGresult *pr = NULL;
     res->arena = NULL;
-    int err = cio__pg_run(c, sql, params, n, CACHE_DESCRIBE, &res->res);
+    int err = cio__pg_run(c, sql, params, n, CACHE_DESCRIBE, &pr);
+    cio__pg_result_set(res, pr);
     if (err)
         return err;
-    if (PQntuples(res->res) == 0 || PQnfields(res->res) == 0)
+    if (res->ntuples == 0 || res->nfields == 0)
         return -ENODATA;
     return 0;
 }
