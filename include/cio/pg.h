@@ -604,9 +604,11 @@ CIO_API void cio_pg_pool_free(cio_pg_pool *p);
  * first and replaced if dead. Returns 0 and *out, -ETIMEDOUT after
  * the pool's acquire_timeout, -EAGAIN when max_waiters tasks already wait,
  * -ESHUTDOWN when cio_pg_pool_free was called (before or during the acquire),
- * -EINVAL for NULL arguments, or a connect error. Suspends: yes.
+ * -EINVAL for NULL arguments, or a connect error. Suspends: yes, unless an
+ * idle connection that needs no check is there (then no deadline is armed).
  * Cancellation: returns the reason; a connection handed over at that instant
- * goes to the next waiter, none leaks. */
+ * goes to the next waiter, none leaks. Cost: one poll(2) on the idle
+ * connection's socket (is it closed?). */
 CIO_API int cio_pg_pool_acquire(cio_pg_pool *p, cio_pg_conn **out);
 
 /* Gives a connection back. A broken one, one still running a request or

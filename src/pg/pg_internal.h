@@ -86,7 +86,7 @@ typedef struct cio_pg_conn {
     /* Requests not sent yet, and sent ones awaiting their results. */
     pg_req *pend_head, *pend_tail;
     pg_req *infl_head, *infl_tail;
-    pg_req *sending; /* the tail of infl, still going out in chunks */
+    pg_req *sending;        /* the tail of infl, still going out in chunks */
     int abandoned_inflight; /* sent requests whose callers left */
     int cancel_busy;        /* a CancelRequest is on its way */
     struct cancel_job *cancel_job;
@@ -203,8 +203,13 @@ void cio__pg_error_clear(cio_pg_conn *c);
 struct cio_pg_result {
     PGresult *res;
     struct chunk *arena; /* logically mutable: getters format into it */
+    /* res's shape, for the getters' bounds checks (two libpq calls per
+     * value cost ~40 instructions, W15); set with res. */
+    int ntuples, nfields;
 };
 cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Sets r->res and its shape (r's arena untouched). */
+void cio__pg_result_set(cio_pg_result *r, PGresult *res);
 /* Frees what r holds, not r (fetchval's result lives on its stack). */
 void cio__pg_result_clear(cio_pg_result *r);
 /* Replaces r's PGresult (freeing the old one and r's formatted values). */

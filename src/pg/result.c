@@ -66,11 +66,18 @@ int cio__pg_oid_decoded(uint32_t oid)
     return 0;
 }
 
+void cio__pg_result_set(cio_pg_result *r, PGresult *res)
+{
+    r->res = res;
+    r->ntuples = res ? PQntuples(res) : 0;
+    r->nfields = res ? PQnfields(res) : 0;
+}
+
 cio_pg_result *cio__pg_result_wrap(PGresult *res)
 {
     cio_pg_result *r = cio__calloc(1, sizeof *r);
     if (r)
-        r->res = res;
+        cio__pg_result_set(r, res);
     return r;
 }
 
@@ -82,7 +89,7 @@ void cio__pg_result_reset(cio_pg_result *r, PGresult *res)
     }
     r->arena = NULL;
     PQclear(r->res);
-    r->res = res;
+    cio__pg_result_set(r, res);
 }
 
 void cio__pg_result_clear(cio_pg_result *r)
@@ -93,7 +100,7 @@ void cio__pg_result_clear(cio_pg_result *r)
     }
     r->arena = NULL;
     PQclear(r->res);
-    r->res = NULL;
+    cio__pg_result_set(r, NULL);
 }
 
 void cio_pg_result_free(cio_pg_result *r)
@@ -129,24 +136,24 @@ static char *arena_strdup(const cio_pg_result *r, const char *s, size_t *len)
 
 size_t cio_pg_nrows(const cio_pg_result *r)
 {
-    return r ? (size_t)PQntuples(r->res) : 0;
+    return r ? (size_t)r->ntuples : 0;
 }
 
 int cio_pg_ncols(const cio_pg_result *r)
 {
-    return r ? PQnfields(r->res) : 0;
+    return r ? r->nfields : 0;
 }
 
 const char *cio_pg_colname(const cio_pg_result *r, int col)
 {
-    return r && col >= 0 && col < PQnfields(r->res) ? PQfname(r->res, col) : NULL;
+    return r && col >= 0 && col < r->nfields ? PQfname(r->res, col) : NULL;
 }
 
 int cio_pg_colindex(const cio_pg_result *r, const char *name)
 {
     if (!r || !name)
         return -1;
-    for (int i = 0; i < PQnfields(r->res); i++)
+    for (int i = 0; i < r->nfields; i++)
         if (strcmp(PQfname(r->res, i), name) == 0)
             return i;
     return -1;
@@ -154,7 +161,7 @@ int cio_pg_colindex(const cio_pg_result *r, const char *name)
 
 uint32_t cio_pg_coltype(const cio_pg_result *r, int col)
 {
-    return r && col >= 0 && col < PQnfields(r->res) ? PQftype(r->res, col) : 0;
+    return r && col >= 0 && col < r->nfields ? PQftype(r->res, col) : 0;
 }
 
 const char *cio_pg_cmd_status(const cio_pg_result *r)
@@ -164,7 +171,7 @@ const char *cio_pg_cmd_status(const cio_pg_result *r)
 
 int cio_pg_isnull(const cio_pg_result *r, size_t row, int col)
 {
-    if (!r || row >= (size_t)PQntuples(r->res) || col < 0 || col >= PQnfields(r->res))
+    if (!r || row >= (size_t)r->ntuples || col < 0 || col >= r->nfields)
         return -ERANGE;
     return PQgetisnull(r->res, (int)row, col);
 }

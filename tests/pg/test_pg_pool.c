@@ -157,11 +157,22 @@ static int t_release_rules_main(void *arg)
     CIO_ASSERT_OK(cio_pg_fetchval_text(c, &s, "SHOW application_name", NULL, 0));
     CIO_ASSERT_STR_EQ(s, "");
     free(s);
+    /* So does set_config (any case) of a setting the server does not report:
+     * no command tag or ParameterStatus shows it, only the SQL text. */
+    CIO_ASSERT_OK(
+        cio_pg_execute(c, "SELECT Set_Config('work_mem', '1234kB', false)", NULL, 0, NULL));
+    cio_pg_pool_release(p, c);
+    cio_pg_pool_stats_get(p, &st);
+    CIO_ASSERT_EQ(st.resets, 2);
+    CIO_ASSERT_OK(cio_pg_pool_acquire(p, &c));
+    CIO_ASSERT_OK(cio_pg_fetchval_text(c, &s, "SHOW work_mem", NULL, 0));
+    CIO_ASSERT_STR_EQ(s, "4MB");
+    free(s);
     /* Advisory locks count as a session change. */
     CIO_ASSERT_OK(cio_pg_execute(c, "SELECT pg_advisory_lock(42)", NULL, 0, NULL));
     cio_pg_pool_release(p, c);
     cio_pg_pool_stats_get(p, &st);
-    CIO_ASSERT_EQ(st.resets, 2);
+    CIO_ASSERT_EQ(st.resets, 3);
     CIO_ASSERT_OK(cio_pg_pool_acquire(p, &c));
     CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
     /* Released inside a transaction: discarded. */
@@ -510,10 +521,11 @@ static const cio_test_case tests[] = {
                         "leaves the queue and loses nothing"),
     CIO_TEST(test_limits, "acquire fails with -ETIMEDOUT after the default deadline and with "
                           "-EAGAIN past max_waiters"),
-    CIO_TEST(test_release_rules, "a changed session (SET, advisory lock) is reset once and kept; "
-                                 "a connection in a transaction is discarded; one killed while "
-                                 "idle is replaced before the acquire returns (no error); one "
-                                 "idle past health_check_idle is checked"),
+    CIO_TEST(test_release_rules,
+             "a changed session (SET, advisory lock, set_config) is reset once and kept; "
+             "a connection in a transaction is discarded; one killed while "
+             "idle is replaced before the acquire returns (no error); one "
+             "idle past health_check_idle is checked"),
     CIO_TEST(test_cancel_points, "1,000 operations under random bounds (cut anywhere in acquire, "
                                  "query, transaction, release) between 1,000 that must finish: "
                                  "they do, and the pool ends full and clean"),
