@@ -20,7 +20,6 @@
 
 #include "net_internal.h"
 
-#define RBUF_MIN CIO__RBUF_MIN /* first read buffer */
 #define READ_DIRECT 4096 /* reads this large bypass the buffer when it is empty */
 
 /* ---- raw reads ---- */
@@ -113,8 +112,8 @@ static ssize_t fill(cio_stream *s)
     if (s->eof)
         return 0;
     cio__buf *b = &s->rb;
-    if (b->cap - b->off - b->len < RBUF_MIN / 4 &&
-        cio__buf_reserve(b, b->len < RBUF_MIN ? RBUF_MIN : b->len, RBUF_MIN))
+    if (b->cap - b->off - b->len < CIO__RBUF_MIN / 4 &&
+        cio__buf_reserve(b, b->len < CIO__RBUF_MIN ? CIO__RBUF_MIN : b->len, CIO__RBUF_MIN))
         return -ENOMEM;
     ssize_t r = s->vt->recv(s, b->p + b->off + b->len, b->cap - b->off - b->len);
     if (r > 0)
@@ -143,7 +142,7 @@ static int unread(cio_stream *s, const void *p, size_t n)
     if (!n)
         return 0;
     if (b->off < n) {
-        if (cio__buf_reserve(b, n, RBUF_MIN))
+        if (cio__buf_reserve(b, n, CIO__RBUF_MIN))
             return -ENOMEM;
         memmove(b->p + n, b->p + b->off, b->len);
         b->off = n;
@@ -387,7 +386,7 @@ ssize_t cio_stream_peek(cio_stream *s, const void **data, size_t min)
         min = 1;
     ssize_t r = 0;
     while (s->rb.len < min && !s->eof) {
-        if (cio__buf_reserve(&s->rb, min - s->rb.len, RBUF_MIN)) {
+        if (cio__buf_reserve(&s->rb, min - s->rb.len, CIO__RBUF_MIN)) {
             r = -ENOMEM;
             break;
         }
