@@ -198,6 +198,20 @@ static void keepalive_fire(void *arg)
     keepalive_arm(ws, ws->o.ping_timeout);
 }
 
+/* The pong arrived: the timer that waited for it now waits for the next
+ * ping, one interval after this one was sent (not after the timeout). */
+void cio__ws_keepalive_answered(cio_ws *ws)
+{
+    ws->keepalive_out = 0;
+    if (ws->ka_timer)
+        cio_handle_cancel(ws->ka_timer);
+    ws->ka_timer = NULL;
+    if (ws->state != WS_OPEN || ws->o.ping_interval == CIO_FOREVER)
+        return;
+    double wait = ws->keepalive.sent + ws->o.ping_interval - cio_now();
+    keepalive_arm(ws, wait > 0 ? wait : 0);
+}
+
 int cio__ws_start(cio_ws *ws)
 {
     /* Nobody reads yet: a reader starts a loop turn from now unless the

@@ -160,7 +160,7 @@ static void got_pong(cio_ws *ws, const uint8_t *data, size_t n)
         *pp = p->next;
         p->done = 1;
         if (p == &ws->keepalive)
-            ws->keepalive_out = 0;
+            cio__ws_keepalive_answered(ws);
         cio_event_set(&p->ev);
         if (p == match) {
             ws->rtt = now - p->sent;

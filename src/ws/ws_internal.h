@@ -225,6 +225,7 @@ int cio__ws_new(cio_ws **out, int server, cio_stream *s, const cio_ws_opts *opts
                 size_t nearly);
 void cio__ws_fail(cio_ws *ws, int code, int err, const char *fmt, ...) CIO_PRINTF(4, 5);
 int cio__ws_start(cio_ws *ws);
+void cio__ws_keepalive_answered(cio_ws *ws);
 void cio__ws_free(cio_ws *ws);
 
 /* recv.c */

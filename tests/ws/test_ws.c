@@ -510,6 +510,45 @@ static void test_keepalive(void)
     CIO_ASSERT_OK(run(t_keepalive_main));
 }
 
+/* Keepalive pings go out one ping_interval apart, not one ping_timeout apart,
+ * when each is answered at once; the answered ping's round trip is kept
+ * (cio_ws_rtt). Timers never fire early, so the lower bound on each gap
+ * holds on a busy machine. */
+static int t_keepalive_interval_main(void *arg)
+{
+    (void)arg;
+    const double interval = 1.2, timeout = 0.8;
+    cio_ws_opts so = {.ping_interval = interval, .ping_timeout = timeout, .close_timeout = 1};
+    fixture f;
+    fixture_start(&f, &so);
+    cio_stream *raw = ws_raw_open(f.srv.port, NULL, 0);
+    double seen[3];
+    for (int i = 0; i < 3; i++) {
+        uint8_t buf[125], pong[140];
+        size_t n;
+        CIO_ASSERT_EQ(ws_raw_read_frame(raw, buf, sizeof(buf), &n), 0x9);
+        seen[i] = cio_now();
+        size_t pn = ws_raw_frame(pong, 1, 0, 0xA, buf, n, 1);
+        CIO_ASSERT_OK(cio_stream_write(raw, pong, pn));
+    }
+    for (int i = 1; i < 3; i++)
+        CIO_ASSERT(seen[i] - seen[i - 1] > interval - 0.05); /* was ping_timeout apart */
+    uint8_t close[16];
+    size_t cn = ws_raw_frame(close, 1, 0, 0x8, "\x03\xe8", 2, 1);
+    CIO_ASSERT_OK(cio_stream_write(raw, close, cn));
+    CIO_ASSERT_OK(cio_event_wait(&f.rec.done));
+    CIO_ASSERT_EQ(f.rec.close_code, CIO_WS_NORMAL);
+    CIO_ASSERT(f.rec.rtt >= 0 && f.rec.rtt < timeout);
+    cio_stream_close(raw);
+    fixture_stop(&f);
+    return 0;
+}
+
+static void test_keepalive_interval(void)
+{
+    CIO_ASSERT_OK(run(t_keepalive_interval_main));
+}
+
 /* The close deadline holds whatever the peer does: a raw peer that never
  * answers the close frame and never closes TCP. */
 static int t_close_deadline_main(void *arg)
@@ -939,6 +978,8 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_ping, "ping with RTT while the server never reads; oversized ping refused"),
     CIO_TEST(test_keepalive,
              "keepalive fails a silent peer with -ETIMEDOUT; cio client keeps it alive"),
+    CIO_TEST(test_keepalive_interval,
+             "keepalive pings go one interval apart when answered; the RTT is kept"),
     CIO_TEST(test_close_deadline,
              "1002 for reserved bits; the close deadline holds against a peer that never closes"),
     CIO_TEST(test_vanish, "a peer that drops TCP gives 1006 and -ECONNRESET"),

@@ -30,6 +30,7 @@ static inline void ws_leak_check(void)
 typedef struct ws_echo_rec {
     cio_ws_opts opts;
     int accepted, recv_err, close_code, close_err, closed;
+    double rtt; /* cio_ws_rtt when the connection ended */
     char close_reason[124];
     char subprotocol[64];
     char header_seen[128]; /* the X-Test header of the request */
@@ -61,6 +62,7 @@ static inline int ws_echo_handler(cio_http_req *req, cio_http_resp *resp, void *
     if (rec) {
         rec->recv_err = err;
         rec->close_code = cio_ws_close_code(ws);
+        rec->rtt = cio_ws_rtt(ws);
         snprintf(rec->close_reason, sizeof(rec->close_reason), "%s", cio_ws_close_reason(ws));
     }
     int cerr = cio_ws_close(ws, CIO_WS_NORMAL, NULL);
