@@ -3,7 +3,7 @@
  * doubling the capacity only when that is not enough.
  *
  * Buffers of the first read size go through the running loop's small cache
- * (cio_loop.rbuf_cache): a connection that waits with nothing buffered gives
+ * (cio_loop.rbuf_cache, up to 128): a connection that waits with nothing buffered gives
  * its buffer back (cio_stream_release_read_buffer, so 10k idle WebSockets
  * hold none) and takes one on its next read. Through malloc that pair cost
  * ~300 instructions per echo round trip; through the cache, a few. */
