@@ -194,6 +194,18 @@ CIO_API int cio_stream_at_eof(const cio_stream *s);
 CIO_API size_t cio_stream_read_buffered(const cio_stream *s);
 CIO_API size_t cio_stream_write_buffered(const cio_stream *s);
 
+/* Waits until a read of s would not suspend: bytes are buffered, the input
+ * has ended, or (plain sockets and pipes) the descriptor is readable, without
+ * taking a read buffer, so a connection that waits long for its next message
+ * holds none (with cio_stream_release_read_buffer). Unlike cio_wait_readable
+ * on the stream's descriptor, it keeps the descriptor's epoll registration
+ * from one wait to the next. TLS streams and files wait by reading into the
+ * buffer. Returns 0, -EBUSY while another task reads s, or -errno.
+ * Suspends: yes, until readable.
+ * Cancellation: returns the reason; nothing is read.
+ * Cost: on epoll, no system call of its own after the first wait. */
+CIO_API int cio_stream_wait_readable(cio_stream *s);
+
 /* Frees the read buffer if it holds nothing and no read is in progress (the
  * next read that needs one allocates it again): for a connection that will
  * sit idle long, such as a WebSocket taken over from an HTTP server, whose

@@ -31,8 +31,7 @@ void cio__http_log(conn *c, int status, int err, const char *fmt, ...)
 static int first_byte(conn *c)
 {
     if (!c->served && !c->srv->app->o.stream.tls && !cio_stream_read_buffered(c->s)) {
-        int fd = cio_stream_fd(c->s);
-        int err = fd >= 0 ? cio_wait_readable(fd) : 0;
+        int err = cio_stream_wait_readable(c->s);
         if (err)
             return err;
     }

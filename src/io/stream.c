@@ -24,6 +24,24 @@
 
 /* ---- raw reads ---- */
 
+/* Waits until s->fd is readable (or has an error or a hang-up). The stream
+ * owns its descriptor, so after the first poll it vouches for the file and
+ * epoll keeps it registered: no epoll_ctl per wait. Returns 0 or -errno. */
+static int wait_in(cio_task *self, cio_stream *s)
+{
+    cio__op op = {.kind = CIO__OP_POLL,
+                  .fd = s->fd,
+                  .events = POLLIN,
+                  .flags = s->polled ? CIO__POLL_SAME_FILE : 0};
+    s->polled = 1;
+    s->rop = &op;
+    ssize_t r = cio__op_run(self, &op, "stream read");
+    s->rop = NULL;
+    if (s->closing)
+        return -ECONNABORTED;
+    return r < 0 ? (int)r : 0;
+}
+
 ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
 {
     cio_task *self;
@@ -62,19 +80,9 @@ ssize_t cio__stream_raw_recv(cio_stream *s, void *buf, size_t len)
                 return -errno;
         }
         wait_first = 0;
-        ssize_t r;
-        cio__op op = {.kind = CIO__OP_POLL,
-                      .fd = s->fd,
-                      .events = POLLIN,
-                      .flags = s->polled ? CIO__POLL_SAME_FILE : 0};
-        s->polled = 1;
-        s->rop = &op;
-        r = cio__op_run(self, &op, "stream read");
-        s->rop = NULL;
-        if (s->closing)
-            return -ECONNABORTED;
-        if (r < 0)
-            return r;
+        err = wait_in(self, s);
+        if (err)
+            return err;
     }
 }
 
@@ -445,6 +453,23 @@ int cio_stream_at_eof(const cio_stream *s)
 size_t cio_stream_read_buffered(const cio_stream *s)
 {
     return s ? s->rb.len : 0;
+}
+
+int cio_stream_wait_readable(cio_stream *s)
+{
+    int err = read_enter(s);
+    if (err)
+        return err;
+    ssize_t r = 0;
+    if (!s->rb.len && !s->eof) {
+        if (s->vt == &cio__stream_plain_vt) {
+            r = wait_in(cio__self(), s);
+            s->rshort = 0; /* ready: the next read tries recv at once */
+        } else {
+            r = fill(s); /* TLS, files: the descriptor's readiness says nothing of payload */
+        }
+    }
+    return (int)read_leave(s, r > 0 ? 0 : r);
 }
 
 void cio_stream_release_read_buffer(cio_stream *s)

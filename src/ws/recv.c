@@ -356,7 +356,7 @@ static ssize_t source(cio_ws *ws, uint8_t **p)
     }
     if (ws->plain && !cio_stream_read_buffered(ws->s)) {
         cio_stream_release_read_buffer(ws->s);
-        int err = cio_wait_readable(cio_stream_fd(ws->s));
+        int err = cio_stream_wait_readable(ws->s);
         if (err)
             return err;
     }

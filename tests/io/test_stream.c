@@ -414,6 +414,74 @@ static void test_read_buffers_given_back(void)
     CIO_ASSERT_OK(cio_test_run(main_read_buffers_given_back, NULL));
 }
 
+/* wait_readable: wakes when bytes arrive without taking a read buffer,
+ * returns at once when bytes are buffered or the input ended, counts as a
+ * reader (-EBUSY for a second one), is cancellable, and ends with
+ * -ECONNABORTED when the stream closes under it. A stream on a descriptor
+ * number that another stream waited on before is watched afresh (epoll's
+ * registration of the old file went with it). */
+static int wait_readable_task(void *arg)
+{
+    return cio_stream_wait_readable(arg);
+}
+
+static int main_wait_readable(void *arg)
+{
+    (void)arg;
+    char buf[8];
+    pair p = make_pair(NULL);
+    for (int round = 0; round < 3; round++) { /* later rounds reuse the registration */
+        cio_task *t = cio_spawn(wait_readable_task, p.s);
+        CIO_ASSERT_OK(cio_yield()); /* it runs first (FIFO) and parks */
+        CIO_ASSERT_ERR(cio_stream_read(p.s, buf, sizeof(buf)), -EBUSY);
+        raw(p.peer, "hi");
+        CIO_ASSERT_OK(cio_join(t));
+        CIO_ASSERT_EQ(cio_stream_read_buffered(p.s), 0); /* waited, took no buffer */
+        CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 2);
+        CIO_ASSERT_EQ(memcmp(buf, "hi", 2), 0);
+    }
+    /* Buffered bytes: at once, and they stay. */
+    raw(p.peer, "abc");
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, 1), 1);
+    CIO_ASSERT_OK(cio_stream_wait_readable(p.s));
+    CIO_ASSERT_EQ(cio_stream_read_buffered(p.s), 2);
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 2);
+    /* Cancelled: the reason, and the stream reads on. */
+    cio_task *t = cio_spawn(wait_readable_task, p.s);
+    CIO_ASSERT_OK(cio_yield());
+    cio_cancel(t);
+    CIO_ASSERT_ERR(cio_join(t), -ECANCELED);
+    raw(p.peer, "z");
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 1);
+    /* Closed under it. */
+    t = cio_spawn(wait_readable_task, p.s);
+    CIO_ASSERT_OK(cio_yield());
+    int fd = cio_stream_fd(p.s);
+    CIO_ASSERT_OK(cio_stream_close(p.s));
+    CIO_ASSERT_ERR(cio_join(t), -ECONNABORTED);
+    close(p.peer);
+    /* The same descriptor number, another file: still woken. */
+    p = make_pair(NULL);
+    CIO_ASSERT_EQ(cio_stream_fd(p.s), fd);
+    t = cio_spawn(wait_readable_task, p.s);
+    CIO_ASSERT_OK(cio_yield());
+    raw(p.peer, "n");
+    CIO_ASSERT_OK(cio_join(t));
+    /* The end of the input: at once, and the read says 0. */
+    close(p.peer);
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 1);
+    CIO_ASSERT_OK(cio_stream_wait_readable(p.s));
+    CIO_ASSERT_EQ(cio_stream_read(p.s, buf, sizeof(buf)), 0);
+    CIO_ASSERT_OK(cio_stream_wait_readable(p.s));
+    cio_stream_close(p.s);
+    return 0;
+}
+
+static void test_wait_readable(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_wait_readable, NULL));
+}
+
 static int main_read_exactly(void *arg)
 {
     (void)arg;
@@ -1550,6 +1618,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "EMFILE on accept: message, pause, existing connections served, then recovers"),
     CIO_TEST(test_handler_failure_reported, "a failing handler is reported with its message"),
     CIO_TEST(test_ten_thousand_connections, "10,000 concurrent connections on one loop"),
+    CIO_TEST(test_wait_readable,
+             "wait_readable: no buffer taken, -EBUSY, cancel, close, a reused fd number, EOF"),
     CIO_TEST(test_read_buffers_given_back,
              "100 read buffers given back at once are all reused, none from malloc"),
     CIO_TEST(test_close_while_arriving,
