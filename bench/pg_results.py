@@ -5,7 +5,9 @@ rows of build/bench/results.tsv, so bench/report.py tabulates them with the rest
     bench/pg_results.py pg.txt >>results.tsv
 
 Each program prints one line "impl=... workload=... key=value..." (and, through
-/usr/bin/time, "rss_kb=N" after it); a peer that fails prints "...: FAILED: why".
+/usr/bin/time, "rss_kb=N" after it, then pg_run.sh's "server_cpu_s=S": the
+PostgreSQL server's CPU during the program); a peer that fails prints
+"...: FAILED: why".
 A line may carry two figures (W13 pipelined and shared, W15 fetched and streamed,
 W16 executemany and COPY): each becomes a row of its own workload."""
 import re
@@ -33,6 +35,10 @@ def parse(lines):
     out = []
     for line in lines:
         line = line.strip()
+        if (line.startswith("server_cpu_s=") and out and out[-1][2] is not None
+                and "server_cpu_s" not in out[-1][2]):
+            out[-1][2]["server_cpu_s"] = line.split("=", 1)[1]
+            continue
         if line.startswith("rss_kb=") and out and out[-1][4] == 0:
             w, impl, fields, why, _ = out[-1]
             out[-1] = (w, impl, fields, why, int(line.split("=", 1)[1]))
@@ -71,7 +77,11 @@ def main():
             if row not in seen:
                 print(f"W\t{row}\t{key}\thigher\tbench/pg_run.sh")
                 seen.add(row)
-            print(f"R\t{row}\t{impl}\t0\tok\t{float(fields[field])}\t{rss}\t")
+            # The server's CPU goes with the program's first figure only: a
+            # second one (COPY after executemany) shares the same run.
+            first = next(r for r in ROWS if r[0] == w)[1] == field
+            extra = f"pg_cpu_s={fields['server_cpu_s']}" if first and "server_cpu_s" in fields else ""
+            print(f"R\t{row}\t{impl}\t0\tok\t{float(fields[field])}\t{rss}\t{extra}")
 
 
 if __name__ == "__main__":

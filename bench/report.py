@@ -136,6 +136,8 @@ def fmt_extra(extra):
         parts.append(f"{extra['errors']:.0f} socket errors")
     if "srv_cpu_s" in extra:
         parts.append(f"server CPU {extra['srv_cpu_s']:.2f} s")
+    if "pg_cpu_s" in extra:  # W12-W16: the PostgreSQL server's CPU during the program
+        parts.append(f"PostgreSQL CPU {extra['pg_cpu_s']:.2f} s")
     if "bytes_per_task" in extra:
         parts.append(f"{extra['bytes_per_task']:,.0f} B RSS/task")
     return ", ".join(parts)
