@@ -426,7 +426,9 @@ CIO_API int cio_pg_batch_status(const cio_pg_batch *b, size_t i);
 /* Runs sql once per row of parameters (asyncpg's executemany), pipelined in
  * one round trip and atomic (one Sync). params holds nrows * nparams values,
  * row after row. *rows_affected (may be NULL) gets the sum.
- * Returns 0 or the first failure (nothing applied then). Suspends: yes.
+ * Returns 0 or the first failure (nothing applied then), whose message names
+ * the row by its index in params, from 0 ("executemany row 2 of 5:
+ * PostgreSQL 23505: ..."). Suspends: yes.
  * Cancellation: as the query calls. Cost: one statement prepared once. */
 CIO_API int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *params,
                                size_t nparams, size_t nrows, int64_t *rows_affected);

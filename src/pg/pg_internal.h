@@ -248,6 +248,8 @@ int cio__pg_run(cio_pg_conn *c, const char *sql, const cio_pg_param *params, siz
                 PGresult **out);
 int cio__pg_script(cio_pg_conn *c, const char *sql);
 void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err);
+/* The same, naming the first step that failed: "<what> <i> of <n>: ...". */
+void cio__pg_fail_step_message(cio_pg_conn *c, pg_req *r, int err, const char *what);
 /* A statement as the cache keys it: the SQL text and the parameters' types. */
 typedef struct pg_stmt_ref {
     const char *sql;

@@ -153,7 +153,7 @@ int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_param *para
     if (!r)
         return err;
     if (err)
-        cio__pg_fail_message(c, r, err);
+        cio__pg_fail_step_message(c, r, err, "executemany row");
     else if (rows_affected)
         *rows_affected = r->rows;
     cio__pg_req_free(r);

@@ -1,6 +1,7 @@
 /* Queries: execute, fetch, fetchrow, fetchval. Each is one request to the
  * driver; a statement the server dropped or changed (26000, 0A000) is planned
  * again and the query retried once, outside a transaction. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,17 +9,38 @@
 #include "../core/alloc.h"
 #include "pg_internal.h"
 
-void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err)
+/* The message of a failed request, after `where` ("" or a prefix naming the
+ * part that failed). */
+static void fail_message(cio_pg_conn *c, const pg_req *r, int err, const char *where)
 {
     const cio_pg_error *e = cio_pg_last_error(c);
     if (r->sqlstate[0] && e && strcmp(e->sqlstate, r->sqlstate) == 0)
-        cio_fail(err, "PostgreSQL %s: %s%s%s%s%s%s", e->sqlstate, e->message,
+        cio_fail(err, "%sPostgreSQL %s: %s%s%s%s%s%s", where, e->sqlstate, e->message,
                  *e->detail ? " (" : "", e->detail, *e->detail ? ")" : "",
                  *e->hint ? " hint: " : "", e->hint);
     else if (r->sqlstate[0])
-        cio_fail(err, "PostgreSQL error %s", r->sqlstate);
+        cio_fail(err, "%sPostgreSQL error %s", where, r->sqlstate);
     else if (err == -ECONNRESET)
-        cio_fail(err, "PostgreSQL connection lost");
+        cio_fail(err, "%sPostgreSQL connection lost", where);
+}
+
+void cio__pg_fail_message(cio_pg_conn *c, pg_req *r, int err)
+{
+    fail_message(c, r, err, "");
+}
+
+void cio__pg_fail_step_message(cio_pg_conn *c, pg_req *r, int err, const char *what)
+{
+    for (int i = 0; i < r->nsteps; i++) {
+        int st = r->steps[i].status;
+        if (st && st != -ECONNABORTED) { /* the first that failed; the rest were skipped */
+            char where[64];
+            snprintf(where, sizeof where, "%s %d of %d: ", what, i, r->nsteps);
+            fail_message(c, r, err, where);
+            return;
+        }
+    }
+    fail_message(c, r, err, "");
 }
 
 static int in_tx(const cio_pg_conn *c, const pg_req *r)

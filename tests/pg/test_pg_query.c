@@ -647,6 +647,9 @@ static int t_batch_main(void *arg)
     CIO_ASSERT_ERR(cio_pg_executemany(c, "INSERT INTO bt VALUES ($1, $2)", &rows[5][0], 2, 3, &n),
                    -EEXIST);
     CIO_ASSERT_EQ(pg_int(c, "SELECT count(*) FROM bt"), N);
+    /* The message names the failing row (its index in params) and the SQLSTATE. */
+    CIO_ASSERT(strstr(cio_task_message(cio_current()),
+                      "executemany row 2 of 3: PostgreSQL 23505") != NULL);
 
     /* A batch: results in order; a failure skips the rest of the group. */
     cio_pg_batch *b;
