@@ -539,12 +539,22 @@ static int recv_leave(cio_ws *ws, int err)
     return cio__ws_leave(ws, err);
 }
 
+/* A receive refused: one task receives at a time, and a message read in
+ * parts is read in parts to its end (and a cancelled cio_ws_recv's part
+ * waits for the next cio_ws_recv). */
+static int busy(const cio_ws *ws, const char *call, const char *why)
+{
+    return cio_fail(-EBUSY, "%s: %s", call,
+                    ws->receiving ? "another task is receiving on this WebSocket" : why);
+}
+
 int cio_ws_recv(cio_ws *ws, cio_ws_msg *msg)
 {
     if (!ws || !msg)
         return -EINVAL;
     if (ws->receiving || ws->rx_streaming)
-        return -EBUSY;
+        return busy(ws, "cio_ws_recv",
+                    "a message is being read in parts: cio_ws_recv_part reads it to its end");
     if (!cio_current())
         return -EPERM;
     cio__ws_enter(ws);
@@ -592,7 +602,8 @@ int cio_ws_recv_part(cio_ws *ws, cio_ws_msg *part, int *fin)
     if (!ws || !part || !fin)
         return -EINVAL;
     if (ws->receiving || ws->rx_asm)
-        return -EBUSY;
+        return busy(ws, "cio_ws_recv_part",
+                    "a cancelled cio_ws_recv left a message half read: cio_ws_recv finishes it");
     if (!cio_current())
         return -EPERM;
     cio__ws_enter(ws);

@@ -176,6 +176,15 @@ static void test_cancel_recv(void)
     CIO_ASSERT_OK(run(t_cancel_recv_main));
 }
 
+static int recv_task(void *arg)
+{
+    cio_ws_msg m;
+    int err = cio_ws_recv(arg, &m);
+    if (!err)
+        cio_ws_msg_free(&m);
+    return err;
+}
+
 static int t_recv_part_main(void *arg)
 {
     (void)arg;
@@ -197,10 +206,21 @@ static int t_recv_part_main(void *arg)
     CIO_ASSERT_STR_EQ(m.data, "one");
     cio_ws_msg_free(&m);
     CIO_ASSERT_ERR(cio_ws_recv(ws, &m), -EBUSY); /* inside a streamed message */
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "in parts") != NULL);
     CIO_ASSERT_OK(cio_ws_recv_part(ws, &m, &fin));
     CIO_ASSERT_EQ(fin, 1);
     CIO_ASSERT_STR_EQ(m.data, "two");
     cio_ws_msg_free(&m);
+    /* One reader at a time: a second one is refused at once, with a message,
+     * and the first goes on waiting. */
+    cio_task *reader = cio_spawn(recv_task, ws);
+    CIO_ASSERT_OK(cio_yield()); /* it runs first (FIFO) and parks in its recv */
+    CIO_ASSERT_ERR(cio_ws_recv(ws, &m), -EBUSY);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "another task is receiving") != NULL);
+    CIO_ASSERT_ERR(cio_ws_recv_part(ws, &m, &fin), -EBUSY);
+    CIO_ASSERT(cio_task_done(reader) == 0);
+    cio_cancel(reader);
+    CIO_ASSERT_ERR(cio_join(reader), -ECANCELED);
     CIO_ASSERT_OK(cio_ws_close(ws, 0, NULL));
     ws_server_stop(&s);
     return 0;
@@ -964,7 +984,8 @@ static const cio_test_case tests[] = {
     CIO_TEST(test_big,
              "1 MiB message, streamed fragments with split UTF-8, 1 MiB + 1 refused with 1009"),
     CIO_TEST(test_recv_part,
-             "recv_part hands parts with fin; recv inside a streamed message is -EBUSY"),
+             "recv_part hands parts with fin; recv inside a streamed message or while another "
+             "task receives is -EBUSY with a message"),
     CIO_TEST(test_cancel_recv,
              "a cancelled recv keeps the part it took; the next recv completes the message"),
     CIO_TEST(test_early_bytes,
