@@ -453,6 +453,77 @@ static void test_client_checks(void)
     CIO_ASSERT_OK(run(t_client_checks_main));
 }
 
+/* A hand-written server for the client's checks of the answer: it reads the
+ * upgrade request, then either answers 101 with a right accept key and a
+ * subprotocol the client did not offer, or never answers. */
+int cio__ws_accept_key(const char *key, char out[29]); /* libcio-ws's, linked statically */
+
+typedef struct raw_answer {
+    int silent;
+    cio_event release; /* the silent server holds the connection until set */
+} raw_answer;
+
+static int raw_answer_handler(cio_stream *s, void *arg)
+{
+    raw_answer *ra = arg;
+    char head[2048];
+    ssize_t n = cio_stream_read_until(s, "\r\n\r\n", 4, head, sizeof(head) - 1);
+    if (n <= 0)
+        return 0;
+    head[n] = 0;
+    if (ra->silent)
+        return cio_event_wait(&ra->release);
+    const char *k = strstr(head, "Sec-WebSocket-Key: ");
+    char key[64] = {0}, accept[29];
+    if (k)
+        sscanf(k + 19, "%63[^\r]", key);
+    cio__ws_accept_key(key, accept);
+    char out[512];
+    int len = snprintf(out, sizeof(out),
+                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                       "Sec-WebSocket-Protocol: chat.v9\r\n\r\n",
+                       accept);
+    cio_stream_write(s, out, (size_t)len);
+    return cio_stream_drain(s);
+}
+
+static int t_client_answer_main(void *arg)
+{
+    (void)arg;
+    raw_answer ra = {0};
+    cio_event_init(&ra.release);
+    cio_server *srv;
+    CIO_ASSERT_OK(cio_start_server(&srv, "127.0.0.1", 0, raw_answer_handler, &ra, NULL));
+    char url[128];
+    ws_url(url, sizeof(url), "ws", cio_server_port(srv), "/");
+    cio_ws *ws = NULL;
+    /* A subprotocol that was not offered fails the connect, named. */
+    const char *want[] = {"chat.v1", "chat.v2", NULL};
+    cio_ws_opts co = {.subprotocols = want};
+    CIO_ASSERT_ERR(cio_ws_connect(&ws, url, &co), -EPROTO);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "subprotocol chat.v9, not offered") != NULL);
+    CIO_ASSERT(ws == NULL);
+    /* A server that never answers: -ETIMEDOUT once open_timeout has passed
+     * (and not before), named. */
+    ra.silent = 1;
+    co = (cio_ws_opts){.open_timeout = 0.3};
+    double t0 = cio_now();
+    CIO_ASSERT_ERR(cio_ws_connect(&ws, url, &co), -ETIMEDOUT);
+    CIO_ASSERT(cio_now() - t0 >= 0.3 - 1e-3);
+    CIO_ASSERT(strstr(cio_task_message(cio_current()), "0.3") != NULL);
+    CIO_ASSERT(ws == NULL);
+    cio_event_set(&ra.release);
+    CIO_ASSERT_OK(cio_server_close(srv, 1.0));
+    cio_event_destroy(&ra.release);
+    return 0;
+}
+
+static void test_client_answer(void)
+{
+    CIO_ASSERT_OK(run(t_client_answer_main));
+}
+
 /* ---- control: pings, keepalive, close ---- */
 
 /* A handler that never reads until told: pings are answered all the same. */
@@ -996,6 +1067,9 @@ static const cio_test_case tests[] = {
              "426/400/403 for bad upgrades; Origin allow-list and same-origin default"),
     CIO_TEST(test_client_checks,
              "subprotocol choice, extra headers, redirect and non-101 refused, bad URL/header"),
+    CIO_TEST(test_client_answer,
+             "a subprotocol not offered fails the connect; a silent server: -ETIMEDOUT at "
+             "open_timeout"),
     CIO_TEST(test_ping, "ping with RTT while the server never reads; oversized ping refused"),
     CIO_TEST(test_keepalive,
              "keepalive fails a silent peer with -ETIMEDOUT; cio client keeps it alive"),
