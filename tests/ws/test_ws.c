@@ -681,6 +681,52 @@ static void test_close_deadline(void)
     CIO_ASSERT_OK(run(t_close_deadline_main));
 }
 
+/* Writes 1 KiB data frames without pause until the stream fails. */
+static int flood_task(void *arg)
+{
+    static uint8_t fr[1100];
+    static const char payload[1024];
+    size_t n = ws_raw_frame(fr, 1, 0, 2, payload, sizeof(payload), 1);
+    long frames = 0;
+    while (cio_stream_write(arg, fr, n) == 0)
+        frames++;
+    return frames > 0 ? 0 : -EIO;
+}
+
+/* A peer that answers cio's close with a flood of data frames and never a
+ * close frame: the close still ends at the one close deadline. */
+static int t_close_flood_main(void *arg)
+{
+    (void)arg;
+    cio_ws_opts so = {.close_timeout = 0.3};
+    fixture f;
+    fixture_start(&f, &so);
+    cio_stream *raw = ws_raw_open(f.srv.port, NULL, 0);
+    uint8_t fr[64], buf[200];
+    size_t len, n = ws_raw_frame(fr, 1, 2, 2, "x", 1, 1); /* reserved bit: 1002 */
+    double t0 = cio_now();
+    CIO_ASSERT_OK(cio_stream_write(raw, fr, n));
+    CIO_ASSERT_EQ(ws_raw_read_frame(raw, buf, sizeof(buf), &len), 8);
+    CIO_ASSERT_EQ(buf[0] << 8 | buf[1], 1002);
+    cio_task *flood = cio_spawn(flood_task, raw);
+    CIO_ASSERT_OK(cio_event_wait(&f.rec.done));
+    double took = cio_now() - t0;
+    CIO_ASSERT_ERR(f.rec.close_err, -ETIMEDOUT);
+    CIO_ASSERT_CMP(took, >=, 0.25);
+    CIO_ASSERT_CMP(took, <, 3);
+    cio_cancel(flood);
+    int ferr = cio_join(flood);
+    CIO_ASSERT(ferr == 0 || ferr == -ECANCELED);
+    cio_stream_close(raw);
+    fixture_stop(&f);
+    return 0;
+}
+
+static void test_close_flood(void)
+{
+    CIO_ASSERT_OK(run(t_close_flood_main));
+}
+
 /* A peer that vanishes: 1006 and -ECONNRESET. */
 static int t_vanish_main(void *arg)
 {
@@ -1077,6 +1123,8 @@ static const cio_test_case tests[] = {
              "keepalive pings go one interval apart when answered; the RTT is kept"),
     CIO_TEST(test_close_deadline,
              "1002 for reserved bits; the close deadline holds against a peer that never closes"),
+    CIO_TEST(test_close_flood,
+             "a peer flooding data frames instead of a close: the close deadline holds"),
     CIO_TEST(test_vanish, "a peer that drops TCP gives 1006 and -ECONNRESET"),
     CIO_TEST(test_backpressure,
              "nowait -EAGAIN at high water, send suspends, broadcast closes at cap with 1008"),
