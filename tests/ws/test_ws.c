@@ -640,11 +640,23 @@ static void test_keepalive_interval(void)
     CIO_ASSERT_OK(run(t_keepalive_interval_main));
 }
 
-/* The close deadline holds whatever the peer does: a raw peer that never
- * answers the close frame and never closes TCP. */
-static int t_close_deadline_main(void *arg)
+/* Writes 1 KiB data frames without pause until the stream fails. */
+static int flood_task(void *arg)
 {
-    (void)arg;
+    static uint8_t fr[1100];
+    static const char payload[1024];
+    size_t n = ws_raw_frame(fr, 1, 0, 2, payload, sizeof(payload), 1);
+    long frames = 0;
+    while (cio_stream_write(arg, fr, n) == 0)
+        frames++;
+    return frames > 0 ? 0 : -EIO;
+}
+
+/* The close deadline holds whatever the peer does: a raw peer that never
+ * answers the close frame and never closes TCP, and meanwhile sends a few
+ * pings, or floods data frames. */
+static int close_deadline_case(int flood)
+{
     cio_ws_opts so = {.close_timeout = 0.3};
     fixture f;
     fixture_start(&f, &so);
@@ -660,10 +672,14 @@ static int t_close_deadline_main(void *arg)
     CIO_ASSERT_OK(cio_stream_write(raw, fr, n));
     CIO_ASSERT_EQ(ws_raw_read_frame(raw, buf, sizeof(buf), &len), 8);
     CIO_ASSERT_EQ(buf[0] << 8 | buf[1], 1002);
-    /* Keep sending pings meanwhile: the deadline still holds. */
-    for (int i = 0; i < 5; i++) {
-        n = ws_raw_frame(fr, 1, 0, 9, "p", 1, 1);
-        cio_stream_write(raw, fr, n);
+    cio_task *flooder = NULL;
+    if (flood) {
+        flooder = cio_spawn(flood_task, raw);
+    } else {
+        for (int i = 0; i < 5; i++) {
+            n = ws_raw_frame(fr, 1, 0, 9, "p", 1, 1);
+            cio_stream_write(raw, fr, n);
+        }
     }
     CIO_ASSERT_OK(cio_event_wait(&f.rec.done));
     double took = cio_now() - t0;
@@ -671,9 +687,20 @@ static int t_close_deadline_main(void *arg)
     CIO_ASSERT_ERR(f.rec.close_err, -ETIMEDOUT);
     CIO_ASSERT_CMP(took, >=, 0.25);
     CIO_ASSERT_CMP(took, <, 3);
+    if (flooder) {
+        cio_cancel(flooder);
+        int ferr = cio_join(flooder);
+        CIO_ASSERT(ferr == 0 || ferr == -ECANCELED);
+    }
     cio_stream_close(raw);
     fixture_stop(&f);
     return 0;
+}
+
+static int t_close_deadline_main(void *arg)
+{
+    (void)arg;
+    return close_deadline_case(0);
 }
 
 static void test_close_deadline(void)
@@ -681,45 +708,10 @@ static void test_close_deadline(void)
     CIO_ASSERT_OK(run(t_close_deadline_main));
 }
 
-/* Writes 1 KiB data frames without pause until the stream fails. */
-static int flood_task(void *arg)
-{
-    static uint8_t fr[1100];
-    static const char payload[1024];
-    size_t n = ws_raw_frame(fr, 1, 0, 2, payload, sizeof(payload), 1);
-    long frames = 0;
-    while (cio_stream_write(arg, fr, n) == 0)
-        frames++;
-    return frames > 0 ? 0 : -EIO;
-}
-
-/* A peer that answers cio's close with a flood of data frames and never a
- * close frame: the close still ends at the one close deadline. */
 static int t_close_flood_main(void *arg)
 {
     (void)arg;
-    cio_ws_opts so = {.close_timeout = 0.3};
-    fixture f;
-    fixture_start(&f, &so);
-    cio_stream *raw = ws_raw_open(f.srv.port, NULL, 0);
-    uint8_t fr[64], buf[200];
-    size_t len, n = ws_raw_frame(fr, 1, 2, 2, "x", 1, 1); /* reserved bit: 1002 */
-    double t0 = cio_now();
-    CIO_ASSERT_OK(cio_stream_write(raw, fr, n));
-    CIO_ASSERT_EQ(ws_raw_read_frame(raw, buf, sizeof(buf), &len), 8);
-    CIO_ASSERT_EQ(buf[0] << 8 | buf[1], 1002);
-    cio_task *flood = cio_spawn(flood_task, raw);
-    CIO_ASSERT_OK(cio_event_wait(&f.rec.done));
-    double took = cio_now() - t0;
-    CIO_ASSERT_ERR(f.rec.close_err, -ETIMEDOUT);
-    CIO_ASSERT_CMP(took, >=, 0.25);
-    CIO_ASSERT_CMP(took, <, 3);
-    cio_cancel(flood);
-    int ferr = cio_join(flood);
-    CIO_ASSERT(ferr == 0 || ferr == -ECANCELED);
-    cio_stream_close(raw);
-    fixture_stop(&f);
-    return 0;
+    return close_deadline_case(1);
 }
 
 static void test_close_flood(void)
