@@ -299,6 +299,7 @@ static int run_once(cio_loop *l)
         if (timeout != 0)
             timeout = cio__ts_sleep_begin(l, timeout);
         l->backend.vt->poll(&l->backend, timeout);
+        l->backend.direct_sends = 0; /* a new turn (stream_write.c) */
         if (timeout != 0) {
             cio__ts_sleep_end(l);
             refresh_clock(l);

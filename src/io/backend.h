@@ -94,7 +94,8 @@ typedef struct cio__backend_vtbl {
 struct cio__backend {
     const cio__backend_vtbl *vt;
     void *state;
-    size_t pending; /* submitted ops not yet completed */
+    size_t pending;        /* submitted ops not yet completed */
+    unsigned direct_sends; /* send(2) calls by streams since the last poll */
 };
 
 extern const cio__backend_vtbl cio__backend_epoll;

@@ -482,6 +482,62 @@ static void test_wait_readable(void)
     CIO_ASSERT_OK(cio_test_run(main_wait_readable, NULL));
 }
 
+/* Many small writes in one loop turn (a broadcast): on io_uring the ones
+ * after the first 64 direct sends of the turn wait in their streams' buffers
+ * and go out together with the loop's next io_uring_enter. Every peer gets
+ * its bytes, in order, and a peer that is gone is reported by that stream's
+ * drain. */
+#define TURN_WRITES 100
+static int main_many_writes_one_turn(void *arg)
+{
+    (void)arg;
+    static pair p[TURN_WRITES];
+    for (int i = 0; i < TURN_WRITES; i++)
+        p[i] = make_pair(NULL);
+    close(p[90].peer);          /* this one's write fails in the background */
+    CIO_ASSERT_OK(cio_yield()); /* a fresh turn */
+    size_t held = 0;
+    for (int i = 0; i < TURN_WRITES; i++) {
+        char msg[16];
+        int n = snprintf(msg, sizeof(msg), "m%03d", i);
+        if (i == 90) { /* sent at once (epoll): the error now; batched: at the drain */
+            int err = cio_stream_write(p[i].s, msg, (size_t)n);
+            CIO_ASSERT(err == 0 || err == -EPIPE);
+            continue;
+        }
+        CIO_ASSERT_OK(cio_stream_write(p[i].s, msg, (size_t)n));
+        CIO_ASSERT_OK(cio_stream_write(p[i].s, "!", 1)); /* in order behind it */
+        held += cio_stream_write_buffered(p[i].s) > 0;
+    }
+    if (strcmp(cio_backend_name(), "uring") == 0)
+        CIO_ASSERT_CMP(held, >=, (size_t)(TURN_WRITES - 64 - 2));
+    else
+        CIO_ASSERT_EQ(held, 0); /* epoll: every write went out at once */
+    for (int i = 0; i < TURN_WRITES; i++) {
+        if (i == 90) {
+            int err = cio_stream_drain(p[i].s);
+            CIO_ASSERT(err == -EPIPE || err == -ECONNRESET);
+            continue;
+        }
+        CIO_ASSERT_OK(cio_stream_drain(p[i].s));
+        char got[16] = {0}, want[16];
+        snprintf(want, sizeof(want), "m%03d!", i);
+        CIO_ASSERT_EQ(read(p[i].peer, got, sizeof(got)), 5);
+        CIO_ASSERT_STR_EQ(got, want);
+    }
+    for (int i = 0; i < TURN_WRITES; i++) {
+        cio_stream_close(p[i].s);
+        if (i != 90)
+            close(p[i].peer);
+    }
+    return 0;
+}
+
+static void test_many_writes_one_turn(void)
+{
+    CIO_ASSERT_OK(cio_test_run(main_many_writes_one_turn, NULL));
+}
+
 static int main_read_exactly(void *arg)
 {
     (void)arg;
@@ -1618,6 +1674,8 @@ CIO_TEST_MAIN(((cio_test_case[]){
              "EMFILE on accept: message, pause, existing connections served, then recovers"),
     CIO_TEST(test_handler_failure_reported, "a failing handler is reported with its message"),
     CIO_TEST(test_ten_thousand_connections, "10,000 concurrent connections on one loop"),
+    CIO_TEST(test_many_writes_one_turn,
+             "100 writes in one turn: batched on io_uring, all delivered in order, EPIPE kept"),
     CIO_TEST(test_wait_readable,
              "wait_readable: no buffer taken, -EBUSY, cancel, close, a reused fd number, EOF"),
     CIO_TEST(test_read_buffers_given_back,
